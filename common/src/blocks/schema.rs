@@ -1,0 +1,331 @@
+//! This driver pair's config blocks: what each id means, its length and format, and who may
+//! write it. Ids 0..=63 are the invalidatable range; this schema uses 0..=4.
+//!
+//! Versioning follows a PF/VF mailbox: block 0 ([`VersionBlock`]) never changes layout; a
+//! different protocol major is fatal for the VF, a different minor is tolerated. A block's
+//! own `format` byte changes only with a new major.
+use super::mask::{BlockId, BlockMask};
+use super::wire::{self, BlockError, BlockHeader, HEADER_LEN, Reader, Writer};
+
+pub const PROTOCOL_MAJOR: u16 = 1;
+pub const PROTOCOL_MINOR: u16 = 0;
+
+/// Static facts about one block id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockDescriptor {
+    pub id: BlockId,
+    pub name: &'static str,
+    /// Encoded length on the wire (header + payload); reads and writes use exactly this.
+    pub len: usize,
+    pub format: u8,
+    /// Only the VF-to-PF status block may be written by a guest.
+    pub guest_writable: bool,
+}
+
+/// A block type with a fixed payload layout.
+pub trait ConfigBlock: Sized {
+    const ID: u8;
+    const NAME: &'static str;
+    const FORMAT: u8;
+    const PAYLOAD_LEN: usize;
+    const GUEST_WRITABLE: bool = false;
+    const ENCODED_LEN: usize = HEADER_LEN + Self::PAYLOAD_LEN;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError>;
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError>;
+
+    fn id() -> BlockId {
+        BlockId::masked(Self::ID)
+    }
+
+    fn descriptor() -> BlockDescriptor {
+        BlockDescriptor {
+            id: Self::id(),
+            name: Self::NAME,
+            len: Self::ENCODED_LEN,
+            format: Self::FORMAT,
+            guest_writable: Self::GUEST_WRITABLE,
+        }
+    }
+
+    /// Encodes with the given transaction stamp; returns the encoded length.
+    fn encode(&self, generation: u32, txn: BlockMask, out: &mut [u8]) -> Result<usize, BlockError> {
+        let mut payload = [0u8; wire::MAX_PAYLOAD_LEN];
+        let body = payload.get_mut(..Self::PAYLOAD_LEN).ok_or(BlockError::TooLong { len: Self::ENCODED_LEN })?;
+        let mut w = Writer::new(body);
+        self.write_payload(&mut w)?;
+        if w.written() != Self::PAYLOAD_LEN {
+            return Err(BlockError::BadLength { expected: Self::PAYLOAD_LEN, found: w.written() });
+        }
+        let header = BlockHeader { format: Self::FORMAT, id: Self::id(), generation, txn };
+        wire::encode(&header, &payload[..Self::PAYLOAD_LEN], out)
+    }
+
+    /// Decodes and validates a whole block: envelope, id, format, length, values.
+    fn decode(buf: &[u8]) -> Result<(Self, BlockHeader), BlockError> {
+        if buf.len() > Self::ENCODED_LEN {
+            return Err(BlockError::TooLong { len: buf.len() });
+        }
+        let (header, payload) = wire::decode(buf)?;
+        if header.id.get() != Self::ID {
+            return Err(BlockError::WrongBlock { expected: Self::ID, found: header.id.get() });
+        }
+        if header.format != Self::FORMAT {
+            return Err(BlockError::UnknownFormat { block: Self::ID, format: header.format });
+        }
+        if payload.len() != Self::PAYLOAD_LEN {
+            return Err(BlockError::BadLength { expected: Self::PAYLOAD_LEN, found: payload.len() });
+        }
+        let value = Self::read_payload(&mut Reader::new(Self::ID, payload))?;
+        Ok((value, header))
+    }
+}
+
+fn check(ok: bool, block: u8, field: &'static str) -> Result<(), BlockError> {
+    if ok { Ok(()) } else { Err(BlockError::BadValue { block, field }) }
+}
+
+/// Block 0: protocol version and VF identity. Layout frozen forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VersionBlock {
+    pub major: u16,
+    pub minor: u16,
+    pub vf_id: u16,
+    pub features: u32,
+    /// Blocks the PF defines for this VF.
+    pub defined: BlockMask,
+}
+
+impl ConfigBlock for VersionBlock {
+    const ID: u8 = 0;
+    const NAME: &'static str = "version";
+    const FORMAT: u8 = 1;
+    const PAYLOAD_LEN: usize = 20;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.u16(self.major)?;
+        w.u16(self.minor)?;
+        w.u16(self.vf_id)?;
+        w.u16(0)?;
+        w.u32(self.features)?;
+        w.u64(self.defined.bits())
+    }
+
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let major = r.u16()?;
+        let minor = r.u16()?;
+        let vf_id = r.u16()?;
+        r.reserved::<2>("reserved")?;
+        let features = r.u32()?;
+        let defined = BlockMask(r.u64()?);
+        check(defined.contains(Self::id()), Self::ID, "defined")?;
+        Ok(Self { major, minor, vf_id, features, defined })
+    }
+}
+
+/// Block 1: the VF's MAC address and VLAN, set by the host's virtual switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacVlanBlock {
+    pub mac: [u8; 6],
+    /// 0 = untagged; 1..=4094.
+    pub vlan_id: u16,
+    /// 802.1p priority, 0..=7.
+    pub priority: u8,
+}
+
+impl ConfigBlock for MacVlanBlock {
+    const ID: u8 = 1;
+    const NAME: &'static str = "mac-vlan";
+    const FORMAT: u8 = 1;
+    const PAYLOAD_LEN: usize = 10;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.bytes(&self.mac)?;
+        w.u16(self.vlan_id)?;
+        w.u8(self.priority)?;
+        w.u8(0)
+    }
+
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let mac: [u8; 6] = r.bytes()?;
+        let vlan_id = r.u16()?;
+        let priority = r.u8()?;
+        r.reserved::<1>("reserved")?;
+        check(mac[0] & 1 == 0 && mac != [0; 6], Self::ID, "mac")?;
+        check(vlan_id <= 4094, Self::ID, "vlan_id")?;
+        check(priority <= 7, Self::ID, "priority")?;
+        Ok(Self { mac, vlan_id, priority })
+    }
+}
+
+/// Block 2: MTU and the physical link as the PF sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkBlock {
+    pub mtu: u32,
+    pub link_up: bool,
+    /// MediaDuplexState: 0 unknown, 1 half, 2 full.
+    pub duplex: u8,
+    pub speed_bps: u64,
+}
+
+impl LinkBlock {
+    pub const MIN_MTU: u32 = 576;
+    pub const MAX_MTU: u32 = 9216;
+}
+
+impl ConfigBlock for LinkBlock {
+    const ID: u8 = 2;
+    const NAME: &'static str = "link";
+    const FORMAT: u8 = 1;
+    const PAYLOAD_LEN: usize = 16;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.u32(self.mtu)?;
+        w.u8(self.link_up as u8)?;
+        w.u8(self.duplex)?;
+        w.u16(0)?;
+        w.u64(self.speed_bps)
+    }
+
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let mtu = r.u32()?;
+        let up = r.u8()?;
+        let duplex = r.u8()?;
+        r.reserved::<2>("reserved")?;
+        let speed_bps = r.u64()?;
+        check((Self::MIN_MTU..=Self::MAX_MTU).contains(&mtu), Self::ID, "mtu")?;
+        check(up <= 1, Self::ID, "link_up")?;
+        check(duplex <= 2, Self::ID, "duplex")?;
+        check(speed_bps <= 800_000_000_000, Self::ID, "speed_bps")?;
+        Ok(Self { mtu, link_up: up == 1, duplex, speed_bps })
+    }
+}
+
+/// Block 3: IHV policy the host applies to the VF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyBlock {
+    pub flags: u32,
+    /// 0 = unlimited.
+    pub max_tx_rate_mbps: u32,
+    pub queue_pairs: u16,
+}
+
+impl PolicyBlock {
+    pub const SPOOF_CHECK: u32 = 0x1;
+    pub const TRUSTED: u32 = 0x2;
+    pub const ALLOW_PROMISCUOUS: u32 = 0x4;
+    pub const KNOWN_FLAGS: u32 = 0x7;
+    pub const MAX_QUEUE_PAIRS: u16 = 64;
+}
+
+impl ConfigBlock for PolicyBlock {
+    const ID: u8 = 3;
+    const NAME: &'static str = "policy";
+    const FORMAT: u8 = 1;
+    const PAYLOAD_LEN: usize = 12;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.u32(self.flags)?;
+        w.u32(self.max_tx_rate_mbps)?;
+        w.u16(self.queue_pairs)?;
+        w.u16(0)
+    }
+
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let flags = r.u32()?;
+        let max_tx_rate_mbps = r.u32()?;
+        let queue_pairs = r.u16()?;
+        r.reserved::<2>("reserved")?;
+        check(flags & !Self::KNOWN_FLAGS == 0, Self::ID, "flags")?;
+        check((1..=Self::MAX_QUEUE_PAIRS).contains(&queue_pairs), Self::ID, "queue_pairs")?;
+        Ok(Self { flags, max_tx_rate_mbps, queue_pairs })
+    }
+}
+
+/// Block 4: written by the VF (`NdisMWriteConfigBlock`), read by the PF.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VfStatusBlock {
+    /// Highest PF generation the VF has applied as a consistent snapshot.
+    pub applied_generation: u32,
+    pub state: u8,
+    pub invalidations: u32,
+    pub blocks_read: u32,
+    pub read_errors: u32,
+    pub applied_mac: [u8; 6],
+}
+
+impl VfStatusBlock {
+    pub const STATE_INITIALIZING: u8 = 0;
+    pub const STATE_RUNNING: u8 = 1;
+    pub const STATE_PAUSED: u8 = 2;
+    /// Came up on defaults because the backchannel failed.
+    pub const STATE_DEGRADED: u8 = 3;
+}
+
+impl ConfigBlock for VfStatusBlock {
+    const ID: u8 = 4;
+    const NAME: &'static str = "vf-status";
+    const FORMAT: u8 = 1;
+    const PAYLOAD_LEN: usize = 28;
+    const GUEST_WRITABLE: bool = true;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.u32(self.applied_generation)?;
+        w.u8(self.state)?;
+        w.bytes(&[0; 3])?;
+        w.u32(self.invalidations)?;
+        w.u32(self.blocks_read)?;
+        w.u32(self.read_errors)?;
+        w.bytes(&self.applied_mac)?;
+        w.u16(0)
+    }
+
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let applied_generation = r.u32()?;
+        let state = r.u8()?;
+        r.reserved::<3>("reserved")?;
+        let invalidations = r.u32()?;
+        let blocks_read = r.u32()?;
+        let read_errors = r.u32()?;
+        let applied_mac = r.bytes()?;
+        r.reserved::<2>("reserved2")?;
+        check(state <= Self::STATE_DEGRADED, Self::ID, "state")?;
+        Ok(Self { applied_generation, state, invalidations, blocks_read, read_errors, applied_mac })
+    }
+}
+
+/// Every block this schema defines, by id.
+pub const BLOCK_COUNT: usize = 5;
+
+pub fn descriptors() -> [BlockDescriptor; BLOCK_COUNT] {
+    [
+        VersionBlock::descriptor(),
+        MacVlanBlock::descriptor(),
+        LinkBlock::descriptor(),
+        PolicyBlock::descriptor(),
+        VfStatusBlock::descriptor(),
+    ]
+}
+
+/// Descriptor for a guest-supplied id; `None` for anything the schema does not define.
+pub fn descriptor(id: u32) -> Option<BlockDescriptor> {
+    descriptors().into_iter().find(|d| d.id.get() as u32 == id)
+}
+
+/// Blocks the PF owns and the VF reads.
+pub const HOST_BLOCKS: BlockMask = BlockMask(0b0_1111);
+/// Blocks the VF writes.
+pub const GUEST_BLOCKS: BlockMask = BlockMask(0b1_0000);
+pub const DEFINED_BLOCKS: BlockMask = BlockMask(HOST_BLOCKS.bits() | GUEST_BLOCKS.bits());
+
+/// Validates any defined block by id (envelope and payload), for code that holds raw bytes.
+pub fn validate(id: BlockId, buf: &[u8]) -> Result<BlockHeader, BlockError> {
+    match id.get() {
+        VersionBlock::ID => VersionBlock::decode(buf).map(|(_, h)| h),
+        MacVlanBlock::ID => MacVlanBlock::decode(buf).map(|(_, h)| h),
+        LinkBlock::ID => LinkBlock::decode(buf).map(|(_, h)| h),
+        PolicyBlock::ID => PolicyBlock::decode(buf).map(|(_, h)| h),
+        VfStatusBlock::ID => VfStatusBlock::decode(buf).map(|(_, h)| h),
+        other => Err(BlockError::UnknownBlock { id: other as u32 }),
+    }
+}

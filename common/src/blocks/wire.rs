@@ -1,0 +1,199 @@
+//! The envelope every config block travels in, PF to VF and back.
+//!
+//! ```text
+//! off len field
+//!   0   1 format      layout version of this block's payload
+//!   1   1 block id    echoes the id, so a misrouted read is caught
+//!   2   1 length      payload bytes that follow the header
+//!   3   1 flags       reserved, must be 0
+//!   4   4 generation  PF transaction that last wrote this block (little endian)
+//!   8   8 txn mask    every block that transaction wrote (consistency check on the VF)
+//!  16   4 crc32       IEEE CRC over bytes 0..16 and the payload
+//!  20   n payload
+//! ```
+//! A block is at most [`MAX_BLOCK_LEN`] = 127 bytes on the wire: the backchannel allows 128
+//! (`VPCI_MAX_READ_WRITE_BLOCK_SIZE`) but the SAL on the host side says `< 128`
+//! (NDIS-FACTS §10.5), so we stay below both.
+use super::crc32;
+use super::mask::{BlockId, BlockMask};
+
+pub const HEADER_LEN: usize = 20;
+pub const MAX_BLOCK_LEN: usize = 127;
+pub const MAX_PAYLOAD_LEN: usize = MAX_BLOCK_LEN - HEADER_LEN;
+
+/// Why a block was refused. Every decoder returns one of these, never panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockError {
+    /// Fewer bytes than the header, or than the header says.
+    Truncated { len: usize },
+    /// More bytes than a block may have, or than its format defines.
+    TooLong { len: usize },
+    /// The payload length is not the one this block's format defines.
+    BadLength { expected: usize, found: usize },
+    BadChecksum { expected: u32, found: u32 },
+    WrongBlock { expected: u8, found: u8 },
+    UnknownFormat { block: u8, format: u8 },
+    /// A reserved field is not zero or a value is out of its range.
+    BadValue { block: u8, field: &'static str },
+    /// Block id not defined by the schema.
+    UnknownBlock { id: u32 },
+}
+
+/// What the envelope says about the block inside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockHeader {
+    pub format: u8,
+    pub id: BlockId,
+    pub generation: u32,
+    pub txn: BlockMask,
+}
+
+fn checksum(head: &[u8], payload: &[u8]) -> u32 {
+    !crc32::update(crc32::update(!0, head), payload)
+}
+
+/// Writes header + payload into `out`; returns the encoded length.
+pub fn encode(header: &BlockHeader, payload: &[u8], out: &mut [u8]) -> Result<usize, BlockError> {
+    let total = HEADER_LEN + payload.len();
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(BlockError::TooLong { len: total });
+    }
+    let Some(dst) = out.get_mut(..total) else {
+        return Err(BlockError::Truncated { len: out.len() });
+    };
+    let (head, body) = dst.split_at_mut(HEADER_LEN);
+    head[0] = header.format;
+    head[1] = header.id.get();
+    head[2] = payload.len() as u8;
+    head[3] = 0;
+    head[4..8].copy_from_slice(&header.generation.to_le_bytes());
+    head[8..16].copy_from_slice(&header.txn.bits().to_le_bytes());
+    body.copy_from_slice(payload);
+    let crc = checksum(&head[..16], body);
+    head[16..20].copy_from_slice(&crc.to_le_bytes());
+    Ok(total)
+}
+
+/// Checks the envelope of `buf` (exact length, checksum, reserved bits) and returns the
+/// header and the payload.
+pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
+    if buf.len() > MAX_BLOCK_LEN {
+        return Err(BlockError::TooLong { len: buf.len() });
+    }
+    let (Some(head), Some(payload)) = (buf.get(..HEADER_LEN), buf.get(HEADER_LEN..)) else {
+        return Err(BlockError::Truncated { len: buf.len() });
+    };
+    let le32 = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    let declared = head[2] as usize;
+    if declared != payload.len() {
+        return Err(BlockError::BadLength { expected: declared, found: payload.len() });
+    }
+    let found = le32(16);
+    let expected = checksum(&head[..16], payload);
+    if found != expected {
+        return Err(BlockError::BadChecksum { expected, found });
+    }
+    let Some(id) = BlockId::new(head[1] as u32) else {
+        return Err(BlockError::UnknownBlock { id: head[1] as u32 });
+    };
+    if head[3] != 0 {
+        return Err(BlockError::BadValue { block: id.get(), field: "flags" });
+    }
+    let mut txn = [0u8; 8];
+    txn.copy_from_slice(&head[8..16]);
+    let header = BlockHeader {
+        format: head[0],
+        id,
+        generation: le32(4),
+        txn: BlockMask(u64::from_le_bytes(txn)),
+    };
+    Ok((header, payload))
+}
+
+/// Reads little-endian fields from a payload; running off the end is an error, not a panic.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    block: u8,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(block: u8, buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0, block }
+    }
+
+    pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], BlockError> {
+        let end = self.pos.checked_add(N).ok_or(BlockError::Truncated { len: self.buf.len() })?;
+        let src = self.buf.get(self.pos..end).ok_or(BlockError::Truncated { len: self.buf.len() })?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(src);
+        self.pos = end;
+        Ok(out)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, BlockError> {
+        Ok(self.bytes::<1>()?[0])
+    }
+
+    pub fn u16(&mut self) -> Result<u16, BlockError> {
+        self.bytes().map(u16::from_le_bytes)
+    }
+
+    pub fn u32(&mut self) -> Result<u32, BlockError> {
+        self.bytes().map(u32::from_le_bytes)
+    }
+
+    pub fn u64(&mut self) -> Result<u64, BlockError> {
+        self.bytes().map(u64::from_le_bytes)
+    }
+
+    /// A reserved field: must read as zero.
+    pub fn reserved<const N: usize>(&mut self, field: &'static str) -> Result<(), BlockError> {
+        if self.bytes::<N>()? == [0u8; N] {
+            Ok(())
+        } else {
+            Err(BlockError::BadValue { block: self.block, field })
+        }
+    }
+}
+
+/// Writes little-endian fields into a payload buffer.
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    pub fn bytes(&mut self, data: &[u8]) -> Result<(), BlockError> {
+        let end = self.pos + data.len();
+        let len = self.buf.len();
+        let dst = self.buf.get_mut(self.pos..end).ok_or(BlockError::TooLong { len: end.max(len) })?;
+        dst.copy_from_slice(data);
+        self.pos = end;
+        Ok(())
+    }
+
+    pub fn u8(&mut self, v: u8) -> Result<(), BlockError> {
+        self.bytes(&[v])
+    }
+
+    pub fn u16(&mut self, v: u16) -> Result<(), BlockError> {
+        self.bytes(&v.to_le_bytes())
+    }
+
+    pub fn u32(&mut self, v: u32) -> Result<(), BlockError> {
+        self.bytes(&v.to_le_bytes())
+    }
+
+    pub fn u64(&mut self, v: u64) -> Result<(), BlockError> {
+        self.bytes(&v.to_le_bytes())
+    }
+
+    pub fn written(&self) -> usize {
+        self.pos
+    }
+}

@@ -1,0 +1,91 @@
+//! Functions the drivers import. Prototypes from NDIS-FACTS §2 (WDK 22621 `km/ndis.h`), plus
+//! memory (`NdisAllocateMemoryWithTagPriority` / `NdisFreeMemoryWithTagPriority`, checked
+//! against public NDIS driver sources and mingw-w64's `libndis.a` export list) and the
+//! ntoskrnl spin-lock, IRQL, pool, bugcheck and debug-print exports (§2.1, mingw-w64
+//! `libntoskrnl.a`). On Windows these are `raw-dylib` imports; on the host the simulator in
+//! `tests/` defines the same symbols.
+use super::structs::*;
+use super::types::*;
+use core::ffi::c_void;
+
+crate::ndis_imports! {
+    module = "ndis.sys";
+
+    pub fn NdisMRegisterMiniportDriver(
+        DriverObject: PDRIVER_OBJECT,
+        RegistryPath: PUNICODE_STRING,
+        MiniportDriverContext: NDIS_HANDLE,
+        MiniportDriverCharacteristics: *const NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+        NdisMiniportDriverHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    pub fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE);
+    pub fn NdisMSetMiniportAttributes(
+        NdisMiniportHandle: NDIS_HANDLE,
+        MiniportAttributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES,
+    ) -> NDIS_STATUS;
+    pub fn NdisMOidRequestComplete(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        OidRequest: *mut NDIS_OID_REQUEST,
+        Status: NDIS_STATUS,
+    );
+    pub fn NdisMIndicateStatusEx(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        StatusIndication: *mut NDIS_STATUS_INDICATION,
+    );
+    pub fn NdisMSendNetBufferListsComplete(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        NetBufferList: *mut NET_BUFFER_LIST,
+        SendCompleteFlags: u32,
+    );
+    pub fn NdisMEnableVirtualization(
+        NdisMiniportHandle: NDIS_HANDLE,
+        NumVFs: u16,
+        EnableVFMigration: BOOLEAN,
+        EnableMigrationInterrupt: BOOLEAN,
+        EnableVirtualization: BOOLEAN,
+    ) -> NDIS_STATUS;
+    pub fn NdisMGetVirtualFunctionLocation(
+        NdisMiniportHandle: NDIS_HANDLE,
+        VFId: NDIS_SRIOV_FUNCTION_ID,
+        SegmentNumber: *mut u16,
+        BusNumber: *mut u8,
+        FunctionNumber: *mut u8,
+    );
+    pub fn NdisMInvalidateConfigBlock(
+        NdisMiniportHandle: NDIS_HANDLE,
+        VFId: NDIS_SRIOV_FUNCTION_ID,
+        BlockMask: u64,
+    );
+    pub fn NdisMReadConfigBlock(
+        NdisMiniportHandle: NDIS_HANDLE,
+        BlockId: u32,
+        Buffer: *mut c_void,
+        Length: u32,
+    ) -> NDIS_STATUS;
+    pub fn NdisMWriteConfigBlock(
+        NdisMiniportHandle: NDIS_HANDLE,
+        BlockId: u32,
+        Buffer: *mut c_void,
+        Length: u32,
+    ) -> NDIS_STATUS;
+    pub fn NdisAllocateMemoryWithTagPriority(
+        NdisHandle: NDIS_HANDLE,
+        Length: u32,
+        Tag: u32,
+        Priority: EX_POOL_PRIORITY,
+    ) -> *mut c_void;
+    pub fn NdisFreeMemoryWithTagPriority(NdisHandle: NDIS_HANDLE, VirtualAddress: *mut c_void, Tag: u32);
+}
+
+crate::ndis_imports! {
+    module = "ntoskrnl.exe";
+
+    pub fn KeGetCurrentIrql() -> KIRQL;
+    pub fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL;
+    pub fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL);
+    pub fn KeAcquireSpinLockAtDpcLevel(SpinLock: *mut KSPIN_LOCK);
+    pub fn KeReleaseSpinLockFromDpcLevel(SpinLock: *mut KSPIN_LOCK);
+    /// Variadic; the drivers always call it as `("%s", message)` so that the host simulator
+    /// can define it with four fixed arguments (identical in the Windows x64 ABI).
+    pub fn DbgPrintEx(ComponentId: u32, Level: u32, Format: *const u8, ...) -> u32;
+}

@@ -1,0 +1,453 @@
+//! `#[repr(C)]` structures (NDIS-FACTS §6 and the mingw-w64 appendix). Each one's x64 size and
+//! field offsets are asserted in `common/tests/layouts.rs`, and the ones mingw-w64 defines are
+//! also compiled against its `ntddndis.h` there.
+use super::types::*;
+use crate::ndis_fn_type;
+use core::ffi::c_void;
+
+/// NDIS_OID_REQUEST.DATA.QUERY_INFORMATION (§6.2).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_OID_QUERY_INFORMATION {
+    pub Oid: NDIS_OID,
+    pub InformationBuffer: *mut c_void,
+    pub InformationBufferLength: u32,
+    pub BytesWritten: u32,
+    pub BytesNeeded: u32,
+}
+
+/// NDIS_OID_REQUEST.DATA.SET_INFORMATION (§6.2).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_OID_SET_INFORMATION {
+    pub Oid: NDIS_OID,
+    pub InformationBuffer: *mut c_void,
+    pub InformationBufferLength: u32,
+    pub BytesRead: u32,
+    pub BytesNeeded: u32,
+}
+
+/// NDIS_OID_REQUEST.DATA.METHOD_INFORMATION (§6.2).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_OID_METHOD_INFORMATION {
+    pub Oid: NDIS_OID,
+    pub InformationBuffer: *mut c_void,
+    pub InputBufferLength: u32,
+    pub OutputBufferLength: u32,
+    pub MethodId: u32,
+    pub BytesWritten: u32,
+    pub BytesRead: u32,
+    pub BytesNeeded: u32,
+}
+
+/// The request union (§6.2: size 0x28).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NDIS_OID_REQUEST_DATA {
+    pub QUERY_INFORMATION: NDIS_OID_QUERY_INFORMATION,
+    pub SET_INFORMATION: NDIS_OID_SET_INFORMATION,
+    pub METHOD_INFORMATION: NDIS_OID_METHOD_INFORMATION,
+}
+
+/// NDIS_OID_REQUEST (§6.2: size 0xF8, REVISION_1 ends at 0xEC).
+#[repr(C)]
+pub struct NDIS_OID_REQUEST {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub RequestType: NDIS_REQUEST_TYPE,
+    pub PortNumber: NDIS_PORT_NUMBER,
+    pub Timeout: u32,
+    pub RequestId: *mut c_void,
+    pub RequestHandle: NDIS_HANDLE,
+    pub DATA: NDIS_OID_REQUEST_DATA,
+    pub NdisReserved: [*mut c_void; 16],
+    pub MiniportReserved: [*mut c_void; 2],
+    pub SourceReserved: [*mut c_void; 2],
+    pub SupportedRevision: u8,
+    pub Reserved1: u8,
+    pub Reserved2: u16,
+    pub SwitchId: NDIS_NIC_SWITCH_ID,
+    pub VPortId: NDIS_NIC_SWITCH_VPORT_ID,
+    pub Flags: u32,
+}
+
+/// NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS (§6.4, MINGW l.4093): size 20.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+    pub BlockId: u32,
+    pub Length: u32,
+    pub BufferOffset: u32,
+}
+
+/// NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS (§6.4, MINGW l.4101): same shape as the read.
+pub type NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS = NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS;
+
+/// NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO (§6.3): size 16, BlockMask at 8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub BlockMask: u64,
+}
+
+/// NDIS_SRIOV_CAPABILITIES (§6.6): size 12.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_CAPABILITIES {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub SriovCapabilities: u32,
+}
+
+/// NDIS_SRIOV_RESET_VF_PARAMETERS (§6.7): size 6.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_RESET_VF_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+}
+
+/// NDIS_NIC_SWITCH_CAPABILITIES, revision 2 (mingw appendix: size 116).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_NIC_SWITCH_CAPABILITIES {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub NdisReserved1: u32,
+    pub NumTotalMacAddresses: u32,
+    pub NumMacAddressesPerPort: u32,
+    pub NumVlansPerPort: u32,
+    pub NdisReserved2: u32,
+    pub NdisReserved3: u32,
+    pub NicSwitchCapabilities: u32,
+    pub MaxNumSwitches: u32,
+    pub MaxNumVPorts: u32,
+    pub NdisReserved4: u32,
+    pub MaxNumVFs: u32,
+    pub MaxNumQueuePairs: u32,
+    pub NdisReserved5: u32,
+    pub NdisReserved6: u32,
+    pub NdisReserved7: u32,
+    pub MaxNumQueuePairsPerNonDefaultVPort: u32,
+    pub NdisReserved8: u32,
+    pub NdisReserved9: u32,
+    pub NdisReserved10: u32,
+    pub NdisReserved11: u32,
+    pub NdisReserved12: u32,
+    pub MaxNumMacAddresses: u32,
+    pub NdisReserved13: u32,
+    pub NdisReserved14: u32,
+    pub NdisReserved15: u32,
+    pub NdisReserved16: u32,
+    pub NdisReserved17: u32,
+}
+
+/// NDIS_NIC_SWITCH_PARAMETERS, revision 1 (§6.9 / mingw appendix: size 548).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NIC_SWITCH_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub SwitchType: u32,
+    pub SwitchId: NDIS_NIC_SWITCH_ID,
+    pub SwitchFriendlyName: NDIS_IF_COUNTED_STRING,
+    pub NumVFs: u32,
+    pub NdisReserved1: u32,
+    pub NdisReserved2: u32,
+    pub NdisReserved3: u32,
+}
+
+/// NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS (mingw appendix: size 12).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub SwitchId: NDIS_NIC_SWITCH_ID,
+}
+
+/// NDIS_NIC_SWITCH_VF_PARAMETERS (§6.8: size 0x660).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NIC_SWITCH_VF_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub SwitchId: NDIS_NIC_SWITCH_ID,
+    pub VMName: NDIS_IF_COUNTED_STRING,
+    pub VMFriendlyName: NDIS_IF_COUNTED_STRING,
+    pub NicName: NDIS_IF_COUNTED_STRING,
+    pub MacAddressLength: u16,
+    pub PermanentMacAddress: [u8; NDIS_MAX_PHYS_ADDRESS_LENGTH],
+    pub CurrentMacAddress: [u8; NDIS_MAX_PHYS_ADDRESS_LENGTH],
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+    pub RequestorId: NDIS_VF_RID,
+}
+
+/// NDIS_NIC_SWITCH_FREE_VF_PARAMETERS (§6.8: size 12, Header.Size 10).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_NIC_SWITCH_FREE_VF_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+}
+
+/// NDIS_LINK_STATE (mingw appendix: size 40).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_LINK_STATE {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub MediaConnectState: u32,
+    pub MediaDuplexState: u32,
+    pub XmitLinkSpeed: u64,
+    pub RcvLinkSpeed: u64,
+    pub PauseFunctions: u32,
+    pub AutoNegotiationFlags: u32,
+}
+
+/// GUID, as embedded in NDIS_STATUS_INDICATION (align 4).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GUID {
+    pub Data1: u32,
+    pub Data2: u16,
+    pub Data3: u16,
+    pub Data4: [u8; 8],
+}
+
+/// NDIS_STATUS_INDICATION (§6.14: size 0x70).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_STATUS_INDICATION {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub SourceHandle: NDIS_HANDLE,
+    pub PortNumber: NDIS_PORT_NUMBER,
+    pub StatusCode: NDIS_STATUS,
+    pub Flags: u32,
+    pub DestinationHandle: NDIS_HANDLE,
+    pub RequestId: *mut c_void,
+    pub StatusBuffer: *mut c_void,
+    pub StatusBufferSize: u32,
+    pub Guid: GUID,
+    pub NdisReserved: [*mut c_void; 4],
+}
+
+/// NDIS_MINIPORT_INIT_PARAMETERS (§6.15: size 0x40).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_MINIPORT_INIT_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub AllocatedResources: *mut c_void,
+    pub IMDeviceInstanceContext: NDIS_HANDLE,
+    pub MiniportAddDeviceContext: NDIS_HANDLE,
+    pub IfIndex: u32,
+    pub NetLuid: u64,
+    pub DefaultPortAuthStates: *mut c_void,
+    pub PciDeviceCustomProperties: *mut c_void,
+}
+
+/// NDIS_MINIPORT_PAUSE_PARAMETERS (§6.15: size 0xC).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_MINIPORT_PAUSE_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub PauseReason: u32,
+}
+
+/// NDIS_MINIPORT_RESTART_PARAMETERS (§6.15: size 0x18).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_MINIPORT_RESTART_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub RestartAttributes: *mut c_void,
+    pub Flags: u32,
+}
+
+/// NET_DEVICE_PNP_EVENT (§6.15: size 0x30).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NET_DEVICE_PNP_EVENT {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub PortNumber: NDIS_PORT_NUMBER,
+    pub DevicePnPEvent: NDIS_DEVICE_PNP_EVENT,
+    pub InformationBuffer: *mut c_void,
+    pub InformationBufferLength: u32,
+    pub NdisReserved: [u8; 16],
+}
+
+/// NDIS_SPIN_LOCK (§2.1, §6.15: size 0x10).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct NDIS_SPIN_LOCK {
+    pub SpinLock: KSPIN_LOCK,
+    pub OldIrql: KIRQL,
+}
+
+/// Opaque to a miniport.
+pub enum NET_BUFFER_LIST {}
+
+// MiniportXxx handler types (§3), all with the NDIS ABI.
+pub type MINIPORT_SET_OPTIONS = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_HANDLE) -> NDIS_STATUS);
+pub type MINIPORT_INITIALIZE =
+    ndis_fn_type!(fn(NDIS_HANDLE, NDIS_HANDLE, *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS);
+pub type MINIPORT_HALT = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_HALT_ACTION));
+pub type MINIPORT_UNLOAD = ndis_fn_type!(fn(PDRIVER_OBJECT));
+pub type MINIPORT_PAUSE =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS);
+pub type MINIPORT_RESTART =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS);
+pub type MINIPORT_OID_REQUEST = ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS);
+pub type MINIPORT_SEND_NET_BUFFER_LISTS =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, NDIS_PORT_NUMBER, u32));
+pub type MINIPORT_RETURN_NET_BUFFER_LISTS = ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32));
+pub type MINIPORT_CANCEL_SEND = ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void));
+pub type MINIPORT_CHECK_FOR_HANG = ndis_fn_type!(fn(NDIS_HANDLE) -> BOOLEAN);
+pub type MINIPORT_RESET = ndis_fn_type!(fn(NDIS_HANDLE, *mut BOOLEAN) -> NDIS_STATUS);
+pub type MINIPORT_DEVICE_PNP_EVENT_NOTIFY = ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_DEVICE_PNP_EVENT));
+pub type MINIPORT_SHUTDOWN = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_SHUTDOWN_ACTION));
+pub type MINIPORT_CANCEL_OID_REQUEST = ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void));
+
+/// NDIS_MINIPORT_DRIVER_CHARACTERISTICS, revision 2 (§6.10: size 0x98).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub MajorNdisVersion: u8,
+    pub MinorNdisVersion: u8,
+    pub MajorDriverVersion: u8,
+    pub MinorDriverVersion: u8,
+    pub Flags: u32,
+    pub SetOptionsHandler: Option<MINIPORT_SET_OPTIONS>,
+    pub InitializeHandlerEx: Option<MINIPORT_INITIALIZE>,
+    pub HaltHandlerEx: Option<MINIPORT_HALT>,
+    pub UnloadHandler: Option<MINIPORT_UNLOAD>,
+    pub PauseHandler: Option<MINIPORT_PAUSE>,
+    pub RestartHandler: Option<MINIPORT_RESTART>,
+    pub OidRequestHandler: Option<MINIPORT_OID_REQUEST>,
+    pub SendNetBufferListsHandler: Option<MINIPORT_SEND_NET_BUFFER_LISTS>,
+    pub ReturnNetBufferListsHandler: Option<MINIPORT_RETURN_NET_BUFFER_LISTS>,
+    pub CancelSendHandler: Option<MINIPORT_CANCEL_SEND>,
+    pub CheckForHangHandlerEx: Option<MINIPORT_CHECK_FOR_HANG>,
+    pub ResetHandlerEx: Option<MINIPORT_RESET>,
+    pub DevicePnPEventNotifyHandler: Option<MINIPORT_DEVICE_PNP_EVENT_NOTIFY>,
+    pub ShutdownHandlerEx: Option<MINIPORT_SHUTDOWN>,
+    pub CancelOidRequestHandler: Option<MINIPORT_CANCEL_OID_REQUEST>,
+    pub DirectOidRequestHandler: Option<MINIPORT_OID_REQUEST>,
+    pub CancelDirectOidRequestHandler: Option<MINIPORT_CANCEL_OID_REQUEST>,
+}
+
+/// NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES (§6.11: size 0x20, Header.Size 0x1C).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub MiniportAdapterContext: NDIS_HANDLE,
+    pub AttributeFlags: u32,
+    pub CheckForHangTimeInSeconds: u32,
+    pub InterfaceType: NDIS_INTERFACE_TYPE,
+}
+
+/// NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, revision 2 (§6.12: size 0xE0).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub MediaType: NDIS_MEDIUM,
+    pub PhysicalMediumType: NDIS_PHYSICAL_MEDIUM,
+    pub MtuSize: u32,
+    pub MaxXmitLinkSpeed: u64,
+    pub XmitLinkSpeed: u64,
+    pub MaxRcvLinkSpeed: u64,
+    pub RcvLinkSpeed: u64,
+    pub MediaConnectState: u32,
+    pub MediaDuplexState: u32,
+    pub LookaheadSize: u32,
+    pub PowerManagementCapabilities: *mut c_void,
+    pub MacOptions: u32,
+    pub SupportedPacketFilters: u32,
+    pub MaxMulticastListSize: u32,
+    pub MacAddressLength: u16,
+    pub PermanentMacAddress: [u8; NDIS_MAX_PHYS_ADDRESS_LENGTH],
+    pub CurrentMacAddress: [u8; NDIS_MAX_PHYS_ADDRESS_LENGTH],
+    pub RecvScaleCapabilities: *mut c_void,
+    pub AccessType: u32,
+    pub DirectionType: u32,
+    pub ConnectionType: u32,
+    pub IfType: u16,
+    pub IfConnectorPresent: BOOLEAN,
+    pub SupportedStatistics: u32,
+    pub SupportedPauseFunctions: u32,
+    pub DataBackFillSize: u32,
+    pub ContextBackFillSize: u32,
+    pub SupportedOidList: *const NDIS_OID,
+    pub SupportedOidListLength: u32,
+    pub AutoNegotiationFlags: u32,
+    pub PowerManagementCapabilitiesEx: *mut c_void,
+}
+
+/// NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES (§6.13: size 0x60; a 6.30 driver sends
+/// revision 3 with Header.Size 0x50).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub HDSplitAttributes: *mut c_void,
+    pub HardwareReceiveFilterCapabilities: *mut c_void,
+    pub CurrentReceiveFilterCapabilities: *mut c_void,
+    pub HardwareNicSwitchCapabilities: *mut NDIS_NIC_SWITCH_CAPABILITIES,
+    pub CurrentNicSwitchCapabilities: *mut NDIS_NIC_SWITCH_CAPABILITIES,
+    pub HardwareSriovCapabilities: *mut NDIS_SRIOV_CAPABILITIES,
+    pub CurrentSriovCapabilities: *mut NDIS_SRIOV_CAPABILITIES,
+    pub HardwareQosCapabilities: *mut c_void,
+    pub CurrentQosCapabilities: *mut c_void,
+    pub HardwareGftOffloadCapabilities: *mut c_void,
+    pub CurrentGftOffloadCapabilities: *mut c_void,
+}
+
+/// `NdisMSetMiniportAttributes` takes a pointer to any one attribute structure; NDIS tells
+/// them apart by `Header.Type`, which is why every one starts with the header.
+pub type NDIS_MINIPORT_ADAPTER_ATTRIBUTES = NDIS_OBJECT_HEADER;
+
+/// VPCI_INVALIDATE_BLOCK_OUTPUT (§6.16: size 8): what the guest VPCI driver completes
+/// `IOCTL_VPCI_INVALIDATE_BLOCK` with.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VPCI_INVALIDATE_BLOCK_OUTPUT {
+    pub BlockMask: u64,
+}
+
+/// `IOCTL_VPCI_INVALIDATE_BLOCK` (§5.3).
+pub const IOCTL_VPCI_INVALIDATE_BLOCK: u32 = 0x002A_C007;
+/// `VPCI_MAX_READ_WRITE_BLOCK_SIZE` (§5.1, WDK22621 `km/pcivirt.h` l.214).
+pub const VPCI_MAX_READ_WRITE_BLOCK_SIZE: u32 = 128;
+
+macro_rules! zeroed_default {
+    ($($t:ty),*) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                // SAFETY: plain C data: integers, arrays and nullable raw pointers, for which
+                // all-zero is a valid value (and what C code gets from NdisZeroMemory).
+                unsafe { core::mem::zeroed() }
+            }
+        }
+    )*};
+}
+zeroed_default!(
+    NDIS_OID_REQUEST,
+    NDIS_NIC_SWITCH_PARAMETERS,
+    NDIS_NIC_SWITCH_VF_PARAMETERS,
+    NDIS_STATUS_INDICATION,
+    NDIS_MINIPORT_INIT_PARAMETERS,
+    NDIS_MINIPORT_RESTART_PARAMETERS,
+    NET_DEVICE_PNP_EVENT,
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+    NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+    NDIS_IF_COUNTED_STRING
+);

@@ -1,0 +1,13 @@
+//! Shared by the SR-IOV PF and VF miniports:
+//! - [`blocks`]: the config-block schema both sides speak (ids, masks, envelope, codecs);
+//! - [`ffi`]: the NDIS types, constants, layouts and imports, with the NDIS ABI from [`abi`];
+//! - [`oid`], [`sync`], [`mem`], [`log`]: safe wrappers the drivers build on.
+#![no_std]
+
+pub mod abi;
+pub mod blocks;
+pub mod ffi;
+pub mod log;
+pub mod mem;
+pub mod oid;
+pub mod sync;

@@ -1,0 +1,348 @@
+//! Safe access to an `NDIS_OID_REQUEST` and validation of the config-block OID payloads.
+//!
+//! NDIS does not validate OID-specific contents (DDI `nc-ndis-miniport_oid_request`), and for
+//! the backchannel OIDs those contents come from a guest VM. All parsing here works on byte
+//! slices with explicit bounds checks and returns an [`OidError`] carrying the documented
+//! status and, where NDIS expects it, `BytesNeeded`.
+use crate::blocks::BlockMask;
+use crate::ffi::*;
+
+/// A refused request: the status to complete it with, `BytesNeeded` (0 when not applicable)
+/// and a reason for the debugger log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OidError {
+    pub status: NDIS_STATUS,
+    pub bytes_needed: u32,
+    pub reason: &'static str,
+}
+
+impl OidError {
+    pub const fn invalid_parameter(reason: &'static str) -> Self {
+        Self { status: NDIS_STATUS_INVALID_PARAMETER, bytes_needed: 0, reason }
+    }
+
+    pub const fn invalid_length(bytes_needed: u32, reason: &'static str) -> Self {
+        Self { status: NDIS_STATUS_INVALID_LENGTH, bytes_needed, reason }
+    }
+
+    pub const fn status(status: NDIS_STATUS, reason: &'static str) -> Self {
+        Self { status, bytes_needed: 0, reason }
+    }
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    match b.get(at..at + 2) {
+        Some(s) => u16::from_le_bytes([s[0], s[1]]),
+        None => 0,
+    }
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4) {
+        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        None => 0,
+    }
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(s) => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(s);
+            u64::from_le_bytes(a)
+        }
+        None => 0,
+    }
+}
+
+/// Checks an `NDIS_OBJECT_HEADER` at the start of `input`: type, revision at least `min_rev`,
+/// size at least `min_size`, and the buffer holding `min_size` bytes.
+pub fn check_header(input: &[u8], ty: u8, min_rev: u8, min_size: u16) -> Result<NDIS_OBJECT_HEADER, OidError> {
+    if input.len() < min_size as usize {
+        return Err(OidError::invalid_length(min_size as u32, "information buffer shorter than the structure"));
+    }
+    let header = NDIS_OBJECT_HEADER { Type: input[0], Revision: input[1], Size: le16(input, 2) };
+    if header.Type != ty {
+        return Err(OidError::invalid_parameter("Header.Type"));
+    }
+    if header.Revision < min_rev {
+        return Err(OidError::invalid_parameter("Header.Revision"));
+    }
+    if header.Size < min_size {
+        return Err(OidError::invalid_parameter("Header.Size"));
+    }
+    Ok(header)
+}
+
+/// The validated parameters of an `OID_SRIOV_READ_VF_CONFIG_BLOCK` or
+/// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (NDIS-FACTS §6.4). Block and VF checks belong to the
+/// PF, which knows what is allocated and defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigBlockParams {
+    pub vf_id: u16,
+    pub block_id: u32,
+    pub length: u32,
+    pub buffer_offset: u32,
+}
+
+impl ConfigBlockParams {
+    pub const STRUCT_LEN: u16 = NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1;
+
+    /// Parses the parameters at the start of `input` and checks that the data area
+    /// `BufferOffset .. BufferOffset + Length` lies after them and inside `capacity` bytes.
+    pub fn parse(input: &[u8], capacity: usize) -> Result<Self, OidError> {
+        check_header(
+            input,
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1,
+            Self::STRUCT_LEN,
+        )?;
+        let p = Self { vf_id: le16(input, 4), block_id: le32(input, 8), length: le32(input, 12), buffer_offset: le32(input, 16) };
+        if p.length == 0 {
+            return Err(OidError::invalid_parameter("Length is 0"));
+        }
+        if p.buffer_offset < Self::STRUCT_LEN as u32 {
+            return Err(OidError::invalid_parameter("BufferOffset overlaps the parameters"));
+        }
+        let Some(end) = p.buffer_offset.checked_add(p.length) else {
+            return Err(OidError::invalid_parameter("BufferOffset + Length overflows"));
+        };
+        if end as usize > capacity {
+            return Err(OidError::invalid_length(end, "BufferOffset + Length past the information buffer"));
+        }
+        Ok(p)
+    }
+
+    /// The data area, already proven in bounds by [`parse`](Self::parse).
+    pub fn data_range(&self) -> core::ops::Range<usize> {
+        self.buffer_offset as usize..self.buffer_offset as usize + self.length as usize
+    }
+}
+
+/// Parses `NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO` (NDIS-FACTS §6.3, §7.5).
+pub fn parse_invalidate_info(input: &[u8]) -> Result<BlockMask, OidError> {
+    check_header(
+        input,
+        NDIS_OBJECT_TYPE_DEFAULT,
+        NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1,
+        NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1,
+    )?;
+    Ok(BlockMask(le64(input, 8)))
+}
+
+/// Parses the VFId of `NDIS_SRIOV_RESET_VF_PARAMETERS` (§6.7).
+pub fn parse_reset_vf(input: &[u8]) -> Result<u16, OidError> {
+    check_header(
+        input,
+        NDIS_OBJECT_TYPE_DEFAULT,
+        NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1,
+    )?;
+    Ok(le16(input, 4))
+}
+
+/// Parses the VFId of `NDIS_NIC_SWITCH_FREE_VF_PARAMETERS` (§6.8: VFId at 8, Header.Size 10).
+pub fn parse_free_vf(input: &[u8]) -> Result<u16, OidError> {
+    check_header(
+        input,
+        NDIS_OBJECT_TYPE_DEFAULT,
+        NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1,
+    )?;
+    Ok(le16(input, 8))
+}
+
+/// Parses `NumVFs` and `SwitchId` of `NDIS_NIC_SWITCH_PARAMETERS` (§6.9).
+pub fn parse_create_switch(input: &[u8]) -> Result<(u32, u32), OidError> {
+    check_header(
+        input,
+        NDIS_OBJECT_TYPE_DEFAULT,
+        NDIS_NIC_SWITCH_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1,
+    )?;
+    Ok((le32(input, 12), le32(input, 532)))
+}
+
+/// Which of the three request shapes (§6.2) a request uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Query,
+    Set,
+    Method,
+}
+
+/// A borrowed `NDIS_OID_REQUEST` with its information buffer as a slice.
+pub struct OidRequest<'a> {
+    req: &'a mut NDIS_OID_REQUEST,
+    kind: RequestKind,
+}
+
+impl<'a> OidRequest<'a> {
+    /// `None` for a null pointer or a request type a miniport does not handle.
+    ///
+    /// # Safety
+    /// `req` is null or points to a request NDIS handed to the miniport and that stays valid,
+    /// with its information buffer, until the request is completed.
+    pub unsafe fn from_raw(req: *mut NDIS_OID_REQUEST) -> Option<Self> {
+        // SAFETY: the caller guarantees `req` is null or valid and exclusively ours.
+        let req = unsafe { req.as_mut() }?;
+        let kind = match req.RequestType {
+            NdisRequestQueryInformation | NdisRequestQueryStatistics => RequestKind::Query,
+            NdisRequestSetInformation => RequestKind::Set,
+            NdisRequestMethod => RequestKind::Method,
+            _ => return None,
+        };
+        Some(Self { req, kind })
+    }
+
+    pub fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    pub fn oid(&self) -> NDIS_OID {
+        // SAFETY: `Oid` is the first field of all three union variants (§6.2).
+        unsafe { self.req.DATA.QUERY_INFORMATION.Oid }
+    }
+
+    pub fn raw(&mut self) -> *mut NDIS_OID_REQUEST {
+        self.req
+    }
+
+    /// (input bytes NDIS gave, bytes the buffer can hold for output).
+    fn lengths(&self) -> (usize, usize) {
+        // SAFETY: each arm reads the variant that `kind` (from RequestType) says is active.
+        unsafe {
+            match self.kind {
+                RequestKind::Query => (0, self.req.DATA.QUERY_INFORMATION.InformationBufferLength as usize),
+                RequestKind::Set => {
+                    let n = self.req.DATA.SET_INFORMATION.InformationBufferLength as usize;
+                    (n, n)
+                }
+                RequestKind::Method => (
+                    self.req.DATA.METHOD_INFORMATION.InputBufferLength as usize,
+                    self.req.DATA.METHOD_INFORMATION.OutputBufferLength as usize,
+                ),
+            }
+        }
+    }
+
+    /// Bytes the request's buffer can hold for output.
+    pub fn capacity(&self) -> usize {
+        self.lengths().1
+    }
+
+    /// The whole information buffer (`max(input, output)` bytes); empty when it is null.
+    pub fn buffer(&mut self) -> &mut [u8] {
+        let (input, output) = self.lengths();
+        let len = input.max(output);
+        // SAFETY: the buffer pointer sits at the same offset in all variants (§6.2).
+        let ptr = unsafe { self.req.DATA.QUERY_INFORMATION.InformationBuffer } as *mut u8;
+        if ptr.is_null() || len == 0 {
+            return &mut [];
+        }
+        // SAFETY: NDIS guarantees InformationBuffer is valid for the lengths it gives, for as
+        // long as the request is outstanding (the caller of `from_raw` vouched for that).
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    /// The input bytes (Set and Method).
+    pub fn input(&mut self) -> &[u8] {
+        let (input, _) = self.lengths();
+        let buf = self.buffer();
+        let n = input.min(buf.len());
+        &buf[..n]
+    }
+
+    pub fn set_bytes_needed(&mut self, n: u32) {
+        // Writing a Copy union field is safe; this picks the active variant's field.
+        {
+            match self.kind {
+                RequestKind::Query => self.req.DATA.QUERY_INFORMATION.BytesNeeded = n,
+                RequestKind::Set => self.req.DATA.SET_INFORMATION.BytesNeeded = n,
+                RequestKind::Method => self.req.DATA.METHOD_INFORMATION.BytesNeeded = n,
+            }
+        }
+    }
+
+    pub fn bytes_needed(&self) -> u32 {
+        // SAFETY: reads the field of the variant that is active for this request type.
+        unsafe {
+            match self.kind {
+                RequestKind::Query => self.req.DATA.QUERY_INFORMATION.BytesNeeded,
+                RequestKind::Set => self.req.DATA.SET_INFORMATION.BytesNeeded,
+                RequestKind::Method => self.req.DATA.METHOD_INFORMATION.BytesNeeded,
+            }
+        }
+    }
+
+    /// Records bytes consumed (Set/Method `BytesRead`).
+    pub fn set_bytes_read(&mut self, n: u32) {
+        // Writing a Copy union field is safe; this picks the active variant's field.
+        {
+            match self.kind {
+                RequestKind::Query => {}
+                RequestKind::Set => self.req.DATA.SET_INFORMATION.BytesRead = n,
+                RequestKind::Method => self.req.DATA.METHOD_INFORMATION.BytesRead = n,
+            }
+        }
+    }
+
+    /// Records bytes produced (Query/Method `BytesWritten`).
+    pub fn set_bytes_written(&mut self, n: u32) {
+        // Writing a Copy union field is safe; this picks the active variant's field.
+        {
+            match self.kind {
+                RequestKind::Query => self.req.DATA.QUERY_INFORMATION.BytesWritten = n,
+                RequestKind::Set => {}
+                RequestKind::Method => self.req.DATA.METHOD_INFORMATION.BytesWritten = n,
+            }
+        }
+    }
+
+    /// Answers a query with `value`, or `BUFFER_TOO_SHORT` and `BytesNeeded`.
+    pub fn answer(&mut self, value: &[u8]) -> NDIS_STATUS {
+        let capacity = self.capacity();
+        let n = value.len() as u32;
+        let buf = self.buffer();
+        match buf.get_mut(..value.len()) {
+            Some(dst) if value.len() <= capacity => {
+                dst.copy_from_slice(value);
+                self.set_bytes_written(n);
+                NDIS_STATUS_SUCCESS
+            }
+            _ => {
+                self.set_bytes_needed(n);
+                NDIS_STATUS_BUFFER_TOO_SHORT
+            }
+        }
+    }
+
+    /// Answers a query with a plain `u32`.
+    pub fn answer_u32(&mut self, v: u32) -> NDIS_STATUS {
+        self.answer(&v.to_le_bytes())
+    }
+
+    /// Answers a query with a plain `u64`.
+    pub fn answer_u64(&mut self, v: u64) -> NDIS_STATUS {
+        self.answer(&v.to_le_bytes())
+    }
+
+    /// Reads a `u32` set value, or `INVALID_LENGTH` with `BytesNeeded = 4`.
+    pub fn set_u32(&mut self) -> Result<u32, OidError> {
+        let input = self.input();
+        if input.len() < 4 {
+            return Err(OidError::invalid_length(4, "set value shorter than a ULONG"));
+        }
+        let v = le32(input, 0);
+        self.set_bytes_read(4);
+        Ok(v)
+    }
+
+    /// Applies a refusal: `BytesNeeded` when the error has one, and the status.
+    pub fn fail(&mut self, e: OidError) -> NDIS_STATUS {
+        if e.bytes_needed != 0 {
+            self.set_bytes_needed(e.bytes_needed);
+        }
+        e.status
+    }
+}

@@ -1,0 +1,63 @@
+//! A spin lock over ntoskrnl's `KSPIN_LOCK`, the same calls the `NdisAcquireSpinLock` macros
+//! make on x64 (NDIS-FACTS §2.1). Holding it raises the IRQL to DISPATCH_LEVEL, so nothing
+//! that needs `<= APC_LEVEL` (e.g. `NdisMReadConfigBlock`) may run under it.
+use crate::ffi::imports::{KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock};
+use crate::ffi::{KIRQL, KSPIN_LOCK};
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+
+pub struct SpinLock<T> {
+    lock: UnsafeCell<KSPIN_LOCK>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: access to `data` is serialized by the kernel spin lock.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: moving the lock moves the data; no thread-affine state is kept.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    /// `KeInitializeSpinLock` is `*SpinLock = 0` (NDIS-FACTS §2.1), so this is const.
+    pub const fn new(value: T) -> Self {
+        Self { lock: UnsafeCell::new(0), data: UnsafeCell::new(value) }
+    }
+
+    /// Acquires at `<= DISPATCH_LEVEL`, raising to DISPATCH_LEVEL until the guard drops.
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        // SAFETY: the lock word lives as long as `self` and is only touched by Ke* calls.
+        let old_irql = unsafe { KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
+        SpinLockGuard { owner: self, old_irql }
+    }
+
+    /// Exclusive access without locking, when the borrow checker already proves it.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+pub struct SpinLockGuard<'a, T> {
+    owner: &'a SpinLock<T>,
+    old_irql: KIRQL,
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while the spin lock is held.
+        unsafe { &*self.owner.data.get() }
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while the spin lock is held, and is borrowed mutably.
+        unsafe { &mut *self.owner.data.get() }
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: releases the lock this guard acquired, restoring the IRQL it saved.
+        unsafe { KeReleaseSpinLock(self.owner.lock.get(), self.old_irql) }
+    }
+}
