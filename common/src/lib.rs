@@ -7,7 +7,11 @@
 pub mod abi;
 pub mod blocks;
 pub mod ffi;
+#[cfg(target_os = "windows")]
+pub mod kernel_rt;
 pub mod log;
 pub mod mem;
+pub mod miniport;
 pub mod oid;
+pub mod state;
 pub mod sync;

@@ -46,6 +46,27 @@ impl<T: Zeroable> PoolBox<T> {
     }
 }
 
+impl<T: Zeroable> PoolBox<T> {
+    /// Gives up ownership; pair with [`from_raw`](Self::from_raw).
+    pub fn into_raw(self) -> *mut T {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back ownership of a pointer from [`into_raw`](Self::into_raw).
+    ///
+    /// # Safety
+    /// `ptr` came from `into_raw` with the same handle and tag, and is not used afterwards.
+    pub unsafe fn from_raw(ptr: *mut T, handle: NDIS_HANDLE, tag: u32) -> Option<Self> {
+        NonNull::new(ptr).map(|ptr| Self { ptr, handle, tag })
+    }
+
+    pub fn as_ptr(&self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+}
+
 impl<T: Zeroable> Deref for PoolBox<T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -1,1 +1,56 @@
+//! SR-IOV Physical Function miniport (NDIS 6.30) for the Hyper-V host.
+//!
+//! It owns the configuration blocks of every VF ([`store`]), answers the guest-facing
+//! backchannel OIDs ([`backchannel`]), manages the NIC switch and its VFs ([`switch`]), and
+//! offers the host a typed API to change a VF's configuration ([`host`]), each change
+//! followed by `NdisMInvalidateConfigBlock` for exactly the blocks that changed.
 #![no_std]
+
+// On the host the cdylib needs std's panic handler; nothing here may name std.
+#[cfg(not(target_os = "windows"))]
+extern crate std as _;
+
+mod adapter;
+mod backchannel;
+pub mod handlers;
+mod host;
+mod oids;
+pub mod store;
+mod switch;
+
+pub use adapter::{Adapter, MAX_VFS};
+pub use store::Staged;
+
+use common::ffi::*;
+use common::mem::pool_tag;
+
+pub(crate) const LOG: &str = "sriov-pf";
+pub(crate) const VENDOR: &[u8] = b"Rust SR-IOV reference PF\0";
+pub(crate) const DRIVER_VERSION: u32 = 0x0001_0000;
+pub(crate) const POOL_TAG_ADAPTER: u32 = pool_tag(b"PfAd");
+pub(crate) const POOL_TAG_VF: u32 = pool_tag(b"PfVf");
+
+common::ndis_fn! {
+    /// DriverEntry: registers the miniport with NDIS. Exported as `DriverEntry` only in the
+    /// Windows image, so the PF and the VF can be linked into one test process.
+    ///
+    /// # Safety
+    /// Called once by the I/O manager (or the simulator) with a valid driver object.
+    #[cfg_attr(target_os = "windows", unsafe(export_name = "DriverEntry"))]
+    pub unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
+        // SAFETY: forwarded from the I/O manager.
+        unsafe { common::miniport::register_driver(driver_object, registry_path, handlers::characteristics(), (1, 0)) }
+    }
+}
+
+/// The adapter behind a MiniportAdapterContext, for host-side code (tests, management).
+///
+/// # Safety
+/// `ctx` is a context this driver registered and the adapter has not been halted.
+pub unsafe fn adapter_from_context<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> {
+    // SAFETY: caller contract.
+    unsafe { ctx.cast::<Adapter>().as_ref() }
+}
+
+#[cfg(target_os = "windows")]
+common::kernel_runtime!(bugcheck_code = 0xE05F_0001, pool_tag = b"PfRs");

@@ -81,6 +81,13 @@ crate::ndis_imports! {
     module = "ntoskrnl.exe";
 
     pub fn KeGetCurrentIrql() -> KIRQL;
+    pub fn IoAllocateDriverObjectExtension(
+        DriverObject: PDRIVER_OBJECT,
+        ClientIdentificationAddress: *mut c_void,
+        DriverObjectExtensionSize: u32,
+        DriverObjectExtension: *mut *mut c_void,
+    ) -> NTSTATUS;
+    pub fn IoGetDriverObjectExtension(DriverObject: PDRIVER_OBJECT, ClientIdentificationAddress: *mut c_void) -> *mut c_void;
     pub fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL;
     pub fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL);
     pub fn KeAcquireSpinLockAtDpcLevel(SpinLock: *mut KSPIN_LOCK);

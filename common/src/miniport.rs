@@ -1,0 +1,336 @@
+//! Pieces every NDIS 6.30 Ethernet miniport repeats, shared by the PF and the VF: driver
+//! registration, the attribute calls of MiniportInitializeEx, link-state indications and the
+//! general OIDs NDIS queries from every miniport.
+use crate::ffi::imports::*;
+use crate::ffi::*;
+use crate::oid::{OidError, OidRequest, RequestKind};
+use core::ffi::c_void;
+use core::ptr;
+
+/// Where each driver keeps its `NdisMiniportDriverHandle`: a driver-object extension, so that
+/// no global is needed (and two drivers can share one test process).
+static EXTENSION_ID: u8 = 0;
+
+fn extension_id() -> *mut c_void {
+    ptr::addr_of!(EXTENSION_ID) as *mut c_void
+}
+
+/// `NdisMRegisterMiniportDriver` for an NDIS 6.30 miniport with the given handlers; remembers
+/// the driver handle for [`deregister_driver`]. Returns the NTSTATUS for DriverEntry.
+///
+/// # Safety
+/// Called from DriverEntry with the pointers the I/O manager passed in.
+pub unsafe fn register_driver(
+    driver_object: PDRIVER_OBJECT,
+    registry_path: PUNICODE_STRING,
+    mut chars: NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+    driver_version: (u8, u8),
+) -> NTSTATUS {
+    chars.Header = NDIS_OBJECT_HEADER::new(
+        NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
+        NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
+        NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
+    );
+    chars.MajorNdisVersion = NDIS_MINIPORT_MAJOR_VERSION;
+    chars.MinorNdisVersion = NDIS_MINIPORT_MINOR_VERSION;
+    chars.MajorDriverVersion = driver_version.0;
+    chars.MinorDriverVersion = driver_version.1;
+
+    let mut slot: *mut c_void = ptr::null_mut();
+    let size = core::mem::size_of::<NDIS_HANDLE>() as u32;
+    // SAFETY: the extension is sized for one handle and lives as long as the driver object.
+    let status = unsafe { IoAllocateDriverObjectExtension(driver_object, extension_id(), size, &mut slot) };
+    if status != 0 || slot.is_null() {
+        return NDIS_STATUS_RESOURCES;
+    }
+    let mut handle: NDIS_HANDLE = ptr::null_mut();
+    // SAFETY: NDIS copies the characteristics; all pointers are valid for the call.
+    let status = unsafe { NdisMRegisterMiniportDriver(driver_object, registry_path, ptr::null_mut(), &chars, &mut handle) };
+    // SAFETY: `slot` points to the extension allocated above, sized and aligned for a handle.
+    unsafe { slot.cast::<NDIS_HANDLE>().write(if status == NDIS_STATUS_SUCCESS { handle } else { ptr::null_mut() }) };
+    status
+}
+
+/// `NdisMDeregisterMiniportDriver` from MiniportDriverUnload (or a failed DriverEntry).
+///
+/// # Safety
+/// `driver_object` is the one passed to [`register_driver`].
+pub unsafe fn deregister_driver(driver_object: PDRIVER_OBJECT) {
+    // SAFETY: looks up the extension this module allocated for the same driver object.
+    let slot = unsafe { IoGetDriverObjectExtension(driver_object, extension_id()) }.cast::<NDIS_HANDLE>();
+    if slot.is_null() {
+        return;
+    }
+    // SAFETY: the slot holds the handle written by `register_driver`.
+    let handle = unsafe { slot.replace(ptr::null_mut()) };
+    if !handle.is_null() {
+        // SAFETY: a handle NdisMRegisterMiniportDriver returned, deregistered once.
+        unsafe { NdisMDeregisterMiniportDriver(handle) };
+    }
+}
+
+/// Registration attributes: the adapter context NDIS passes back to every handler.
+///
+/// # Safety
+/// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
+pub unsafe fn set_registration_attributes(handle: NDIS_HANDLE, context: *mut c_void) -> NDIS_STATUS {
+    let mut attrs = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+            NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+        ),
+        MiniportAdapterContext: context,
+        AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
+        CheckForHangTimeInSeconds: 0,
+        InterfaceType: NdisInterfacePci,
+    };
+    // SAFETY: attrs is a valid attribute structure for the duration of the call.
+    unsafe { NdisMSetMiniportAttributes(handle, ptr::addr_of_mut!(attrs).cast()) }
+}
+
+/// What an Ethernet miniport reports about itself, in attributes and general OIDs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EthernetInfo {
+    pub permanent_mac: [u8; 6],
+    pub current_mac: [u8; 6],
+    pub mtu: u32,
+    pub link_up: bool,
+    pub speed_bps: u64,
+    pub max_speed_bps: u64,
+}
+
+pub const SUPPORTED_PACKET_FILTERS: u32 = NDIS_PACKET_TYPE_DIRECTED
+    | NDIS_PACKET_TYPE_MULTICAST
+    | NDIS_PACKET_TYPE_ALL_MULTICAST
+    | NDIS_PACKET_TYPE_BROADCAST
+    | NDIS_PACKET_TYPE_PROMISCUOUS;
+pub const MAX_MULTICAST: usize = 32;
+const ETH_HEADER: u32 = 14;
+
+/// General attributes (revision 2) from `info`, listing `oids` as supported.
+///
+/// # Safety
+/// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
+pub unsafe fn set_general_attributes(handle: NDIS_HANDLE, info: &EthernetInfo, oids: &'static [NDIS_OID]) -> NDIS_STATUS {
+    let mut a = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+            NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+        ),
+        MediaType: NdisMedium802_3,
+        PhysicalMediumType: NdisPhysicalMedium802_3,
+        MtuSize: info.mtu,
+        MaxXmitLinkSpeed: info.max_speed_bps,
+        XmitLinkSpeed: info.speed_bps,
+        MaxRcvLinkSpeed: info.max_speed_bps,
+        RcvLinkSpeed: info.speed_bps,
+        MediaConnectState: if info.link_up { MediaConnectStateConnected } else { MediaConnectStateDisconnected },
+        MediaDuplexState: MediaDuplexStateFull,
+        LookaheadSize: info.mtu,
+        SupportedPacketFilters: SUPPORTED_PACKET_FILTERS,
+        MaxMulticastListSize: MAX_MULTICAST as u32,
+        MacAddressLength: 6,
+        AccessType: NET_IF_ACCESS_BROADCAST,
+        DirectionType: NET_IF_DIRECTION_SENDRECEIVE,
+        ConnectionType: NET_IF_CONNECTION_DEDICATED,
+        IfType: IF_TYPE_ETHERNET_CSMACD,
+        IfConnectorPresent: TRUE,
+        SupportedOidList: oids.as_ptr(),
+        SupportedOidListLength: core::mem::size_of_val(oids) as u32,
+        ..Default::default()
+    };
+    a.PermanentMacAddress[..6].copy_from_slice(&info.permanent_mac);
+    a.CurrentMacAddress[..6].copy_from_slice(&info.current_mac);
+    // SAFETY: `a` and the 'static OID list are valid for the call; NDIS copies what it keeps.
+    unsafe { NdisMSetMiniportAttributes(handle, ptr::addr_of_mut!(a).cast()) }
+}
+
+/// Hardware-assist attributes (revision 3, NDIS 6.30) carrying SR-IOV capabilities and, for
+/// the PF, NIC switch capabilities (NDIS-FACTS §8.2-8.3).
+///
+/// # Safety
+/// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
+pub unsafe fn set_sriov_attributes(
+    handle: NDIS_HANDLE,
+    sriov_caps: u32,
+    nic_switch: Option<NDIS_NIC_SWITCH_CAPABILITIES>,
+) -> NDIS_STATUS {
+    let mut caps = NDIS_SRIOV_CAPABILITIES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_SRIOV_CAPABILITIES_REVISION_1,
+            NDIS_SIZEOF_SRIOV_CAPABILITIES_REVISION_1,
+        ),
+        Flags: 0,
+        SriovCapabilities: sriov_caps,
+    };
+    let mut switch_caps = nic_switch.unwrap_or_default();
+    let switch_ptr = if nic_switch.is_some() { ptr::addr_of_mut!(switch_caps) } else { ptr::null_mut() };
+    let mut a = NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3,
+            NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3,
+        ),
+        HardwareNicSwitchCapabilities: switch_ptr,
+        CurrentNicSwitchCapabilities: switch_ptr,
+        HardwareSriovCapabilities: ptr::addr_of_mut!(caps),
+        CurrentSriovCapabilities: ptr::addr_of_mut!(caps),
+        ..Default::default()
+    };
+    // SAFETY: every pointer in `a` refers to a local that outlives the call; NDIS copies.
+    unsafe { NdisMSetMiniportAttributes(handle, ptr::addr_of_mut!(a).cast()) }
+}
+
+/// `NDIS_STATUS_LINK_STATE` with an `NDIS_LINK_STATE` buffer. `<= DISPATCH_LEVEL`.
+///
+/// # Safety
+/// `handle` is a miniport adapter handle between initialization and halt.
+pub unsafe fn indicate_link_state(handle: NDIS_HANDLE, up: bool, speed_bps: u64) {
+    let mut link = NDIS_LINK_STATE {
+        Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_DEFAULT, NDIS_LINK_STATE_REVISION_1, NDIS_SIZEOF_LINK_STATE_REVISION_1),
+        MediaConnectState: if up { MediaConnectStateConnected } else { MediaConnectStateDisconnected },
+        MediaDuplexState: if up { MediaDuplexStateFull } else { MediaDuplexStateUnknown },
+        XmitLinkSpeed: if up { speed_bps } else { 0 },
+        RcvLinkSpeed: if up { speed_bps } else { 0 },
+        PauseFunctions: 0,
+        AutoNegotiationFlags: 0,
+    };
+    let mut ind = NDIS_STATUS_INDICATION {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            NDIS_STATUS_INDICATION_REVISION_1,
+            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        ),
+        SourceHandle: handle,
+        StatusCode: NDIS_STATUS_LINK_STATE,
+        StatusBuffer: ptr::addr_of_mut!(link).cast(),
+        StatusBufferSize: core::mem::size_of::<NDIS_LINK_STATE>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: the indication and its buffer are valid for the call; NDIS copies.
+    unsafe { NdisMIndicateStatusEx(handle, &mut ind) };
+}
+
+/// Receive-side settings every Ethernet miniport keeps for general OIDs.
+#[derive(Clone, Copy, Debug)]
+pub struct RxSettings {
+    pub packet_filter: u32,
+    pub lookahead: u32,
+    pub multicast: [[u8; 6]; MAX_MULTICAST],
+    pub multicast_len: usize,
+}
+
+impl RxSettings {
+    pub const fn new() -> Self {
+        Self { packet_filter: 0, lookahead: 0, multicast: [[0; 6]; MAX_MULTICAST], multicast_len: 0 }
+    }
+}
+
+impl Default for RxSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Answers the general OIDs NDIS sends to every Ethernet miniport. `None` when `oid` is not a
+/// general OID, so the driver can try its own.
+pub fn general_oid(
+    req: &mut OidRequest<'_>,
+    info: &EthernetInfo,
+    rx: &mut RxSettings,
+    supported: &[NDIS_OID],
+    vendor: &'static [u8],
+    driver_version: u32,
+) -> Option<NDIS_STATUS> {
+    let kind = req.kind();
+    let status = match (req.oid(), kind) {
+        (OID_GEN_SUPPORTED_LIST, RequestKind::Query) => {
+            let mut bytes = [0u8; 4 * 64];
+            let n = supported.len().min(64);
+            for (dst, oid) in bytes.chunks_exact_mut(4).zip(supported.iter().take(n)) {
+                dst.copy_from_slice(&oid.to_le_bytes());
+            }
+            req.answer(&bytes[..4 * n])
+        }
+        (OID_GEN_HARDWARE_STATUS, RequestKind::Query) => req.answer_u32(0),
+        (OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE, RequestKind::Query) => req.answer_u32(NdisMedium802_3),
+        (OID_GEN_PHYSICAL_MEDIUM, RequestKind::Query) => req.answer_u32(NdisPhysicalMedium802_3),
+        (OID_GEN_MAXIMUM_FRAME_SIZE | OID_GEN_MAXIMUM_LOOKAHEAD, RequestKind::Query) => req.answer_u32(info.mtu),
+        (OID_GEN_MAXIMUM_TOTAL_SIZE, RequestKind::Query) => req.answer_u32(info.mtu + ETH_HEADER),
+        (OID_GEN_TRANSMIT_BUFFER_SPACE | OID_GEN_RECEIVE_BUFFER_SPACE, RequestKind::Query) => {
+            req.answer_u32((info.mtu + ETH_HEADER) * 64)
+        }
+        // OID_GEN_LINK_SPEED is in units of 100 bps.
+        (OID_GEN_LINK_SPEED, RequestKind::Query) => req.answer_u32((info.speed_bps / 100).min(u32::MAX as u64) as u32),
+        (OID_GEN_MEDIA_CONNECT_STATUS, RequestKind::Query) => {
+            req.answer_u32(if info.link_up { MediaConnectStateConnected } else { MediaConnectStateDisconnected })
+        }
+        (OID_GEN_VENDOR_ID, RequestKind::Query) => {
+            let oui = u32::from_le_bytes([info.permanent_mac[0], info.permanent_mac[1], info.permanent_mac[2], 0]);
+            req.answer_u32(oui)
+        }
+        (OID_GEN_VENDOR_DESCRIPTION, RequestKind::Query) => req.answer(vendor),
+        (OID_GEN_VENDOR_DRIVER_VERSION, RequestKind::Query) => req.answer_u32(driver_version),
+        (OID_GEN_MAXIMUM_SEND_PACKETS, RequestKind::Query) => req.answer_u32(1),
+        (OID_GEN_MAC_OPTIONS, RequestKind::Query) => req.answer_u32(0),
+        (OID_GEN_XMIT_OK | OID_GEN_RCV_OK, RequestKind::Query) => req.answer_u64(0),
+        (OID_802_3_PERMANENT_ADDRESS, RequestKind::Query) => req.answer(&info.permanent_mac),
+        (OID_802_3_CURRENT_ADDRESS, RequestKind::Query) => req.answer(&info.current_mac),
+        (OID_802_3_MAXIMUM_LIST_SIZE, RequestKind::Query) => req.answer_u32(MAX_MULTICAST as u32),
+        (OID_GEN_CURRENT_PACKET_FILTER, RequestKind::Query) => req.answer_u32(rx.packet_filter),
+        (OID_GEN_CURRENT_LOOKAHEAD, RequestKind::Query) => req.answer_u32(rx.lookahead),
+        (OID_GEN_CURRENT_PACKET_FILTER, RequestKind::Set) => match req.set_u32() {
+            Ok(f) if f & !SUPPORTED_PACKET_FILTERS == 0 => {
+                rx.packet_filter = f;
+                NDIS_STATUS_SUCCESS
+            }
+            Ok(_) => NDIS_STATUS_NOT_SUPPORTED,
+            Err(e) => req.fail(e),
+        },
+        (OID_GEN_CURRENT_LOOKAHEAD, RequestKind::Set) => match req.set_u32() {
+            Ok(n) if n <= info.mtu => {
+                rx.lookahead = n;
+                NDIS_STATUS_SUCCESS
+            }
+            Ok(_) => NDIS_STATUS_INVALID_DATA,
+            Err(e) => req.fail(e),
+        },
+        (OID_802_3_MULTICAST_LIST, RequestKind::Set) => set_multicast(req, rx),
+        (OID_802_3_MULTICAST_LIST, RequestKind::Query) => {
+            let mut bytes = [0u8; 6 * MAX_MULTICAST];
+            let n = rx.multicast_len.min(MAX_MULTICAST);
+            for (dst, mac) in bytes.chunks_exact_mut(6).zip(rx.multicast.iter().take(n)) {
+                dst.copy_from_slice(mac);
+            }
+            req.answer(&bytes[..6 * n])
+        }
+        _ => return None,
+    };
+    Some(status)
+}
+
+fn set_multicast(req: &mut OidRequest<'_>, rx: &mut RxSettings) -> NDIS_STATUS {
+    let input = req.input();
+    if input.len() % 6 != 0 {
+        return req.fail(OidError::status(NDIS_STATUS_INVALID_LENGTH, "multicast list not a multiple of 6"));
+    }
+    let n = input.len() / 6;
+    if n > MAX_MULTICAST {
+        return NDIS_STATUS_MULTICAST_FULL;
+    }
+    let mut list = [[0u8; 6]; MAX_MULTICAST];
+    for (dst, src) in list.iter_mut().zip(input.chunks_exact(6)) {
+        if src[0] & 1 == 0 {
+            return NDIS_STATUS_INVALID_DATA;
+        }
+        dst.copy_from_slice(src);
+    }
+    rx.multicast = list;
+    rx.multicast_len = n;
+    let read = (n * 6) as u32;
+    req.set_bytes_read(read);
+    NDIS_STATUS_SUCCESS
+}

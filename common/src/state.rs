@@ -1,0 +1,60 @@
+//! The miniport adapter state machine NDIS 6 imposes (Initializing → Paused ⇄ Running, with
+//! Pausing/Restarting in between, Halted at the end), checked at every entry point.
+
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterState {
+    /// Zero, so a zeroed adapter starts here.
+    Initializing = 0,
+    Paused,
+    Restarting,
+    Running,
+    Pausing,
+    /// Between MiniportResetEx and its completion.
+    Resetting,
+    Halted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterEvent {
+    InitializeDone,
+    Restart,
+    RestartDone,
+    Pause,
+    PauseDone,
+    Reset,
+    ResetDone,
+    Halt,
+}
+
+impl AdapterState {
+    /// The next state, or `None` when NDIS would never send this event in this state (a
+    /// bug to log and refuse, not to act on).
+    pub const fn next(self, event: AdapterEvent) -> Option<Self> {
+        use AdapterEvent as E;
+        use AdapterState as S;
+        Some(match (self, event) {
+            (S::Initializing, E::InitializeDone) => S::Paused,
+            // A failed initialization is halted-in-place by the driver itself.
+            (S::Initializing, E::Halt) => S::Halted,
+            (S::Paused, E::Restart) => S::Restarting,
+            (S::Restarting, E::RestartDone) => S::Running,
+            (S::Running, E::Pause) => S::Pausing,
+            (S::Pausing, E::PauseDone) => S::Paused,
+            (S::Running | S::Paused, E::Reset) => S::Resetting,
+            (S::Resetting, E::ResetDone) => S::Running,
+            (S::Paused, E::Halt) => S::Halted,
+            _ => return None,
+        })
+    }
+
+    /// OIDs are accepted from the end of initialization until halt.
+    pub const fn accepts_oids(self) -> bool {
+        !matches!(self, Self::Initializing | Self::Halted)
+    }
+
+    /// Data moves only while running.
+    pub const fn accepts_sends(self) -> bool {
+        matches!(self, Self::Running)
+    }
+}

@@ -1,0 +1,30 @@
+//! Link setup for the driver image. Three ways to build (see DESIGN.md):
+//! - host (`cargo test`): nothing to do, the simulator defines the NDIS symbols;
+//! - Linux cross-build to `x86_64-pc-windows-msvc`: rust-lld links a kernel image;
+//! - Windows with the WDK (`--features wdk`, via `cargo make`): wdk-build configures it.
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    #[cfg(all(windows, feature = "wdk"))]
+    {
+        if let Err(e) = wdk_build::configure_wdk_binary_build() {
+            panic!("wdk-build could not configure the driver build: {e:?}");
+        }
+        println!("cargo::rustc-link-lib=ndis");
+        return;
+    }
+    #[allow(unreachable_code)]
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if target_os == "windows" && target_env == "msvc" {
+        for arg in [
+            "/SUBSYSTEM:NATIVE",
+            "/DRIVER",
+            "/ENTRY:DriverEntry",
+            "/NODEFAULTLIB",
+            "/INCREMENTAL:NO",
+            "/OPT:REF,ICF",
+        ] {
+            println!("cargo::rustc-cdylib-link-arg={arg}");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The PF adapter: its state machine, its VF table and the lifecycle handlers' logic.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::store::{Staged, VfStore};
+use crate::{LOG, POOL_TAG_ADAPTER, POOL_TAG_VF};
+use common::blocks::*;
+use common::ffi::imports::*;
+use common::ffi::*;
+use common::mem::{PoolBox, Zeroable};
+use common::miniport::{self, EthernetInfo, RxSettings};
+use common::ndis_log;
+use common::oid::OidError;
+use common::state::{AdapterEvent, AdapterState};
+use common::sync::SpinLock;
+
+/// VFs one PF can expose (the NIC switch capabilities advertise this).
+pub const MAX_VFS: usize = 256;
+
+/// An owned VF store in the table; null when the VF is free.
+#[derive(Clone, Copy)]
+pub(crate) struct VfPtr(pub *mut VfStore);
+
+// SAFETY: the pointee is only reached with the adapter lock held.
+unsafe impl Send for VfPtr {}
+
+impl VfPtr {
+    pub fn get(&self) -> Option<&VfStore> {
+        // SAFETY: non-null entries point to a live store owned by the table.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub fn get_mut(&mut self) -> Option<&mut VfStore> {
+        // SAFETY: as above, and the table is borrowed mutably under the lock.
+        unsafe { self.0.as_mut() }
+    }
+}
+
+pub(crate) struct PfState {
+    pub state: AdapterState,
+    pub switch_created: bool,
+    pub num_vfs: u16,
+    pub vfs: [VfPtr; MAX_VFS],
+    pub info: EthernetInfo,
+    pub rx: RxSettings,
+    pub surprise_removed: bool,
+    pub oids: u32,
+    pub invalidations: u32,
+}
+
+impl PfState {
+    /// The store of an allocated VF; `INVALID_PARAMETER` for anything else (NDIS-FACTS §7.4:
+    /// "If resources for the specified VF have not been allocated, the driver must fail").
+    pub fn vf(&self, vf_id: u16) -> Result<&VfStore, OidError> {
+        if !self.switch_created {
+            return Err(OidError::status(NDIS_STATUS_NOT_SUPPORTED, "no NIC switch"));
+        }
+        self.vfs.get(vf_id as usize).and_then(VfPtr::get).ok_or(OidError::invalid_parameter("VFId not allocated"))
+    }
+
+    pub fn vf_mut(&mut self, vf_id: u16) -> Result<&mut VfStore, OidError> {
+        if !self.switch_created {
+            return Err(OidError::status(NDIS_STATUS_NOT_SUPPORTED, "no NIC switch"));
+        }
+        self.vfs.get_mut(vf_id as usize).and_then(VfPtr::get_mut).ok_or(OidError::invalid_parameter("VFId not allocated"))
+    }
+
+    pub fn transition(&mut self, event: AdapterEvent) -> bool {
+        match self.state.next(event) {
+            Some(s) => {
+                self.state = s;
+                true
+            }
+            None => {
+                ndis_log!(ERROR, LOG, "unexpected {:?} in state {:?}", event, self.state);
+                false
+            }
+        }
+    }
+}
+
+/// The MiniportAdapterContext NDIS hands back to every handler.
+pub struct Adapter {
+    pub(crate) handle: NDIS_HANDLE,
+    pub(crate) inner: SpinLock<PfState>,
+}
+
+// SAFETY: every field is an integer, bool, byte array, null-able raw pointer or a repr(u8)
+// enum whose zero discriminant (`AdapterState::Initializing`) exists.
+unsafe impl Zeroable for Adapter {}
+// SAFETY: the handle is an opaque NDIS token usable from any thread; state is behind the lock.
+unsafe impl Sync for Adapter {}
+// SAFETY: as above.
+unsafe impl Send for Adapter {}
+
+/// Defaults of the simulated hardware until the host says otherwise.
+pub const DEFAULT_MTU: u32 = 1500;
+pub const DEFAULT_SPEED: u64 = 10_000_000_000;
+pub const PF_MAC: [u8; 6] = [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01];
+
+impl Adapter {
+    /// MiniportInitializeEx: allocates the adapter in nonpaged pool, sets registration,
+    /// general and hardware-assist attributes. Leaves the adapter Paused.
+    pub fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+        let Some(mut adapter) = PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) else {
+            ndis_log!(ERROR, LOG, "initialize: no memory for the adapter");
+            return Err(NDIS_STATUS_RESOURCES);
+        };
+        adapter.handle = handle;
+        let info = EthernetInfo {
+            permanent_mac: PF_MAC,
+            current_mac: PF_MAC,
+            mtu: DEFAULT_MTU,
+            link_up: true,
+            speed_bps: DEFAULT_SPEED,
+            max_speed_bps: DEFAULT_SPEED,
+        };
+        {
+            let st = adapter.inner.get_mut();
+            st.info = info;
+            st.rx = RxSettings::new();
+        }
+        let ctx = adapter.as_ptr();
+        // SAFETY: `handle` is the adapter being initialized; ctx lives until halt.
+        let mut status = unsafe { miniport::set_registration_attributes(handle, ctx.cast()) };
+        if status == NDIS_STATUS_SUCCESS {
+            // SAFETY: as above.
+            status = unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
+        }
+        if status == NDIS_STATUS_SUCCESS {
+            let caps = NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT;
+            // SAFETY: as above.
+            status = unsafe { miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps())) };
+        }
+        if status != NDIS_STATUS_SUCCESS {
+            ndis_log!(ERROR, LOG, "initialize: attributes refused, status {:#010x}", status);
+            return Err(status);
+        }
+        adapter.inner.get_mut().transition(AdapterEvent::InitializeDone);
+        ndis_log!(INFO, LOG, "initialized: up to {} VFs", MAX_VFS);
+        Ok(adapter.into_raw())
+    }
+
+    /// MiniportHaltEx: frees every VF, disables virtualization, frees the adapter.
+    ///
+    /// # Safety
+    /// `this` came from [`initialize`](Self::initialize) and NDIS calls nothing else on it.
+    pub unsafe fn halt(this: *mut Adapter) {
+        // SAFETY: `this` is the context from initialize (caller contract).
+        let Some(adapter) = (unsafe { this.as_ref() }) else { return };
+        let handle = adapter.handle;
+        let had_switch = adapter.inner.lock().switch_created;
+        if had_switch {
+            adapter.delete_switch();
+        }
+        adapter.inner.lock().transition(AdapterEvent::Halt);
+        ndis_log!(INFO, LOG, "halted");
+        // SAFETY: the adapter was allocated by initialize with this handle and tag.
+        drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });
+    }
+
+    pub fn event(&self, event: AdapterEvent) -> bool {
+        self.inner.lock().transition(event)
+    }
+
+    pub fn state(&self) -> AdapterState {
+        self.inner.lock().state
+    }
+
+    pub fn handle(&self) -> NDIS_HANDLE {
+        self.handle
+    }
+
+    /// Allocates and fills a VF's store; called with no lock held (pool allocation).
+    pub(crate) fn new_vf_store(&self, vf_id: u16, mac: [u8; 6], link: &EthernetInfo) -> Result<*mut VfStore, NDIS_STATUS> {
+        let Some(mut store) = PoolBox::<VfStore>::new_zeroed(self.handle, POOL_TAG_VF) else {
+            ndis_log!(ERROR, LOG, "VF {}: no memory for its block store", vf_id);
+            return Err(NDIS_STATUS_RESOURCES);
+        };
+        let initial = initial_blocks(vf_id, mac, link).map_err(|_| NDIS_STATUS_FAILURE)?;
+        store.init(vf_id, &initial).map_err(|_| NDIS_STATUS_FAILURE)?;
+        Ok(store.into_raw())
+    }
+
+    /// Returns a VF store to the pool.
+    pub(crate) fn free_vf_store(&self, store: *mut VfStore) {
+        // SAFETY: `store` came from `new_vf_store` and has just been unlinked from the table.
+        drop(unsafe { PoolBox::from_raw(store, self.handle, POOL_TAG_VF) });
+    }
+
+    /// Copies the first `out.len()` bytes of a block of an allocated VF.
+    pub(crate) fn copy_block_out(&self, vf_id: u16, id: BlockId, out: &mut [u8]) -> Result<(), OidError> {
+        let mut st = self.inner.lock();
+        let vf = st.vf_mut(vf_id)?;
+        let src = vf.block(id).and_then(|b| b.get(..out.len())).ok_or(OidError::invalid_parameter("Length does not fit the block"))?;
+        out.copy_from_slice(src);
+        vf.reads = vf.reads.wrapping_add(1);
+        Ok(())
+    }
+
+    pub(crate) fn store_guest_block(&self, vf_id: u16, id: BlockId, bytes: &[u8]) -> Result<(), OidError> {
+        let mut st = self.inner.lock();
+        let vf = st.vf_mut(vf_id)?;
+        if !vf.store_guest_block(id, bytes) {
+            return Err(OidError::invalid_parameter("Length does not fit the block"));
+        }
+        vf.writes = vf.writes.wrapping_add(1);
+        Ok(())
+    }
+
+    pub(crate) fn count_rejected(&self, vf_id: u16) {
+        if let Ok(vf) = self.inner.lock().vf_mut(vf_id) {
+            vf.rejected = vf.rejected.wrapping_add(1);
+        }
+    }
+
+    /// Tells the virtualization stack which blocks of a VF changed. `<= DISPATCH_LEVEL`;
+    /// never called with an empty mask or with the adapter lock held.
+    pub(crate) fn invalidate(&self, vf_id: u16, mask: BlockMask) {
+        if mask.is_empty() {
+            return;
+        }
+        {
+            let mut st = self.inner.lock();
+            st.invalidations = st.invalidations.wrapping_add(1);
+        }
+        ndis_log!(TRACE, LOG, "invalidate VF {} mask {:#x}", vf_id, mask.bits());
+        // SAFETY: valid adapter handle; VF id from our own table.
+        unsafe { NdisMInvalidateConfigBlock(self.handle, vf_id, mask.bits()) };
+    }
+}
+
+/// The blocks a VF starts with.
+pub(crate) fn initial_blocks(vf_id: u16, mac: [u8; 6], link: &EthernetInfo) -> Result<[Staged; 4], BlockError> {
+    Ok([
+        Staged::of(&VersionBlock {
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+            vf_id,
+            features: 0,
+            defined: DEFINED_BLOCKS,
+        })?,
+        Staged::of(&MacVlanBlock { mac, vlan_id: 0, priority: 0 })?,
+        Staged::of(&link_block(link))?,
+        Staged::of(&PolicyBlock { flags: PolicyBlock::SPOOF_CHECK, max_tx_rate_mbps: 0, queue_pairs: 1 })?,
+    ])
+}
+
+pub(crate) fn link_block(info: &EthernetInfo) -> LinkBlock {
+    LinkBlock {
+        mtu: info.mtu,
+        link_up: info.link_up,
+        duplex: if info.link_up { 2 } else { 0 },
+        speed_bps: if info.link_up { info.speed_bps } else { 0 },
+    }
+}
+
+/// A locally administered MAC for a VF the switch gave none: 02:15:5D:VF:VF:02.
+pub(crate) fn default_vf_mac(vf_id: u16) -> [u8; 6] {
+    let [hi, lo] = vf_id.to_be_bytes();
+    [0x02, 0x15, 0x5D, hi, lo, 0x02]
+}
+
+fn nic_switch_caps() -> NDIS_NIC_SWITCH_CAPABILITIES {
+    NDIS_NIC_SWITCH_CAPABILITIES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_NIC_SWITCH_CAPABILITIES_REVISION_2,
+            NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2,
+        ),
+        NumTotalMacAddresses: MAX_VFS as u32 + 1,
+        NumMacAddressesPerPort: 1,
+        NumVlansPerPort: 1,
+        MaxNumSwitches: 1,
+        MaxNumVPorts: MAX_VFS as u32 + 1,
+        MaxNumVFs: MAX_VFS as u32,
+        MaxNumQueuePairs: MAX_VFS as u32 + 1,
+        MaxNumQueuePairsPerNonDefaultVPort: 1,
+        MaxNumMacAddresses: MAX_VFS as u32 + 1,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,104 @@
+//! The guest-facing OIDs: `OID_SRIOV_READ_VF_CONFIG_BLOCK` and
+//! `OID_SRIOV_WRITE_VF_CONFIG_BLOCK`. Everything in these requests (VF id, block id, length,
+//! offset, bytes) is controlled by a guest VM: each value is checked before use, a refusal
+//! carries the documented status (NDIS-FACTS §7.4) and `BytesNeeded`, is logged, and changes
+//! nothing. No allocation here: these run with the adapter spin lock held only for the copy.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use crate::adapter::Adapter;
+use crate::LOG;
+use common::blocks::*;
+use common::ffi::*;
+use common::ndis_log;
+use common::oid::{ConfigBlockParams, OidError, OidRequest, RequestKind};
+
+/// Logs a refusal for the debugger and applies it to the request.
+fn refuse(req: &mut OidRequest<'_>, what: &str, e: OidError) -> NDIS_STATUS {
+    ndis_log!(WARN, LOG, "{} refused: {} (status {:#010x}, BytesNeeded {})", what, e.reason, e.status, e.bytes_needed);
+    req.fail(e)
+}
+
+/// The block descriptor and a length within it, or INVALID_PARAMETER.
+fn checked_block(p: &ConfigBlockParams, exact: bool) -> Result<BlockDescriptor, OidError> {
+    let d = descriptor(p.block_id).ok_or(OidError::invalid_parameter("BlockId is not a defined block"))?;
+    let len = p.length as usize;
+    if len > d.len || (exact && len != d.len) {
+        return Err(OidError::invalid_parameter("Length does not fit the block"));
+    }
+    Ok(d)
+}
+
+/// `OID_SRIOV_READ_VF_CONFIG_BLOCK` (method): copies `Length` bytes of the block to
+/// `BufferOffset` in the information buffer.
+pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
+    const WHAT: &str = "READ_VF_CONFIG_BLOCK";
+    if req.kind() != RequestKind::Method {
+        return refuse(req, WHAT, OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"));
+    }
+    let capacity = req.capacity();
+    let params = match ConfigBlockParams::parse(req.input(), capacity) {
+        Ok(p) => p,
+        Err(e) => return refuse(req, WHAT, e),
+    };
+    let desc = match checked_block(&params, false) {
+        Ok(d) => d,
+        Err(e) => return refuse(req, WHAT, e),
+    };
+    let mut local = [0u8; MAX_BLOCK_LEN];
+    let Some(out) = local.get_mut(..params.length as usize) else {
+        return refuse(req, WHAT, OidError::invalid_parameter("Length does not fit the block"));
+    };
+    if let Err(e) = adapter.copy_block_out(params.vf_id, desc.id, out) {
+        return refuse(req, WHAT, e);
+    }
+    let range = params.data_range();
+    let end = range.end as u32;
+    match req.buffer().get_mut(range) {
+        Some(dst) => dst.copy_from_slice(out),
+        None => return refuse(req, WHAT, OidError::invalid_length(end, "data area past the buffer")),
+    }
+    req.set_bytes_read(ConfigBlockParams::STRUCT_LEN as u32);
+    req.set_bytes_written(end);
+    NDIS_STATUS_SUCCESS
+}
+
+/// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (set; method accepted too, NDIS-FACTS §10.2): stores a
+/// guest-writable block after validating its envelope and contents.
+pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
+    const WHAT: &str = "WRITE_VF_CONFIG_BLOCK";
+    if req.kind() == RequestKind::Query {
+        return refuse(req, WHAT, OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a set OID"));
+    }
+    let input = req.input();
+    let params = match ConfigBlockParams::parse(input, input.len()) {
+        Ok(p) => p,
+        Err(e) => return refuse(req, WHAT, e),
+    };
+    let desc = match checked_block(&params, true) {
+        Ok(d) if d.guest_writable => d,
+        Ok(_) => return refuse(req, WHAT, OidError::invalid_parameter("block is not writable by the VF")),
+        Err(e) => return refuse(req, WHAT, e),
+    };
+    let mut local = [0u8; MAX_BLOCK_LEN];
+    let (Some(dst), Some(src)) = (local.get_mut(..desc.len), req.input().get(params.data_range())) else {
+        return refuse(req, WHAT, OidError::invalid_length(params.data_range().end as u32, "data area past the buffer"));
+    };
+    dst.copy_from_slice(src);
+    let data = &*dst;
+    if let Err(e) = validate(desc.id, data) {
+        ndis_log!(WARN, LOG, "{} VF {} block {}: bad contents {:?}", WHAT, params.vf_id, desc.id.get(), e);
+        adapter.count_rejected(params.vf_id);
+        return refuse(req, WHAT, OidError::status(NDIS_STATUS_INVALID_DATA, "block contents invalid"));
+    }
+    if let Err(e) = adapter.store_guest_block(params.vf_id, desc.id, data) {
+        return refuse(req, WHAT, e);
+    }
+    req.set_bytes_read(params.data_range().end as u32);
+    NDIS_STATUS_SUCCESS
+}

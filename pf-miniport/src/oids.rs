@@ -1,0 +1,83 @@
+//! MiniportOidRequest for the PF: general OIDs, the NIC switch, and the backchannel.
+use crate::adapter::Adapter;
+use crate::{LOG, VENDOR, DRIVER_VERSION};
+use crate::backchannel;
+use common::ffi::*;
+use common::miniport;
+use common::ndis_log;
+use common::oid::OidRequest;
+
+/// Listed in the general attributes' SupportedOidList (NDIS-FACTS §7.1: a PF must list the
+/// SR-IOV and NIC switch OIDs it handles).
+pub static SUPPORTED_OIDS: &[NDIS_OID] = &[
+    OID_GEN_SUPPORTED_LIST,
+    OID_GEN_HARDWARE_STATUS,
+    OID_GEN_MEDIA_SUPPORTED,
+    OID_GEN_MEDIA_IN_USE,
+    OID_GEN_PHYSICAL_MEDIUM,
+    OID_GEN_MAXIMUM_LOOKAHEAD,
+    OID_GEN_MAXIMUM_FRAME_SIZE,
+    OID_GEN_MAXIMUM_TOTAL_SIZE,
+    OID_GEN_LINK_SPEED,
+    OID_GEN_TRANSMIT_BUFFER_SPACE,
+    OID_GEN_RECEIVE_BUFFER_SPACE,
+    OID_GEN_VENDOR_ID,
+    OID_GEN_VENDOR_DESCRIPTION,
+    OID_GEN_VENDOR_DRIVER_VERSION,
+    OID_GEN_CURRENT_PACKET_FILTER,
+    OID_GEN_CURRENT_LOOKAHEAD,
+    OID_GEN_MAC_OPTIONS,
+    OID_GEN_MEDIA_CONNECT_STATUS,
+    OID_GEN_MAXIMUM_SEND_PACKETS,
+    OID_GEN_XMIT_OK,
+    OID_GEN_RCV_OK,
+    OID_802_3_PERMANENT_ADDRESS,
+    OID_802_3_CURRENT_ADDRESS,
+    OID_802_3_MULTICAST_LIST,
+    OID_802_3_MAXIMUM_LIST_SIZE,
+    OID_NIC_SWITCH_CREATE_SWITCH,
+    OID_NIC_SWITCH_DELETE_SWITCH,
+    OID_NIC_SWITCH_ALLOCATE_VF,
+    OID_NIC_SWITCH_FREE_VF,
+    OID_SRIOV_RESET_VF,
+    OID_SRIOV_READ_VF_CONFIG_BLOCK,
+    OID_SRIOV_WRITE_VF_CONFIG_BLOCK,
+];
+
+impl Adapter {
+    pub(crate) fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
+        let oid = req.oid();
+        let (state, info, mut rx) = {
+            let mut st = self.inner.lock();
+            st.oids = st.oids.wrapping_add(1);
+            (st.state, st.info, st.rx)
+        };
+        if !state.accepts_oids() {
+            ndis_log!(WARN, LOG, "OID {:#x} in state {:?}", oid, state);
+            return NDIS_STATUS_ADAPTER_NOT_READY;
+        }
+        let status = match oid {
+            OID_SRIOV_READ_VF_CONFIG_BLOCK => backchannel::read_config_block(self, req),
+            OID_SRIOV_WRITE_VF_CONFIG_BLOCK => backchannel::write_config_block(self, req),
+            OID_NIC_SWITCH_CREATE_SWITCH => self.create_switch(req),
+            OID_NIC_SWITCH_DELETE_SWITCH => self.delete_switch_oid(req),
+            OID_NIC_SWITCH_ALLOCATE_VF => self.allocate_vf(req),
+            OID_NIC_SWITCH_FREE_VF => self.free_vf(req),
+            OID_SRIOV_RESET_VF => self.reset_vf(req),
+            _ => match miniport::general_oid(req, &info, &mut rx, SUPPORTED_OIDS, VENDOR, DRIVER_VERSION) {
+                Some(status) => {
+                    self.inner.lock().rx = rx;
+                    status
+                }
+                None => {
+                    ndis_log!(TRACE, LOG, "OID {:#x} not supported", oid);
+                    NDIS_STATUS_NOT_SUPPORTED
+                }
+            },
+        };
+        if status != NDIS_STATUS_SUCCESS {
+            ndis_log!(TRACE, LOG, "OID {:#x} -> {:#010x} ({})", oid, status, status_name(status));
+        }
+        status
+    }
+}

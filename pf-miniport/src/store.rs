@@ -1,0 +1,111 @@
+//! The per-VF block store: every defined block of one VF, encoded, in nonpaged memory that is
+//! allocated once when the VF is allocated. Reads, writes and updates only copy bytes.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use common::blocks::wire::{self, BlockHeader, MAX_PAYLOAD_LEN};
+use common::blocks::*;
+use common::mem::Zeroable;
+
+/// One VF's blocks. Index = block id; each slot holds `descriptor.len` meaningful bytes.
+pub struct VfStore {
+    pub vf_id: u16,
+    /// Last PF transaction applied to this VF's blocks; stamped into every block it wrote.
+    pub generation: u32,
+    pub blocks: [[u8; MAX_BLOCK_LEN]; BLOCK_COUNT],
+    /// Backchannel traffic for this VF (for the debugger and the benchmarks).
+    pub reads: u32,
+    pub writes: u32,
+    pub rejected: u32,
+}
+
+// SAFETY: integers and byte arrays only.
+unsafe impl Zeroable for VfStore {}
+
+/// A block payload staged for an update, encoded but not yet stamped.
+#[derive(Clone, Copy)]
+pub struct Staged {
+    pub id: BlockId,
+    payload: [u8; MAX_PAYLOAD_LEN],
+    len: usize,
+}
+
+impl Staged {
+    pub fn of<B: ConfigBlock>(block: &B) -> Result<Self, BlockError> {
+        let mut payload = [0u8; MAX_PAYLOAD_LEN];
+        let body = payload.get_mut(..B::PAYLOAD_LEN).ok_or(BlockError::TooLong { len: B::ENCODED_LEN })?;
+        block.write_payload(&mut wire::Writer::new(body))?;
+        Ok(Self { id: B::id(), payload, len: B::PAYLOAD_LEN })
+    }
+
+    fn payload(&self) -> &[u8] {
+        self.payload.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl VfStore {
+    /// Fills a freshly zeroed store with the initial blocks, all stamped generation 1.
+    pub fn init(&mut self, vf_id: u16, initial: &[Staged]) -> Result<(), BlockError> {
+        self.vf_id = vf_id;
+        self.generation = 0;
+        let status = Staged::of(&VfStatusBlock::default())?;
+        self.write_stamped(&status, 0, GUEST_BLOCKS)?;
+        self.update(initial)?;
+        Ok(())
+    }
+
+    /// The encoded bytes of a defined block.
+    pub fn block(&self, id: BlockId) -> Option<&[u8]> {
+        let len = descriptor(id.get() as u32)?.len;
+        self.blocks.get(id.index())?.get(..len)
+    }
+
+    /// Applies `updates` as one transaction: only blocks whose payload really changes are
+    /// rewritten, all stamped with the next generation and the transaction's mask. Returns
+    /// that mask (empty when nothing changed, and then the generation stays).
+    pub fn update(&mut self, updates: &[Staged]) -> Result<BlockMask, BlockError> {
+        let mut changed = BlockMask::EMPTY;
+        for u in updates {
+            let d = descriptor(u.id.get() as u32).ok_or(BlockError::UnknownBlock { id: u.id.get() as u32 })?;
+            if wire::HEADER_LEN + u.len != d.len {
+                return Err(BlockError::BadLength { expected: d.len, found: wire::HEADER_LEN + u.len });
+            }
+            let current = self.block(u.id).and_then(|b| b.get(wire::HEADER_LEN..));
+            if current != Some(u.payload()) || self.generation == 0 {
+                changed = changed.with(u.id);
+            }
+        }
+        if changed.is_empty() {
+            return Ok(changed);
+        }
+        let generation = self.generation.wrapping_add(1).max(1);
+        for u in updates.iter().filter(|u| changed.contains(u.id)) {
+            self.write_stamped(u, generation, changed)?;
+        }
+        self.generation = generation;
+        Ok(changed)
+    }
+
+    fn write_stamped(&mut self, s: &Staged, generation: u32, txn: BlockMask) -> Result<(), BlockError> {
+        let d = descriptor(s.id.get() as u32).ok_or(BlockError::UnknownBlock { id: s.id.get() as u32 })?;
+        let header = BlockHeader { format: d.format, id: s.id, generation, txn };
+        let slot = self.blocks.get_mut(s.id.index()).ok_or(BlockError::UnknownBlock { id: s.id.get() as u32 })?;
+        wire::encode(&header, s.payload(), slot)?;
+        Ok(())
+    }
+
+    /// Stores a block the guest wrote, already validated by the caller.
+    pub fn store_guest_block(&mut self, id: BlockId, bytes: &[u8]) -> bool {
+        match self.blocks.get_mut(id.index()).and_then(|slot| slot.get_mut(..bytes.len())) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Decodes a typed block from the store.
+    pub fn decode<B: ConfigBlock>(&self) -> Option<(B, BlockHeader)> {
+        B::decode(self.block(B::id())?).ok()
+    }
+}
