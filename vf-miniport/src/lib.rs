@@ -1,1 +1,51 @@
+//! SR-IOV Virtual Function miniport (NDIS 6.30) for a Hyper-V guest.
+//!
+//! At start it reads every config block from the PF through the backchannel; on
+//! `OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK` it re-reads exactly the flagged blocks, applies
+//! them only as a consistent snapshot ([`snapshot`]), indicates link changes, and reports
+//! what it runs back to the PF with `NdisMWriteConfigBlock`.
 #![no_std]
+
+// On the host the cdylib needs std's panic handler; nothing here may name std.
+#[cfg(not(target_os = "windows"))]
+extern crate std as _;
+
+mod adapter;
+pub mod handlers;
+mod oids;
+pub mod snapshot;
+
+pub use adapter::{Adapter, Counters, Snapshot};
+
+use common::ffi::*;
+use common::mem::pool_tag;
+
+pub(crate) const LOG: &str = "sriov-vf";
+pub(crate) const VENDOR: &[u8] = b"Rust SR-IOV reference VF\0";
+pub(crate) const DRIVER_VERSION: u32 = 0x0001_0000;
+pub(crate) const POOL_TAG_ADAPTER: u32 = pool_tag(b"VfAd");
+
+common::ndis_fn! {
+    /// DriverEntry: registers the miniport with NDIS. Exported as `DriverEntry` only in the
+    /// Windows image, so the PF and the VF can be linked into one test process.
+    ///
+    /// # Safety
+    /// Called once by the I/O manager (or the simulator) with a valid driver object.
+    #[cfg_attr(target_os = "windows", unsafe(export_name = "DriverEntry"))]
+    pub unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
+        // SAFETY: forwarded from the I/O manager.
+        unsafe { common::miniport::register_driver(driver_object, registry_path, handlers::characteristics(), (1, 0)) }
+    }
+}
+
+/// The adapter behind a MiniportAdapterContext, for tests and management code.
+///
+/// # Safety
+/// `ctx` is a context this driver registered and the adapter has not been halted.
+pub unsafe fn adapter_from_context<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> {
+    // SAFETY: caller contract.
+    unsafe { ctx.cast::<Adapter>().as_ref() }
+}
+
+#[cfg(target_os = "windows")]
+common::kernel_runtime!(bugcheck_code = 0xE05F_0002, pool_tag = b"VfRs");

@@ -8,6 +8,9 @@ use super::structs::*;
 use super::types::*;
 use core::ffi::c_void;
 
+/// `NDIS_IO_WORKITEM_ROUTINE` (NDIS-FACTS §2): runs at PASSIVE_LEVEL.
+pub type NDIS_IO_WORKITEM_ROUTINE = Option<crate::ndis_fn_type!(fn(*mut c_void, NDIS_HANDLE))>;
+
 crate::ndis_imports! {
     module = "ndis.sys";
 
@@ -75,6 +78,9 @@ crate::ndis_imports! {
         Priority: EX_POOL_PRIORITY,
     ) -> *mut c_void;
     pub fn NdisFreeMemoryWithTagPriority(NdisHandle: NDIS_HANDLE, VirtualAddress: *mut c_void, Tag: u32);
+    pub fn NdisAllocateIoWorkItem(NdisObjectHandle: NDIS_HANDLE) -> NDIS_HANDLE;
+    pub fn NdisQueueIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE, Routine: NDIS_IO_WORKITEM_ROUTINE, WorkItemContext: *mut c_void);
+    pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
 }
 
 crate::ndis_imports! {

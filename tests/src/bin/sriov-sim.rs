@@ -1,1 +1,140 @@
-fn main() {}
+//! The main job: a simulated Hyper-V host with the PF miniport and one guest per VF with the
+//! VF miniport, a series of host-side changes, and the backchannel timeline they cause.
+//!
+//!     cargo run --release -- [--vfs N] [--changes N] [--seed N] [--delay P] [--log]
+use common::blocks::{MacVlanBlock, PolicyBlock};
+use sim::timeline::Event;
+use sim::{Config, World, mac_text};
+use std::process::ExitCode;
+
+struct Options {
+    vfs: u16,
+    changes: u32,
+    seed: u64,
+    delay: f64,
+    log: bool,
+}
+
+const USAGE: &str = "usage: sriov-sim [--vfs N (1..=256, default 4)] [--changes N (default 8)] [--seed N (default 1)] [--delay P (0..1, default 0.25)] [--log]";
+
+fn parse() -> Result<Options, String> {
+    let mut o = Options { vfs: 4, changes: 8, seed: 1, delay: 0.25, log: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--vfs" => o.vfs = value("--vfs")?.parse().map_err(|e| format!("--vfs: {e}"))?,
+            "--changes" => o.changes = value("--changes")?.parse().map_err(|e| format!("--changes: {e}"))?,
+            "--seed" => o.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--delay" => o.delay = value("--delay")?.parse().map_err(|e| format!("--delay: {e}"))?,
+            "--log" => o.log = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if o.vfs == 0 || o.vfs as usize > pf_miniport::MAX_VFS {
+        return Err(format!("--vfs must be 1..={}", pf_miniport::MAX_VFS));
+    }
+    if !(0.0..1.0).contains(&o.delay) {
+        return Err("--delay must be in [0, 1)".into());
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let o = match parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("SR-IOV backchannel simulation: {} VF(s), {} change(s), seed {}, delivery delay {}", o.vfs, o.changes, o.seed, o.delay);
+    println!("host: PF miniport on the physical function; guests: one VF miniport each\n");
+    let w = World::boot(Config { seed: o.seed, delivery_delay: o.delay, echo_log: o.log, ..Config::default() }, o.vfs);
+    print_new(&w, &mut 0);
+    let mut printed = w.timeline().len();
+
+    let mut rng = sim::rng::Rng::new(o.seed ^ 0x5EED);
+    for i in 0..o.changes {
+        let vf = rng.below(o.vfs as u64) as u16;
+        println!("\n--- change {} ---", i + 1);
+        match i % 6 {
+            0 => {
+                let mac = [0x02, 0x15, 0x5D, 0xAA, (i >> 8) as u8, i as u8];
+                let vlan = 100 + (i % 3000) as u16;
+                w.host_change(format!("switch sets VF {vf} MAC {} VLAN {vlan}", mac_text(&mac)), |pf| pf.set_vf_mac_vlan(vf, mac, vlan, 0)).ok();
+            }
+            1 => {
+                w.host_change("hardware: link down", |pf| pf.set_link(false, 0, pf.link().mtu)).ok();
+            }
+            2 => {
+                w.host_change("hardware: link up at 25 Gb/s, MTU 9000", |pf| pf.set_link(true, 25_000_000_000, 9000)).ok();
+            }
+            3 => {
+                let policy = PolicyBlock { flags: PolicyBlock::SPOOF_CHECK | PolicyBlock::TRUSTED, max_tx_rate_mbps: 5000, queue_pairs: 4 };
+                w.host_change(format!("IHV policy for VF {vf}: trusted, 5 Gb/s cap, 4 queue pairs"), |pf| pf.set_vf_policy(vf, policy)).ok();
+            }
+            4 => {
+                // One transaction over two blocks: the VF must apply both or neither.
+                let mac = [0x02, 0x15, 0x5D, 0xBB, 0x00, i as u8];
+                let staged = [
+                    pf_miniport::Staged::of(&MacVlanBlock { mac, vlan_id: 42, priority: 3 }).expect("valid block"),
+                    pf_miniport::Staged::of(&PolicyBlock { flags: PolicyBlock::SPOOF_CHECK, max_tx_rate_mbps: 1000, queue_pairs: 2 }).expect("valid block"),
+                ];
+                w.host_change(format!("one transaction for VF {vf}: MAC {} VLAN 42 + policy", mac_text(&mac)), |pf| pf.set_blocks(vf, &staged)).ok();
+            }
+            _ => {
+                // A burst before the guest runs: the virtualization stack coalesces it.
+                for k in 0..5u8 {
+                    let mac = [0x02, 0x15, 0x5D, 0xCC, k, i as u8];
+                    w.host_change(format!("burst {}/5: VF {vf} MAC {}", k + 1, mac_text(&mac)), |pf| pf.set_vf_mac_vlan(vf, mac, 7, 0)).ok();
+                }
+            }
+        }
+        w.settle();
+        print_new(&w, &mut printed);
+    }
+
+    println!("\n--- end state ---");
+    let mut ok = true;
+    for vf in w.vf_ids() {
+        let s = w.vf(vf).expect("attached").snapshot();
+        let status = w.pf().vf_status(vf);
+        let check = w.check_consistent(vf);
+        ok &= check.is_ok();
+        println!(
+            "VF {vf}: generation {} mac {} vlan {} mtu {} link {} | reads {} invalidations {} | PF sees status gen {} | {}",
+            s.applied_generation,
+            mac_text(&s.applied.mac),
+            s.applied.vlan_id,
+            s.applied.mtu,
+            if s.applied.link_up { "up" } else { "down" },
+            s.counters.blocks_read,
+            s.counters.invalidations,
+            status.map_or(0, |st| st.applied_generation),
+            match &check { Ok(()) => "consistent with the PF".to_string(), Err(e) => e.clone() }
+        );
+    }
+    let v = w.violations();
+    if !v.is_empty() {
+        ok = false;
+        println!("driver verifier violations:");
+        for m in v {
+            println!("  {m}");
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn print_new(w: &World, printed: &mut usize) {
+    let t = w.timeline();
+    for (step, e) in t.iter().skip(*printed) {
+        let indent = match e {
+            Event::HostChange { .. } | Event::Lifecycle { .. } => "",
+            _ => "  ",
+        };
+        println!("[{step:>4}] {indent}{e}");
+    }
+    *printed = t.len();
+}

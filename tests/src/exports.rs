@@ -1,0 +1,389 @@
+//! The NDIS and ntoskrnl functions the drivers import, defined under their real names with
+//! the NDIS ABI. Each is a thin check-and-forward: find the world from the handle, check the
+//! IRQL rule from NDIS-FACTS §2.2, and hand over to `world.rs`.
+#![allow(non_snake_case)]
+
+use crate::irql;
+use crate::timeline::Event;
+use crate::world::{GeneralAttrs, Role, SimAdapter, SimDriverObject, WorldInner};
+use common::ffi::*;
+use common::ndis_fn;
+use std::cell::Cell;
+use std::ffi::{CStr, c_char, c_void};
+use std::sync::atomic::Ordering;
+
+thread_local! {
+    /// The world whose drivers run on this thread (for calls that carry no handle).
+    static CURRENT: Cell<*const WorldInner> = const { Cell::new(std::ptr::null()) };
+}
+
+pub fn enter(world: *const WorldInner) {
+    CURRENT.with(|c| c.set(world));
+}
+
+pub fn leave(world: *const WorldInner) {
+    CURRENT.with(|c| {
+        if std::ptr::eq(c.get(), world) {
+            c.set(std::ptr::null());
+        }
+    });
+}
+
+fn current_world<'a>() -> Option<&'a WorldInner> {
+    // SAFETY: set by a live World for this thread and cleared when it drops.
+    CURRENT.with(|c| unsafe { c.get().as_ref() })
+}
+
+fn adapter<'a>(h: NDIS_HANDLE, what: &str) -> Option<&'a SimAdapter> {
+    // SAFETY: handles come from this simulator; the magic number rejects strangers.
+    let a = unsafe { SimAdapter::from_handle(h) };
+    if a.is_none() {
+        let msg = format!("{what}: invalid miniport adapter handle {h:p}");
+        match current_world() {
+            Some(w) => w.violation(msg),
+            None => irql::orphan_violation(msg),
+        }
+    }
+    a
+}
+
+fn irql_max(w: &WorldInner, max: KIRQL, what: &str) -> bool {
+    w.check(irql::require_max(max, what))
+}
+
+fn vf_of(a: &SimAdapter, what: &str) -> Option<u16> {
+    match a.role {
+        Role::Vf { vf_id } => Some(vf_id),
+        Role::Pf => {
+            a.world().violation(format!("{what} called by the PF (VF-only)"));
+            None
+        }
+    }
+}
+
+ndis_fn! {
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMRegisterMiniportDriver(
+        DriverObject: PDRIVER_OBJECT,
+        _RegistryPath: PUNICODE_STRING,
+        _MiniportDriverContext: NDIS_HANDLE,
+        Characteristics: *const NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+        DriverHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS {
+        // SAFETY: driver objects are SimDriverObjects made by the world.
+        let Some(obj) = (unsafe { (DriverObject as *const SimDriverObject).as_ref() }) else { return NDIS_STATUS_FAILURE };
+        // SAFETY: the world outlives its driver objects.
+        let w = unsafe { &*obj.world };
+        irql_max(w, PASSIVE_LEVEL, "NdisMRegisterMiniportDriver");
+        // SAFETY: the driver passes a valid characteristics structure (NDIS copies it).
+        let Some(chars) = (unsafe { Characteristics.as_ref() }) else { return NDIS_STATUS_INVALID_PARAMETER };
+        let h = chars.Header;
+        if h.Type != NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS || h.Revision < 2 || h.Size < NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 {
+            w.violation(format!("characteristics header {h:?}"));
+            return NDIS_STATUS_BAD_CHARACTERISTICS;
+        }
+        if (chars.MajorNdisVersion, chars.MinorNdisVersion) < (6, 30) {
+            return NDIS_STATUS_BAD_VERSION;
+        }
+        let required = [
+            chars.InitializeHandlerEx.is_some(), chars.HaltHandlerEx.is_some(), chars.UnloadHandler.is_some(),
+            chars.PauseHandler.is_some(), chars.RestartHandler.is_some(), chars.OidRequestHandler.is_some(),
+            chars.SendNetBufferListsHandler.is_some(), chars.ReturnNetBufferListsHandler.is_some(),
+            chars.CancelSendHandler.is_some(), chars.DevicePnPEventNotifyHandler.is_some(),
+            chars.ShutdownHandlerEx.is_some(), chars.CancelOidRequestHandler.is_some(),
+        ];
+        if required.iter().any(|ok| !ok) || (chars.CheckForHangHandlerEx.is_some() && chars.ResetHandlerEx.is_none()) {
+            w.violation("a required Miniport handler is missing".into());
+            return NDIS_STATUS_BAD_CHARACTERISTICS;
+        }
+        let handle = w.register_driver(*chars);
+        if let Some(set_options) = chars.SetOptionsHandler {
+            // SAFETY: NDIS calls MiniportSetOptions inside registration (NDIS-FACTS §8.1).
+            let status = unsafe { set_options(handle, std::ptr::null_mut()) };
+            if status != NDIS_STATUS_SUCCESS {
+                return status;
+            }
+        }
+        // SAFETY: out-pointer from the driver.
+        unsafe { *DriverHandle = handle };
+        NDIS_STATUS_SUCCESS
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMDeregisterMiniportDriver(DriverHandle: NDIS_HANDLE) {
+        if let Some(w) = current_world() {
+            w.deregister_driver(DriverHandle);
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMSetMiniportAttributes(Handle: NDIS_HANDLE, Attributes: *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMSetMiniportAttributes") else { return NDIS_STATUS_INVALID_PARAMETER };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMSetMiniportAttributes");
+        // SAFETY: every attribute structure starts with its header.
+        let Some(h) = (unsafe { Attributes.as_ref() }).copied() else { return NDIS_STATUS_INVALID_PARAMETER };
+        match h.Type {
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES => {
+                // SAFETY: the type says which structure this is.
+                let r = unsafe { &*(Attributes as *const NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES) };
+                if h.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2 { return NDIS_STATUS_INVALID_PARAMETER; }
+                a.context.store(r.MiniportAdapterContext, Ordering::Release);
+            }
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES => {
+                if a.ctx().is_null() {
+                    w.violation(format!("{}: general attributes before registration attributes", a.name));
+                    return NDIS_STATUS_INVALID_PARAMETER;
+                }
+                // SAFETY: as above.
+                let g = unsafe { &*(Attributes as *const NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES) };
+                if h.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2 { return NDIS_STATUS_INVALID_PARAMETER; }
+                let n = g.SupportedOidListLength as usize / 4;
+                // SAFETY: the driver promises SupportedOidList holds SupportedOidListLength bytes.
+                let oids = if g.SupportedOidList.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(g.SupportedOidList, n) }.to_vec() };
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&g.CurrentMacAddress[..6]);
+                *a.general.lock().unwrap_or_else(|e| e.into_inner()) = Some(GeneralAttrs {
+                    current_mac: mac,
+                    mtu: g.MtuSize,
+                    supported_oids: oids,
+                    media_connected: g.MediaConnectState == MediaConnectStateConnected,
+                });
+            }
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES => {
+                // SAFETY: as above.
+                let hw = unsafe { &*(Attributes as *const NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES) };
+                if h.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3 { return NDIS_STATUS_INVALID_PARAMETER; }
+                // SAFETY: valid for the call, if present.
+                if let Some(c) = unsafe { hw.HardwareSriovCapabilities.as_ref() } {
+                    *a.sriov_caps.lock().unwrap_or_else(|e| e.into_inner()) = Some(c.SriovCapabilities);
+                }
+                // SAFETY: valid for the call, if present.
+                if let Some(c) = unsafe { hw.HardwareNicSwitchCapabilities.as_ref() } {
+                    *a.nic_switch_max_vfs.lock().unwrap_or_else(|e| e.into_inner()) = Some(c.MaxNumVFs);
+                }
+            }
+            other => {
+                w.violation(format!("unknown attribute type {other:#x}"));
+                return NDIS_STATUS_INVALID_PARAMETER;
+            }
+        }
+        NDIS_STATUS_SUCCESS
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMOidRequestComplete(Handle: NDIS_HANDLE, Request: *mut NDIS_OID_REQUEST, Status: NDIS_STATUS) {
+        let Some(a) = adapter(Handle, "NdisMOidRequestComplete") else { return };
+        irql_max(a.world(), DISPATCH_LEVEL, "NdisMOidRequestComplete");
+        a.world().complete_oid(a, Request, Status);
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMIndicateStatusEx(Handle: NDIS_HANDLE, Indication: *mut NDIS_STATUS_INDICATION) {
+        let Some(a) = adapter(Handle, "NdisMIndicateStatusEx") else { return };
+        let w = a.world();
+        irql_max(w, DISPATCH_LEVEL, "NdisMIndicateStatusEx");
+        // SAFETY: valid for the call.
+        let Some(ind) = (unsafe { Indication.as_ref() }) else { return };
+        if ind.Header.Type != NDIS_OBJECT_TYPE_STATUS_INDICATION || ind.Header.Size < NDIS_SIZEOF_STATUS_INDICATION_REVISION_1 {
+            w.violation(format!("{}: malformed status indication header", a.name));
+            return;
+        }
+        if ind.StatusCode == NDIS_STATUS_LINK_STATE {
+            if (ind.StatusBufferSize as usize) < std::mem::size_of::<NDIS_LINK_STATE>() || ind.StatusBuffer.is_null() {
+                w.violation(format!("{}: LINK_STATE indication without an NDIS_LINK_STATE", a.name));
+                return;
+            }
+            // SAFETY: checked size and non-null above.
+            let link = unsafe { &*(ind.StatusBuffer as *const NDIS_LINK_STATE) };
+            let up = link.MediaConnectState == MediaConnectStateConnected;
+            a.link.lock().unwrap_or_else(|e| e.into_inner()).push((up, link.XmitLinkSpeed));
+            w.record(Event::LinkState { who: a.name.clone(), up, speed_bps: link.XmitLinkSpeed });
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMSendNetBufferListsComplete(Handle: NDIS_HANDLE, _Nbl: *mut NET_BUFFER_LIST, _Flags: u32) {
+        if let Some(a) = adapter(Handle, "NdisMSendNetBufferListsComplete") {
+            a.sends_completed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMEnableVirtualization(Handle: NDIS_HANDLE, NumVFs: u16, _Mig: BOOLEAN, _MigInt: BOOLEAN, Enable: BOOLEAN) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMEnableVirtualization") else { return NDIS_STATUS_FAILURE };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMEnableVirtualization");
+        if a.role != Role::Pf {
+            w.violation("NdisMEnableVirtualization from a VF".into());
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
+        w.enable_virtualization(NumVFs, Enable != 0)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMGetVirtualFunctionLocation(Handle: NDIS_HANDLE, VFId: u16, Segment: *mut u16, Bus: *mut u8, Function: *mut u8) {
+        let Some(a) = adapter(Handle, "NdisMGetVirtualFunctionLocation") else { return };
+        irql_max(a.world(), PASSIVE_LEVEL, "NdisMGetVirtualFunctionLocation");
+        // Simulated topology: segment 0, bus 1 + VFId / 256, function VFId % 256.
+        // SAFETY: out-pointers from the driver.
+        unsafe {
+            *Segment = 0;
+            *Bus = 1 + (VFId >> 8) as u8;
+            *Function = VFId as u8;
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMInvalidateConfigBlock(Handle: NDIS_HANDLE, VFId: u16, BlockMask: u64) {
+        let Some(a) = adapter(Handle, "NdisMInvalidateConfigBlock") else { return };
+        let w = a.world();
+        irql_max(w, DISPATCH_LEVEL, "NdisMInvalidateConfigBlock");
+        if a.role != Role::Pf {
+            w.violation("NdisMInvalidateConfigBlock from a VF (PF-only)".into());
+            return;
+        }
+        w.invalidate(VFId, BlockMask);
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMReadConfigBlock(Handle: NDIS_HANDLE, BlockId: u32, Buffer: *mut c_void, Length: u32) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMReadConfigBlock") else { return NDIS_STATUS_FAILURE };
+        let w = a.world();
+        if !irql_max(w, APC_LEVEL, "NdisMReadConfigBlock") { return NDIS_STATUS_FAILURE; }
+        let Some(vf) = vf_of(a, "NdisMReadConfigBlock") else { return NDIS_STATUS_FAILURE };
+        if Buffer.is_null() || Length == 0 || Length > VPCI_MAX_READ_WRITE_BLOCK_SIZE {
+            w.violation(format!("NdisMReadConfigBlock(block {BlockId}, len {Length}): length outside 1..=128 or no buffer"));
+            return NDIS_STATUS_FAILURE;
+        }
+        // SAFETY: the VF passes a buffer of Length bytes.
+        let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
+        w.read_block(vf, BlockId, out)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMWriteConfigBlock(Handle: NDIS_HANDLE, BlockId: u32, Buffer: *mut c_void, Length: u32) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMWriteConfigBlock") else { return NDIS_STATUS_FAILURE };
+        let w = a.world();
+        if !irql_max(w, APC_LEVEL, "NdisMWriteConfigBlock") { return NDIS_STATUS_FAILURE; }
+        let Some(vf) = vf_of(a, "NdisMWriteConfigBlock") else { return NDIS_STATUS_FAILURE };
+        if Buffer.is_null() || Length == 0 || Length > VPCI_MAX_READ_WRITE_BLOCK_SIZE {
+            w.violation(format!("NdisMWriteConfigBlock(block {BlockId}, len {Length}): length outside 1..=128 or no buffer"));
+            return NDIS_STATUS_FAILURE;
+        }
+        // SAFETY: the VF passes a buffer of Length bytes.
+        let data = unsafe { std::slice::from_raw_parts(Buffer.cast::<u8>(), Length as usize) };
+        w.write_block(vf, BlockId, data)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisAllocateMemoryWithTagPriority(Handle: NDIS_HANDLE, Length: u32, Tag: u32, _Priority: u32) -> *mut c_void {
+        let Some(a) = adapter(Handle, "NdisAllocateMemoryWithTagPriority") else { return std::ptr::null_mut() };
+        irql_max(a.world(), DISPATCH_LEVEL, "NdisAllocateMemoryWithTagPriority");
+        a.world().allocate(Length, Tag)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisFreeMemoryWithTagPriority(Handle: NDIS_HANDLE, Address: *mut c_void, Tag: u32) {
+        let Some(a) = adapter(Handle, "NdisFreeMemoryWithTagPriority") else { return };
+        irql_max(a.world(), DISPATCH_LEVEL, "NdisFreeMemoryWithTagPriority");
+        a.world().free(Address, Tag);
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisAllocateIoWorkItem(Handle: NDIS_HANDLE) -> NDIS_HANDLE {
+        let Some(a) = adapter(Handle, "NdisAllocateIoWorkItem") else { return std::ptr::null_mut() };
+        irql_max(a.world(), DISPATCH_LEVEL, "NdisAllocateIoWorkItem");
+        a.world().new_work_item(a)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisQueueIoWorkItem(Item: NDIS_HANDLE, Routine: common::ffi::imports::NDIS_IO_WORKITEM_ROUTINE, Context: *mut c_void) {
+        // SAFETY: work item handles are SimWorkItems made by a world.
+        let Some(wi) = (unsafe { (Item as *const crate::world::SimWorkItem).as_ref() }) else { return };
+        // SAFETY: the adapter outlives its work items.
+        let a = unsafe { &*wi.adapter };
+        irql_max(a.world(), DISPATCH_LEVEL, "NdisQueueIoWorkItem");
+        match Routine {
+            Some(r) => a.world().queue_work(Item, r, Context),
+            None => a.world().violation("NdisQueueIoWorkItem without a routine".into()),
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisFreeIoWorkItem(Item: NDIS_HANDLE) {
+        // SAFETY: as above.
+        let Some(wi) = (unsafe { (Item as *const crate::world::SimWorkItem).as_ref() }) else { return };
+        // SAFETY: as above.
+        let a = unsafe { &*wi.adapter };
+        a.world().free_work_item(Item);
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeGetCurrentIrql() -> KIRQL {
+        irql::current()
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeAcquireSpinLockRaiseToDpc(Lock: *mut KSPIN_LOCK) -> KIRQL {
+        irql::acquire_raise_to_dpc(Lock)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeReleaseSpinLock(Lock: *mut KSPIN_LOCK, NewIrql: KIRQL) {
+        irql::release(Lock, NewIrql)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeAcquireSpinLockAtDpcLevel(Lock: *mut KSPIN_LOCK) {
+        irql::acquire_at_dpc(Lock)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeReleaseSpinLockFromDpcLevel(Lock: *mut KSPIN_LOCK) {
+        irql::release_from_dpc(Lock)
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn IoAllocateDriverObjectExtension(DriverObject: PDRIVER_OBJECT, Id: *mut c_void, Size: u32, Out: *mut *mut c_void) -> NTSTATUS {
+        // SAFETY: driver objects are SimDriverObjects made by the world.
+        let Some(obj) = (unsafe { (DriverObject as *const SimDriverObject).as_ref() }) else { return NDIS_STATUS_INVALID_PARAMETER };
+        let mut ext = obj.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        if Size as usize > 32 || ext.iter().any(|(k, _)| *k == Id as usize) {
+            // STATUS_OBJECT_NAME_COLLISION for a second allocation with the same id.
+            return 0xC000_0035u32 as i32;
+        }
+        let mut b = Box::new([0u64; 4]);
+        // SAFETY: out-pointer from the driver; the box lives as long as the driver object.
+        unsafe { *Out = b.as_mut_ptr().cast() };
+        ext.push((Id as usize, b));
+        0
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn IoGetDriverObjectExtension(DriverObject: PDRIVER_OBJECT, Id: *mut c_void) -> *mut c_void {
+        // SAFETY: as above.
+        let Some(obj) = (unsafe { (DriverObject as *const SimDriverObject).as_ref() }) else { return std::ptr::null_mut() };
+        let mut ext = obj.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        ext.iter_mut().find(|(k, _)| *k == Id as usize).map_or(std::ptr::null_mut(), |(_, b)| b.as_mut_ptr().cast())
+    }
+
+    /// Defined with four fixed arguments: the drivers always call it as ("%s", message), and
+    /// in the Windows x64 ABI a variadic call passes those exactly like a fixed one.
+    #[unsafe(no_mangle)]
+    pub unsafe fn DbgPrintEx(_Component: u32, Level: u32, Format: *const c_char, Arg: *const c_char) -> u32 {
+        // SAFETY: both are NUL-terminated strings from the driver.
+        let fmt = unsafe { CStr::from_ptr(Format) };
+        let text = if fmt.to_bytes() == b"%s" && !Arg.is_null() {
+            // SAFETY: as above.
+            unsafe { CStr::from_ptr(Arg) }.to_string_lossy().into_owned()
+        } else {
+            fmt.to_string_lossy().into_owned()
+        };
+        match current_world() {
+            Some(w) => w.debug_print(Level, &text),
+            None => if std::env::var_os("SIM_LOG").is_some() { eprint!("{text}") },
+        }
+        0
+    }
+}

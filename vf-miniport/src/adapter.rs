@@ -1,0 +1,433 @@
+//! The VF adapter: state machine, the block refresh path, and how configuration is applied.
+//!
+//! Invalidations are never lost: each OID ORs its mask into `pending`, and the refresh path
+//! swaps `pending` to zero where it reads. While the adapter is paused or resetting the bits
+//! wait; a restart or reset re-reads them (a reset re-reads every block).
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::snapshot::{Applied, Compatibility, View, compatibility};
+use crate::{LOG, POOL_TAG_ADAPTER};
+use common::blocks::*;
+use common::ffi::imports::*;
+use common::ffi::*;
+use common::mem::{PoolBox, Zeroable};
+use common::miniport::{self, EthernetInfo, RxSettings};
+use common::ndis_log;
+use common::state::{AdapterEvent, AdapterState};
+use common::sync::SpinLock;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Re-reads of stale blocks before a view is given up for this round.
+const MAX_CONSISTENCY_ROUNDS: u32 = 3;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub invalidations: u32,
+    pub blocks_read: u32,
+    pub read_errors: u32,
+    pub bad_blocks: u32,
+    /// Extra reads made because a view was not yet consistent.
+    pub consistency_rereads: u32,
+    /// Rounds that ended without a consistent view (bits kept pending).
+    pub deferred: u32,
+    pub applied: u32,
+    pub status_writes: u32,
+}
+
+pub(crate) struct VfState {
+    pub state: AdapterState,
+    pub vf_id: u16,
+    pub view: View,
+    pub applied: Applied,
+    pub applied_generation: u32,
+    /// Running on defaults because the backchannel did not answer.
+    pub degraded: bool,
+    pub info: EthernetInfo,
+    pub rx: RxSettings,
+    pub counters: Counters,
+}
+
+pub struct Adapter {
+    pub(crate) handle: NDIS_HANDLE,
+    pub(crate) work_item: NDIS_HANDLE,
+    pub(crate) pending: AtomicU64,
+    refreshing: AtomicBool,
+    work_queued: AtomicBool,
+    pub(crate) inner: SpinLock<VfState>,
+}
+
+// SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics and a repr(u8) enum
+// whose zero discriminant exists (`AdapterState::Initializing`).
+unsafe impl Zeroable for Adapter {}
+// SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
+unsafe impl Sync for Adapter {}
+// SAFETY: as above.
+unsafe impl Send for Adapter {}
+
+/// What tests and the debugger see of a VF.
+#[derive(Clone, Copy)]
+pub struct Snapshot {
+    pub state: AdapterState,
+    pub vf_id: u16,
+    pub view: View,
+    pub applied: Applied,
+    pub applied_generation: u32,
+    pub degraded: bool,
+    pub pending: BlockMask,
+    pub counters: Counters,
+}
+
+impl Adapter {
+    /// MiniportInitializeEx for the VF (NDIS-FACTS §8.3): registration attributes, then every
+    /// block read and checked, then general and hardware-assist attributes. Leaves it Paused.
+    pub fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+        let Some(mut adapter) = PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) else {
+            ndis_log!(ERROR, LOG, "initialize: no memory for the adapter");
+            return Err(NDIS_STATUS_RESOURCES);
+        };
+        adapter.handle = handle;
+        let ctx = adapter.as_ptr();
+        // SAFETY: the adapter being initialized; ctx lives until halt.
+        let status = unsafe { miniport::set_registration_attributes(handle, ctx.cast()) };
+        if status != NDIS_STATUS_SUCCESS {
+            return Err(status);
+        }
+        // SAFETY: plain NDIS call with our adapter handle.
+        adapter.work_item = unsafe { NdisAllocateIoWorkItem(handle) };
+        if adapter.work_item.is_null() {
+            ndis_log!(ERROR, LOG, "initialize: no work item");
+            return Err(NDIS_STATUS_RESOURCES);
+        }
+
+        let vf_id = match adapter.read_version() {
+            Ok(v) => v,
+            Err(status) => {
+                adapter.free_work_item();
+                return Err(status);
+            }
+        };
+        {
+            let st = adapter.inner.get_mut();
+            st.vf_id = vf_id.unwrap_or(NDIS_INVALID_VF_FUNCTION_ID);
+            st.applied = Applied::defaults(vf_id.unwrap_or(0));
+            st.degraded = vf_id.is_none();
+        }
+        if vf_id.is_some() {
+            // Re-read every block at start: nothing cached survives a (re)start.
+            adapter.pending.store(HOST_BLOCKS.without(VersionBlock::id()).bits(), Ordering::Release);
+            adapter.refresh_inline();
+        }
+
+        let (info, applied) = {
+            let st = adapter.inner.lock();
+            (st.info_from(&st.applied), st.applied)
+        };
+        adapter.inner.lock().info = info;
+        // SAFETY: the adapter being initialized.
+        let mut status = unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
+        if status == NDIS_STATUS_SUCCESS {
+            // A VF sets VF_MINIPORT | SRIOV_SUPPORTED and no NIC switch (NDIS-FACTS §10.4).
+            let caps = NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED;
+            // SAFETY: as above.
+            status = unsafe { miniport::set_sriov_attributes(handle, caps, None) };
+        }
+        if status != NDIS_STATUS_SUCCESS {
+            adapter.free_work_item();
+            return Err(status);
+        }
+        adapter.inner.get_mut().transition(AdapterEvent::InitializeDone);
+        adapter.report_status(VfStatusBlock::STATE_INITIALIZING);
+        ndis_log!(INFO, LOG, "VF initialized: mac {:02x?} mtu {} link {}", applied.mac, applied.mtu, applied.link_up);
+        Ok(adapter.into_raw())
+    }
+
+    /// Reads and judges block 0. `Ok(None)`: the backchannel is absent or the block is bad,
+    /// so the VF runs on defaults. `Err`: the PF speaks an incompatible protocol.
+    fn read_version(&self) -> Result<Option<u16>, NDIS_STATUS> {
+        let mut buf = [0u8; VersionBlock::ENCODED_LEN];
+        // SAFETY: PASSIVE_LEVEL (MiniportInitializeEx), no lock held; buffer of that length.
+        let status = unsafe { NdisMReadConfigBlock(self.handle, VersionBlock::ID as u32, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        self.count(|c| c.blocks_read = c.blocks_read.wrapping_add(1));
+        if status != NDIS_STATUS_SUCCESS {
+            self.count(|c| c.read_errors = c.read_errors.wrapping_add(1));
+            ndis_log!(WARN, LOG, "backchannel unavailable (read of block 0: {:#010x}): running on defaults", status);
+            return Ok(None);
+        }
+        let (version, _) = match VersionBlock::decode(&buf) {
+            Ok(v) => v,
+            Err(e) => {
+                self.count(|c| c.bad_blocks = c.bad_blocks.wrapping_add(1));
+                ndis_log!(WARN, LOG, "version block refused ({:?}): running on defaults", e);
+                return Ok(None);
+            }
+        };
+        match compatibility(&version) {
+            Compatibility::Incompatible { major } => {
+                ndis_log!(ERROR, LOG, "PF protocol {}.{} is incompatible with this VF ({}.{}): refusing to start", major, version.minor, PROTOCOL_MAJOR, PROTOCOL_MINOR);
+                return Err(NDIS_STATUS_BAD_VERSION);
+            }
+            Compatibility::NewerOrOlderMinor { minor } => {
+                ndis_log!(INFO, LOG, "PF protocol minor {} differs from ours ({}): tolerated", minor, PROTOCOL_MINOR);
+            }
+            Compatibility::Same => {}
+        }
+        self.inner.lock().view.put(VersionBlock::id(), &buf);
+        Ok(Some(version.vf_id))
+    }
+
+    /// MiniportHaltEx.
+    ///
+    /// # Safety
+    /// `this` came from [`initialize`](Self::initialize); NDIS calls nothing else on it.
+    pub unsafe fn halt(this: *mut Adapter) {
+        // SAFETY: caller contract.
+        let Some(adapter) = (unsafe { this.as_ref() }) else { return };
+        if adapter.work_queued.load(Ordering::Acquire) {
+            ndis_log!(ERROR, LOG, "halt with a refresh work item still queued");
+        }
+        adapter.inner.lock().transition(AdapterEvent::Halt);
+        adapter.free_work_item();
+        let handle = adapter.handle;
+        // SAFETY: allocated by initialize with this handle and tag.
+        drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });
+    }
+
+    fn free_work_item(&self) {
+        if !self.work_item.is_null() {
+            // SAFETY: allocated in initialize, not queued (checked by the caller's flow).
+            unsafe { NdisFreeIoWorkItem(self.work_item) };
+        }
+    }
+
+    pub fn event(&self, event: AdapterEvent) -> bool {
+        self.inner.lock().transition(event)
+    }
+
+    pub fn state(&self) -> AdapterState {
+        self.inner.lock().state
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.inner.lock().counters);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let st = self.inner.lock();
+        Snapshot {
+            state: st.state,
+            vf_id: st.vf_id,
+            view: st.view,
+            applied: st.applied,
+            applied_generation: st.applied_generation,
+            degraded: st.degraded,
+            pending: BlockMask(self.pending.load(Ordering::Acquire)),
+            counters: st.counters,
+        }
+    }
+
+    /// Records newly flagged blocks (from OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK or a reset).
+    pub(crate) fn mark_pending(&self, mask: BlockMask) {
+        self.pending.fetch_or(mask.bits(), Ordering::AcqRel);
+    }
+
+    /// Re-reads pending blocks now if the adapter is running; otherwise they wait.
+    pub(crate) fn refresh_if_running(&self) {
+        let state = self.state();
+        if state == AdapterState::Running {
+            self.refresh_inline();
+        }
+    }
+
+    /// Defers a refresh to PASSIVE_LEVEL (used where NDIS may call us at DISPATCH_LEVEL).
+    pub(crate) fn queue_refresh(&self) {
+        if self.work_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let ctx = self as *const Adapter as *mut core::ffi::c_void;
+        // SAFETY: the work item belongs to this adapter, which halt keeps alive until it ran.
+        unsafe { NdisQueueIoWorkItem(self.work_item, Some(crate::handlers::refresh_work), ctx) };
+    }
+
+    pub(crate) fn run_queued_refresh(&self) {
+        self.work_queued.store(false, Ordering::Release);
+        self.refresh_if_running();
+    }
+
+    /// Reads every pending block and applies the result if it is a consistent snapshot.
+    /// PASSIVE_LEVEL only (NdisMReadConfigBlock is `<= APC_LEVEL`, and no lock is held).
+    pub(crate) fn refresh_inline(&self) {
+        // SAFETY: reads the current IRQL, no side effects.
+        if unsafe { KeGetCurrentIrql() } > APC_LEVEL {
+            self.queue_refresh();
+            return;
+        }
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            // The refresh in progress picks the new bits up before it ends.
+            return;
+        }
+        let mut retry_later = BlockMask::EMPTY;
+        loop {
+            let mask = BlockMask(self.pending.swap(0, Ordering::AcqRel)).intersection(HOST_BLOCKS);
+            if mask.is_empty() {
+                break;
+            }
+            retry_later = retry_later.union(self.refresh_once(mask));
+        }
+        self.refreshing.store(false, Ordering::Release);
+        // Failed or inconsistent blocks wait for the next notification rather than spin.
+        self.mark_pending(retry_later);
+    }
+
+    /// One round: read `mask`, re-read stale blocks a bounded number of times, apply when
+    /// consistent. Returns the blocks to retry later.
+    fn refresh_once(&self, mask: BlockMask) -> BlockMask {
+        let mut view = self.inner.lock().view;
+        let mut failed = BlockMask::EMPTY;
+        let mut to_read = mask;
+        let mut rounds = 0u32;
+        let stale = loop {
+            for id in to_read {
+                if self.read_block(id, &mut view).is_err() {
+                    failed = failed.with(id);
+                }
+            }
+            let stale = view.stale().difference(failed);
+            if stale.is_empty() || rounds >= MAX_CONSISTENCY_ROUNDS {
+                break stale;
+            }
+            rounds = rounds.saturating_add(1);
+            let extra = stale.len();
+            self.count(|c| c.consistency_rereads = c.consistency_rereads.wrapping_add(extra));
+            to_read = stale;
+        };
+        if !stale.is_empty() || !view.stale().is_empty() {
+            ndis_log!(WARN, LOG, "no consistent snapshot yet (stale {:#x}): keeping the applied configuration", stale.bits());
+            self.count(|c| c.deferred = c.deferred.wrapping_add(1));
+            return mask.union(stale).union(failed);
+        }
+        if let Some(v) = view.decode::<VersionBlock>()
+            && let Compatibility::Incompatible { major } = compatibility(&v)
+        {
+            ndis_log!(ERROR, LOG, "PF switched to incompatible protocol {}: configuration not applied", major);
+            self.inner.lock().degraded = true;
+            return failed;
+        }
+        self.apply(view);
+        failed
+    }
+
+    /// Reads one block into `view` after validating it.
+    fn read_block(&self, id: BlockId, view: &mut View) -> Result<(), ()> {
+        let Some(d) = descriptor(id.get() as u32) else { return Err(()) };
+        let mut buf = [0u8; MAX_BLOCK_LEN];
+        let Some(dst) = buf.get_mut(..d.len) else { return Err(()) };
+        // SAFETY: PASSIVE_LEVEL checked by the caller, no lock held; buffer of `d.len` bytes.
+        let status = unsafe { NdisMReadConfigBlock(self.handle, id.get() as u32, dst.as_mut_ptr().cast(), d.len as u32) };
+        self.count(|c| c.blocks_read = c.blocks_read.wrapping_add(1));
+        if status != NDIS_STATUS_SUCCESS {
+            self.count(|c| c.read_errors = c.read_errors.wrapping_add(1));
+            ndis_log!(WARN, LOG, "read of block {} failed: {:#010x}", id.get(), status);
+            return Err(());
+        }
+        if let Err(e) = validate(id, dst) {
+            self.count(|c| c.bad_blocks = c.bad_blocks.wrapping_add(1));
+            ndis_log!(WARN, LOG, "block {} refused: {:?}", id.get(), e);
+            return Err(());
+        }
+        view.put(id, dst);
+        Ok(())
+    }
+
+    /// Commits a consistent view: the new configuration, its indications, the status report.
+    fn apply(&self, view: View) {
+        let (old, new, generation) = {
+            let mut st = self.inner.lock();
+            let old = st.applied;
+            let new = Applied::from_view(&view, old);
+            let generation = view.generation();
+            st.view = view;
+            st.applied = new;
+            st.applied_generation = generation;
+            st.degraded = false;
+            st.info = st.info_from(&new);
+            st.counters.applied = st.counters.applied.wrapping_add(1);
+            (old, new, generation)
+        };
+        let running = self.state() != AdapterState::Initializing;
+        if running && (old.link_up, old.speed_bps) != (new.link_up, new.speed_bps) {
+            // SAFETY: our adapter handle, between initialization and halt.
+            unsafe { miniport::indicate_link_state(self.handle, new.link_up, new.speed_bps) };
+        }
+        if old.mac != new.mac {
+            ndis_log!(INFO, LOG, "MAC now {:02x?}", new.mac);
+        }
+        if (old.vlan_id, old.mtu) != (new.vlan_id, new.mtu) {
+            ndis_log!(INFO, LOG, "VLAN {} MTU {}", new.vlan_id, new.mtu);
+        }
+        ndis_log!(TRACE, LOG, "applied generation {}", generation);
+        if running {
+            let state = if self.state() == AdapterState::Running { VfStatusBlock::STATE_RUNNING } else { VfStatusBlock::STATE_PAUSED };
+            self.report_status(state);
+        }
+    }
+
+    /// Tells the PF what the VF runs (block 4, NdisMWriteConfigBlock). PASSIVE only.
+    pub(crate) fn report_status(&self, state: u8) {
+        let (block, skip) = {
+            let st = self.inner.lock();
+            let state = if st.degraded { VfStatusBlock::STATE_DEGRADED } else { state };
+            let c = st.counters;
+            (
+                VfStatusBlock {
+                    applied_generation: st.applied_generation,
+                    state,
+                    invalidations: c.invalidations,
+                    blocks_read: c.blocks_read,
+                    read_errors: c.read_errors,
+                    applied_mac: st.applied.mac,
+                },
+                st.degraded && st.vf_id == NDIS_INVALID_VF_FUNCTION_ID,
+            )
+        };
+        if skip {
+            return;
+        }
+        let mut buf = [0u8; VfStatusBlock::ENCODED_LEN];
+        if block.encode(0, GUEST_BLOCKS, &mut buf).is_err() {
+            return;
+        }
+        // SAFETY: PASSIVE_LEVEL, no lock held, buffer of the block's length.
+        let status = unsafe { NdisMWriteConfigBlock(self.handle, VfStatusBlock::ID as u32, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        if status == NDIS_STATUS_SUCCESS {
+            self.count(|c| c.status_writes = c.status_writes.wrapping_add(1));
+        } else {
+            ndis_log!(WARN, LOG, "status report to the PF failed: {:#010x}", status);
+        }
+    }
+}
+
+impl VfState {
+    pub fn transition(&mut self, event: AdapterEvent) -> bool {
+        match self.state.next(event) {
+            Some(s) => {
+                self.state = s;
+                true
+            }
+            None => {
+                ndis_log!(ERROR, LOG, "unexpected {:?} in state {:?}", event, self.state);
+                false
+            }
+        }
+    }
+
+    pub fn info_from(&self, a: &Applied) -> EthernetInfo {
+        EthernetInfo {
+            permanent_mac: a.mac,
+            current_mac: a.mac,
+            mtu: a.mtu,
+            link_up: a.link_up,
+            speed_bps: a.speed_bps,
+            max_speed_bps: a.speed_bps.max(100_000_000_000),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! MiniportOidRequest for the VF: OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK and the general OIDs.
+use crate::adapter::Adapter;
+use crate::{DRIVER_VERSION, LOG, VENDOR};
+use common::blocks::{BlockMask, HOST_BLOCKS};
+use common::ffi::*;
+use common::miniport;
+use common::ndis_log;
+use common::oid::{self, OidRequest, RequestKind};
+
+/// The VF must list OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK (NDIS-FACTS §7.1).
+pub static SUPPORTED_OIDS: &[NDIS_OID] = &[
+    OID_GEN_SUPPORTED_LIST,
+    OID_GEN_HARDWARE_STATUS,
+    OID_GEN_MEDIA_SUPPORTED,
+    OID_GEN_MEDIA_IN_USE,
+    OID_GEN_PHYSICAL_MEDIUM,
+    OID_GEN_MAXIMUM_LOOKAHEAD,
+    OID_GEN_MAXIMUM_FRAME_SIZE,
+    OID_GEN_MAXIMUM_TOTAL_SIZE,
+    OID_GEN_LINK_SPEED,
+    OID_GEN_TRANSMIT_BUFFER_SPACE,
+    OID_GEN_RECEIVE_BUFFER_SPACE,
+    OID_GEN_VENDOR_ID,
+    OID_GEN_VENDOR_DESCRIPTION,
+    OID_GEN_VENDOR_DRIVER_VERSION,
+    OID_GEN_CURRENT_PACKET_FILTER,
+    OID_GEN_CURRENT_LOOKAHEAD,
+    OID_GEN_MAC_OPTIONS,
+    OID_GEN_MEDIA_CONNECT_STATUS,
+    OID_GEN_MAXIMUM_SEND_PACKETS,
+    OID_GEN_XMIT_OK,
+    OID_GEN_RCV_OK,
+    OID_802_3_PERMANENT_ADDRESS,
+    OID_802_3_CURRENT_ADDRESS,
+    OID_802_3_MULTICAST_LIST,
+    OID_802_3_MAXIMUM_LIST_SIZE,
+    OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+];
+
+impl Adapter {
+    pub(crate) fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
+        let oid = req.oid();
+        let (state, info, mut rx) = {
+            let st = self.inner.lock();
+            (st.state, st.info, st.rx)
+        };
+        if !state.accepts_oids() {
+            ndis_log!(WARN, LOG, "OID {:#x} in state {:?}", oid, state);
+            return NDIS_STATUS_ADAPTER_NOT_READY;
+        }
+        if oid == OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK {
+            return self.invalidate_config_block(req);
+        }
+        match miniport::general_oid(req, &info, &mut rx, SUPPORTED_OIDS, VENDOR, DRIVER_VERSION) {
+            Some(status) => {
+                self.inner.lock().rx = rx;
+                status
+            }
+            None => NDIS_STATUS_NOT_SUPPORTED,
+        }
+    }
+
+    /// OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK. Documented as a method request, but the
+    /// structure's page says set (NDIS-FACTS §10.1): both are accepted.
+    fn invalidate_config_block(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
+        if req.kind() == RequestKind::Query {
+            ndis_log!(WARN, LOG, "VF_INVALIDATE_CONFIG_BLOCK as a query: refused");
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
+        let mask = match oid::parse_invalidate_info(req.input()) {
+            Ok(m) => m,
+            Err(e) => {
+                ndis_log!(WARN, LOG, "VF_INVALIDATE_CONFIG_BLOCK refused: {} (status {:#010x})", e.reason, e.status);
+                return req.fail(e);
+            }
+        };
+        req.set_bytes_read(NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1 as u32);
+        let known = mask.intersection(HOST_BLOCKS);
+        let unknown = mask.difference(HOST_BLOCKS);
+        if !unknown.is_empty() {
+            ndis_log!(TRACE, LOG, "ignoring invalidated blocks outside the schema: {:#x}", unknown.bits());
+        }
+        {
+            let mut st = self.inner.lock();
+            st.counters.invalidations = st.counters.invalidations.wrapping_add(1);
+        }
+        if known != BlockMask::EMPTY {
+            self.mark_pending(known);
+            self.refresh_if_running();
+        }
+        NDIS_STATUS_SUCCESS
+    }
+}

@@ -1,0 +1,148 @@
+//! Turning block reads into one consistent configuration.
+//!
+//! The VF reads blocks one OID at a time, so a PF transaction that rewrites several blocks can
+//! land between two reads. Every block carries the generation of the transaction that wrote
+//! it and that transaction's block mask; a block Y is *stale* when another block X we hold
+//! was written by a later transaction that also wrote Y. A view with no stale block is a
+//! snapshot the PF really had; only such a view is applied.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use common::blocks::wire::{self, BlockHeader};
+use common::blocks::*;
+
+/// Raw blocks as the VF holds them (index = block id), with the mask of valid ones.
+#[derive(Clone, Copy)]
+pub struct View {
+    pub blocks: [[u8; MAX_BLOCK_LEN]; BLOCK_COUNT],
+    pub have: BlockMask,
+}
+
+impl View {
+    pub const fn empty() -> Self {
+        Self { blocks: [[0; MAX_BLOCK_LEN]; BLOCK_COUNT], have: BlockMask::EMPTY }
+    }
+
+    pub fn block(&self, id: BlockId) -> Option<&[u8]> {
+        if !self.have.contains(id) {
+            return None;
+        }
+        let len = descriptor(id.get() as u32)?.len;
+        self.blocks.get(id.index())?.get(..len)
+    }
+
+    pub fn header(&self, id: BlockId) -> Option<BlockHeader> {
+        wire::decode(self.block(id)?).ok().map(|(h, _)| h)
+    }
+
+    /// Stores a block already validated with [`validate`].
+    pub fn put(&mut self, id: BlockId, bytes: &[u8]) {
+        if let Some(dst) = self.blocks.get_mut(id.index()).and_then(|b| b.get_mut(..bytes.len())) {
+            dst.copy_from_slice(bytes);
+            self.have = self.have.with(id);
+        }
+    }
+
+    /// Blocks older than a transaction another held block says also wrote them.
+    pub fn stale(&self) -> BlockMask {
+        let mut stale = BlockMask::EMPTY;
+        for x in self.have {
+            let Some(hx) = self.header(x) else { continue };
+            for y in hx.txn.intersection(self.have).without(x) {
+                if let Some(hy) = self.header(y)
+                    && hy.generation < hx.generation
+                {
+                    stale = stale.with(y);
+                }
+            }
+        }
+        stale
+    }
+
+    /// Highest generation among the held blocks: what the view reflects.
+    pub fn generation(&self) -> u32 {
+        self.have.iter().filter_map(|id| self.header(id)).map(|h| h.generation).max().unwrap_or(0)
+    }
+
+    pub fn decode<B: ConfigBlock>(&self) -> Option<B> {
+        B::decode(self.block(B::id())?).ok().map(|(b, _)| b)
+    }
+}
+
+/// The configuration a consistent view describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub mac: [u8; 6],
+    pub vlan_id: u16,
+    pub priority: u8,
+    pub mtu: u32,
+    pub link_up: bool,
+    pub speed_bps: u64,
+    pub policy_flags: u32,
+    pub max_tx_rate_mbps: u32,
+    pub queue_pairs: u16,
+}
+
+impl Applied {
+    /// What a VF runs on when the backchannel gives it nothing.
+    pub const fn defaults(vf_id: u16) -> Self {
+        let [hi, lo] = vf_id.to_be_bytes();
+        Self {
+            mac: [0x02, 0x15, 0x5D, hi, lo, 0xFE],
+            vlan_id: 0,
+            priority: 0,
+            mtu: 1500,
+            link_up: false,
+            speed_bps: 0,
+            policy_flags: 0,
+            max_tx_rate_mbps: 0,
+            queue_pairs: 1,
+        }
+    }
+
+    /// Overlays every block the view holds onto `base`.
+    pub fn from_view(view: &View, base: Applied) -> Applied {
+        let mut a = base;
+        if let Some(m) = view.decode::<MacVlanBlock>() {
+            a.mac = m.mac;
+            a.vlan_id = m.vlan_id;
+            a.priority = m.priority;
+        }
+        if let Some(l) = view.decode::<LinkBlock>() {
+            a.mtu = l.mtu;
+            a.link_up = l.link_up;
+            a.speed_bps = l.speed_bps;
+        }
+        if let Some(p) = view.decode::<PolicyBlock>() {
+            a.policy_flags = p.flags;
+            a.max_tx_rate_mbps = p.max_tx_rate_mbps;
+            a.queue_pairs = p.queue_pairs;
+        }
+        a
+    }
+}
+
+/// How the VF judges the PF's protocol version (block 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compatibility {
+    Same,
+    /// Same major, different minor: tolerated.
+    NewerOrOlderMinor { minor: u16 },
+    /// Different major: the VF must not run.
+    Incompatible { major: u16 },
+}
+
+pub fn compatibility(v: &VersionBlock) -> Compatibility {
+    if v.major != PROTOCOL_MAJOR {
+        Compatibility::Incompatible { major: v.major }
+    } else if v.minor != PROTOCOL_MINOR {
+        Compatibility::NewerOrOlderMinor { minor: v.minor }
+    } else {
+        Compatibility::Same
+    }
+}
