@@ -1,0 +1,146 @@
+//! The Rust layouts against a C compiler: a probe of `_Static_assert`s over mingw-w64's
+//! `ntddndis.h` (an independent re-implementation of the Windows headers), generated from the
+//! Rust `size_of`/`offset_of` values and compiled with `x86_64-w64-mingw32-gcc -S`.
+//!
+//! The compiler comes from Debian's `gcc-mingw-w64-x86-64` (with `mingw-w64-x86-64-dev`).
+//! This test installs it when it can (root with apt-get), and otherwise fails and says why.
+//! Only on a host where the tool cannot exist (Windows without mingw, outside CI) does it skip,
+//! and then it prints why.
+#![cfg(target_pointer_width = "64")]
+
+use common::ffi::*;
+use std::fmt::Write as _;
+use std::mem::{offset_of, size_of};
+use std::path::PathBuf;
+use std::process::Command;
+
+const GCC: &str = "x86_64-w64-mingw32-gcc";
+
+fn have_gcc() -> bool {
+    Command::new(GCC).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Finds or installs the cross compiler; `None` only where it cannot exist (reason printed).
+fn compiler() -> Option<&'static str> {
+    if have_gcc() {
+        return Some(GCC);
+    }
+    if cfg!(target_os = "linux") {
+        let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+        assert!(is_root, "{GCC} is missing and this user cannot install it: apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev");
+        let _ = Command::new("apt-get").arg("update").status();
+        let status = Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "gcc-mingw-w64-x86-64", "mingw-w64-x86-64-dev"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .expect("apt-get runs");
+        assert!(status.success() && have_gcc(), "installing {GCC} failed; the C layout oracle cannot run");
+        return Some(GCC);
+    }
+    assert!(std::env::var("CI").is_err(), "{GCC} is required in CI");
+    eprintln!("SKIPPED: {GCC} cannot be installed on this host ({}); layouts are still checked by layouts.rs", std::env::consts::OS);
+    None
+}
+
+struct Probe(String);
+
+impl Probe {
+    fn size(&mut self, c: &str, size: usize) {
+        writeln!(self.0, "_Static_assert(sizeof({c}) == {size}, \"sizeof({c}) != {size} (Rust)\");").unwrap();
+    }
+    fn field(&mut self, c: &str, f: &str, off: usize) {
+        writeln!(self.0, "_Static_assert(offsetof({c}, {f}) == {off}, \"offsetof({c}, {f}) != {off} (Rust)\");").unwrap();
+    }
+    fn value(&mut self, c: &str, v: i128) {
+        writeln!(self.0, "_Static_assert((long long)({c}) == {v}LL, \"{c} != {v} (Rust)\");").unwrap();
+    }
+}
+
+macro_rules! probe {
+    ($p:expr, $t:ty, $c:literal; $($f:ident),*) => {{
+        $p.size($c, size_of::<$t>());
+        $($p.field($c, stringify!($f), offset_of!($t, $f));)*
+    }};
+}
+
+fn build_probe() -> String {
+    let mut p = Probe(String::from(
+        "#include <winsock2.h>\n#include <windows.h>\n#include <ntddndis.h>\n#include <stddef.h>\n",
+    ));
+    probe!(p, NDIS_OBJECT_HEADER, "NDIS_OBJECT_HEADER"; Type, Revision, Size);
+    probe!(p, NDIS_SRIOV_CAPABILITIES, "NDIS_SRIOV_CAPABILITIES"; Header, Flags, SriovCapabilities);
+    probe!(p, NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS, "NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS"; Header, VFId, BlockId, Length, BufferOffset);
+    probe!(p, NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS, "NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS"; Header, VFId, BlockId, Length, BufferOffset);
+    probe!(p, NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO, "NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO"; Header, BlockMask);
+    probe!(p, NDIS_SRIOV_RESET_VF_PARAMETERS, "NDIS_SRIOV_RESET_VF_PARAMETERS"; Header, VFId);
+    probe!(p, NDIS_NIC_SWITCH_PARAMETERS, "NDIS_NIC_SWITCH_PARAMETERS"; Header, Flags, SwitchType, SwitchId, SwitchFriendlyName, NumVFs, NdisReserved1, NdisReserved2, NdisReserved3);
+    probe!(p, NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS, "NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS"; Header, Flags, SwitchId);
+    probe!(p, NDIS_NIC_SWITCH_VF_PARAMETERS, "NDIS_NIC_SWITCH_VF_PARAMETERS"; Header, Flags, SwitchId, VMName, VMFriendlyName, NicName, MacAddressLength, PermanentMacAddress, CurrentMacAddress, VFId, RequestorId);
+    probe!(p, NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, "NDIS_NIC_SWITCH_FREE_VF_PARAMETERS"; Header, Flags, VFId);
+    probe!(p, NDIS_NIC_SWITCH_CAPABILITIES, "NDIS_NIC_SWITCH_CAPABILITIES"; Header, Flags, NdisReserved1, NumTotalMacAddresses, NumMacAddressesPerPort, NumVlansPerPort, NdisReserved2, NdisReserved3, NicSwitchCapabilities, MaxNumSwitches, MaxNumVPorts, NdisReserved4, MaxNumVFs, MaxNumQueuePairs, MaxNumQueuePairsPerNonDefaultVPort, MaxNumMacAddresses, NdisReserved17);
+    probe!(p, NDIS_LINK_STATE, "NDIS_LINK_STATE"; Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags);
+
+    for (c, v) in [
+        ("OID_SRIOV_READ_VF_CONFIG_BLOCK", OID_SRIOV_READ_VF_CONFIG_BLOCK as i128),
+        ("OID_SRIOV_WRITE_VF_CONFIG_BLOCK", OID_SRIOV_WRITE_VF_CONFIG_BLOCK as i128),
+        ("OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK", OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK as i128),
+        ("OID_SRIOV_RESET_VF", OID_SRIOV_RESET_VF as i128),
+        ("OID_NIC_SWITCH_CREATE_SWITCH", OID_NIC_SWITCH_CREATE_SWITCH as i128),
+        ("OID_NIC_SWITCH_DELETE_SWITCH", OID_NIC_SWITCH_DELETE_SWITCH as i128),
+        ("OID_NIC_SWITCH_ALLOCATE_VF", OID_NIC_SWITCH_ALLOCATE_VF as i128),
+        ("OID_NIC_SWITCH_FREE_VF", OID_NIC_SWITCH_FREE_VF as i128),
+        ("OID_GEN_CURRENT_PACKET_FILTER", OID_GEN_CURRENT_PACKET_FILTER as i128),
+        ("OID_GEN_LINK_STATE", OID_GEN_LINK_STATE as i128),
+        ("OID_802_3_CURRENT_ADDRESS", OID_802_3_CURRENT_ADDRESS as i128),
+        ("OID_802_3_MULTICAST_LIST", OID_802_3_MULTICAST_LIST as i128),
+        ("NDIS_OBJECT_TYPE_DEFAULT", NDIS_OBJECT_TYPE_DEFAULT as i128),
+        ("NDIS_SRIOV_CAPS_PF_MINIPORT", NDIS_SRIOV_CAPS_PF_MINIPORT as i128),
+        ("NDIS_SRIOV_CAPS_VF_MINIPORT", NDIS_SRIOV_CAPS_VF_MINIPORT as i128),
+        ("NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1", NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1 as i128),
+        ("NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1", NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1 as i128),
+        ("NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1", NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1 as i128),
+        ("NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1", NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as i128),
+        ("NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1", NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as i128),
+        ("NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1", NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as i128),
+        ("NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2", NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2 as i128),
+        ("NDIS_SIZEOF_LINK_STATE_REVISION_1", NDIS_SIZEOF_LINK_STATE_REVISION_1 as i128),
+    ] {
+        p.value(c, v);
+    }
+    p.0
+}
+
+fn compile(name: &str, source: &str) -> std::process::Output {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-oracle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, source).unwrap();
+    Command::new(GCC)
+        .args(["-DUM_NDIS630", "-std=c11", "-S", "-o"])
+        .arg(dir.join(format!("{name}.s")))
+        .arg(&c)
+        .output()
+        .expect("compiler runs")
+}
+
+#[test]
+fn rust_layouts_match_mingw_ntddndis() {
+    if compiler().is_none() {
+        return;
+    }
+    let out = compile("probe", &build_probe());
+    assert!(out.status.success(), "C layout oracle disagrees with the Rust layouts:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The oracle must be able to fail: a deliberately wrong assertion is rejected.
+#[test]
+fn oracle_rejects_a_wrong_layout() {
+    if compiler().is_none() {
+        return;
+    }
+    let mut p = build_probe();
+    p.push_str("_Static_assert(offsetof(NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO, BlockMask) == 4, \"expected failure\");\n");
+    let out = compile("wrong", &p);
+    assert!(!out.status.success(), "a wrong offset compiled: the oracle proves nothing");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected failure"));
+}

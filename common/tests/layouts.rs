@@ -1,0 +1,259 @@
+//! x64 sizes and field offsets of every `#[repr(C)]` structure in `common::ffi`, against the
+//! facts in `shared/NDIS-FACTS.md` (section cited per test). The same structures are compiled
+//! against mingw-w64's `ntddndis.h` in `c_oracle.rs`.
+#![cfg(target_pointer_width = "64")]
+
+use common::ffi::*;
+use core::mem::{align_of, offset_of, size_of};
+
+macro_rules! layout {
+    ($t:ty, size $size:expr, align $align:expr; $($field:ident @ $off:expr),* $(,)?) => {{
+        assert_eq!(size_of::<$t>(), $size, concat!("size of ", stringify!($t)));
+        assert_eq!(align_of::<$t>(), $align, concat!("align of ", stringify!($t)));
+        $(assert_eq!(offset_of!($t, $field), $off, concat!(stringify!($t), ".", stringify!($field)));)*
+    }};
+}
+
+/// §6.1 (PDB, mingw).
+#[test]
+fn ndis_object_header() {
+    layout!(NDIS_OBJECT_HEADER, size 4, align 2; Type @ 0, Revision @ 1, Size @ 2);
+}
+
+/// §6.2 (WDK22621 oidrequest.h; PDB offsets).
+#[test]
+fn ndis_oid_request() {
+    layout!(NDIS_OID_REQUEST, size 0xF8, align 8;
+        Header @ 0x00, RequestType @ 0x04, PortNumber @ 0x08, Timeout @ 0x0C, RequestId @ 0x10,
+        RequestHandle @ 0x18, DATA @ 0x20, NdisReserved @ 0x48, MiniportReserved @ 0xC8,
+        SourceReserved @ 0xD8, SupportedRevision @ 0xE8, Reserved1 @ 0xE9, Reserved2 @ 0xEA,
+        SwitchId @ 0xEC, VPortId @ 0xF0, Flags @ 0xF4);
+    assert_eq!(offset_of!(NDIS_OID_REQUEST, Reserved2) + 2, NDIS_SIZEOF_OID_REQUEST_REVISION_1 as usize);
+    assert_eq!(offset_of!(NDIS_OID_REQUEST, Flags) + 4, NDIS_SIZEOF_OID_REQUEST_REVISION_2 as usize);
+}
+
+/// §6.2: the request union and its three variants (offsets relative to DATA).
+#[test]
+fn ndis_oid_request_data_variants() {
+    assert_eq!(size_of::<NDIS_OID_REQUEST_DATA>(), 0x28);
+    layout!(NDIS_OID_QUERY_INFORMATION, size 0x20, align 8;
+        Oid @ 0, InformationBuffer @ 0x08, InformationBufferLength @ 0x10, BytesWritten @ 0x14, BytesNeeded @ 0x18);
+    layout!(NDIS_OID_SET_INFORMATION, size 0x20, align 8;
+        Oid @ 0, InformationBuffer @ 0x08, InformationBufferLength @ 0x10, BytesRead @ 0x14, BytesNeeded @ 0x18);
+    layout!(NDIS_OID_METHOD_INFORMATION, size 0x28, align 8;
+        Oid @ 0, InformationBuffer @ 0x08, InputBufferLength @ 0x10, OutputBufferLength @ 0x14,
+        MethodId @ 0x18, BytesWritten @ 0x1C, BytesRead @ 0x20, BytesNeeded @ 0x24);
+}
+
+/// §6.4 (mingw l.4093/4101).
+#[test]
+fn sriov_read_write_vf_config_block_parameters() {
+    layout!(NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS, size 20, align 4;
+        Header @ 0, VFId @ 4, BlockId @ 8, Length @ 12, BufferOffset @ 16);
+    assert_eq!(size_of::<NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS>(), NDIS_SIZEOF_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1 as usize);
+}
+
+/// §6.3 (mingw l.4165).
+#[test]
+fn sriov_vf_invalidate_config_block_info() {
+    layout!(NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO, size 16, align 8; Header @ 0, BlockMask @ 8);
+}
+
+/// §6.6 (PDB, mingw l.4071).
+#[test]
+fn sriov_capabilities() {
+    layout!(NDIS_SRIOV_CAPABILITIES, size 12, align 4; Header @ 0, Flags @ 4, SriovCapabilities @ 8);
+}
+
+/// §6.7.
+#[test]
+fn sriov_reset_vf_parameters() {
+    layout!(NDIS_SRIOV_RESET_VF_PARAMETERS, size 6, align 2; Header @ 0, VFId @ 4);
+}
+
+/// mingw appendix: NDIS_NIC_SWITCH_CAPABILITIES (revision 2).
+#[test]
+fn nic_switch_capabilities() {
+    layout!(NDIS_NIC_SWITCH_CAPABILITIES, size 116, align 4;
+        Header @ 0, Flags @ 4, NdisReserved1 @ 8, NumTotalMacAddresses @ 12, NumMacAddressesPerPort @ 16,
+        NumVlansPerPort @ 20, NdisReserved2 @ 24, NdisReserved3 @ 28, MaxNumSwitches @ 36, MaxNumVPorts @ 40,
+        NdisReserved4 @ 44, MaxNumVFs @ 48, MaxNumQueuePairs @ 52, NdisReserved5 @ 56, NdisReserved6 @ 60,
+        NdisReserved7 @ 64, MaxNumQueuePairsPerNonDefaultVPort @ 68, NdisReserved8 @ 72, NdisReserved9 @ 76,
+        NdisReserved10 @ 80, NdisReserved11 @ 84, NdisReserved12 @ 88, MaxNumMacAddresses @ 92,
+        NdisReserved13 @ 96, NdisReserved14 @ 100, NdisReserved15 @ 104, NdisReserved16 @ 108, NdisReserved17 @ 112);
+}
+
+/// §6.9 / mingw appendix: NDIS_NIC_SWITCH_PARAMETERS (revision 1).
+#[test]
+fn nic_switch_parameters() {
+    layout!(NDIS_NIC_SWITCH_PARAMETERS, size 548, align 4;
+        Header @ 0, Flags @ 4, SwitchType @ 8, SwitchId @ 12, SwitchFriendlyName @ 16, NumVFs @ 532,
+        NdisReserved1 @ 536, NdisReserved2 @ 540, NdisReserved3 @ 544);
+    assert_eq!(size_of::<NDIS_IF_COUNTED_STRING>(), 0x204);
+}
+
+/// mingw appendix.
+#[test]
+fn nic_switch_delete_switch_parameters() {
+    layout!(NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS, size 12, align 4; Header @ 0, Flags @ 4, SwitchId @ 8);
+}
+
+/// §6.8 (PDB exact, mingw).
+#[test]
+fn nic_switch_vf_parameters() {
+    layout!(NDIS_NIC_SWITCH_VF_PARAMETERS, size 0x660, align 4;
+        Header @ 0x000, Flags @ 0x004, SwitchId @ 0x008, VMName @ 0x00C, VMFriendlyName @ 0x210,
+        NicName @ 0x414, MacAddressLength @ 0x618, PermanentMacAddress @ 0x61A, CurrentMacAddress @ 0x63A,
+        VFId @ 0x65A, RequestorId @ 0x65C);
+}
+
+/// §6.8: size 12, Header.Size 10.
+#[test]
+fn nic_switch_free_vf_parameters() {
+    layout!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, size 12, align 4; Header @ 0, Flags @ 4, VFId @ 8);
+    assert_eq!(offset_of!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, VFId) + 2, NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as usize);
+}
+
+/// mingw appendix: NDIS_LINK_STATE.
+#[test]
+fn link_state() {
+    layout!(NDIS_LINK_STATE, size 40, align 8;
+        Header @ 0, MediaConnectState @ 4, MediaDuplexState @ 8, XmitLinkSpeed @ 16, RcvLinkSpeed @ 24,
+        PauseFunctions @ 32, AutoNegotiationFlags @ 36);
+}
+
+/// §6.14 (PDB).
+#[test]
+fn status_indication() {
+    layout!(NDIS_STATUS_INDICATION, size 0x70, align 8;
+        Header @ 0x00, SourceHandle @ 0x08, PortNumber @ 0x10, StatusCode @ 0x14, Flags @ 0x18,
+        DestinationHandle @ 0x20, RequestId @ 0x28, StatusBuffer @ 0x30, StatusBufferSize @ 0x38,
+        Guid @ 0x3C, NdisReserved @ 0x50);
+}
+
+/// §6.10 (WDK22621 l.10868; PDB rev-2 layout).
+#[test]
+fn miniport_driver_characteristics() {
+    layout!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, size 0x98, align 8;
+        Header @ 0x00, MajorNdisVersion @ 0x04, MinorNdisVersion @ 0x05, MajorDriverVersion @ 0x06,
+        MinorDriverVersion @ 0x07, Flags @ 0x08, SetOptionsHandler @ 0x10, InitializeHandlerEx @ 0x18,
+        HaltHandlerEx @ 0x20, UnloadHandler @ 0x28, PauseHandler @ 0x30, RestartHandler @ 0x38,
+        OidRequestHandler @ 0x40, SendNetBufferListsHandler @ 0x48, ReturnNetBufferListsHandler @ 0x50,
+        CancelSendHandler @ 0x58, CheckForHangHandlerEx @ 0x60, ResetHandlerEx @ 0x68,
+        DevicePnPEventNotifyHandler @ 0x70, ShutdownHandlerEx @ 0x78, CancelOidRequestHandler @ 0x80,
+        DirectOidRequestHandler @ 0x88, CancelDirectOidRequestHandler @ 0x90);
+    assert_eq!(size_of::<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>(), NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 as usize);
+}
+
+/// §6.11 (PDB).
+#[test]
+fn adapter_registration_attributes() {
+    layout!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, size 0x20, align 8;
+        Header @ 0x00, MiniportAdapterContext @ 0x08, AttributeFlags @ 0x10, CheckForHangTimeInSeconds @ 0x14,
+        InterfaceType @ 0x18);
+}
+
+/// §6.12 (WDK22621 l.10256; PDB).
+#[test]
+fn adapter_general_attributes() {
+    layout!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, size 0xE0, align 8;
+        Header @ 0x00, Flags @ 0x04, MediaType @ 0x08, PhysicalMediumType @ 0x0C, MtuSize @ 0x10,
+        MaxXmitLinkSpeed @ 0x18, XmitLinkSpeed @ 0x20, MaxRcvLinkSpeed @ 0x28, RcvLinkSpeed @ 0x30,
+        MediaConnectState @ 0x38, MediaDuplexState @ 0x3C, LookaheadSize @ 0x40,
+        PowerManagementCapabilities @ 0x48, MacOptions @ 0x50, SupportedPacketFilters @ 0x54,
+        MaxMulticastListSize @ 0x58, MacAddressLength @ 0x5C, PermanentMacAddress @ 0x5E,
+        CurrentMacAddress @ 0x7E, RecvScaleCapabilities @ 0xA0, AccessType @ 0xA8, DirectionType @ 0xAC,
+        ConnectionType @ 0xB0, IfType @ 0xB4, IfConnectorPresent @ 0xB6, SupportedStatistics @ 0xB8,
+        SupportedPauseFunctions @ 0xBC, DataBackFillSize @ 0xC0, ContextBackFillSize @ 0xC4,
+        SupportedOidList @ 0xC8, SupportedOidListLength @ 0xD0, AutoNegotiationFlags @ 0xD4,
+        PowerManagementCapabilitiesEx @ 0xD8);
+}
+
+/// §6.13 (PDB).
+#[test]
+fn adapter_hardware_assist_attributes() {
+    layout!(NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES, size 0x60, align 8;
+        Header @ 0x00, HDSplitAttributes @ 0x08, HardwareReceiveFilterCapabilities @ 0x10,
+        CurrentReceiveFilterCapabilities @ 0x18, HardwareNicSwitchCapabilities @ 0x20,
+        CurrentNicSwitchCapabilities @ 0x28, HardwareSriovCapabilities @ 0x30, CurrentSriovCapabilities @ 0x38,
+        HardwareQosCapabilities @ 0x40, CurrentQosCapabilities @ 0x48, HardwareGftOffloadCapabilities @ 0x50,
+        CurrentGftOffloadCapabilities @ 0x58);
+    assert_eq!(offset_of!(NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES, CurrentQosCapabilities) + 8,
+        NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3 as usize);
+}
+
+/// §6.15 (PDB).
+#[test]
+fn miniport_init_pause_restart_parameters() {
+    layout!(NDIS_MINIPORT_INIT_PARAMETERS, size 0x40, align 8;
+        Header @ 0, Flags @ 4, AllocatedResources @ 8, IMDeviceInstanceContext @ 0x10,
+        MiniportAddDeviceContext @ 0x18, IfIndex @ 0x20, NetLuid @ 0x28, DefaultPortAuthStates @ 0x30,
+        PciDeviceCustomProperties @ 0x38);
+    layout!(NDIS_MINIPORT_PAUSE_PARAMETERS, size 0xC, align 4; Header @ 0, Flags @ 4, PauseReason @ 8);
+    layout!(NDIS_MINIPORT_RESTART_PARAMETERS, size 0x18, align 8; Header @ 0, RestartAttributes @ 8, Flags @ 0x10);
+}
+
+/// §6.15 (PDB).
+#[test]
+fn net_device_pnp_event_and_spin_lock() {
+    layout!(NET_DEVICE_PNP_EVENT, size 0x30, align 8;
+        Header @ 0, PortNumber @ 4, DevicePnPEvent @ 8, InformationBuffer @ 0x10, InformationBufferLength @ 0x18,
+        NdisReserved @ 0x1C);
+    layout!(NDIS_SPIN_LOCK, size 0x10, align 8; SpinLock @ 0, OldIrql @ 8);
+}
+
+/// §6.16 (WDK22621 vpci.h) and wdm.h UNICODE_STRING.
+#[test]
+fn vpci_output_and_unicode_string() {
+    layout!(VPCI_INVALIDATE_BLOCK_OUTPUT, size 8, align 8; BlockMask @ 0);
+    layout!(UNICODE_STRING, size 16, align 8; Length @ 0, MaximumLength @ 2, Buffer @ 8);
+}
+
+/// §4: NDIS_STATUS values (WDK1709 literals; NTSTATUS aliases via windows-sys).
+#[test]
+fn status_values() {
+    assert_eq!(NDIS_STATUS_SUCCESS, 0);
+    assert_eq!(NDIS_STATUS_PENDING, 0x103);
+    assert_eq!(NDIS_STATUS_FAILURE as u32, 0xC000_0001);
+    assert_eq!(NDIS_STATUS_RESOURCES as u32, 0xC000_009A);
+    assert_eq!(NDIS_STATUS_NOT_SUPPORTED as u32, 0xC000_00BB);
+    assert_eq!(NDIS_STATUS_INVALID_PARAMETER as u32, 0xC000_000D);
+    assert_eq!(NDIS_STATUS_INVALID_LENGTH as u32, 0xC001_0014);
+    assert_eq!(NDIS_STATUS_INVALID_DATA as u32, 0xC001_0015);
+    assert_eq!(NDIS_STATUS_BUFFER_TOO_SHORT as u32, 0xC001_0016);
+    assert_eq!(NDIS_STATUS_INVALID_OID as u32, 0xC001_0017);
+    assert_eq!(NDIS_STATUS_ADAPTER_NOT_READY as u32, 0xC001_0011);
+    assert_eq!(NDIS_STATUS_BAD_VERSION as u32, 0xC001_0004);
+    assert_eq!(NDIS_STATUS_LINK_STATE as u32, 0x4001_0017);
+    // The NTSTATUS twins (STATUS_NDIS_INVALID_LENGTH 0xC0230014) are not the NDIS values.
+    assert_ne!(NDIS_STATUS_INVALID_LENGTH as u32, 0xC023_0014);
+}
+
+/// §5.1 / appendix: the OIDs of the backchannel and the NIC switch.
+#[test]
+fn oid_values() {
+    assert_eq!(OID_SRIOV_READ_VF_CONFIG_BLOCK, 66131);
+    assert_eq!(OID_SRIOV_WRITE_VF_CONFIG_BLOCK, 66132);
+    assert_eq!(OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK, 66153);
+    assert_eq!(OID_SRIOV_RESET_VF, 66133);
+    assert_eq!(OID_NIC_SWITCH_CREATE_SWITCH, 66103);
+    assert_eq!(OID_NIC_SWITCH_DELETE_SWITCH, 66105);
+    assert_eq!(OID_NIC_SWITCH_ALLOCATE_VF, 66117);
+    assert_eq!(OID_NIC_SWITCH_FREE_VF, 66118);
+    assert_eq!(OID_GEN_LINK_STATE, 0x0001_0207);
+    assert_eq!(OID_802_3_CURRENT_ADDRESS, 0x0101_0102);
+    assert_eq!(NdisRequestMethod, 12);
+    assert_eq!(IOCTL_VPCI_INVALIDATE_BLOCK, (0x2A << 16) | (3 << 14) | (1 << 2) | 3);
+}
+
+/// §5.1: object types and SR-IOV capability flags.
+#[test]
+fn object_types_and_caps() {
+    assert_eq!(NDIS_OBJECT_TYPE_DEFAULT, 0x80);
+    assert_eq!(NDIS_OBJECT_TYPE_OID_REQUEST, 0x96);
+    assert_eq!(NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS, 0x8A);
+    assert_eq!(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES, 0xAF);
+    assert_eq!(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT, 0x3);
+    assert_eq!(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_VF_MINIPORT, 0x5);
+    assert_eq!(VPCI_MAX_READ_WRITE_BLOCK_SIZE, 128);
+}
