@@ -111,6 +111,11 @@ impl Adapter {
         self.inner.lock().info
     }
 
+    /// The MAC the simulated PF hardware reports.
+    pub fn permanent_mac_for_tests() -> [u8; 6] {
+        crate::adapter::PF_MAC
+    }
+
     /// Invalidations sent since initialization.
     pub fn invalidations_sent(&self) -> u32 {
         self.inner.lock().invalidations
