@@ -4,16 +4,15 @@
 //! `extern "win64"` frames) and scenarios assert there are none.
 use common::ffi::{APC_LEVEL, DISPATCH_LEVEL, KIRQL, KSPIN_LOCK, PASSIVE_LEVEL};
 use std::cell::{Cell, RefCell};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 thread_local! {
     static IRQL: Cell<KIRQL> = const { Cell::new(PASSIVE_LEVEL) };
     static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Violations not tied to a handle (e.g. a lock misuse), drained by the world that checks
+    /// on this thread. Per thread, so parallel tests never see each other's.
+    static ORPHAN_VIOLATIONS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
-
-/// Violations not tied to a world (e.g. a lock misuse); drained by the world that checks.
-static ORPHAN_VIOLATIONS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 pub fn current() -> KIRQL {
     IRQL.with(Cell::get)
@@ -43,11 +42,11 @@ pub fn require_max(max: KIRQL, what: &str) -> Result<(), String> {
 }
 
 pub fn orphan_violation(msg: String) {
-    ORPHAN_VIOLATIONS.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
+    ORPHAN_VIOLATIONS.with(|v| v.borrow_mut().push(msg));
 }
 
 pub fn take_orphans() -> Vec<String> {
-    std::mem::take(&mut *ORPHAN_VIOLATIONS.lock().unwrap_or_else(|e| e.into_inner()))
+    ORPHAN_VIOLATIONS.with(|v| std::mem::take(&mut *v.borrow_mut()))
 }
 
 /// Runs `f` as a callback entered at `irql`, and checks the driver left the IRQL as it

@@ -836,9 +836,9 @@ impl WorldInner {
     }
 
     pub fn violations(&self) -> Vec<String> {
-        let mut v = lock(&self.violations).clone();
+        let mut v = lock(&self.violations);
         v.extend(irql::take_orphans());
-        v
+        v.clone()
     }
 
     pub fn log(&self) -> Vec<String> {

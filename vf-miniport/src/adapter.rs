@@ -19,6 +19,9 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Re-reads of stale blocks before a view is given up for this round.
 const MAX_CONSISTENCY_ROUNDS: u32 = 3;
+/// Deferred retries after a round that left blocks unread, before waiting for the next
+/// notification (a dead backchannel must not keep the VF busy).
+const MAX_RETRIES: u32 = 3;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -53,6 +56,7 @@ pub struct Adapter {
     pub(crate) pending: AtomicU64,
     refreshing: AtomicBool,
     work_queued: AtomicBool,
+    retries: core::sync::atomic::AtomicU32,
     pub(crate) inner: SpinLock<VfState>,
 }
 
@@ -274,8 +278,18 @@ impl Adapter {
             retry_later = retry_later.union(self.refresh_once(mask));
         }
         self.refreshing.store(false, Ordering::Release);
-        // Failed or inconsistent blocks wait for the next notification rather than spin.
+        if retry_later.is_empty() {
+            self.retries.store(0, Ordering::Release);
+            return;
+        }
+        // Failed or inconsistent blocks stay pending; retry a few times from a work item,
+        // then wait for the next notification rather than spin on a dead backchannel.
         self.mark_pending(retry_later);
+        if self.retries.fetch_add(1, Ordering::AcqRel) < MAX_RETRIES {
+            self.queue_refresh();
+        } else {
+            ndis_log!(WARN, LOG, "blocks {:#x} still unread after {} retries: waiting for the next notification", retry_later.bits(), MAX_RETRIES);
+        }
     }
 
     /// One round: read `mask`, re-read stale blocks a bounded number of times, apply when
