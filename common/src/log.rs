@@ -5,7 +5,10 @@
 use crate::ffi::imports::DbgPrintEx;
 use core::fmt::{self, Write};
 
-pub use crate::ffi::{DPFLTR_ERROR_LEVEL as ERROR, DPFLTR_INFO_LEVEL as INFO, DPFLTR_TRACE_LEVEL as TRACE, DPFLTR_WARNING_LEVEL as WARN};
+pub use crate::ffi::{
+    DPFLTR_ERROR_LEVEL as ERROR, DPFLTR_INFO_LEVEL as INFO, DPFLTR_TRACE_LEVEL as TRACE,
+    DPFLTR_WARNING_LEVEL as WARN,
+};
 
 const LINE: usize = 192;
 
@@ -19,7 +22,10 @@ impl Write for Line {
         // Keep one byte for the NUL; truncate rather than fail.
         let room = LINE - 1 - self.len;
         let n = s.len().min(room);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + n), s.as_bytes().get(..n)) {
+        if let (Some(dst), Some(src)) = (
+            self.buf.get_mut(self.len..self.len + n),
+            s.as_bytes().get(..n),
+        ) {
             dst.copy_from_slice(src);
             self.len += n;
         }
@@ -29,14 +35,22 @@ impl Write for Line {
 
 /// Prints `"<prefix>: <message>\n"` at `level`.
 pub fn emit(level: u32, prefix: &str, args: fmt::Arguments<'_>) {
-    let mut line = Line { buf: [0; LINE], len: 0 };
+    let mut line = Line {
+        buf: [0; LINE],
+        len: 0,
+    };
     let _ = write!(line, "{prefix}: {args}");
     if line.len < LINE - 1 {
         line.buf[line.len] = b'\n';
     }
     // SAFETY: "%s" with one NUL-terminated buffer that outlives the call; buf[LINE-1] stays 0.
     unsafe {
-        DbgPrintEx(crate::ffi::DPFLTR_IHVNETWORK_ID, level, c"%s".as_ptr().cast(), line.buf.as_ptr());
+        DbgPrintEx(
+            crate::ffi::DPFLTR_IHVNETWORK_ID,
+            level,
+            c"%s".as_ptr().cast(),
+            line.buf.as_ptr(),
+        );
     }
 }
 

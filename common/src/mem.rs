@@ -34,11 +34,15 @@ impl<T: Zeroable> PoolBox<T> {
     const ALIGN_OK: () = assert!(core::mem::align_of::<T>() <= 16);
 
     /// A zeroed `T` in nonpaged pool, or `None` when the pool is exhausted. `<= DISPATCH_LEVEL`.
-    pub fn new_zeroed(handle: NDIS_HANDLE, tag: u32) -> Option<Self> {
+    ///
+    /// # Safety
+    /// `handle` is a valid NDIS handle (miniport adapter or driver) that outlives the box.
+    pub unsafe fn new_zeroed(handle: NDIS_HANDLE, tag: u32) -> Option<Self> {
         let () = Self::ALIGN_OK;
         let size = u32::try_from(core::mem::size_of::<T>()).ok()?;
         // SAFETY: plain allocation call; a null return is handled below.
-        let raw = unsafe { NdisAllocateMemoryWithTagPriority(handle, size, tag, NormalPoolPriority) };
+        let raw =
+            unsafe { NdisAllocateMemoryWithTagPriority(handle, size, tag, NormalPoolPriority) };
         let ptr = NonNull::new(raw.cast::<T>())?;
         // SAFETY: fresh allocation of size_of::<T>() bytes, suitably aligned; zero is a valid T.
         unsafe { core::ptr::write_bytes(ptr.as_ptr().cast::<u8>(), 0, size as usize) };

@@ -39,15 +39,31 @@ pub unsafe fn register_driver(
     let mut slot: *mut c_void = ptr::null_mut();
     let size = core::mem::size_of::<NDIS_HANDLE>() as u32;
     // SAFETY: the extension is sized for one handle and lives as long as the driver object.
-    let status = unsafe { IoAllocateDriverObjectExtension(driver_object, extension_id(), size, &mut slot) };
+    let status =
+        unsafe { IoAllocateDriverObjectExtension(driver_object, extension_id(), size, &mut slot) };
     if status != 0 || slot.is_null() {
         return NDIS_STATUS_RESOURCES;
     }
     let mut handle: NDIS_HANDLE = ptr::null_mut();
     // SAFETY: NDIS copies the characteristics; all pointers are valid for the call.
-    let status = unsafe { NdisMRegisterMiniportDriver(driver_object, registry_path, ptr::null_mut(), &chars, &mut handle) };
+    let status = unsafe {
+        NdisMRegisterMiniportDriver(
+            driver_object,
+            registry_path,
+            ptr::null_mut(),
+            &chars,
+            &mut handle,
+        )
+    };
     // SAFETY: `slot` points to the extension allocated above, sized and aligned for a handle.
-    unsafe { slot.cast::<NDIS_HANDLE>().write(if status == NDIS_STATUS_SUCCESS { handle } else { ptr::null_mut() }) };
+    unsafe {
+        slot.cast::<NDIS_HANDLE>()
+            .write(if status == NDIS_STATUS_SUCCESS {
+                handle
+            } else {
+                ptr::null_mut()
+            })
+    };
     status
 }
 
@@ -57,7 +73,8 @@ pub unsafe fn register_driver(
 /// `driver_object` is the one passed to [`register_driver`].
 pub unsafe fn deregister_driver(driver_object: PDRIVER_OBJECT) {
     // SAFETY: looks up the extension this module allocated for the same driver object.
-    let slot = unsafe { IoGetDriverObjectExtension(driver_object, extension_id()) }.cast::<NDIS_HANDLE>();
+    let slot =
+        unsafe { IoGetDriverObjectExtension(driver_object, extension_id()) }.cast::<NDIS_HANDLE>();
     if slot.is_null() {
         return;
     }
@@ -73,7 +90,10 @@ pub unsafe fn deregister_driver(driver_object: PDRIVER_OBJECT) {
 ///
 /// # Safety
 /// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
-pub unsafe fn set_registration_attributes(handle: NDIS_HANDLE, context: *mut c_void) -> NDIS_STATUS {
+pub unsafe fn set_registration_attributes(
+    handle: NDIS_HANDLE,
+    context: *mut c_void,
+) -> NDIS_STATUS {
     let mut attrs = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
@@ -81,7 +101,8 @@ pub unsafe fn set_registration_attributes(handle: NDIS_HANDLE, context: *mut c_v
             NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
         ),
         MiniportAdapterContext: context,
-        AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
+        AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE
+            | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
         CheckForHangTimeInSeconds: 0,
         InterfaceType: NdisInterfacePci,
     };
@@ -112,7 +133,11 @@ const ETH_HEADER: u32 = 14;
 ///
 /// # Safety
 /// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
-pub unsafe fn set_general_attributes(handle: NDIS_HANDLE, info: &EthernetInfo, oids: &'static [NDIS_OID]) -> NDIS_STATUS {
+pub unsafe fn set_general_attributes(
+    handle: NDIS_HANDLE,
+    info: &EthernetInfo,
+    oids: &'static [NDIS_OID],
+) -> NDIS_STATUS {
     let mut a = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
@@ -126,7 +151,11 @@ pub unsafe fn set_general_attributes(handle: NDIS_HANDLE, info: &EthernetInfo, o
         XmitLinkSpeed: info.speed_bps,
         MaxRcvLinkSpeed: info.max_speed_bps,
         RcvLinkSpeed: info.speed_bps,
-        MediaConnectState: if info.link_up { MediaConnectStateConnected } else { MediaConnectStateDisconnected },
+        MediaConnectState: if info.link_up {
+            MediaConnectStateConnected
+        } else {
+            MediaConnectStateDisconnected
+        },
         MediaDuplexState: MediaDuplexStateFull,
         LookaheadSize: info.mtu,
         SupportedPacketFilters: SUPPORTED_PACKET_FILTERS,
@@ -167,7 +196,11 @@ pub unsafe fn set_sriov_attributes(
         SriovCapabilities: sriov_caps,
     };
     let mut switch_caps = nic_switch.unwrap_or_default();
-    let switch_ptr = if nic_switch.is_some() { ptr::addr_of_mut!(switch_caps) } else { ptr::null_mut() };
+    let switch_ptr = if nic_switch.is_some() {
+        ptr::addr_of_mut!(switch_caps)
+    } else {
+        ptr::null_mut()
+    };
     let mut a = NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
@@ -190,9 +223,21 @@ pub unsafe fn set_sriov_attributes(
 /// `handle` is a miniport adapter handle between initialization and halt.
 pub unsafe fn indicate_link_state(handle: NDIS_HANDLE, up: bool, speed_bps: u64) {
     let mut link = NDIS_LINK_STATE {
-        Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_DEFAULT, NDIS_LINK_STATE_REVISION_1, NDIS_SIZEOF_LINK_STATE_REVISION_1),
-        MediaConnectState: if up { MediaConnectStateConnected } else { MediaConnectStateDisconnected },
-        MediaDuplexState: if up { MediaDuplexStateFull } else { MediaDuplexStateUnknown },
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_LINK_STATE_REVISION_1,
+            NDIS_SIZEOF_LINK_STATE_REVISION_1,
+        ),
+        MediaConnectState: if up {
+            MediaConnectStateConnected
+        } else {
+            MediaConnectStateDisconnected
+        },
+        MediaDuplexState: if up {
+            MediaDuplexStateFull
+        } else {
+            MediaDuplexStateUnknown
+        },
         XmitLinkSpeed: if up { speed_bps } else { 0 },
         RcvLinkSpeed: if up { speed_bps } else { 0 },
         PauseFunctions: 0,
@@ -225,7 +270,12 @@ pub struct RxSettings {
 
 impl RxSettings {
     pub const fn new() -> Self {
-        Self { packet_filter: 0, lookahead: 0, multicast: [[0; 6]; MAX_MULTICAST], multicast_len: 0 }
+        Self {
+            packet_filter: 0,
+            lookahead: 0,
+            multicast: [[0; 6]; MAX_MULTICAST],
+            multicast_len: 0,
+        }
     }
 }
 
@@ -256,20 +306,33 @@ pub fn general_oid(
             req.answer(&bytes[..4 * n])
         }
         (OID_GEN_HARDWARE_STATUS, RequestKind::Query) => req.answer_u32(0),
-        (OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE, RequestKind::Query) => req.answer_u32(NdisMedium802_3),
+        (OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE, RequestKind::Query) => {
+            req.answer_u32(NdisMedium802_3)
+        }
         (OID_GEN_PHYSICAL_MEDIUM, RequestKind::Query) => req.answer_u32(NdisPhysicalMedium802_3),
-        (OID_GEN_MAXIMUM_FRAME_SIZE | OID_GEN_MAXIMUM_LOOKAHEAD, RequestKind::Query) => req.answer_u32(info.mtu),
+        (OID_GEN_MAXIMUM_FRAME_SIZE | OID_GEN_MAXIMUM_LOOKAHEAD, RequestKind::Query) => {
+            req.answer_u32(info.mtu)
+        }
         (OID_GEN_MAXIMUM_TOTAL_SIZE, RequestKind::Query) => req.answer_u32(info.mtu + ETH_HEADER),
         (OID_GEN_TRANSMIT_BUFFER_SPACE | OID_GEN_RECEIVE_BUFFER_SPACE, RequestKind::Query) => {
             req.answer_u32((info.mtu + ETH_HEADER) * 64)
         }
         // OID_GEN_LINK_SPEED is in units of 100 bps.
-        (OID_GEN_LINK_SPEED, RequestKind::Query) => req.answer_u32((info.speed_bps / 100).min(u32::MAX as u64) as u32),
-        (OID_GEN_MEDIA_CONNECT_STATUS, RequestKind::Query) => {
-            req.answer_u32(if info.link_up { MediaConnectStateConnected } else { MediaConnectStateDisconnected })
+        (OID_GEN_LINK_SPEED, RequestKind::Query) => {
+            req.answer_u32((info.speed_bps / 100).min(u32::MAX as u64) as u32)
         }
+        (OID_GEN_MEDIA_CONNECT_STATUS, RequestKind::Query) => req.answer_u32(if info.link_up {
+            MediaConnectStateConnected
+        } else {
+            MediaConnectStateDisconnected
+        }),
         (OID_GEN_VENDOR_ID, RequestKind::Query) => {
-            let oui = u32::from_le_bytes([info.permanent_mac[0], info.permanent_mac[1], info.permanent_mac[2], 0]);
+            let oui = u32::from_le_bytes([
+                info.permanent_mac[0],
+                info.permanent_mac[1],
+                info.permanent_mac[2],
+                0,
+            ]);
             req.answer_u32(oui)
         }
         (OID_GEN_VENDOR_DESCRIPTION, RequestKind::Query) => req.answer(vendor),
@@ -314,8 +377,11 @@ pub fn general_oid(
 
 fn set_multicast(req: &mut OidRequest<'_>, rx: &mut RxSettings) -> NDIS_STATUS {
     let input = req.input();
-    if input.len() % 6 != 0 {
-        return req.fail(OidError::status(NDIS_STATUS_INVALID_LENGTH, "multicast list not a multiple of 6"));
+    if !input.len().is_multiple_of(6) {
+        return req.fail(OidError::status(
+            NDIS_STATUS_INVALID_LENGTH,
+            "multicast list not a multiple of 6",
+        ));
     }
     let n = input.len() / 6;
     if n > MAX_MULTICAST {

@@ -18,15 +18,27 @@ pub struct OidError {
 
 impl OidError {
     pub const fn invalid_parameter(reason: &'static str) -> Self {
-        Self { status: NDIS_STATUS_INVALID_PARAMETER, bytes_needed: 0, reason }
+        Self {
+            status: NDIS_STATUS_INVALID_PARAMETER,
+            bytes_needed: 0,
+            reason,
+        }
     }
 
     pub const fn invalid_length(bytes_needed: u32, reason: &'static str) -> Self {
-        Self { status: NDIS_STATUS_INVALID_LENGTH, bytes_needed, reason }
+        Self {
+            status: NDIS_STATUS_INVALID_LENGTH,
+            bytes_needed,
+            reason,
+        }
     }
 
     pub const fn status(status: NDIS_STATUS, reason: &'static str) -> Self {
-        Self { status, bytes_needed: 0, reason }
+        Self {
+            status,
+            bytes_needed: 0,
+            reason,
+        }
     }
 }
 
@@ -57,11 +69,23 @@ fn le64(b: &[u8], at: usize) -> u64 {
 
 /// Checks an `NDIS_OBJECT_HEADER` at the start of `input`: type, revision at least `min_rev`,
 /// size at least `min_size`, and the buffer holding `min_size` bytes.
-pub fn check_header(input: &[u8], ty: u8, min_rev: u8, min_size: u16) -> Result<NDIS_OBJECT_HEADER, OidError> {
+pub fn check_header(
+    input: &[u8],
+    ty: u8,
+    min_rev: u8,
+    min_size: u16,
+) -> Result<NDIS_OBJECT_HEADER, OidError> {
     if input.len() < min_size as usize {
-        return Err(OidError::invalid_length(min_size as u32, "information buffer shorter than the structure"));
+        return Err(OidError::invalid_length(
+            min_size as u32,
+            "information buffer shorter than the structure",
+        ));
     }
-    let header = NDIS_OBJECT_HEADER { Type: input[0], Revision: input[1], Size: le16(input, 2) };
+    let header = NDIS_OBJECT_HEADER {
+        Type: input[0],
+        Revision: input[1],
+        Size: le16(input, 2),
+    };
     if header.Type != ty {
         return Err(OidError::invalid_parameter("Header.Type"));
     }
@@ -97,18 +121,30 @@ impl ConfigBlockParams {
             NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1,
             Self::STRUCT_LEN,
         )?;
-        let p = Self { vf_id: le16(input, 4), block_id: le32(input, 8), length: le32(input, 12), buffer_offset: le32(input, 16) };
+        let p = Self {
+            vf_id: le16(input, 4),
+            block_id: le32(input, 8),
+            length: le32(input, 12),
+            buffer_offset: le32(input, 16),
+        };
         if p.length == 0 {
             return Err(OidError::invalid_parameter("Length is 0"));
         }
         if p.buffer_offset < Self::STRUCT_LEN as u32 {
-            return Err(OidError::invalid_parameter("BufferOffset overlaps the parameters"));
+            return Err(OidError::invalid_parameter(
+                "BufferOffset overlaps the parameters",
+            ));
         }
         let Some(end) = p.buffer_offset.checked_add(p.length) else {
-            return Err(OidError::invalid_parameter("BufferOffset + Length overflows"));
+            return Err(OidError::invalid_parameter(
+                "BufferOffset + Length overflows",
+            ));
         };
         if end as usize > capacity {
-            return Err(OidError::invalid_length(end, "BufferOffset + Length past the information buffer"));
+            return Err(OidError::invalid_length(
+                end,
+                "BufferOffset + Length past the information buffer",
+            ));
         }
         Ok(p)
     }
@@ -213,7 +249,10 @@ impl<'a> OidRequest<'a> {
         // SAFETY: each arm reads the variant that `kind` (from RequestType) says is active.
         unsafe {
             match self.kind {
-                RequestKind::Query => (0, self.req.DATA.QUERY_INFORMATION.InformationBufferLength as usize),
+                RequestKind::Query => (
+                    0,
+                    self.req.DATA.QUERY_INFORMATION.InformationBufferLength as usize,
+                ),
                 RequestKind::Set => {
                     let n = self.req.DATA.SET_INFORMATION.InformationBufferLength as usize;
                     (n, n)
@@ -331,7 +370,10 @@ impl<'a> OidRequest<'a> {
     pub fn set_u32(&mut self) -> Result<u32, OidError> {
         let input = self.input();
         if input.len() < 4 {
-            return Err(OidError::invalid_length(4, "set value shorter than a ULONG"));
+            return Err(OidError::invalid_length(
+                4,
+                "set value shorter than a ULONG",
+            ));
         }
         let v = le32(input, 0);
         self.set_bytes_read(4);

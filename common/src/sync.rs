@@ -19,14 +19,20 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 impl<T> SpinLock<T> {
     /// `KeInitializeSpinLock` is `*SpinLock = 0` (NDIS-FACTS §2.1), so this is const.
     pub const fn new(value: T) -> Self {
-        Self { lock: UnsafeCell::new(0), data: UnsafeCell::new(value) }
+        Self {
+            lock: UnsafeCell::new(0),
+            data: UnsafeCell::new(value),
+        }
     }
 
     /// Acquires at `<= DISPATCH_LEVEL`, raising to DISPATCH_LEVEL until the guard drops.
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         // SAFETY: the lock word lives as long as `self` and is only touched by Ke* calls.
         let old_irql = unsafe { KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
-        SpinLockGuard { owner: self, old_irql }
+        SpinLockGuard {
+            owner: self,
+            old_irql,
+        }
     }
 
     /// Exclusive access without locking, when the borrow checker already proves it.

@@ -40,7 +40,10 @@ fn mask_or_is_idempotent_and_commutative_like_the_vstack_cache() {
         cache |= BlockMask(m);
     }
     assert_eq!(cache.bits(), 0b111);
-    assert_eq!((BlockMask(0b1) | BlockMask(0b10)), (BlockMask(0b10) | BlockMask(0b1)));
+    assert_eq!(
+        (BlockMask(0b1) | BlockMask(0b10)),
+        (BlockMask(0b10) | BlockMask(0b1))
+    );
 }
 
 #[test]
@@ -59,7 +62,12 @@ fn mask_iterates_set_bits_lowest_first() {
 
 fn sample(payload_len: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..payload_len).map(|i| i as u8).collect();
-    let header = BlockHeader { format: 1, id: id(7), generation: 42, txn: BlockMask(0b1000_0000) };
+    let header = BlockHeader {
+        format: 1,
+        id: id(7),
+        generation: 42,
+        txn: BlockMask(0b1000_0000),
+    };
     let mut out = vec![0u8; MAX_BLOCK_LEN];
     let n = wire::encode(&header, &payload, &mut out).unwrap();
     out.truncate(n);
@@ -70,25 +78,45 @@ fn sample(payload_len: usize) -> Vec<u8> {
 fn envelope_round_trips() {
     let bytes = sample(10);
     let (h, p) = wire::decode(&bytes).unwrap();
-    assert_eq!((h.format, h.id.get(), h.generation, h.txn.bits()), (1, 7, 42, 0x80));
+    assert_eq!(
+        (h.format, h.id.get(), h.generation, h.txn.bits()),
+        (1, 7, 42, 0x80)
+    );
     assert_eq!(p, &(0..10).map(|i| i as u8).collect::<Vec<_>>()[..]);
 }
 
 #[test]
 fn envelope_lengths_0_127_128_129() {
     // 0 bytes: not even a header.
-    assert!(matches!(wire::decode(&[]), Err(BlockError::Truncated { len: 0 })));
+    assert!(matches!(
+        wire::decode(&[]),
+        Err(BlockError::Truncated { len: 0 })
+    ));
     // 127 bytes: the largest block (header + 107-byte payload) round-trips.
     let full = sample(MAX_PAYLOAD_LEN);
     assert_eq!(full.len(), 127);
     assert!(wire::decode(&full).is_ok());
     // 128 and 129 bytes: over our maximum, refused before anything is read.
-    assert!(matches!(wire::decode(&[0u8; 128]), Err(BlockError::TooLong { len: 128 })));
-    assert!(matches!(wire::decode(&[0u8; 129]), Err(BlockError::TooLong { len: 129 })));
+    assert!(matches!(
+        wire::decode(&[0u8; 128]),
+        Err(BlockError::TooLong { len: 128 })
+    ));
+    assert!(matches!(
+        wire::decode(&[0u8; 129]),
+        Err(BlockError::TooLong { len: 129 })
+    ));
     // And the encoder refuses a payload that would make a 128-byte block.
-    let header = BlockHeader { format: 1, id: id(0), generation: 0, txn: BlockMask::EMPTY };
+    let header = BlockHeader {
+        format: 1,
+        id: id(0),
+        generation: 0,
+        txn: BlockMask::EMPTY,
+    };
     let mut out = [0u8; 200];
-    assert!(matches!(wire::encode(&header, &[0u8; MAX_PAYLOAD_LEN + 1], &mut out), Err(BlockError::TooLong { .. })));
+    assert!(matches!(
+        wire::encode(&header, &[0u8; MAX_PAYLOAD_LEN + 1], &mut out),
+        Err(BlockError::TooLong { .. })
+    ));
 }
 
 #[test]
@@ -98,7 +126,10 @@ fn envelope_detects_every_single_bit_flip() {
         for bit in 0..8 {
             let mut bad = good.clone();
             bad[byte] ^= 1 << bit;
-            assert!(wire::decode(&bad).is_err(), "flip of bit {bit} in byte {byte} accepted");
+            assert!(
+                wire::decode(&bad).is_err(),
+                "flip of bit {bit} in byte {byte} accepted"
+            );
         }
     }
 }
@@ -107,11 +138,17 @@ fn envelope_detects_every_single_bit_flip() {
 fn envelope_rejects_truncation_and_trailing_bytes() {
     let good = sample(16);
     for cut in 0..good.len() {
-        assert!(wire::decode(&good[..cut]).is_err(), "truncated to {cut} accepted");
+        assert!(
+            wire::decode(&good[..cut]).is_err(),
+            "truncated to {cut} accepted"
+        );
     }
     let mut longer = good.clone();
     longer.push(0);
-    assert!(matches!(wire::decode(&longer), Err(BlockError::BadLength { .. })));
+    assert!(matches!(
+        wire::decode(&longer),
+        Err(BlockError::BadLength { .. })
+    ));
 }
 
 #[test]
@@ -124,7 +161,10 @@ fn envelope_rejects_reserved_flags_even_with_a_valid_crc() {
         common::blocks::crc32::crc32(&covered)
     };
     bytes[16..20].copy_from_slice(&crc.to_le_bytes());
-    assert!(matches!(wire::decode(&bytes), Err(BlockError::BadValue { field: "flags", .. })));
+    assert!(matches!(
+        wire::decode(&bytes),
+        Err(BlockError::BadValue { field: "flags", .. })
+    ));
 }
 
 #[test]
@@ -155,90 +195,228 @@ fn with_valid_crc(mut bytes: Vec<u8>, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
 
 #[test]
 fn every_block_round_trips_and_fits_the_backchannel() {
-    let v = VersionBlock { major: 1, minor: 0, vf_id: 9, features: 0, defined: DEFINED_BLOCKS };
+    let v = VersionBlock {
+        major: 1,
+        minor: 0,
+        vf_id: 9,
+        features: 0,
+        defined: DEFINED_BLOCKS,
+    };
     assert_eq!(VersionBlock::decode(&encode(&v)).unwrap().0, v);
-    let m = MacVlanBlock { mac: [2, 0, 0, 0, 0, 1], vlan_id: 4094, priority: 7 };
+    let m = MacVlanBlock {
+        mac: [2, 0, 0, 0, 0, 1],
+        vlan_id: 4094,
+        priority: 7,
+    };
     assert_eq!(MacVlanBlock::decode(&encode(&m)).unwrap().0, m);
-    let l = LinkBlock { mtu: 9000, link_up: true, duplex: 2, speed_bps: 100_000_000_000 };
+    let l = LinkBlock {
+        mtu: 9000,
+        link_up: true,
+        duplex: 2,
+        speed_bps: 100_000_000_000,
+    };
     assert_eq!(LinkBlock::decode(&encode(&l)).unwrap().0, l);
-    let p = PolicyBlock { flags: PolicyBlock::TRUSTED, max_tx_rate_mbps: 10, queue_pairs: 64 };
+    let p = PolicyBlock {
+        flags: PolicyBlock::TRUSTED,
+        max_tx_rate_mbps: 10,
+        queue_pairs: 64,
+    };
     assert_eq!(PolicyBlock::decode(&encode(&p)).unwrap().0, p);
-    let s = VfStatusBlock { applied_generation: 5, state: 1, invalidations: 2, blocks_read: 9, read_errors: 0, applied_mac: [2; 6] };
+    let s = VfStatusBlock {
+        applied_generation: 5,
+        state: 1,
+        invalidations: 2,
+        blocks_read: 9,
+        read_errors: 0,
+        applied_mac: [2; 6],
+    };
     assert_eq!(VfStatusBlock::decode(&encode(&s)).unwrap().0, s);
     for d in descriptors() {
-        assert!(d.len <= MAX_BLOCK_LEN && d.len < VPCI_MAX as usize, "{} is {} bytes", d.name, d.len);
+        assert!(
+            d.len <= MAX_BLOCK_LEN && d.len < VPCI_MAX as usize,
+            "{} is {} bytes",
+            d.name,
+            d.len
+        );
     }
 }
 const VPCI_MAX: u32 = common::ffi::VPCI_MAX_READ_WRITE_BLOCK_SIZE;
 
 #[test]
 fn decode_refuses_a_block_of_another_id() {
-    let m = encode(&MacVlanBlock { mac: [2, 0, 0, 0, 0, 1], vlan_id: 0, priority: 0 });
+    let m = encode(&MacVlanBlock {
+        mac: [2, 0, 0, 0, 0, 1],
+        vlan_id: 0,
+        priority: 0,
+    });
     // Same length as a policy block would need? Either way it must not decode as one.
-    assert!(matches!(LinkBlock::decode(&m), Err(BlockError::WrongBlock { expected: 2, found: 1 }) | Err(BlockError::TooLong { .. })));
+    assert!(matches!(
+        LinkBlock::decode(&m),
+        Err(BlockError::WrongBlock {
+            expected: 2,
+            found: 1
+        }) | Err(BlockError::TooLong { .. })
+    ));
     assert!(PolicyBlock::decode(&m).is_err());
 }
 
 #[test]
 fn decode_refuses_an_unknown_format() {
-    let l = LinkBlock { mtu: 1500, link_up: false, duplex: 0, speed_bps: 0 };
+    let l = LinkBlock {
+        mtu: 1500,
+        link_up: false,
+        duplex: 0,
+        speed_bps: 0,
+    };
     let mut bytes = vec![0u8; MAX_BLOCK_LEN];
-    let header = BlockHeader { format: 9, id: LinkBlock::id(), generation: 1, txn: BlockMask::EMPTY };
+    let header = BlockHeader {
+        format: 9,
+        id: LinkBlock::id(),
+        generation: 1,
+        txn: BlockMask::EMPTY,
+    };
     let mut payload = [0u8; 16];
-    l.write_payload(&mut wire::Writer::new(&mut payload)).unwrap();
+    l.write_payload(&mut wire::Writer::new(&mut payload))
+        .unwrap();
     let n = wire::encode(&header, &payload, &mut bytes).unwrap();
-    assert!(matches!(LinkBlock::decode(&bytes[..n]), Err(BlockError::UnknownFormat { block: 2, format: 9 })));
+    assert!(matches!(
+        LinkBlock::decode(&bytes[..n]),
+        Err(BlockError::UnknownFormat {
+            block: 2,
+            format: 9
+        })
+    ));
 }
 
 #[test]
 fn mac_vlan_values_are_checked() {
-    let good = encode(&MacVlanBlock { mac: [2, 0, 0, 0, 0, 1], vlan_id: 1, priority: 0 });
+    let good = encode(&MacVlanBlock {
+        mac: [2, 0, 0, 0, 0, 1],
+        vlan_id: 1,
+        priority: 0,
+    });
     let multicast = with_valid_crc(good.clone(), |p| p[0] = 0x01);
-    assert!(matches!(MacVlanBlock::decode(&multicast), Err(BlockError::BadValue { field: "mac", .. })));
+    assert!(matches!(
+        MacVlanBlock::decode(&multicast),
+        Err(BlockError::BadValue { field: "mac", .. })
+    ));
     let zero = with_valid_crc(good.clone(), |p| p[..6].fill(0));
-    assert!(matches!(MacVlanBlock::decode(&zero), Err(BlockError::BadValue { field: "mac", .. })));
-    let vlan = with_valid_crc(good.clone(), |p| p[6..8].copy_from_slice(&4095u16.to_le_bytes()));
-    assert!(matches!(MacVlanBlock::decode(&vlan), Err(BlockError::BadValue { field: "vlan_id", .. })));
+    assert!(matches!(
+        MacVlanBlock::decode(&zero),
+        Err(BlockError::BadValue { field: "mac", .. })
+    ));
+    let vlan = with_valid_crc(good.clone(), |p| {
+        p[6..8].copy_from_slice(&4095u16.to_le_bytes())
+    });
+    assert!(matches!(
+        MacVlanBlock::decode(&vlan),
+        Err(BlockError::BadValue {
+            field: "vlan_id",
+            ..
+        })
+    ));
     let prio = with_valid_crc(good.clone(), |p| p[8] = 8);
-    assert!(matches!(MacVlanBlock::decode(&prio), Err(BlockError::BadValue { field: "priority", .. })));
+    assert!(matches!(
+        MacVlanBlock::decode(&prio),
+        Err(BlockError::BadValue {
+            field: "priority",
+            ..
+        })
+    ));
     let reserved = with_valid_crc(good, |p| p[9] = 1);
-    assert!(matches!(MacVlanBlock::decode(&reserved), Err(BlockError::BadValue { field: "reserved", .. })));
+    assert!(matches!(
+        MacVlanBlock::decode(&reserved),
+        Err(BlockError::BadValue {
+            field: "reserved",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn link_values_are_checked() {
-    let good = encode(&LinkBlock { mtu: 1500, link_up: true, duplex: 2, speed_bps: 1 });
+    let good = encode(&LinkBlock {
+        mtu: 1500,
+        link_up: true,
+        duplex: 2,
+        speed_bps: 1,
+    });
     for (edit, field) in [
-        (Box::new(|p: &mut [u8]| p[0..4].copy_from_slice(&100u32.to_le_bytes())) as Box<dyn Fn(&mut [u8])>, "mtu"),
-        (Box::new(|p: &mut [u8]| p[0..4].copy_from_slice(&65536u32.to_le_bytes())), "mtu"),
+        (
+            Box::new(|p: &mut [u8]| p[0..4].copy_from_slice(&100u32.to_le_bytes()))
+                as Box<dyn Fn(&mut [u8])>,
+            "mtu",
+        ),
+        (
+            Box::new(|p: &mut [u8]| p[0..4].copy_from_slice(&65536u32.to_le_bytes())),
+            "mtu",
+        ),
         (Box::new(|p: &mut [u8]| p[4] = 2), "link_up"),
         (Box::new(|p: &mut [u8]| p[5] = 3), "duplex"),
-        (Box::new(|p: &mut [u8]| p[8..16].copy_from_slice(&u64::MAX.to_le_bytes())), "speed_bps"),
+        (
+            Box::new(|p: &mut [u8]| p[8..16].copy_from_slice(&u64::MAX.to_le_bytes())),
+            "speed_bps",
+        ),
     ] {
         let bad = with_valid_crc(good.clone(), |p| edit(p));
-        assert!(matches!(LinkBlock::decode(&bad), Err(BlockError::BadValue { field: f, .. }) if f == field), "{field}");
+        assert!(
+            matches!(LinkBlock::decode(&bad), Err(BlockError::BadValue { field: f, .. }) if f == field),
+            "{field}"
+        );
     }
 }
 
 #[test]
 fn policy_and_status_values_are_checked() {
-    let good = encode(&PolicyBlock { flags: 0, max_tx_rate_mbps: 0, queue_pairs: 1 });
-    let flags = with_valid_crc(good.clone(), |p| p[0..4].copy_from_slice(&0x80u32.to_le_bytes()));
-    assert!(matches!(PolicyBlock::decode(&flags), Err(BlockError::BadValue { field: "flags", .. })));
-    let qp0 = with_valid_crc(good.clone(), |p| p[8..10].copy_from_slice(&0u16.to_le_bytes()));
-    assert!(matches!(PolicyBlock::decode(&qp0), Err(BlockError::BadValue { field: "queue_pairs", .. })));
+    let good = encode(&PolicyBlock {
+        flags: 0,
+        max_tx_rate_mbps: 0,
+        queue_pairs: 1,
+    });
+    let flags = with_valid_crc(good.clone(), |p| {
+        p[0..4].copy_from_slice(&0x80u32.to_le_bytes())
+    });
+    assert!(matches!(
+        PolicyBlock::decode(&flags),
+        Err(BlockError::BadValue { field: "flags", .. })
+    ));
+    let qp0 = with_valid_crc(good.clone(), |p| {
+        p[8..10].copy_from_slice(&0u16.to_le_bytes())
+    });
+    assert!(matches!(
+        PolicyBlock::decode(&qp0),
+        Err(BlockError::BadValue {
+            field: "queue_pairs",
+            ..
+        })
+    ));
     let qp65 = with_valid_crc(good, |p| p[8..10].copy_from_slice(&65u16.to_le_bytes()));
     assert!(PolicyBlock::decode(&qp65).is_err());
     let status = encode(&VfStatusBlock::default());
     let bad_state = with_valid_crc(status, |p| p[4] = 9);
-    assert!(matches!(VfStatusBlock::decode(&bad_state), Err(BlockError::BadValue { field: "state", .. })));
+    assert!(matches!(
+        VfStatusBlock::decode(&bad_state),
+        Err(BlockError::BadValue { field: "state", .. })
+    ));
 }
 
 #[test]
 fn version_block_must_define_itself() {
-    let v = encode(&VersionBlock { major: 1, minor: 0, vf_id: 0, features: 0, defined: DEFINED_BLOCKS });
+    let v = encode(&VersionBlock {
+        major: 1,
+        minor: 0,
+        vf_id: 0,
+        features: 0,
+        defined: DEFINED_BLOCKS,
+    });
     let bad = with_valid_crc(v, |p| p[12..20].copy_from_slice(&0b10u64.to_le_bytes()));
-    assert!(matches!(VersionBlock::decode(&bad), Err(BlockError::BadValue { field: "defined", .. })));
+    assert!(matches!(
+        VersionBlock::decode(&bad),
+        Err(BlockError::BadValue {
+            field: "defined",
+            ..
+        })
+    ));
 }
 
 #[test]

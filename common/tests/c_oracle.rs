@@ -17,7 +17,10 @@ use std::process::Command;
 const GCC: &str = "x86_64-w64-mingw32-gcc";
 
 fn have_gcc() -> bool {
-    Command::new(GCC).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(GCC)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Finds or installs the cross compiler; `None` only where it cannot exist (reason printed).
@@ -26,19 +29,37 @@ fn compiler() -> Option<&'static str> {
         return Some(GCC);
     }
     if cfg!(target_os = "linux") {
-        let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-        assert!(is_root, "{GCC} is missing and this user cannot install it: apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev");
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        assert!(
+            is_root,
+            "{GCC} is missing and this user cannot install it: apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev"
+        );
         let _ = Command::new("apt-get").arg("update").status();
         let status = Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "gcc-mingw-w64-x86-64", "mingw-w64-x86-64-dev"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "gcc-mingw-w64-x86-64",
+                "mingw-w64-x86-64-dev",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .expect("apt-get runs");
-        assert!(status.success() && have_gcc(), "installing {GCC} failed; the C layout oracle cannot run");
+        assert!(
+            status.success() && have_gcc(),
+            "installing {GCC} failed; the C layout oracle cannot run"
+        );
         return Some(GCC);
     }
     assert!(std::env::var("CI").is_err(), "{GCC} is required in CI");
-    eprintln!("SKIPPED: {GCC} cannot be installed on this host ({}); layouts are still checked by layouts.rs", std::env::consts::OS);
+    eprintln!(
+        "SKIPPED: {GCC} cannot be installed on this host ({}); layouts are still checked by layouts.rs",
+        std::env::consts::OS
+    );
     None
 }
 
@@ -46,13 +67,25 @@ struct Probe(String);
 
 impl Probe {
     fn size(&mut self, c: &str, size: usize) {
-        writeln!(self.0, "_Static_assert(sizeof({c}) == {size}, \"sizeof({c}) != {size} (Rust)\");").unwrap();
+        writeln!(
+            self.0,
+            "_Static_assert(sizeof({c}) == {size}, \"sizeof({c}) != {size} (Rust)\");"
+        )
+        .unwrap();
     }
     fn field(&mut self, c: &str, f: &str, off: usize) {
-        writeln!(self.0, "_Static_assert(offsetof({c}, {f}) == {off}, \"offsetof({c}, {f}) != {off} (Rust)\");").unwrap();
+        writeln!(
+            self.0,
+            "_Static_assert(offsetof({c}, {f}) == {off}, \"offsetof({c}, {f}) != {off} (Rust)\");"
+        )
+        .unwrap();
     }
     fn value(&mut self, c: &str, v: i128) {
-        writeln!(self.0, "_Static_assert((long long)({c}) == {v}LL, \"{c} != {v} (Rust)\");").unwrap();
+        writeln!(
+            self.0,
+            "_Static_assert((long long)({c}) == {v}LL, \"{c} != {v} (Rust)\");"
+        )
+        .unwrap();
     }
 }
 
@@ -81,29 +114,83 @@ fn build_probe() -> String {
     probe!(p, NDIS_LINK_STATE, "NDIS_LINK_STATE"; Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags);
 
     for (c, v) in [
-        ("OID_SRIOV_READ_VF_CONFIG_BLOCK", OID_SRIOV_READ_VF_CONFIG_BLOCK as i128),
-        ("OID_SRIOV_WRITE_VF_CONFIG_BLOCK", OID_SRIOV_WRITE_VF_CONFIG_BLOCK as i128),
-        ("OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK", OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK as i128),
+        (
+            "OID_SRIOV_READ_VF_CONFIG_BLOCK",
+            OID_SRIOV_READ_VF_CONFIG_BLOCK as i128,
+        ),
+        (
+            "OID_SRIOV_WRITE_VF_CONFIG_BLOCK",
+            OID_SRIOV_WRITE_VF_CONFIG_BLOCK as i128,
+        ),
+        (
+            "OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK",
+            OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK as i128,
+        ),
         ("OID_SRIOV_RESET_VF", OID_SRIOV_RESET_VF as i128),
-        ("OID_NIC_SWITCH_CREATE_SWITCH", OID_NIC_SWITCH_CREATE_SWITCH as i128),
-        ("OID_NIC_SWITCH_DELETE_SWITCH", OID_NIC_SWITCH_DELETE_SWITCH as i128),
-        ("OID_NIC_SWITCH_ALLOCATE_VF", OID_NIC_SWITCH_ALLOCATE_VF as i128),
+        (
+            "OID_NIC_SWITCH_CREATE_SWITCH",
+            OID_NIC_SWITCH_CREATE_SWITCH as i128,
+        ),
+        (
+            "OID_NIC_SWITCH_DELETE_SWITCH",
+            OID_NIC_SWITCH_DELETE_SWITCH as i128,
+        ),
+        (
+            "OID_NIC_SWITCH_ALLOCATE_VF",
+            OID_NIC_SWITCH_ALLOCATE_VF as i128,
+        ),
         ("OID_NIC_SWITCH_FREE_VF", OID_NIC_SWITCH_FREE_VF as i128),
-        ("OID_GEN_CURRENT_PACKET_FILTER", OID_GEN_CURRENT_PACKET_FILTER as i128),
+        (
+            "OID_GEN_CURRENT_PACKET_FILTER",
+            OID_GEN_CURRENT_PACKET_FILTER as i128,
+        ),
         ("OID_GEN_LINK_STATE", OID_GEN_LINK_STATE as i128),
-        ("OID_802_3_CURRENT_ADDRESS", OID_802_3_CURRENT_ADDRESS as i128),
+        (
+            "OID_802_3_CURRENT_ADDRESS",
+            OID_802_3_CURRENT_ADDRESS as i128,
+        ),
         ("OID_802_3_MULTICAST_LIST", OID_802_3_MULTICAST_LIST as i128),
         ("NDIS_OBJECT_TYPE_DEFAULT", NDIS_OBJECT_TYPE_DEFAULT as i128),
-        ("NDIS_SRIOV_CAPS_PF_MINIPORT", NDIS_SRIOV_CAPS_PF_MINIPORT as i128),
-        ("NDIS_SRIOV_CAPS_VF_MINIPORT", NDIS_SRIOV_CAPS_VF_MINIPORT as i128),
-        ("NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1", NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1 as i128),
-        ("NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1", NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1 as i128),
-        ("NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1", NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1 as i128),
-        ("NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1", NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as i128),
-        ("NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1", NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as i128),
-        ("NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1", NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as i128),
-        ("NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2", NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2 as i128),
-        ("NDIS_SIZEOF_LINK_STATE_REVISION_1", NDIS_SIZEOF_LINK_STATE_REVISION_1 as i128),
+        (
+            "NDIS_SRIOV_CAPS_PF_MINIPORT",
+            NDIS_SRIOV_CAPS_PF_MINIPORT as i128,
+        ),
+        (
+            "NDIS_SRIOV_CAPS_VF_MINIPORT",
+            NDIS_SRIOV_CAPS_VF_MINIPORT as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1",
+            NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2",
+            NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_LINK_STATE_REVISION_1",
+            NDIS_SIZEOF_LINK_STATE_REVISION_1 as i128,
+        ),
     ] {
         p.value(c, v);
     }
@@ -129,7 +216,11 @@ fn rust_layouts_match_mingw_ntddndis() {
         return;
     }
     let out = compile("probe", &build_probe());
-    assert!(out.status.success(), "C layout oracle disagrees with the Rust layouts:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "C layout oracle disagrees with the Rust layouts:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The oracle must be able to fail: a deliberately wrong assertion is rejected.
@@ -141,6 +232,9 @@ fn oracle_rejects_a_wrong_layout() {
     let mut p = build_probe();
     p.push_str("_Static_assert(offsetof(NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO, BlockMask) == 4, \"expected failure\");\n");
     let out = compile("wrong", &p);
-    assert!(!out.status.success(), "a wrong offset compiled: the oracle proves nothing");
+    assert!(
+        !out.status.success(),
+        "a wrong offset compiled: the oracle proves nothing"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected failure"));
 }

@@ -28,8 +28,14 @@ fn ndis_oid_request() {
         RequestHandle @ 0x18, DATA @ 0x20, NdisReserved @ 0x48, MiniportReserved @ 0xC8,
         SourceReserved @ 0xD8, SupportedRevision @ 0xE8, Reserved1 @ 0xE9, Reserved2 @ 0xEA,
         SwitchId @ 0xEC, VPortId @ 0xF0, Flags @ 0xF4);
-    assert_eq!(offset_of!(NDIS_OID_REQUEST, Reserved2) + 2, NDIS_SIZEOF_OID_REQUEST_REVISION_1 as usize);
-    assert_eq!(offset_of!(NDIS_OID_REQUEST, Flags) + 4, NDIS_SIZEOF_OID_REQUEST_REVISION_2 as usize);
+    assert_eq!(
+        offset_of!(NDIS_OID_REQUEST, Reserved2) + 2,
+        NDIS_SIZEOF_OID_REQUEST_REVISION_1 as usize
+    );
+    assert_eq!(
+        offset_of!(NDIS_OID_REQUEST, Flags) + 4,
+        NDIS_SIZEOF_OID_REQUEST_REVISION_2 as usize
+    );
 }
 
 /// §6.2: the request union and its three variants (offsets relative to DATA).
@@ -50,7 +56,10 @@ fn ndis_oid_request_data_variants() {
 fn sriov_read_write_vf_config_block_parameters() {
     layout!(NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS, size 20, align 4;
         Header @ 0, VFId @ 4, BlockId @ 8, Length @ 12, BufferOffset @ 16);
-    assert_eq!(size_of::<NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS>(), NDIS_SIZEOF_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1 as usize);
+    assert_eq!(
+        size_of::<NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS>(),
+        NDIS_SIZEOF_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1 as usize
+    );
 }
 
 /// §6.3 (mingw l.4165).
@@ -111,7 +120,10 @@ fn nic_switch_vf_parameters() {
 #[test]
 fn nic_switch_free_vf_parameters() {
     layout!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, size 12, align 4; Header @ 0, Flags @ 4, VFId @ 8);
-    assert_eq!(offset_of!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, VFId) + 2, NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as usize);
+    assert_eq!(
+        offset_of!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, VFId) + 2,
+        NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as usize
+    );
 }
 
 /// mingw appendix: NDIS_LINK_STATE.
@@ -142,7 +154,10 @@ fn miniport_driver_characteristics() {
         CancelSendHandler @ 0x58, CheckForHangHandlerEx @ 0x60, ResetHandlerEx @ 0x68,
         DevicePnPEventNotifyHandler @ 0x70, ShutdownHandlerEx @ 0x78, CancelOidRequestHandler @ 0x80,
         DirectOidRequestHandler @ 0x88, CancelDirectOidRequestHandler @ 0x90);
-    assert_eq!(size_of::<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>(), NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 as usize);
+    assert_eq!(
+        size_of::<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>(),
+        NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 as usize
+    );
 }
 
 /// §6.11 (PDB).
@@ -178,8 +193,13 @@ fn adapter_hardware_assist_attributes() {
         CurrentNicSwitchCapabilities @ 0x28, HardwareSriovCapabilities @ 0x30, CurrentSriovCapabilities @ 0x38,
         HardwareQosCapabilities @ 0x40, CurrentQosCapabilities @ 0x48, HardwareGftOffloadCapabilities @ 0x50,
         CurrentGftOffloadCapabilities @ 0x58);
-    assert_eq!(offset_of!(NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES, CurrentQosCapabilities) + 8,
-        NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3 as usize);
+    assert_eq!(
+        offset_of!(
+            NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+            CurrentQosCapabilities
+        ) + 8,
+        NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3 as usize
+    );
 }
 
 /// §6.15 (PDB).
@@ -243,7 +263,10 @@ fn oid_values() {
     assert_eq!(OID_GEN_LINK_STATE, 0x0001_0207);
     assert_eq!(OID_802_3_CURRENT_ADDRESS, 0x0101_0102);
     assert_eq!(NdisRequestMethod, 12);
-    assert_eq!(IOCTL_VPCI_INVALIDATE_BLOCK, (0x2A << 16) | (3 << 14) | (1 << 2) | 3);
+    assert_eq!(
+        IOCTL_VPCI_INVALIDATE_BLOCK,
+        (0x2A << 16) | (3 << 14) | (1 << 2) | 3
+    );
 }
 
 /// §5.1: object types and SR-IOV capability flags.
@@ -252,8 +275,17 @@ fn object_types_and_caps() {
     assert_eq!(NDIS_OBJECT_TYPE_DEFAULT, 0x80);
     assert_eq!(NDIS_OBJECT_TYPE_OID_REQUEST, 0x96);
     assert_eq!(NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS, 0x8A);
-    assert_eq!(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES, 0xAF);
-    assert_eq!(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT, 0x3);
-    assert_eq!(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_VF_MINIPORT, 0x5);
+    assert_eq!(
+        NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+        0xAF
+    );
+    assert_eq!(
+        NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT,
+        0x3
+    );
+    assert_eq!(
+        NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_VF_MINIPORT,
+        0x5
+    );
     assert_eq!(VPCI_MAX_READ_WRITE_BLOCK_SIZE, 128);
 }

@@ -22,7 +22,15 @@ fn good() -> Vec<u8> {
 #[test]
 fn valid_parameters_parse() {
     let p = ConfigBlockParams::parse(&good(), 56).unwrap();
-    assert_eq!(p, ConfigBlockParams { vf_id: 3, block_id: 2, length: 36, buffer_offset: 20 });
+    assert_eq!(
+        p,
+        ConfigBlockParams {
+            vf_id: 3,
+            block_id: 2,
+            length: 36,
+            buffer_offset: 20
+        }
+    );
     assert_eq!(p.data_range(), 20..56);
 }
 
@@ -30,13 +38,21 @@ fn valid_parameters_parse() {
 fn truncated_header_is_invalid_length_with_bytes_needed() {
     for n in 0..20 {
         let e = ConfigBlockParams::parse(&good()[..n], 56).unwrap_err();
-        assert_eq!((e.status, e.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, 20), "{n} bytes");
+        assert_eq!(
+            (e.status, e.bytes_needed),
+            (NDIS_STATUS_INVALID_LENGTH, 20),
+            "{n} bytes"
+        );
     }
 }
 
 #[test]
 fn wrong_header_type_revision_size_are_invalid_parameter() {
-    for bad in [params(0x81, 1, 20, 0, 0, 1, 20), params(0x80, 0, 20, 0, 0, 1, 20), params(0x80, 1, 19, 0, 0, 1, 20)] {
+    for bad in [
+        params(0x81, 1, 20, 0, 0, 1, 20),
+        params(0x80, 0, 20, 0, 0, 1, 20),
+        params(0x80, 1, 19, 0, 0, 1, 20),
+    ] {
         let e = ConfigBlockParams::parse(&bad, 64).unwrap_err();
         assert_eq!(e.status, NDIS_STATUS_INVALID_PARAMETER, "{}", e.reason);
     }
@@ -63,9 +79,11 @@ fn offset_inside_the_parameters_is_invalid_parameter() {
 
 #[test]
 fn offset_plus_length_overflow_is_invalid_parameter() {
-    let e = ConfigBlockParams::parse(&params(0x80, 1, 20, 0, 0, u32::MAX, 20), usize::MAX).unwrap_err();
+    let e =
+        ConfigBlockParams::parse(&params(0x80, 1, 20, 0, 0, u32::MAX, 20), usize::MAX).unwrap_err();
     assert_eq!(e.status, NDIS_STATUS_INVALID_PARAMETER);
-    let e = ConfigBlockParams::parse(&params(0x80, 1, 20, 0, 0, 16, u32::MAX - 8), usize::MAX).unwrap_err();
+    let e = ConfigBlockParams::parse(&params(0x80, 1, 20, 0, 0, 16, u32::MAX - 8), usize::MAX)
+        .unwrap_err();
     assert_eq!(e.status, NDIS_STATUS_INVALID_PARAMETER);
 }
 
@@ -74,7 +92,10 @@ fn data_past_the_buffer_is_invalid_length_with_bytes_needed() {
     let e = ConfigBlockParams::parse(&params(0x80, 1, 20, 0, 0, 36, 24), 50).unwrap_err();
     assert_eq!((e.status, e.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, 60));
     let e = ConfigBlockParams::parse(&params(0x80, 1, 20, 0, 0, 1, 1 << 30), 64).unwrap_err();
-    assert_eq!((e.status, e.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, (1 << 30) + 1));
+    assert_eq!(
+        (e.status, e.bytes_needed),
+        (NDIS_STATUS_INVALID_LENGTH, (1 << 30) + 1)
+    );
 }
 
 #[test]
@@ -84,20 +105,32 @@ fn invalidate_info_parses_and_refuses() {
     b[1] = 1;
     b[2..4].copy_from_slice(&16u16.to_le_bytes());
     b[8..16].copy_from_slice(&0x8000_0000_0000_0005u64.to_le_bytes());
-    assert_eq!(parse_invalidate_info(&b).unwrap().bits(), 0x8000_0000_0000_0005);
+    assert_eq!(
+        parse_invalidate_info(&b).unwrap().bits(),
+        0x8000_0000_0000_0005
+    );
     for n in 0..16 {
         let e = parse_invalidate_info(&b[..n]).unwrap_err();
         assert_eq!((e.status, e.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, 16));
     }
     let mut t = b.clone();
     t[0] = 0x96;
-    assert_eq!(parse_invalidate_info(&t).unwrap_err().status, NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        parse_invalidate_info(&t).unwrap_err().status,
+        NDIS_STATUS_INVALID_PARAMETER
+    );
     let mut r = b.clone();
     r[1] = 0;
-    assert_eq!(parse_invalidate_info(&r).unwrap_err().status, NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        parse_invalidate_info(&r).unwrap_err().status,
+        NDIS_STATUS_INVALID_PARAMETER
+    );
     let mut s = b;
     s[2..4].copy_from_slice(&8u16.to_le_bytes());
-    assert_eq!(parse_invalidate_info(&s).unwrap_err().status, NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        parse_invalidate_info(&s).unwrap_err().status,
+        NDIS_STATUS_INVALID_PARAMETER
+    );
 }
 
 #[test]
@@ -113,13 +146,19 @@ fn reset_and_free_vf_parameters() {
     f[2] = 10;
     f[8] = 9;
     assert_eq!(parse_free_vf(&f).unwrap(), 9);
-    assert_eq!(parse_free_vf(&f[..9]).unwrap_err().status, NDIS_STATUS_INVALID_LENGTH);
+    assert_eq!(
+        parse_free_vf(&f[..9]).unwrap_err().status,
+        NDIS_STATUS_INVALID_LENGTH
+    );
 }
 
 #[test]
 fn request_wrapper_answers_and_reports_bytes_needed() {
     let mut buf = [0u8; 2];
-    let mut req = NDIS_OID_REQUEST { RequestType: NdisRequestQueryInformation, ..Default::default() };
+    let mut req = NDIS_OID_REQUEST {
+        RequestType: NdisRequestQueryInformation,
+        ..Default::default()
+    };
     req.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
         Oid: OID_GEN_LINK_SPEED,
         InformationBuffer: buf.as_mut_ptr().cast(),
@@ -127,13 +166,14 @@ fn request_wrapper_answers_and_reports_bytes_needed() {
         BytesWritten: 0,
         BytesNeeded: 0,
     };
-    // SAFETY: a live request whose buffer outlives the wrapper.
-    let mut r = unsafe { OidRequest::from_raw(&mut req) }.unwrap();
-    assert_eq!(r.kind(), RequestKind::Query);
-    assert_eq!(r.oid(), OID_GEN_LINK_SPEED);
-    assert_eq!(r.answer_u32(5), NDIS_STATUS_BUFFER_TOO_SHORT);
-    assert_eq!(r.bytes_needed(), 4);
-    drop(r);
+    {
+        // SAFETY: a live request whose buffer outlives the wrapper.
+        let mut r = unsafe { OidRequest::from_raw(&mut req) }.unwrap();
+        assert_eq!(r.kind(), RequestKind::Query);
+        assert_eq!(r.oid(), OID_GEN_LINK_SPEED);
+        assert_eq!(r.answer_u32(5), NDIS_STATUS_BUFFER_TOO_SHORT);
+        assert_eq!(r.bytes_needed(), 4);
+    }
     assert_eq!(buf, [0, 0], "nothing written on refusal");
 }
 
@@ -141,14 +181,20 @@ fn request_wrapper_answers_and_reports_bytes_needed() {
 fn request_wrapper_refuses_unknown_types_and_null() {
     // SAFETY: null is allowed by the contract.
     assert!(unsafe { OidRequest::from_raw(std::ptr::null_mut()) }.is_none());
-    let mut req = NDIS_OID_REQUEST { RequestType: 7, ..Default::default() };
+    let mut req = NDIS_OID_REQUEST {
+        RequestType: 7,
+        ..Default::default()
+    };
     // SAFETY: a live request.
     assert!(unsafe { OidRequest::from_raw(&mut req) }.is_none());
 }
 
 #[test]
 fn null_information_buffer_reads_as_empty() {
-    let mut req = NDIS_OID_REQUEST { RequestType: NdisRequestSetInformation, ..Default::default() };
+    let mut req = NDIS_OID_REQUEST {
+        RequestType: NdisRequestSetInformation,
+        ..Default::default()
+    };
     req.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
         Oid: OID_GEN_CURRENT_PACKET_FILTER,
         InformationBuffer: std::ptr::null_mut(),
@@ -171,10 +217,16 @@ fn adapter_state_machine_allows_only_ndis_transitions() {
     assert_eq!(S::Running.next(E::Pause), Some(S::Pausing));
     assert_eq!(S::Pausing.next(E::PauseDone), Some(S::Paused));
     assert_eq!(S::Paused.next(E::Halt), Some(S::Halted));
-    assert_eq!(S::Running.next(E::Halt), None, "NDIS halts only a paused adapter");
+    assert_eq!(
+        S::Running.next(E::Halt),
+        None,
+        "NDIS halts only a paused adapter"
+    );
     assert_eq!(S::Running.next(E::Restart), None);
     assert_eq!(S::Halted.next(E::Restart), None);
     assert_eq!(S::Initializing.next(E::Pause), None);
-    assert!(!S::Initializing.accepts_oids() && !S::Halted.accepts_oids() && S::Paused.accepts_oids());
+    assert!(
+        !S::Initializing.accepts_oids() && !S::Halted.accepts_oids() && S::Paused.accepts_oids()
+    );
     assert!(S::Running.accepts_sends() && !S::Paused.accepts_sends());
 }

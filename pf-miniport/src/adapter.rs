@@ -1,5 +1,10 @@
 //! The PF adapter: its state machine, its VF table and the lifecycle handlers' logic.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use crate::store::{Staged, VfStore};
 use crate::{LOG, POOL_TAG_ADAPTER, POOL_TAG_VF};
@@ -54,14 +59,20 @@ impl PfState {
         if !self.switch_created {
             return Err(OidError::status(NDIS_STATUS_NOT_SUPPORTED, "no NIC switch"));
         }
-        self.vfs.get(vf_id as usize).and_then(VfPtr::get).ok_or(OidError::invalid_parameter("VFId not allocated"))
+        self.vfs
+            .get(vf_id as usize)
+            .and_then(VfPtr::get)
+            .ok_or(OidError::invalid_parameter("VFId not allocated"))
     }
 
     pub fn vf_mut(&mut self, vf_id: u16) -> Result<&mut VfStore, OidError> {
         if !self.switch_created {
             return Err(OidError::status(NDIS_STATUS_NOT_SUPPORTED, "no NIC switch"));
         }
-        self.vfs.get_mut(vf_id as usize).and_then(VfPtr::get_mut).ok_or(OidError::invalid_parameter("VFId not allocated"))
+        self.vfs
+            .get_mut(vf_id as usize)
+            .and_then(VfPtr::get_mut)
+            .ok_or(OidError::invalid_parameter("VFId not allocated"))
     }
 
     pub fn transition(&mut self, event: AdapterEvent) -> bool {
@@ -71,7 +82,13 @@ impl PfState {
                 true
             }
             None => {
-                ndis_log!(ERROR, LOG, "unexpected {:?} in state {:?}", event, self.state);
+                ndis_log!(
+                    ERROR,
+                    LOG,
+                    "unexpected {:?} in state {:?}",
+                    event,
+                    self.state
+                );
                 false
             }
         }
@@ -100,8 +117,11 @@ pub const PF_MAC: [u8; 6] = [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01];
 impl Adapter {
     /// MiniportInitializeEx: allocates the adapter in nonpaged pool, sets registration,
     /// general and hardware-assist attributes. Leaves the adapter Paused.
-    pub fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
-        let Some(mut adapter) = PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) else {
+    pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+        // SAFETY: the miniport adapter handle of this initialization, valid until halt.
+        let Some(mut adapter) =
+            (unsafe { PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) })
+        else {
             ndis_log!(ERROR, LOG, "initialize: no memory for the adapter");
             return Err(NDIS_STATUS_RESOURCES);
         };
@@ -124,18 +144,29 @@ impl Adapter {
         let mut status = unsafe { miniport::set_registration_attributes(handle, ctx.cast()) };
         if status == NDIS_STATUS_SUCCESS {
             // SAFETY: as above.
-            status = unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
+            status = unsafe {
+                miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS)
+            };
         }
         if status == NDIS_STATUS_SUCCESS {
             let caps = NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT;
             // SAFETY: as above.
-            status = unsafe { miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps())) };
+            status =
+                unsafe { miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps())) };
         }
         if status != NDIS_STATUS_SUCCESS {
-            ndis_log!(ERROR, LOG, "initialize: attributes refused, status {:#010x}", status);
+            ndis_log!(
+                ERROR,
+                LOG,
+                "initialize: attributes refused, status {:#010x}",
+                status
+            );
             return Err(status);
         }
-        adapter.inner.get_mut().transition(AdapterEvent::InitializeDone);
+        adapter
+            .inner
+            .get_mut()
+            .transition(AdapterEvent::InitializeDone);
         ndis_log!(INFO, LOG, "initialized: up to {} VFs", MAX_VFS);
         Ok(adapter.into_raw())
     }
@@ -146,7 +177,9 @@ impl Adapter {
     /// `this` came from [`initialize`](Self::initialize) and NDIS calls nothing else on it.
     pub unsafe fn halt(this: *mut Adapter) {
         // SAFETY: `this` is the context from initialize (caller contract).
-        let Some(adapter) = (unsafe { this.as_ref() }) else { return };
+        let Some(adapter) = (unsafe { this.as_ref() }) else {
+            return;
+        };
         let handle = adapter.handle;
         let had_switch = adapter.inner.lock().switch_created;
         if had_switch {
@@ -171,13 +204,22 @@ impl Adapter {
     }
 
     /// Allocates and fills a VF's store; called with no lock held (pool allocation).
-    pub(crate) fn new_vf_store(&self, vf_id: u16, mac: [u8; 6], link: &EthernetInfo) -> Result<*mut VfStore, NDIS_STATUS> {
-        let Some(mut store) = PoolBox::<VfStore>::new_zeroed(self.handle, POOL_TAG_VF) else {
+    pub(crate) fn new_vf_store(
+        &self,
+        vf_id: u16,
+        mac: [u8; 6],
+        link: &EthernetInfo,
+    ) -> Result<*mut VfStore, NDIS_STATUS> {
+        // SAFETY: our adapter handle, valid until halt (which frees every store first).
+        let Some(mut store) = (unsafe { PoolBox::<VfStore>::new_zeroed(self.handle, POOL_TAG_VF) })
+        else {
             ndis_log!(ERROR, LOG, "VF {}: no memory for its block store", vf_id);
             return Err(NDIS_STATUS_RESOURCES);
         };
         let initial = initial_blocks(vf_id, mac, link).map_err(|_| NDIS_STATUS_FAILURE)?;
-        store.init(vf_id, &initial).map_err(|_| NDIS_STATUS_FAILURE)?;
+        store
+            .init(vf_id, &initial)
+            .map_err(|_| NDIS_STATUS_FAILURE)?;
         Ok(store.into_raw())
     }
 
@@ -188,16 +230,29 @@ impl Adapter {
     }
 
     /// Copies the first `out.len()` bytes of a block of an allocated VF.
-    pub(crate) fn copy_block_out(&self, vf_id: u16, id: BlockId, out: &mut [u8]) -> Result<(), OidError> {
+    pub(crate) fn copy_block_out(
+        &self,
+        vf_id: u16,
+        id: BlockId,
+        out: &mut [u8],
+    ) -> Result<(), OidError> {
         let mut st = self.inner.lock();
         let vf = st.vf_mut(vf_id)?;
-        let src = vf.block(id).and_then(|b| b.get(..out.len())).ok_or(OidError::invalid_parameter("Length does not fit the block"))?;
+        let src = vf
+            .block(id)
+            .and_then(|b| b.get(..out.len()))
+            .ok_or(OidError::invalid_parameter("Length does not fit the block"))?;
         out.copy_from_slice(src);
         vf.reads = vf.reads.wrapping_add(1);
         Ok(())
     }
 
-    pub(crate) fn store_guest_block(&self, vf_id: u16, id: BlockId, bytes: &[u8]) -> Result<(), OidError> {
+    pub(crate) fn store_guest_block(
+        &self,
+        vf_id: u16,
+        id: BlockId,
+        bytes: &[u8],
+    ) -> Result<(), OidError> {
         let mut st = self.inner.lock();
         let vf = st.vf_mut(vf_id)?;
         if !vf.store_guest_block(id, bytes) {
@@ -223,14 +278,24 @@ impl Adapter {
             let mut st = self.inner.lock();
             st.invalidations = st.invalidations.wrapping_add(1);
         }
-        ndis_log!(TRACE, LOG, "invalidate VF {} mask {:#x}", vf_id, mask.bits());
+        ndis_log!(
+            TRACE,
+            LOG,
+            "invalidate VF {} mask {:#x}",
+            vf_id,
+            mask.bits()
+        );
         // SAFETY: valid adapter handle; VF id from our own table.
         unsafe { NdisMInvalidateConfigBlock(self.handle, vf_id, mask.bits()) };
     }
 }
 
 /// The blocks a VF starts with.
-pub(crate) fn initial_blocks(vf_id: u16, mac: [u8; 6], link: &EthernetInfo) -> Result<[Staged; 4], BlockError> {
+pub(crate) fn initial_blocks(
+    vf_id: u16,
+    mac: [u8; 6],
+    link: &EthernetInfo,
+) -> Result<[Staged; 4], BlockError> {
     Ok([
         Staged::of(&VersionBlock {
             major: PROTOCOL_MAJOR,
@@ -239,9 +304,17 @@ pub(crate) fn initial_blocks(vf_id: u16, mac: [u8; 6], link: &EthernetInfo) -> R
             features: 0,
             defined: DEFINED_BLOCKS,
         })?,
-        Staged::of(&MacVlanBlock { mac, vlan_id: 0, priority: 0 })?,
+        Staged::of(&MacVlanBlock {
+            mac,
+            vlan_id: 0,
+            priority: 0,
+        })?,
         Staged::of(&link_block(link))?,
-        Staged::of(&PolicyBlock { flags: PolicyBlock::SPOOF_CHECK, max_tx_rate_mbps: 0, queue_pairs: 1 })?,
+        Staged::of(&PolicyBlock {
+            flags: PolicyBlock::SPOOF_CHECK,
+            max_tx_rate_mbps: 0,
+            queue_pairs: 1,
+        })?,
     ])
 }
 

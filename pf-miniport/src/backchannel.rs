@@ -11,8 +11,8 @@
     clippy::panic
 )]
 
-use crate::adapter::Adapter;
 use crate::LOG;
+use crate::adapter::Adapter;
 use common::blocks::*;
 use common::ffi::*;
 use common::ndis_log;
@@ -20,13 +20,23 @@ use common::oid::{ConfigBlockParams, OidError, OidRequest, RequestKind};
 
 /// Logs a refusal for the debugger and applies it to the request.
 fn refuse(req: &mut OidRequest<'_>, what: &str, e: OidError) -> NDIS_STATUS {
-    ndis_log!(WARN, LOG, "{} refused: {} (status {:#010x}, BytesNeeded {})", what, e.reason, e.status, e.bytes_needed);
+    ndis_log!(
+        WARN,
+        LOG,
+        "{} refused: {} (status {:#010x}, BytesNeeded {})",
+        what,
+        e.reason,
+        e.status,
+        e.bytes_needed
+    );
     req.fail(e)
 }
 
 /// The block descriptor and a length within it, or INVALID_PARAMETER.
 fn checked_block(p: &ConfigBlockParams, exact: bool) -> Result<BlockDescriptor, OidError> {
-    let d = descriptor(p.block_id).ok_or(OidError::invalid_parameter("BlockId is not a defined block"))?;
+    let d = descriptor(p.block_id).ok_or(OidError::invalid_parameter(
+        "BlockId is not a defined block",
+    ))?;
     let len = p.length as usize;
     if len > d.len || (exact && len != d.len) {
         return Err(OidError::invalid_parameter("Length does not fit the block"));
@@ -39,7 +49,11 @@ fn checked_block(p: &ConfigBlockParams, exact: bool) -> Result<BlockDescriptor, 
 pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
     const WHAT: &str = "READ_VF_CONFIG_BLOCK";
     if req.kind() != RequestKind::Method {
-        return refuse(req, WHAT, OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"));
+        return refuse(
+            req,
+            WHAT,
+            OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"),
+        );
     }
     let capacity = req.capacity();
     let params = match ConfigBlockParams::parse(req.input(), capacity) {
@@ -52,7 +66,11 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
     };
     let mut local = [0u8; MAX_BLOCK_LEN];
     let Some(out) = local.get_mut(..params.length as usize) else {
-        return refuse(req, WHAT, OidError::invalid_parameter("Length does not fit the block"));
+        return refuse(
+            req,
+            WHAT,
+            OidError::invalid_parameter("Length does not fit the block"),
+        );
     };
     if let Err(e) = adapter.copy_block_out(params.vf_id, desc.id, out) {
         return refuse(req, WHAT, e);
@@ -61,7 +79,13 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
     let end = range.end as u32;
     match req.buffer().get_mut(range) {
         Some(dst) => dst.copy_from_slice(out),
-        None => return refuse(req, WHAT, OidError::invalid_length(end, "data area past the buffer")),
+        None => {
+            return refuse(
+                req,
+                WHAT,
+                OidError::invalid_length(end, "data area past the buffer"),
+            );
+        }
     }
     req.set_bytes_read(ConfigBlockParams::STRUCT_LEN as u32);
     req.set_bytes_written(end);
@@ -73,7 +97,11 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
 pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
     const WHAT: &str = "WRITE_VF_CONFIG_BLOCK";
     if req.kind() == RequestKind::Query {
-        return refuse(req, WHAT, OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a set OID"));
+        return refuse(
+            req,
+            WHAT,
+            OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a set OID"),
+        );
     }
     let input = req.input();
     let params = match ConfigBlockParams::parse(input, input.len()) {
@@ -82,19 +110,44 @@ pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_S
     };
     let desc = match checked_block(&params, true) {
         Ok(d) if d.guest_writable => d,
-        Ok(_) => return refuse(req, WHAT, OidError::invalid_parameter("block is not writable by the VF")),
+        Ok(_) => {
+            return refuse(
+                req,
+                WHAT,
+                OidError::invalid_parameter("block is not writable by the VF"),
+            );
+        }
         Err(e) => return refuse(req, WHAT, e),
     };
     let mut local = [0u8; MAX_BLOCK_LEN];
-    let (Some(dst), Some(src)) = (local.get_mut(..desc.len), req.input().get(params.data_range())) else {
-        return refuse(req, WHAT, OidError::invalid_length(params.data_range().end as u32, "data area past the buffer"));
+    let (Some(dst), Some(src)) = (
+        local.get_mut(..desc.len),
+        req.input().get(params.data_range()),
+    ) else {
+        return refuse(
+            req,
+            WHAT,
+            OidError::invalid_length(params.data_range().end as u32, "data area past the buffer"),
+        );
     };
     dst.copy_from_slice(src);
     let data = &*dst;
     if let Err(e) = validate(desc.id, data) {
-        ndis_log!(WARN, LOG, "{} VF {} block {}: bad contents {:?}", WHAT, params.vf_id, desc.id.get(), e);
+        ndis_log!(
+            WARN,
+            LOG,
+            "{} VF {} block {}: bad contents {:?}",
+            WHAT,
+            params.vf_id,
+            desc.id.get(),
+            e
+        );
         adapter.count_rejected(params.vf_id);
-        return refuse(req, WHAT, OidError::status(NDIS_STATUS_INVALID_DATA, "block contents invalid"));
+        return refuse(
+            req,
+            WHAT,
+            OidError::status(NDIS_STATUS_INVALID_DATA, "block contents invalid"),
+        );
     }
     if let Err(e) = adapter.store_guest_block(params.vf_id, desc.id, data) {
         return refuse(req, WHAT, e);

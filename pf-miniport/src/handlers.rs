@@ -1,7 +1,7 @@
 //! The MiniportXxx entry points NDIS calls, with the NDIS ABI. Each one recovers the adapter
 //! from its context and delegates; none can panic.
-use crate::adapter::Adapter;
 use crate::LOG;
+use crate::adapter::Adapter;
 use common::ffi::imports::*;
 use common::ffi::*;
 use common::ndis_fn;

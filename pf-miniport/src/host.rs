@@ -2,7 +2,12 @@
 //! path) changes a VF's configuration. Each update is one transaction on the VF's store, and
 //! `NdisMInvalidateConfigBlock` is called with exactly the blocks that changed; an update that
 //! changes nothing sends nothing. Callable at `<= DISPATCH_LEVEL`.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, link_block};
@@ -28,14 +33,28 @@ impl Adapter {
     }
 
     /// One block, encoded from its typed value.
-    pub fn set_block<B: ConfigBlock>(&self, vf_id: u16, block: &B) -> Result<BlockMask, NDIS_STATUS> {
+    pub fn set_block<B: ConfigBlock>(
+        &self,
+        vf_id: u16,
+        block: &B,
+    ) -> Result<BlockMask, NDIS_STATUS> {
         let staged = Staged::of(block).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
         self.set_blocks(vf_id, &[staged])
     }
 
     /// The switch assigns a VF's MAC and VLAN.
-    pub fn set_vf_mac_vlan(&self, vf_id: u16, mac: [u8; 6], vlan_id: u16, priority: u8) -> Result<BlockMask, NDIS_STATUS> {
-        let block = MacVlanBlock { mac, vlan_id, priority };
+    pub fn set_vf_mac_vlan(
+        &self,
+        vf_id: u16,
+        mac: [u8; 6],
+        vlan_id: u16,
+        priority: u8,
+    ) -> Result<BlockMask, NDIS_STATUS> {
+        let block = MacVlanBlock {
+            mac,
+            vlan_id,
+            priority,
+        };
         // Validate exactly as the VF will, so the host cannot publish what the guest refuses.
         let mut probe = [0u8; MAX_BLOCK_LEN];
         MacVlanBlock::encode(&block, 1, BlockMask::EMPTY, &mut probe)
@@ -74,7 +93,15 @@ impl Adapter {
                 _ => {}
             }
         }
-        ndis_log!(INFO, LOG, "link {} {} bps mtu {}: {} VFs updated", if link_up { "up" } else { "down" }, speed_bps, mtu, touched);
+        ndis_log!(
+            INFO,
+            LOG,
+            "link {} {} bps mtu {}: {} VFs updated",
+            if link_up { "up" } else { "down" },
+            speed_bps,
+            mtu,
+            touched
+        );
         Ok(touched)
     }
 
@@ -100,11 +127,20 @@ impl Adapter {
 
     /// (reads, writes, rejected writes) seen for a VF.
     pub fn vf_counters(&self, vf_id: u16) -> Option<(u32, u32, u32)> {
-        self.inner.lock().vf(vf_id).ok().map(|v| (v.reads, v.writes, v.rejected))
+        self.inner
+            .lock()
+            .vf(vf_id)
+            .ok()
+            .map(|v| (v.reads, v.writes, v.rejected))
     }
 
     pub fn allocated_vfs(&self) -> usize {
-        self.inner.lock().vfs.iter().filter(|v| !v.0.is_null()).count()
+        self.inner
+            .lock()
+            .vfs
+            .iter()
+            .filter(|v| !v.0.is_null())
+            .count()
     }
 
     pub fn link(&self) -> miniport::EthernetInfo {

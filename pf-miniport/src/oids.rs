@@ -1,7 +1,7 @@
 //! MiniportOidRequest for the PF: general OIDs, the NIC switch, and the backchannel.
 use crate::adapter::Adapter;
-use crate::{LOG, VENDOR, DRIVER_VERSION};
 use crate::backchannel;
+use crate::{DRIVER_VERSION, LOG, VENDOR};
 use common::ffi::*;
 use common::miniport;
 use common::ndis_log;
@@ -64,7 +64,14 @@ impl Adapter {
             OID_NIC_SWITCH_ALLOCATE_VF => self.allocate_vf(req),
             OID_NIC_SWITCH_FREE_VF => self.free_vf(req),
             OID_SRIOV_RESET_VF => self.reset_vf(req),
-            _ => match miniport::general_oid(req, &info, &mut rx, SUPPORTED_OIDS, VENDOR, DRIVER_VERSION) {
+            _ => match miniport::general_oid(
+                req,
+                &info,
+                &mut rx,
+                SUPPORTED_OIDS,
+                VENDOR,
+                DRIVER_VERSION,
+            ) {
                 Some(status) => {
                     self.inner.lock().rx = rx;
                     status
@@ -76,7 +83,14 @@ impl Adapter {
             },
         };
         if status != NDIS_STATUS_SUCCESS {
-            ndis_log!(TRACE, LOG, "OID {:#x} -> {:#010x} ({})", oid, status, status_name(status));
+            ndis_log!(
+                TRACE,
+                LOG,
+                "OID {:#x} -> {:#010x} ({})",
+                oid,
+                status,
+                status_name(status)
+            );
         }
         status
     }

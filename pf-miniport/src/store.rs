@@ -1,6 +1,11 @@
 //! The per-VF block store: every defined block of one VF, encoded, in nonpaged memory that is
 //! allocated once when the VF is allocated. Reads, writes and updates only copy bytes.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use common::blocks::wire::{self, BlockHeader, MAX_PAYLOAD_LEN};
 use common::blocks::*;
@@ -32,9 +37,17 @@ pub struct Staged {
 impl Staged {
     pub fn of<B: ConfigBlock>(block: &B) -> Result<Self, BlockError> {
         let mut payload = [0u8; MAX_PAYLOAD_LEN];
-        let body = payload.get_mut(..B::PAYLOAD_LEN).ok_or(BlockError::TooLong { len: B::ENCODED_LEN })?;
+        let body = payload
+            .get_mut(..B::PAYLOAD_LEN)
+            .ok_or(BlockError::TooLong {
+                len: B::ENCODED_LEN,
+            })?;
         block.write_payload(&mut wire::Writer::new(body))?;
-        Ok(Self { id: B::id(), payload, len: B::PAYLOAD_LEN })
+        Ok(Self {
+            id: B::id(),
+            payload,
+            len: B::PAYLOAD_LEN,
+        })
     }
 
     fn payload(&self) -> &[u8] {
@@ -65,9 +78,14 @@ impl VfStore {
     pub fn update(&mut self, updates: &[Staged]) -> Result<BlockMask, BlockError> {
         let mut changed = BlockMask::EMPTY;
         for u in updates {
-            let d = descriptor(u.id.get() as u32).ok_or(BlockError::UnknownBlock { id: u.id.get() as u32 })?;
+            let d = descriptor(u.id.get() as u32).ok_or(BlockError::UnknownBlock {
+                id: u.id.get() as u32,
+            })?;
             if wire::HEADER_LEN + u.len != d.len {
-                return Err(BlockError::BadLength { expected: d.len, found: wire::HEADER_LEN + u.len });
+                return Err(BlockError::BadLength {
+                    expected: d.len,
+                    found: wire::HEADER_LEN + u.len,
+                });
             }
             let current = self.block(u.id).and_then(|b| b.get(wire::HEADER_LEN..));
             if current != Some(u.payload()) || self.generation == 0 {
@@ -85,17 +103,38 @@ impl VfStore {
         Ok(changed)
     }
 
-    fn write_stamped(&mut self, s: &Staged, generation: u32, txn: BlockMask) -> Result<(), BlockError> {
-        let d = descriptor(s.id.get() as u32).ok_or(BlockError::UnknownBlock { id: s.id.get() as u32 })?;
-        let header = BlockHeader { format: d.format, id: s.id, generation, txn };
-        let slot = self.blocks.get_mut(s.id.index()).ok_or(BlockError::UnknownBlock { id: s.id.get() as u32 })?;
+    fn write_stamped(
+        &mut self,
+        s: &Staged,
+        generation: u32,
+        txn: BlockMask,
+    ) -> Result<(), BlockError> {
+        let d = descriptor(s.id.get() as u32).ok_or(BlockError::UnknownBlock {
+            id: s.id.get() as u32,
+        })?;
+        let header = BlockHeader {
+            format: d.format,
+            id: s.id,
+            generation,
+            txn,
+        };
+        let slot = self
+            .blocks
+            .get_mut(s.id.index())
+            .ok_or(BlockError::UnknownBlock {
+                id: s.id.get() as u32,
+            })?;
         wire::encode(&header, s.payload(), slot)?;
         Ok(())
     }
 
     /// Stores a block the guest wrote, already validated by the caller.
     pub fn store_guest_block(&mut self, id: BlockId, bytes: &[u8]) -> bool {
-        match self.blocks.get_mut(id.index()).and_then(|slot| slot.get_mut(..bytes.len())) {
+        match self
+            .blocks
+            .get_mut(id.index())
+            .and_then(|slot| slot.get_mut(..bytes.len()))
+        {
             Some(dst) => {
                 dst.copy_from_slice(bytes);
                 true

@@ -18,7 +18,14 @@ use common::ndis_log;
 use common::oid::{self, OidError, OidRequest, RequestKind};
 
 fn refuse(req: &mut OidRequest<'_>, what: &str, e: OidError) -> NDIS_STATUS {
-    ndis_log!(WARN, LOG, "{} refused: {} (status {:#010x})", what, e.reason, e.status);
+    ndis_log!(
+        WARN,
+        LOG,
+        "{} refused: {} (status {:#010x})",
+        what,
+        e.reason,
+        e.status
+    );
     req.fail(e)
 }
 
@@ -27,26 +34,49 @@ impl Adapter {
     pub(crate) fn create_switch(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_CREATE_SWITCH";
         if req.kind() == RequestKind::Query {
-            return refuse(req, WHAT, OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a method OID"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a method OID"),
+            );
         }
         let (switch_id, num_vfs) = match oid::parse_create_switch(req.input()) {
             Ok(v) => v,
             Err(e) => return refuse(req, WHAT, e),
         };
         if switch_id != NDIS_DEFAULT_SWITCH_ID {
-            return refuse(req, WHAT, OidError::invalid_parameter("only the default switch is supported"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::invalid_parameter("only the default switch is supported"),
+            );
         }
         if num_vfs as usize > MAX_VFS {
-            return refuse(req, WHAT, OidError::invalid_parameter("NumVFs above the hardware's"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::invalid_parameter("NumVFs above the hardware's"),
+            );
         }
         if self.inner.lock().switch_created {
-            return refuse(req, WHAT, OidError::status(NDIS_STATUS_INVALID_STATE, "switch already created"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::status(NDIS_STATUS_INVALID_STATE, "switch already created"),
+            );
         }
         // PASSIVE_LEVEL call, so no lock is held across it.
         // SAFETY: valid adapter handle.
-        let status = unsafe { NdisMEnableVirtualization(self.handle, num_vfs as u16, FALSE, FALSE, TRUE) };
+        let status =
+            unsafe { NdisMEnableVirtualization(self.handle, num_vfs as u16, FALSE, FALSE, TRUE) };
         if status != NDIS_STATUS_SUCCESS {
-            ndis_log!(ERROR, LOG, "NdisMEnableVirtualization({}) failed: {:#010x}", num_vfs, status);
+            ndis_log!(
+                ERROR,
+                LOG,
+                "NdisMEnableVirtualization({}) failed: {:#010x}",
+                num_vfs,
+                status
+            );
             return status;
         }
         let mut st = self.inner.lock();
@@ -70,7 +100,11 @@ impl Adapter {
             return refuse(req, WHAT, e);
         }
         if !self.inner.lock().switch_created {
-            return refuse(req, WHAT, OidError::status(NDIS_STATUS_INVALID_STATE, "no switch to delete"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::status(NDIS_STATUS_INVALID_STATE, "no switch to delete"),
+            );
         }
         self.delete_switch();
         req.set_bytes_read(NDIS_SIZEOF_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1 as u32);
@@ -89,7 +123,12 @@ impl Adapter {
         // SAFETY: valid adapter handle; disabling is the documented inverse (NDIS-FACTS §8.2.4).
         let status = unsafe { NdisMEnableVirtualization(self.handle, 0, FALSE, FALSE, FALSE) };
         if status != NDIS_STATUS_SUCCESS {
-            ndis_log!(WARN, LOG, "disabling virtualization returned {:#010x}", status);
+            ndis_log!(
+                WARN,
+                LOG,
+                "disabling virtualization returned {:#010x}",
+                status
+            );
         }
         ndis_log!(INFO, LOG, "NIC switch deleted");
     }
@@ -107,22 +146,45 @@ impl Adapter {
     pub(crate) fn allocate_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_ALLOCATE_VF";
         if req.kind() != RequestKind::Method {
-            return refuse(req, WHAT, OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"),
+            );
         }
         let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
-        if let Err(e) = oid::check_header(req.input(), NDIS_OBJECT_TYPE_DEFAULT, NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1, size) {
+        if let Err(e) = oid::check_header(
+            req.input(),
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1,
+            size,
+        ) {
             return refuse(req, WHAT, e);
         }
         if req.capacity() < size as usize {
-            return refuse(req, WHAT, OidError::invalid_length(size as u32, "output buffer too short"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::invalid_length(size as u32, "output buffer too short"),
+            );
         }
         let mut params = NDIS_NIC_SWITCH_VF_PARAMETERS::default();
         let Some(src) = req.input().get(..size as usize) else {
-            return refuse(req, WHAT, OidError::invalid_length(size as u32, "input too short"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::invalid_length(size as u32, "input too short"),
+            );
         };
         // SAFETY: `src` holds size_of::<NDIS_NIC_SWITCH_VF_PARAMETERS>() bytes (0x660, checked
         // above) and the structure is plain data with no invalid bit patterns.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (&raw mut params).cast::<u8>(), size as usize) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                (&raw mut params).cast::<u8>(),
+                size as usize,
+            )
+        };
         if params.SwitchId != NDIS_DEFAULT_SWITCH_ID {
             return refuse(req, WHAT, OidError::invalid_parameter("unknown SwitchId"));
         }
@@ -131,17 +193,28 @@ impl Adapter {
             let st = self.inner.lock();
             if !st.switch_created {
                 drop(st);
-                return refuse(req, WHAT, OidError::status(NDIS_STATUS_INVALID_STATE, "no NIC switch"));
+                return refuse(
+                    req,
+                    WHAT,
+                    OidError::status(NDIS_STATUS_INVALID_STATE, "no NIC switch"),
+                );
             }
             let limit = (st.num_vfs as usize).min(MAX_VFS);
             let free = st.vfs.iter().take(limit).position(|v| v.0.is_null());
             (free, st.info)
         };
         let Some(vf_index) = free_id else {
-            return refuse(req, WHAT, OidError::status(NDIS_STATUS_RESOURCES, "all VFs allocated"));
+            return refuse(
+                req,
+                WHAT,
+                OidError::status(NDIS_STATUS_RESOURCES, "all VFs allocated"),
+            );
         };
         let vf_id = vf_index as u16;
-        let requested = params.CurrentMacAddress.get(..6).and_then(|m| <[u8; 6]>::try_from(m).ok());
+        let requested = params
+            .CurrentMacAddress
+            .get(..6)
+            .and_then(|m| <[u8; 6]>::try_from(m).ok());
         let mac = match requested {
             Some(m) if params.MacAddressLength == 6 && m != [0; 6] && m[0] & 1 == 0 => m,
             _ => default_vf_mac(vf_id),
@@ -157,24 +230,42 @@ impl Adapter {
                 _ => {
                     drop(st);
                     self.free_vf_store(store);
-                    return refuse(req, WHAT, OidError::status(NDIS_STATUS_RESOURCES, "VF taken concurrently"));
+                    return refuse(
+                        req,
+                        WHAT,
+                        OidError::status(NDIS_STATUS_RESOURCES, "VF taken concurrently"),
+                    );
                 }
             }
         }
 
         let (mut seg, mut bus, mut func) = (0u16, 0u8, 0u8);
         // SAFETY: valid adapter handle; out-pointers to locals.
-        unsafe { NdisMGetVirtualFunctionLocation(self.handle, vf_id, &mut seg, &mut bus, &mut func) };
+        unsafe {
+            NdisMGetVirtualFunctionLocation(self.handle, vf_id, &mut seg, &mut bus, &mut func)
+        };
         params.VFId = vf_id;
         params.RequestorId = ((seg as u32) << 16) | ((bus as u32) << 8) | func as u32;
         let buf = req.buffer();
         if let Some(dst) = buf.get_mut(..size as usize) {
             // SAFETY: `dst` has room for the whole structure; plain-data copy.
-            unsafe { core::ptr::copy_nonoverlapping((&raw const params).cast::<u8>(), dst.as_mut_ptr(), size as usize) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    (&raw const params).cast::<u8>(),
+                    dst.as_mut_ptr(),
+                    size as usize,
+                )
+            };
         }
         req.set_bytes_read(size as u32);
         req.set_bytes_written(size as u32);
-        ndis_log!(INFO, LOG, "VF {} allocated, RID {:#x}", vf_id, params.RequestorId);
+        ndis_log!(
+            INFO,
+            LOG,
+            "VF {} allocated, RID {:#x}",
+            vf_id,
+            params.RequestorId
+        );
         NDIS_STATUS_SUCCESS
     }
 
@@ -217,9 +308,20 @@ impl Adapter {
                 }
             };
             let mut bytes = [0u8; MAX_BLOCK_LEN];
-            let header = BlockHeader { format: VfStatusBlock::FORMAT, id: status.id, generation: 0, txn: GUEST_BLOCKS };
-            if VfStatusBlock::default().encode(header.generation, header.txn, &mut bytes).is_ok() {
-                vf.store_guest_block(status.id, bytes.get(..VfStatusBlock::ENCODED_LEN).unwrap_or(&[]));
+            let header = BlockHeader {
+                format: VfStatusBlock::FORMAT,
+                id: status.id,
+                generation: 0,
+                txn: GUEST_BLOCKS,
+            };
+            if VfStatusBlock::default()
+                .encode(header.generation, header.txn, &mut bytes)
+                .is_ok()
+            {
+                vf.store_guest_block(
+                    status.id,
+                    bytes.get(..VfStatusBlock::ENCODED_LEN).unwrap_or(&[]),
+                );
             }
             vf.reads = 0;
             vf.writes = 0;

@@ -55,7 +55,8 @@ fn vf_of(a: &SimAdapter, what: &str) -> Option<u16> {
     match a.role {
         Role::Vf { vf_id } => Some(vf_id),
         Role::Pf => {
-            a.world().violation(format!("{what} called by the PF (VF-only)"));
+            a.world()
+                .violation(format!("{what} called by the PF (VF-only)"));
             None
         }
     }

@@ -35,7 +35,11 @@ pub fn name(irql: KIRQL) -> &'static str {
 pub fn require_max(max: KIRQL, what: &str) -> Result<(), String> {
     let now = current();
     if now > max {
-        Err(format!("IRQL: {what} called at {} (max {})", name(now), name(max)))
+        Err(format!(
+            "IRQL: {what} called at {} (max {})",
+            name(now),
+            name(max)
+        ))
     } else {
         Ok(())
     }
@@ -60,9 +64,16 @@ pub fn call_at<R>(irql: KIRQL, what: &str, f: impl FnOnce() -> R) -> (R, Option<
     let held_after = HELD.with(|h| h.borrow().len());
     set(saved);
     let violation = if after != irql {
-        Some(format!("IRQL: {what} returned at {} but was called at {}", name(after), name(irql)))
+        Some(format!(
+            "IRQL: {what} returned at {} but was called at {}",
+            name(after),
+            name(irql)
+        ))
     } else if held_after != held_before {
-        Some(format!("spin lock: {what} returned holding {} lock(s)", held_after - held_before))
+        Some(format!(
+            "spin lock: {what} returned holding {} lock(s)",
+            held_after - held_before
+        ))
     } else {
         None
     };
@@ -82,12 +93,17 @@ pub fn acquire_raise_to_dpc(lock: *mut KSPIN_LOCK) -> KIRQL {
     }
     let addr = lock as usize;
     if HELD.with(|h| h.borrow().contains(&addr)) {
-        eprintln!("simulated bugcheck: spin lock {addr:#x} acquired twice on one thread (deadlock)");
+        eprintln!(
+            "simulated bugcheck: spin lock {addr:#x} acquired twice on one thread (deadlock)"
+        );
         std::process::abort();
     }
     set(DISPATCH_LEVEL);
     let word = lock_word(lock);
-    while word.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while word
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         std::hint::spin_loop();
     }
     HELD.with(|h| h.borrow_mut().push(addr));
@@ -107,7 +123,9 @@ pub fn release(lock: *mut KSPIN_LOCK, new_irql: KIRQL) {
         }
     });
     if !was_held {
-        orphan_violation(format!("KeReleaseSpinLock of {addr:#x} not held by this thread"));
+        orphan_violation(format!(
+            "KeReleaseSpinLock of {addr:#x} not held by this thread"
+        ));
     }
     if current() != DISPATCH_LEVEL {
         orphan_violation(format!("KeReleaseSpinLock at {}", name(current())));
@@ -118,10 +136,16 @@ pub fn release(lock: *mut KSPIN_LOCK, new_irql: KIRQL) {
 
 pub fn acquire_at_dpc(lock: *mut KSPIN_LOCK) {
     if current() != DISPATCH_LEVEL {
-        orphan_violation(format!("KeAcquireSpinLockAtDpcLevel at {}", name(current())));
+        orphan_violation(format!(
+            "KeAcquireSpinLockAtDpcLevel at {}",
+            name(current())
+        ));
     }
     let word = lock_word(lock);
-    while word.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while word
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         std::hint::spin_loop();
     }
     HELD.with(|h| h.borrow_mut().push(lock as usize));

@@ -9,12 +9,14 @@
 //! Determinism: one thread drives everything and every choice (delivery order and delays,
 //! injected faults) comes from the seeded [`rng::Rng`], so a run reproduces from its seed.
 
+pub mod chaos;
 pub mod exports;
 pub mod irql;
 pub mod rng;
 pub mod timeline;
 pub mod world;
 
+use common::blocks::wire;
 use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind;
@@ -31,7 +33,10 @@ impl World {
     pub fn new(cfg: Config) -> Self {
         let inner = WorldInner::new_world(cfg);
         exports::enter(&*inner);
-        Self { inner, applied_seen: Default::default() }
+        Self {
+            inner,
+            applied_seen: Default::default(),
+        }
     }
 
     /// Host with the PF, a NIC switch of `num_vfs`, every VF allocated and attached to a
@@ -39,7 +44,11 @@ impl World {
     pub fn boot(cfg: Config, num_vfs: u16) -> Self {
         let w = Self::new(cfg);
         w.load_pf().expect("PF initializes");
-        assert_eq!(w.create_switch(num_vfs), NDIS_STATUS_SUCCESS, "NIC switch created");
+        assert_eq!(
+            w.create_switch(num_vfs),
+            NDIS_STATUS_SUCCESS,
+            "NIC switch created"
+        );
         for _ in 0..num_vfs {
             let vf = w.allocate_vf().expect("VF allocated");
             w.attach_vf(vf).expect("VF initializes in its guest");
@@ -71,9 +80,14 @@ impl World {
             // SAFETY: the extension holds the handle the driver got from registration.
             let h = unsafe {
                 let ext = exports::IoGetDriverObjectExtension(obj.cast(), common_extension_id(obj));
-                if ext.is_null() { std::ptr::null_mut() } else { *(ext as *const NDIS_HANDLE) }
+                if ext.is_null() {
+                    std::ptr::null_mut()
+                } else {
+                    *(ext as *const NDIS_HANDLE)
+                }
             };
-            self.inner.set_driver_index(if pf { Role::Pf } else { Role::Vf { vf_id: 0 } }, h);
+            self.inner
+                .set_driver_index(if pf { Role::Pf } else { Role::Vf { vf_id: 0 } }, h);
         }
         status
     }
@@ -85,7 +99,9 @@ impl World {
             return Err(status);
         }
         let idx = self.inner.driver_index(true).ok_or(NDIS_STATUS_FAILURE)?;
-        self.inner.start_adapter(Role::Pf, "PF".into(), idx).map(|_| ())
+        self.inner
+            .start_adapter(Role::Pf, "PF".into(), idx)
+            .map(|_| ())
     }
 
     pub fn pf_sim(&self) -> &SimAdapter {
@@ -95,7 +111,8 @@ impl World {
     /// The PF driver's adapter: its host-side API.
     pub fn pf(&self) -> &pf_miniport::Adapter {
         // SAFETY: the context of the live PF adapter.
-        unsafe { pf_miniport::adapter_from_context(self.pf_sim().ctx()) }.expect("PF adapter context")
+        unsafe { pf_miniport::adapter_from_context(self.pf_sim().ctx()) }
+            .expect("PF adapter context")
     }
 
     pub fn vf_sim(&self, vf: u16) -> Option<&SimAdapter> {
@@ -109,7 +126,15 @@ impl World {
         unsafe { vf_miniport::adapter_from_context(a.ctx()) }
     }
 
-    pub fn oid(&self, adapter: &SimAdapter, kind: RequestKind, oid: NDIS_OID, buf: &mut [u8], input: u32, output: u32) -> OidOutcome {
+    pub fn oid(
+        &self,
+        adapter: &SimAdapter,
+        kind: RequestKind,
+        oid: NDIS_OID,
+        buf: &mut [u8],
+        input: u32,
+        output: u32,
+    ) -> OidOutcome {
         self.inner.call_oid(adapter, kind, oid, buf, input, output)
     }
 
@@ -123,8 +148,21 @@ impl World {
         p[12..16].copy_from_slice(&NDIS_DEFAULT_SWITCH_ID.to_le_bytes());
         p[532..536].copy_from_slice(&(num_vfs as u32).to_le_bytes());
         let n = p.len() as u32;
-        let o = self.oid(self.pf_sim(), RequestKind::Method, OID_NIC_SWITCH_CREATE_SWITCH, &mut p, n, n);
-        self.inner.record(Event::Lifecycle { who: "PF".into(), what: format!("OID_NIC_SWITCH_CREATE_SWITCH({num_vfs} VFs) -> {}", timeline::status_text(o.status)) });
+        let o = self.oid(
+            self.pf_sim(),
+            RequestKind::Method,
+            OID_NIC_SWITCH_CREATE_SWITCH,
+            &mut p,
+            n,
+            n,
+        );
+        self.inner.record(Event::Lifecycle {
+            who: "PF".into(),
+            what: format!(
+                "OID_NIC_SWITCH_CREATE_SWITCH({num_vfs} VFs) -> {}",
+                timeline::status_text(o.status)
+            ),
+        });
         o.status
     }
 
@@ -135,12 +173,22 @@ impl World {
         p[0] = NDIS_OBJECT_TYPE_DEFAULT;
         p[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
         p[2..4].copy_from_slice(&(size as u16).to_le_bytes());
-        let o = self.oid(self.pf_sim(), RequestKind::Method, OID_NIC_SWITCH_ALLOCATE_VF, &mut p, size as u32, size as u32);
+        let o = self.oid(
+            self.pf_sim(),
+            RequestKind::Method,
+            OID_NIC_SWITCH_ALLOCATE_VF,
+            &mut p,
+            size as u32,
+            size as u32,
+        );
         if o.status != NDIS_STATUS_SUCCESS {
             return Err(o.status);
         }
         let vf = u16::from_le_bytes([p[0x65A], p[0x65B]]);
-        self.inner.record(Event::Lifecycle { who: "PF".into(), what: format!("OID_NIC_SWITCH_ALLOCATE_VF -> VF {vf}") });
+        self.inner.record(Event::Lifecycle {
+            who: "PF".into(),
+            what: format!("OID_NIC_SWITCH_ALLOCATE_VF -> VF {vf}"),
+        });
         Ok(vf)
     }
 
@@ -153,7 +201,8 @@ impl World {
             }
         }
         let idx = self.inner.driver_index(false).ok_or(NDIS_STATUS_FAILURE)?;
-        self.inner.start_adapter(Role::Vf { vf_id: vf }, format!("VF {vf}"), idx)?;
+        self.inner
+            .start_adapter(Role::Vf { vf_id: vf }, format!("VF {vf}"), idx)?;
         self.note_applied(vf);
         Ok(())
     }
@@ -173,17 +222,33 @@ impl World {
         let mut p = vec![0u8; 12];
         p[0] = NDIS_OBJECT_TYPE_DEFAULT;
         p[1] = NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1;
-        p[2..4].copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1.to_le_bytes());
+        p[2..4]
+            .copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1.to_le_bytes());
         p[8..10].copy_from_slice(&vf.to_le_bytes());
-        let o = self.oid(self.pf_sim(), RequestKind::Set, OID_NIC_SWITCH_FREE_VF, &mut p, 12, 12);
+        let o = self.oid(
+            self.pf_sim(),
+            RequestKind::Set,
+            OID_NIC_SWITCH_FREE_VF,
+            &mut p,
+            12,
+            12,
+        );
         self.inner.drop_channel(vf);
-        self.inner.record(Event::Lifecycle { who: "PF".into(), what: format!("OID_NIC_SWITCH_FREE_VF(VF {vf}) -> {}", timeline::status_text(o.status)) });
+        self.inner.record(Event::Lifecycle {
+            who: "PF".into(),
+            what: format!(
+                "OID_NIC_SWITCH_FREE_VF(VF {vf}) -> {}",
+                timeline::status_text(o.status)
+            ),
+        });
         o.status
     }
 
     /// Halts the PF (every guest VF is removed first, as the host would).
     pub fn halt_pf(&self) {
-        let vfs: Vec<u16> = (0..pf_miniport::MAX_VFS as u16).filter(|v| self.inner.vf_adapter(*v).is_some()).collect();
+        let vfs: Vec<u16> = (0..pf_miniport::MAX_VFS as u16)
+            .filter(|v| self.inner.vf_adapter(*v).is_some())
+            .collect();
         for vf in vfs {
             self.detach_vf(vf);
         }
@@ -193,21 +258,32 @@ impl World {
     }
 
     pub fn pause_vf(&self, vf: u16) -> NDIS_STATUS {
-        self.inner.vf_adapter(vf).map_or(NDIS_STATUS_FAILURE, |a| self.inner.pause(a))
+        self.inner
+            .vf_adapter(vf)
+            .map_or(NDIS_STATUS_FAILURE, |a| self.inner.pause(a))
     }
 
     pub fn restart_vf(&self, vf: u16) -> NDIS_STATUS {
-        let s = self.inner.vf_adapter(vf).map_or(NDIS_STATUS_FAILURE, |a| self.inner.restart(a));
+        let s = self
+            .inner
+            .vf_adapter(vf)
+            .map_or(NDIS_STATUS_FAILURE, |a| self.inner.restart(a));
         self.note_applied(vf);
         s
     }
 
     pub fn reset_vf_in_guest(&self, vf: u16) -> NDIS_STATUS {
-        self.inner.vf_adapter(vf).map_or(NDIS_STATUS_FAILURE, |a| self.inner.reset(a))
+        self.inner
+            .vf_adapter(vf)
+            .map_or(NDIS_STATUS_FAILURE, |a| self.inner.reset(a))
     }
 
     /// A host-side change, recorded on the timeline and run against the PF's API.
-    pub fn host_change<R>(&self, what: impl Into<String>, f: impl FnOnce(&pf_miniport::Adapter) -> R) -> R {
+    pub fn host_change<R>(
+        &self,
+        what: impl Into<String>,
+        f: impl FnOnce(&pf_miniport::Adapter) -> R,
+    ) -> R {
         self.inner.record(Event::HostChange { what: what.into() });
         f(self.pf())
     }
@@ -227,9 +303,15 @@ impl World {
         let mut quiet = 0;
         while quiet < 2 {
             steps += 1;
-            if self.step() { quiet = 0 } else { quiet += 1 }
+            // A delivery held back by the seeded delay is still work to do.
+            if self.step() || self.inner.has_pending_work() {
+                quiet = 0
+            } else {
+                quiet += 1
+            }
             if steps > 100_000 {
-                self.inner.violation("simulation did not settle after 100000 steps".into());
+                self.inner
+                    .violation("simulation did not settle after 100000 steps".into());
                 break;
             }
         }
@@ -246,7 +328,9 @@ impl World {
     }
 
     pub fn vf_ids(&self) -> Vec<u16> {
-        (0..pf_miniport::MAX_VFS as u16).filter(|v| self.inner.vf_adapter(*v).is_some()).collect()
+        (0..pf_miniport::MAX_VFS as u16)
+            .filter(|v| self.inner.vf_adapter(*v).is_some())
+            .collect()
     }
 
     fn note_applied(&self, vf: u16) {
@@ -268,28 +352,59 @@ impl World {
                 ap.queue_pairs
             );
             drop(seen);
-            self.inner.record(Event::Applied { vf, generation: s.applied_generation, summary });
+            self.inner.record(Event::Applied {
+                vf,
+                generation: s.applied_generation,
+                summary,
+            });
         }
     }
 
     /// Checks that a VF holds exactly the PF's current data for every host block and has
     /// applied the PF's latest generation.
     pub fn check_consistent(&self, vf: u16) -> Result<(), String> {
-        let Some(a) = self.vf(vf) else { return Err(format!("VF {vf} is not attached")) };
+        let Some(a) = self.vf(vf) else {
+            return Err(format!("VF {vf} is not attached"));
+        };
         let snap = a.snapshot();
         for id in HOST_BLOCKS {
-            let (pf_bytes, len) = self.pf().vf_block(vf, id).ok_or(format!("PF has no block {} for VF {vf}", id.get()))?;
-            let vf_bytes = snap.view.block(id).ok_or(format!("VF {vf} holds no block {}", id.get()))?;
+            let (pf_bytes, len) = self
+                .pf()
+                .vf_block(vf, id)
+                .ok_or(format!("PF has no block {} for VF {vf}", id.get()))?;
+            let vf_bytes = snap
+                .view
+                .block(id)
+                .ok_or(format!("VF {vf} holds no block {}", id.get()))?;
             if vf_bytes != &pf_bytes[..len] {
-                return Err(format!("VF {vf} block {} differs from the PF's", id.get()));
+                let g = |b: &[u8]| {
+                    wire::decode(b)
+                        .map(|(h, _)| (h.generation, h.txn.bits()))
+                        .ok()
+                };
+                return Err(format!(
+                    "VF {vf} block {} differs from the PF's: VF holds (generation, txn) {:?}, PF {:?}; VF {:?} pending {:#x}, channel {:?}",
+                    id.get(),
+                    g(vf_bytes),
+                    g(&pf_bytes[..len]),
+                    snap.state,
+                    snap.pending.bits(),
+                    self.inner.channel(vf)
+                ));
             }
         }
         let pf_gen = self.pf().vf_generation(vf).unwrap_or(0);
         if snap.applied_generation != pf_gen {
-            return Err(format!("VF {vf} applied generation {} but the PF is at {pf_gen}", snap.applied_generation));
+            return Err(format!(
+                "VF {vf} applied generation {} but the PF is at {pf_gen}",
+                snap.applied_generation
+            ));
         }
         if !snap.pending.is_empty() {
-            return Err(format!("VF {vf} still has pending blocks {:#x}", snap.pending.bits()));
+            return Err(format!(
+                "VF {vf} still has pending blocks {:#x}",
+                snap.pending.bits()
+            ));
         }
         Ok(())
     }
@@ -301,7 +416,11 @@ impl World {
     /// Panics (in test code, outside any driver frame) if a Verifier-style rule was broken.
     pub fn assert_clean(&self) {
         let v = self.violations();
-        assert!(v.is_empty(), "driver verifier violations:\n  {}", v.join("\n  "));
+        assert!(
+            v.is_empty(),
+            "driver verifier violations:\n  {}",
+            v.join("\n  ")
+        );
     }
 
     pub fn timeline(&self) -> Vec<(u64, Event)> {
@@ -322,7 +441,9 @@ impl World {
     }
 
     pub fn is_running(&self, vf: u16) -> bool {
-        self.inner.vf_adapter(vf).is_some_and(|a| a.running.load(Ordering::Acquire))
+        self.inner
+            .vf_adapter(vf)
+            .is_some_and(|a| a.running.load(Ordering::Acquire))
     }
 }
 
@@ -336,9 +457,18 @@ impl Drop for World {
 fn common_extension_id(obj: *mut world::SimDriverObject) -> *mut std::ffi::c_void {
     // SAFETY: the driver object is alive; its first (and only) extension is the one
     // common::miniport allocated during DriverEntry.
-    unsafe { (*obj).extensions.lock().map(|e| e.first().map_or(0, |(k, _)| *k)).unwrap_or(0) as *mut std::ffi::c_void }
+    unsafe {
+        (*obj)
+            .extensions
+            .lock()
+            .map(|e| e.first().map_or(0, |(k, _)| *k))
+            .unwrap_or(0) as *mut std::ffi::c_void
+    }
 }
 
 pub fn mac_text(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -139,7 +139,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { seed: 1, delivery_delay: 0.0, backchannel_absent: false, fail_allocation: None, echo_log: false }
+        Self {
+            seed: 1,
+            delivery_delay: 0.0,
+            backchannel_absent: false,
+            fail_allocation: None,
+            echo_log: false,
+        }
     }
 }
 
@@ -155,7 +161,9 @@ pub struct VfChannel {
     pub deliveries: u64,
 }
 
+/// Boxed so that each object's address (its NDIS handle) stays put as the vectors grow.
 #[derive(Default)]
+#[allow(clippy::vec_box)]
 struct State {
     objects: Vec<Box<SimDriverObject>>,
     drivers: Vec<Box<SimDriver>>,
@@ -233,7 +241,13 @@ impl WorldInner {
     }
 
     pub fn debug_print(&self, level: u32, msg: &str) {
-        let line = format!("[{}] {}", ["ERROR", "WARN", "TRACE", "INFO"].get(level as usize).unwrap_or(&"?"), msg.trim_end());
+        let line = format!(
+            "[{}] {}",
+            ["ERROR", "WARN", "TRACE", "INFO"]
+                .get(level as usize)
+                .unwrap_or(&"?"),
+            msg.trim_end()
+        );
         if self.cfg.echo_log {
             eprintln!("{line}");
         }
@@ -243,7 +257,10 @@ impl WorldInner {
     // ---- objects -------------------------------------------------------------------------
 
     pub fn new_driver_object(&self) -> *mut SimDriverObject {
-        let mut obj = Box::new(SimDriverObject { world: self, extensions: Mutex::new(Vec::new()) });
+        let mut obj = Box::new(SimDriverObject {
+            world: self,
+            extensions: Mutex::new(Vec::new()),
+        });
         let ptr: *mut SimDriverObject = &mut *obj;
         lock(&self.state).objects.push(obj);
         ptr
@@ -258,7 +275,11 @@ impl WorldInner {
 
     pub fn deregister_driver(&self, handle: NDIS_HANDLE) {
         let st = lock(&self.state);
-        if !st.drivers.iter().any(|d| std::ptr::eq(&**d, handle as *const SimDriver)) {
+        if !st
+            .drivers
+            .iter()
+            .any(|d| std::ptr::eq(&**d, handle as *const SimDriver))
+        {
             drop(st);
             self.violation("NdisMDeregisterMiniportDriver with an unknown handle".into());
         }
@@ -315,7 +336,9 @@ impl WorldInner {
         m.allocations += 1;
         if self.cfg.fail_allocation == Some(m.allocations) {
             drop(m);
-            self.record(Event::Fault { what: format!("pool allocation of {len} B (tag {}) fails", tag_text(tag)) });
+            self.record(Event::Fault {
+                what: format!("pool allocation of {len} B (tag {}) fails", tag_text(tag)),
+            });
             return std::ptr::null_mut();
         }
         let Ok(layout) = std::alloc::Layout::from_size_align((len as usize).max(1), 16) else {
@@ -337,9 +360,14 @@ impl WorldInner {
             Some((len, t)) => {
                 drop(m);
                 if t != tag {
-                    self.violation(format!("pool block freed with tag {} but allocated with {}", tag_text(tag), tag_text(t)));
+                    self.violation(format!(
+                        "pool block freed with tag {} but allocated with {}",
+                        tag_text(tag),
+                        tag_text(t)
+                    ));
                 }
-                let layout = std::alloc::Layout::from_size_align(len.max(1), 16).expect("layout was valid at allocation");
+                let layout = std::alloc::Layout::from_size_align(len.max(1), 16)
+                    .expect("layout was valid at allocation");
                 // SAFETY: allocated above with this layout.
                 unsafe { std::alloc::dealloc(p.cast(), layout) };
             }
@@ -352,7 +380,12 @@ impl WorldInner {
 
     /// Bytes of pool currently allocated with `tag`.
     pub fn pool_bytes(&self, tag: u32) -> usize {
-        lock(&self.memory).live.values().filter(|(_, t)| *t == tag).map(|(l, _)| *l).sum()
+        lock(&self.memory)
+            .live
+            .values()
+            .filter(|(_, t)| *t == tag)
+            .map(|(l, _)| *l)
+            .sum()
     }
 
     pub fn pool_blocks(&self) -> usize {
@@ -369,7 +402,9 @@ impl WorldInner {
     }
 
     pub fn queue_work(&self, item: NDIS_HANDLE, routine: WorkRoutine, ctx: *mut c_void) {
-        lock(&self.state).queued_work.push_back((item as usize, routine, ctx as usize));
+        lock(&self.state)
+            .queued_work
+            .push_back((item as usize, routine, ctx as usize));
     }
 
     pub fn free_work_item(&self, item: NDIS_HANDLE) {
@@ -379,7 +414,8 @@ impl WorldInner {
             self.violation("NdisFreeIoWorkItem while the item is queued".into());
             return;
         }
-        st.work_items.retain(|w| !std::ptr::eq(&**w, item as *const SimWorkItem));
+        st.work_items
+            .retain(|w| !std::ptr::eq(&**w, item as *const SimWorkItem));
     }
 
     // ---- virtualization stack ------------------------------------------------------------
@@ -426,11 +462,17 @@ impl WorldInner {
             ch.reads
         };
         let len = out.len() as u32;
-        let fault = if self.cfg.backchannel_absent { ReadFault::Fail } else { self.run_read_hook(vf, block, nth) };
+        let fault = if self.cfg.backchannel_absent {
+            ReadFault::Fail
+        } else {
+            self.run_read_hook(vf, block, nth)
+        };
         let status = match fault {
             ReadFault::Fail => NDIS_STATUS_FAILURE,
             ReadFault::ResetVf => {
-                self.record(Event::Fault { what: format!("VF {vf} reset while its read of block {block} is in flight") });
+                self.record(Event::Fault {
+                    what: format!("VF {vf} reset while its read of block {block} is in flight"),
+                });
                 self.host_reset_vf(vf);
                 lock(&self.state).pending_resets.push_back(vf);
                 NDIS_STATUS_FAILURE
@@ -440,7 +482,14 @@ impl WorldInner {
                 Some(pf) => {
                     let mut buf = vec![0u8; 20 + out.len()];
                     write_params(&mut buf, vf, block, len, 20);
-                    let o = self.call_oid(pf, RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_BLOCK, &mut buf, 20, 20 + len);
+                    let o = self.call_oid(
+                        pf,
+                        RequestKind::Method,
+                        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+                        &mut buf,
+                        20,
+                        20 + len,
+                    );
                     if o.status == NDIS_STATUS_SUCCESS {
                         out.copy_from_slice(&buf[20..]);
                     }
@@ -448,13 +497,24 @@ impl WorldInner {
                 }
             },
         };
-        self.record(Event::Read { vf, block, len, status });
+        self.record(Event::Read {
+            vf,
+            block,
+            len,
+            status,
+        });
         // NdisMReadConfigBlock documents SUCCESS or FAILURE only.
-        if status == NDIS_STATUS_SUCCESS { status } else { NDIS_STATUS_FAILURE }
+        if status == NDIS_STATUS_SUCCESS {
+            status
+        } else {
+            NDIS_STATUS_FAILURE
+        }
     }
 
     fn run_read_hook(&self, vf: u16, block: u32, nth: u64) -> ReadFault {
-        let Some(mut hook) = lock(&self.read_hook).take() else { return ReadFault::Proceed };
+        let Some(mut hook) = lock(&self.read_hook).take() else {
+            return ReadFault::Proceed;
+        };
         let fault = match self.pf_adapter().and_then(|a| {
             // SAFETY: the PF context is live while its adapter is not halted.
             unsafe { pf_miniport::adapter_from_context(a.ctx()) }
@@ -484,23 +544,43 @@ impl WorldInner {
                     write_params(&mut buf, vf, block, len, 20);
                     buf[20..].copy_from_slice(data);
                     let n = buf.len() as u32;
-                    self.call_oid(pf, RequestKind::Set, OID_SRIOV_WRITE_VF_CONFIG_BLOCK, &mut buf, n, n).status
+                    self.call_oid(
+                        pf,
+                        RequestKind::Set,
+                        OID_SRIOV_WRITE_VF_CONFIG_BLOCK,
+                        &mut buf,
+                        n,
+                        n,
+                    )
+                    .status
                 }
             }
         };
-        self.record(Event::Write { vf, block, len, status });
-        if status == NDIS_STATUS_SUCCESS { status } else { NDIS_STATUS_FAILURE }
+        self.record(Event::Write {
+            vf,
+            block,
+            len,
+            status,
+        });
+        if status == NDIS_STATUS_SUCCESS {
+            status
+        } else {
+            NDIS_STATUS_FAILURE
+        }
     }
 
     /// The host's side of a VF reset: OID_SRIOV_RESET_VF to the PF.
     pub fn host_reset_vf(&self, vf: u16) -> NDIS_STATUS {
-        let Some(pf) = self.pf_adapter() else { return NDIS_STATUS_FAILURE };
+        let Some(pf) = self.pf_adapter() else {
+            return NDIS_STATUS_FAILURE;
+        };
         let mut buf = vec![0u8; 6];
         buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
         buf[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
         buf[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
         buf[4..6].copy_from_slice(&vf.to_le_bytes());
-        self.call_oid(pf, RequestKind::Set, OID_SRIOV_RESET_VF, &mut buf, 6, 6).status
+        self.call_oid(pf, RequestKind::Set, OID_SRIOV_RESET_VF, &mut buf, 6, 6)
+            .status
     }
 
     // ---- calls into drivers --------------------------------------------------------------
@@ -516,20 +596,38 @@ impl WorldInner {
         output_len: u32,
     ) -> OidOutcome {
         let mut req = NDIS_OID_REQUEST {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_OID_REQUEST, NDIS_OID_REQUEST_REVISION_2, NDIS_SIZEOF_OID_REQUEST_REVISION_2),
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_OID_REQUEST,
+                NDIS_OID_REQUEST_REVISION_2,
+                NDIS_SIZEOF_OID_REQUEST_REVISION_2,
+            ),
             ..Default::default()
         };
-        let ptr: *mut c_void = if buf.is_empty() { std::ptr::null_mut() } else { buf.as_mut_ptr().cast() };
+        let ptr: *mut c_void = if buf.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            buf.as_mut_ptr().cast()
+        };
         match kind {
             RequestKind::Query => {
                 req.RequestType = NdisRequestQueryInformation;
-                req.DATA.QUERY_INFORMATION =
-                    NDIS_OID_QUERY_INFORMATION { Oid: oid, InformationBuffer: ptr, InformationBufferLength: output_len, BytesWritten: 0, BytesNeeded: 0 };
+                req.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
+                    Oid: oid,
+                    InformationBuffer: ptr,
+                    InformationBufferLength: output_len,
+                    BytesWritten: 0,
+                    BytesNeeded: 0,
+                };
             }
             RequestKind::Set => {
                 req.RequestType = NdisRequestSetInformation;
-                req.DATA.SET_INFORMATION =
-                    NDIS_OID_SET_INFORMATION { Oid: oid, InformationBuffer: ptr, InformationBufferLength: input_len, BytesRead: 0, BytesNeeded: 0 };
+                req.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
+                    Oid: oid,
+                    InformationBuffer: ptr,
+                    InformationBufferLength: input_len,
+                    BytesRead: 0,
+                    BytesNeeded: 0,
+                };
             }
             RequestKind::Method => {
                 req.RequestType = NdisRequestMethod;
@@ -574,16 +672,23 @@ impl WorldInner {
     /// Calls MiniportOidRequest with a caller-built request (hostile-input tests use this).
     /// The status is also returned; a PENDING request must be completed before this returns.
     pub fn call_oid_raw(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
-        let Some(handler) = adapter.chars().OidRequestHandler else { return NDIS_STATUS_NOT_SUPPORTED };
+        let Some(handler) = adapter.chars().OidRequestHandler else {
+            return NDIS_STATUS_NOT_SUPPORTED;
+        };
         let ctx = adapter.ctx();
         let key = req as *mut NDIS_OID_REQUEST as usize;
         // SAFETY: calls the driver's registered handler with its own context and a valid request.
-        let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportOidRequest", || unsafe { handler(ctx, req) });
+        let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportOidRequest", || unsafe {
+            handler(ctx, req)
+        });
         if let Some(v) = v {
             self.violation(v);
         }
         if status == NDIS_STATUS_PENDING {
-            let done = lock(&adapter.completions).iter().find(|(k, _)| *k == key).map(|c| c.1);
+            let done = lock(&adapter.completions)
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|c| c.1);
             match done {
                 Some(s) => {
                     lock(&adapter.completions).retain(|(k, _)| *k != key);
@@ -599,13 +704,23 @@ impl WorldInner {
         }
     }
 
-    pub fn complete_oid(&self, adapter: &SimAdapter, req: *mut NDIS_OID_REQUEST, status: NDIS_STATUS) {
+    pub fn complete_oid(
+        &self,
+        adapter: &SimAdapter,
+        req: *mut NDIS_OID_REQUEST,
+        status: NDIS_STATUS,
+    ) {
         lock(&adapter.completions).push((req as usize, status));
     }
 
     /// Brings up an adapter: MiniportInitializeEx, then MiniportRestart (NDIS leaves a freshly
     /// initialized adapter Paused and restarts it).
-    pub fn start_adapter(&self, role: Role, name: String, driver_index: usize) -> Result<&SimAdapter, NDIS_STATUS> {
+    pub fn start_adapter(
+        &self,
+        role: Role,
+        name: String,
+        driver_index: usize,
+    ) -> Result<&SimAdapter, NDIS_STATUS> {
         let driver: *const SimDriver = {
             let st = lock(&self.state);
             &*st.drivers[driver_index]
@@ -624,7 +739,9 @@ impl WorldInner {
             }
         }
         let chars = adapter.chars();
-        let Some(init) = chars.InitializeHandlerEx else { return Err(NDIS_STATUS_BAD_CHARACTERISTICS) };
+        let Some(init) = chars.InitializeHandlerEx else {
+            return Err(NDIS_STATUS_BAD_CHARACTERISTICS);
+        };
         let mut params = NDIS_MINIPORT_INIT_PARAMETERS {
             Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_INIT_PARAMETERS, 1, 0x40),
             ..Default::default()
@@ -636,13 +753,22 @@ impl WorldInner {
         if let Some(v) = v {
             self.violation(v);
         }
-        self.record(Event::Lifecycle { who: adapter.name.clone(), what: format!("MiniportInitializeEx -> {}", crate::timeline::status_text(status)) });
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!(
+                "MiniportInitializeEx -> {}",
+                crate::timeline::status_text(status)
+            ),
+        });
         if status != NDIS_STATUS_SUCCESS {
             self.forget_adapter(role);
             return Err(status);
         }
         if adapter.ctx().is_null() || adapter.general.lock().map(|g| g.is_none()).unwrap_or(true) {
-            self.violation(format!("{}: initialized without registration and general attributes", adapter.name));
+            self.violation(format!(
+                "{}: initialized without registration and general attributes",
+                adapter.name
+            ));
         }
         adapter.initialized.store(true, Ordering::Release);
         self.restart(adapter);
@@ -663,22 +789,39 @@ impl WorldInner {
     }
 
     pub fn restart(&self, adapter: &SimAdapter) -> NDIS_STATUS {
-        let Some(h) = adapter.chars().RestartHandler else { return NDIS_STATUS_FAILURE };
-        let mut p = NDIS_MINIPORT_RESTART_PARAMETERS { Header: NDIS_OBJECT_HEADER::new(0x80, 1, 0x14), ..Default::default() };
+        let Some(h) = adapter.chars().RestartHandler else {
+            return NDIS_STATUS_FAILURE;
+        };
+        let mut p = NDIS_MINIPORT_RESTART_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(0x80, 1, 0x14),
+            ..Default::default()
+        };
         let ctx = adapter.ctx();
         // SAFETY: registered handler, own context.
-        let (s, v) = irql::call_at(PASSIVE_LEVEL, "MiniportRestart", || unsafe { h(ctx, &mut p) });
+        let (s, v) = irql::call_at(PASSIVE_LEVEL, "MiniportRestart", || unsafe {
+            h(ctx, &mut p)
+        });
         if let Some(v) = v {
             self.violation(v);
         }
-        adapter.running.store(s == NDIS_STATUS_SUCCESS, Ordering::Release);
-        self.record(Event::Lifecycle { who: adapter.name.clone(), what: format!("MiniportRestart -> {}", crate::timeline::status_text(s)) });
+        adapter
+            .running
+            .store(s == NDIS_STATUS_SUCCESS, Ordering::Release);
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!("MiniportRestart -> {}", crate::timeline::status_text(s)),
+        });
         s
     }
 
     pub fn pause(&self, adapter: &SimAdapter) -> NDIS_STATUS {
-        let Some(h) = adapter.chars().PauseHandler else { return NDIS_STATUS_FAILURE };
-        let mut p = NDIS_MINIPORT_PAUSE_PARAMETERS { Header: NDIS_OBJECT_HEADER::new(0x80, 1, 0xC), ..Default::default() };
+        let Some(h) = adapter.chars().PauseHandler else {
+            return NDIS_STATUS_FAILURE;
+        };
+        let mut p = NDIS_MINIPORT_PAUSE_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(0x80, 1, 0xC),
+            ..Default::default()
+        };
         let ctx = adapter.ctx();
         // SAFETY: registered handler, own context.
         let (s, v) = irql::call_at(PASSIVE_LEVEL, "MiniportPause", || unsafe { h(ctx, &mut p) });
@@ -686,21 +829,31 @@ impl WorldInner {
             self.violation(v);
         }
         adapter.running.store(false, Ordering::Release);
-        self.record(Event::Lifecycle { who: adapter.name.clone(), what: format!("MiniportPause -> {}", crate::timeline::status_text(s)) });
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!("MiniportPause -> {}", crate::timeline::status_text(s)),
+        });
         s
     }
 
     /// MiniportResetEx, which NDIS may call at DISPATCH_LEVEL.
     pub fn reset(&self, adapter: &SimAdapter) -> NDIS_STATUS {
-        let Some(h) = adapter.chars().ResetHandlerEx else { return NDIS_STATUS_NOT_SUPPORTED };
+        let Some(h) = adapter.chars().ResetHandlerEx else {
+            return NDIS_STATUS_NOT_SUPPORTED;
+        };
         let mut addressing: BOOLEAN = TRUE;
         let ctx = adapter.ctx();
         // SAFETY: registered handler, own context.
-        let (s, v) = irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe { h(ctx, &mut addressing) });
+        let (s, v) = irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
+            h(ctx, &mut addressing)
+        });
         if let Some(v) = v {
             self.violation(v);
         }
-        self.record(Event::Lifecycle { who: adapter.name.clone(), what: format!("MiniportResetEx -> {}", crate::timeline::status_text(s)) });
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!("MiniportResetEx -> {}", crate::timeline::status_text(s)),
+        });
         s
     }
 
@@ -715,15 +868,22 @@ impl WorldInner {
         if let Some(h) = adapter.chars().HaltHandlerEx {
             let ctx = adapter.ctx();
             // SAFETY: registered handler, own context; nothing else runs on it afterwards.
-            let ((), v) = irql::call_at(PASSIVE_LEVEL, "MiniportHaltEx", || unsafe { h(ctx, action) });
+            let ((), v) = irql::call_at(PASSIVE_LEVEL, "MiniportHaltEx", || unsafe {
+                h(ctx, action)
+            });
             if let Some(v) = v {
                 self.violation(v);
             }
         }
         adapter.halted.store(true, Ordering::Release);
-        adapter.context.store(std::ptr::null_mut(), Ordering::Release);
+        adapter
+            .context
+            .store(std::ptr::null_mut(), Ordering::Release);
         self.forget_adapter(adapter.role);
-        self.record(Event::Lifecycle { who: adapter.name.clone(), what: "MiniportHaltEx".into() });
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: "MiniportHaltEx".into(),
+        });
     }
 
     // ---- delivery ------------------------------------------------------------------------
@@ -776,13 +936,17 @@ impl WorldInner {
     /// Guest VPCI completes the pending IOCTL with the cached mask (clearing the cache);
     /// guest NDIS re-issues the IOCTL and sends OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK.
     pub fn deliver(&self, vf: u16) -> bool {
-        let Some(adapter) = self.vf_adapter(vf) else { return false };
+        let Some(adapter) = self.vf_adapter(vf) else {
+            return false;
+        };
         if !adapter.initialized.load(Ordering::Acquire) {
             return false;
         }
         let mask = {
             let mut st = lock(&self.state);
-            let Some(ch) = st.channels.get_mut(&vf) else { return false };
+            let Some(ch) = st.channels.get_mut(&vf) else {
+                return false;
+            };
             if ch.cache == 0 || !ch.ioctl_pending {
                 return false;
             }
@@ -790,14 +954,28 @@ impl WorldInner {
             std::mem::take(&mut ch.cache)
         };
         let out = VPCI_INVALIDATE_BLOCK_OUTPUT { BlockMask: mask };
-        self.record(Event::IoctlComplete { vf, mask: out.BlockMask });
+        self.record(Event::IoctlComplete {
+            vf,
+            mask: out.BlockMask,
+        });
         let mut buf = vec![0u8; 16];
         buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
         buf[1] = NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1;
         buf[2..4].copy_from_slice(&16u16.to_le_bytes());
         buf[8..16].copy_from_slice(&out.BlockMask.to_le_bytes());
-        let o = self.call_oid(adapter, RequestKind::Method, OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK, &mut buf, 16, 16);
-        self.record(Event::OidInvalidate { vf, mask, status: o.status });
+        let o = self.call_oid(
+            adapter,
+            RequestKind::Method,
+            OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+            &mut buf,
+            16,
+            16,
+        );
+        self.record(Event::OidInvalidate {
+            vf,
+            mask,
+            status: o.status,
+        });
         true
     }
 
@@ -807,7 +985,11 @@ impl WorldInner {
         let mut quiet = 0;
         while quiet < 3 {
             steps += 1;
-            if self.step() { quiet = 0 } else { quiet += 1 }
+            if self.step() || self.has_pending_work() {
+                quiet = 0
+            } else {
+                quiet += 1
+            }
             if steps > 100_000 {
                 self.violation("simulation did not settle after 100000 steps".into());
                 break;
@@ -820,7 +1002,10 @@ impl WorldInner {
         let st = lock(&self.state);
         !st.queued_work.is_empty()
             || !st.pending_resets.is_empty()
-            || st.channels.iter().any(|(vf, ch)| ch.cache != 0 && ch.ioctl_pending && st.vfs.contains_key(vf))
+            || st
+                .channels
+                .iter()
+                .any(|(vf, ch)| ch.cache != 0 && ch.ioctl_pending && st.vfs.contains_key(vf))
     }
 
     pub fn drop_channel(&self, vf: u16) {
@@ -847,7 +1032,13 @@ impl WorldInner {
 
     pub fn set_driver_index(&self, role: Role, handle: NDIS_HANDLE) {
         let mut st = lock(&self.state);
-        let Some(i) = st.drivers.iter().position(|d| std::ptr::eq(&**d, handle as *const SimDriver)) else { return };
+        let Some(i) = st
+            .drivers
+            .iter()
+            .position(|d| std::ptr::eq(&**d, handle as *const SimDriver))
+        else {
+            return;
+        };
         match role {
             Role::Pf => st.pf_driver = Some(i),
             Role::Vf { .. } => st.vf_driver = Some(i),
@@ -885,7 +1076,9 @@ impl Drop for WorldInner {
     fn drop(&mut self) {
         // Return whatever the drivers still hold, so a failed scenario does not leak into
         // the next one in the same process.
-        let live: Vec<_> = std::mem::take(&mut lock(&self.memory).live).into_iter().collect();
+        let live: Vec<_> = std::mem::take(&mut lock(&self.memory).live)
+            .into_iter()
+            .collect();
         for (p, (len, _)) in live {
             if let Ok(layout) = std::alloc::Layout::from_size_align(len.max(1), 16) {
                 // SAFETY: allocated by `allocate` with this layout.
@@ -899,7 +1092,9 @@ impl Drop for WorldInner {
 pub fn write_params(buf: &mut [u8], vf: u16, block: u32, len: u32, offset: u32) {
     buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
     buf[1] = NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1;
-    buf[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1.to_le_bytes());
+    buf[2..4].copy_from_slice(
+        &NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1.to_le_bytes(),
+    );
     buf[4..6].copy_from_slice(&vf.to_le_bytes());
     buf[6..8].fill(0);
     buf[8..12].copy_from_slice(&block.to_le_bytes());
@@ -908,7 +1103,10 @@ pub fn write_params(buf: &mut [u8], vf: u16, block: u32, len: u32, offset: u32) 
 }
 
 pub fn tag_text(tag: u32) -> String {
-    tag.to_le_bytes().iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect()
+    tag.to_le_bytes()
+        .iter()
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+        .collect()
 }
 
 /// Mask of every block a VF could be told about.

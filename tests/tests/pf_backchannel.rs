@@ -25,15 +25,36 @@ fn all_blocks(w: &World) -> Vec<Vec<u8>> {
 }
 
 /// Sends a raw request to the PF: `buf` as given, with explicit lengths.
-fn raw(w: &World, kind: RequestKind, oid: NDIS_OID, buf: &mut [u8], input: u32, output: u32) -> OidOutcome {
+fn raw(
+    w: &World,
+    kind: RequestKind,
+    oid: NDIS_OID,
+    buf: &mut [u8],
+    input: u32,
+    output: u32,
+) -> OidOutcome {
     w.oid(w.pf_sim(), kind, oid, buf, input, output)
 }
 
-fn read(w: &World, vf: u16, block: u32, len: u32, offset: u32, buf_len: usize) -> (OidOutcome, Vec<u8>) {
+fn read(
+    w: &World,
+    vf: u16,
+    block: u32,
+    len: u32,
+    offset: u32,
+    buf_len: usize,
+) -> (OidOutcome, Vec<u8>) {
     let mut buf = vec![0u8; buf_len.max(20)];
     write_params(&mut buf, vf, block, len, offset);
     let n = buf_len as u32;
-    let o = raw(w, RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_BLOCK, &mut buf, 20.min(n), n);
+    let o = raw(
+        w,
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        &mut buf,
+        20.min(n),
+        n,
+    );
     (o, buf)
 }
 
@@ -42,9 +63,17 @@ fn refused(w: &World, status: NDIS_STATUS, f: impl FnOnce(&World) -> OidOutcome)
     let before = all_blocks(w);
     let gens: Vec<_> = (0..VFS).map(|v| w.pf().vf_generation(v)).collect();
     let o = f(w);
-    assert_eq!(sim::timeline::status_text(o.status), sim::timeline::status_text(status));
+    assert_eq!(
+        sim::timeline::status_text(o.status),
+        sim::timeline::status_text(status)
+    );
     assert_eq!(all_blocks(w), before, "a refused request changed a block");
-    assert_eq!((0..VFS).map(|v| w.pf().vf_generation(v)).collect::<Vec<_>>(), gens);
+    assert_eq!(
+        (0..VFS)
+            .map(|v| w.pf().vf_generation(v))
+            .collect::<Vec<_>>(),
+        gens
+    );
     w.assert_clean();
     o
 }
@@ -64,14 +93,18 @@ fn read_of_an_allocated_vf_returns_its_block() {
 #[test]
 fn read_of_an_unallocated_vf_is_invalid_parameter() {
     let w = world();
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, VFS, 2, LINK_LEN, 20, 56).0);
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        read(w, VFS, 2, LINK_LEN, 20, 56).0
+    });
 }
 
 #[test]
 fn read_of_vf_id_beyond_the_table_is_invalid_parameter() {
     let w = world();
     for vf in [255, 256, 0x7FFF, NDIS_INVALID_VF_FUNCTION_ID] {
-        refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, vf, 2, LINK_LEN, 20, 56).0);
+        refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+            read(w, vf, 2, LINK_LEN, 20, 56).0
+        });
     }
 }
 
@@ -79,41 +112,53 @@ fn read_of_vf_id_beyond_the_table_is_invalid_parameter() {
 fn read_of_an_undefined_block_is_invalid_parameter() {
     let w = world();
     for block in [5, 63, 64, 1000, u32::MAX] {
-        refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, 0, block, 16, 20, 36).0);
+        refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+            read(w, 0, block, 16, 20, 36).0
+        });
     }
 }
 
 #[test]
 fn read_of_zero_length_is_invalid_parameter() {
     let w = world();
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, 0, 2, 0, 20, 56).0);
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        read(w, 0, 2, 0, 20, 56).0
+    });
 }
 
 #[test]
 fn read_longer_than_the_block_is_invalid_parameter() {
     let w = world();
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, 0, 2, LINK_LEN + 1, 20, 200).0);
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        read(w, 0, 2, LINK_LEN + 1, 20, 200).0
+    });
 }
 
 #[test]
 fn read_lengths_127_128_129_exceed_every_block() {
     let w = world();
     for len in [127, 128, 129] {
-        refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, 0, 1, len, 20, 20 + len as usize).0);
+        refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+            read(w, 0, 1, len, 20, 20 + len as usize).0
+        });
     }
 }
 
 #[test]
 fn read_with_offset_past_the_buffer_is_invalid_length_with_bytes_needed() {
     let w = world();
-    let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| read(w, 0, 2, LINK_LEN, 100, 60).0);
+    let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
+        read(w, 0, 2, LINK_LEN, 100, 60).0
+    });
     assert_eq!(o.bytes_needed, 100 + LINK_LEN);
 }
 
 #[test]
 fn read_into_a_short_output_buffer_reports_bytes_needed() {
     let w = world();
-    let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| read(w, 0, 2, LINK_LEN, 20, 20 + LINK_LEN as usize - 1).0);
+    let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
+        read(w, 0, 2, LINK_LEN, 20, 20 + LINK_LEN as usize - 1).0
+    });
     assert_eq!(o.bytes_needed, 20 + LINK_LEN);
 }
 
@@ -124,7 +169,14 @@ fn read_with_a_truncated_header_is_invalid_length() {
         let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
             let mut buf = vec![0u8; 64];
             write_params(&mut buf, 0, 2, LINK_LEN, 20);
-            raw(w, RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_BLOCK, &mut buf, n, 64)
+            raw(
+                w,
+                RequestKind::Method,
+                OID_SRIOV_READ_VF_CONFIG_BLOCK,
+                &mut buf,
+                n,
+                64,
+            )
         });
         assert_eq!(o.bytes_needed, 20);
     }
@@ -138,7 +190,14 @@ fn read_with_wrong_header_type_revision_or_size_is_invalid_parameter() {
             let mut buf = vec![0u8; 64];
             write_params(&mut buf, 0, 2, LINK_LEN, 20);
             buf[i] = value;
-            raw(w, RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_BLOCK, &mut buf, 20, 64)
+            raw(
+                w,
+                RequestKind::Method,
+                OID_SRIOV_READ_VF_CONFIG_BLOCK,
+                &mut buf,
+                20,
+                64,
+            )
         });
     }
 }
@@ -146,13 +205,17 @@ fn read_with_wrong_header_type_revision_or_size_is_invalid_parameter() {
 #[test]
 fn read_with_offset_inside_the_parameters_is_invalid_parameter() {
     let w = world();
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, 0, 2, 4, 8, 64).0);
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        read(w, 0, 2, 4, 8, 64).0
+    });
 }
 
 #[test]
 fn read_with_offset_plus_length_overflowing_is_invalid_parameter() {
     let w = world();
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| read(w, 0, 2, 16, u32::MAX - 4, 64).0);
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        read(w, 0, 2, 16, u32::MAX - 4, 64).0
+    });
 }
 
 #[test]
@@ -186,7 +249,13 @@ fn write(w: &World, vf: u16, block: u32, data: &[u8], kind: RequestKind) -> OidO
 
 fn status_block(generation: u32) -> Vec<u8> {
     let mut b = vec![0u8; VfStatusBlock::ENCODED_LEN];
-    VfStatusBlock { applied_generation: generation, state: 1, ..Default::default() }.encode(0, GUEST_BLOCKS, &mut b).unwrap();
+    VfStatusBlock {
+        applied_generation: generation,
+        state: 1,
+        ..Default::default()
+    }
+    .encode(0, GUEST_BLOCKS, &mut b)
+    .unwrap();
     b
 }
 
@@ -197,7 +266,10 @@ fn write_of_the_status_block_is_stored() {
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().vf_status(2).unwrap().applied_generation, 77);
     // Method requests are accepted too (NDIS-FACTS §10.2).
-    assert_eq!(write(&w, 2, 4, &status_block(78), RequestKind::Method).status, NDIS_STATUS_SUCCESS);
+    assert_eq!(
+        write(&w, 2, 4, &status_block(78), RequestKind::Method).status,
+        NDIS_STATUS_SUCCESS
+    );
     assert_eq!(w.pf().vf_status(2).unwrap().applied_generation, 78);
 }
 
@@ -207,8 +279,12 @@ fn write_to_a_host_owned_block_is_invalid_parameter() {
     let (mac, n) = w.pf().vf_block(0, BlockId::new(1).unwrap()).unwrap();
     let mut forged = mac[..n].to_vec();
     forged[20] ^= 0x02;
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| write(w, 0, 1, &forged, RequestKind::Set));
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| write(w, 0, 0, &mac[..40], RequestKind::Set));
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        write(w, 0, 1, &forged, RequestKind::Set)
+    });
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        write(w, 0, 0, &mac[..40], RequestKind::Set)
+    });
 }
 
 #[test]
@@ -216,31 +292,48 @@ fn write_of_a_corrupt_status_block_is_invalid_data() {
     let w = world();
     let mut bad = status_block(5);
     bad[25] ^= 0xFF;
-    refused(&w, NDIS_STATUS_INVALID_DATA, |w| write(w, 1, 4, &bad, RequestKind::Set));
-    assert!(w.log().iter().any(|l| l.contains("bad contents")), "refusal logged for the debugger");
-    assert_eq!(w.pf().vf_counters(1).unwrap().2, 1, "rejected write counted");
+    refused(&w, NDIS_STATUS_INVALID_DATA, |w| {
+        write(w, 1, 4, &bad, RequestKind::Set)
+    });
+    assert!(
+        w.log().iter().any(|l| l.contains("bad contents")),
+        "refusal logged for the debugger"
+    );
+    assert_eq!(
+        w.pf().vf_counters(1).unwrap().2,
+        1,
+        "rejected write counted"
+    );
 }
 
 #[test]
 fn write_of_the_wrong_length_is_invalid_parameter() {
     let w = world();
     let good = status_block(5);
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| write(w, 0, 4, &good[..good.len() - 1], RequestKind::Set));
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        write(w, 0, 4, &good[..good.len() - 1], RequestKind::Set)
+    });
     let mut longer = good.clone();
     longer.push(0);
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| write(w, 0, 4, &longer, RequestKind::Set));
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        write(w, 0, 4, &longer, RequestKind::Set)
+    });
 }
 
 #[test]
 fn write_for_an_unallocated_vf_is_invalid_parameter() {
     let w = world();
-    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| write(w, VFS + 1, 4, &status_block(1), RequestKind::Set));
+    refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
+        write(w, VFS + 1, 4, &status_block(1), RequestKind::Set)
+    });
 }
 
 #[test]
 fn write_as_a_query_is_not_supported() {
     let w = world();
-    refused(&w, NDIS_STATUS_NOT_SUPPORTED, |w| write(w, 0, 4, &status_block(1), RequestKind::Query));
+    refused(&w, NDIS_STATUS_NOT_SUPPORTED, |w| {
+        write(w, 0, 4, &status_block(1), RequestKind::Query)
+    });
 }
 
 #[test]
@@ -252,7 +345,14 @@ fn write_with_data_past_the_buffer_is_invalid_length() {
         write_params(&mut buf, 0, 4, data.len() as u32, 20);
         buf[20..].copy_from_slice(&data);
         let short = buf.len() as u32 - 1;
-        raw(w, RequestKind::Set, OID_SRIOV_WRITE_VF_CONFIG_BLOCK, &mut buf, short, short)
+        raw(
+            w,
+            RequestKind::Set,
+            OID_SRIOV_WRITE_VF_CONFIG_BLOCK,
+            &mut buf,
+            short,
+            short,
+        )
     });
     assert_eq!(o.bytes_needed, 20 + VfStatusBlock::ENCODED_LEN as u32);
 }
@@ -262,7 +362,14 @@ fn write_with_a_truncated_header_is_invalid_length() {
     let w = world();
     let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
         let mut buf = vec![0x80, 1, 20, 0, 0, 0];
-        raw(w, RequestKind::Set, OID_SRIOV_WRITE_VF_CONFIG_BLOCK, &mut buf, 6, 6)
+        raw(
+            w,
+            RequestKind::Set,
+            OID_SRIOV_WRITE_VF_CONFIG_BLOCK,
+            &mut buf,
+            6,
+            6,
+        )
     });
     assert_eq!(o.bytes_needed, 20);
 }
@@ -276,7 +383,10 @@ fn one_vf_cannot_reach_another_vfs_blocks() {
     assert_ne!(mac0, mac1);
     // A hostile status write from VF 0 leaves VF 1's status alone.
     let before = w.pf().vf_status(1);
-    assert_eq!(write(&w, 0, 4, &status_block(999), RequestKind::Set).status, NDIS_STATUS_SUCCESS);
+    assert_eq!(
+        write(&w, 0, 4, &status_block(999), RequestKind::Set).status,
+        NDIS_STATUS_SUCCESS
+    );
     assert_eq!(w.pf().vf_status(1), before);
     w.assert_clean();
 }
@@ -307,8 +417,13 @@ fn hostile_fuzz_never_changes_a_block() {
         let input = rng.below(len as u64 + 8) as u32;
         let output = rng.below(len as u64 + 8) as u32;
         let (input, output) = (input.min(len as u32), output.min(len as u32));
-        let oid = if rng.chance(0.5) { OID_SRIOV_READ_VF_CONFIG_BLOCK } else { OID_SRIOV_WRITE_VF_CONFIG_BLOCK };
-        let kind = [RequestKind::Query, RequestKind::Set, RequestKind::Method][rng.below(3) as usize];
+        let oid = if rng.chance(0.5) {
+            OID_SRIOV_READ_VF_CONFIG_BLOCK
+        } else {
+            OID_SRIOV_WRITE_VF_CONFIG_BLOCK
+        };
+        let kind =
+            [RequestKind::Query, RequestKind::Set, RequestKind::Method][rng.below(3) as usize];
         let _ = raw(&w, kind, oid, &mut buf, input, output);
     }
     // Only the guest-writable status blocks may have changed, and only to valid contents.

@@ -29,13 +29,32 @@ fn set(w: &World, oid: NDIS_OID, data: &[u8]) -> sim::OidOutcome {
 fn initialize_sets_attributes_with_sriov_and_nic_switch_capabilities() {
     let w = host();
     let a = w.pf_sim();
-    assert_eq!(*a.sriov_caps.lock().unwrap(), Some(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT));
-    assert_eq!(*a.nic_switch_max_vfs.lock().unwrap(), Some(pf_miniport::MAX_VFS as u32));
+    assert_eq!(
+        *a.sriov_caps.lock().unwrap(),
+        Some(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT)
+    );
+    assert_eq!(
+        *a.nic_switch_max_vfs.lock().unwrap(),
+        Some(pf_miniport::MAX_VFS as u32)
+    );
     let g = a.general.lock().unwrap().clone().unwrap();
-    for oid in [OID_SRIOV_READ_VF_CONFIG_BLOCK, OID_SRIOV_WRITE_VF_CONFIG_BLOCK, OID_NIC_SWITCH_ALLOCATE_VF, OID_NIC_SWITCH_FREE_VF, OID_SRIOV_RESET_VF] {
-        assert!(g.supported_oids.contains(&oid), "{oid:#x} not in SupportedOidList");
+    for oid in [
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        OID_SRIOV_WRITE_VF_CONFIG_BLOCK,
+        OID_NIC_SWITCH_ALLOCATE_VF,
+        OID_NIC_SWITCH_FREE_VF,
+        OID_SRIOV_RESET_VF,
+    ] {
+        assert!(
+            g.supported_oids.contains(&oid),
+            "{oid:#x} not in SupportedOidList"
+        );
     }
-    assert_eq!(w.pf().state(), AdapterState::Running, "NDIS restarted it after initialization");
+    assert_eq!(
+        w.pf().state(),
+        AdapterState::Running,
+        "NDIS restarted it after initialization"
+    );
     w.assert_clean();
 }
 
@@ -44,34 +63,88 @@ fn general_queries_answer_and_report_bytes_needed() {
     let w = host();
     let (o, mac) = query(&w, OID_802_3_CURRENT_ADDRESS, 6);
     assert_eq!((o.status, o.bytes_written), (NDIS_STATUS_SUCCESS, 6));
-    assert_eq!(mac, pf_miniport::Adapter::permanent_mac_for_tests().to_vec());
+    assert_eq!(
+        mac,
+        pf_miniport::Adapter::permanent_mac_for_tests().to_vec()
+    );
     let (o, speed) = query(&w, OID_GEN_LINK_SPEED, 4);
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
-    assert_eq!(u32::from_le_bytes(speed.try_into().unwrap()), 100_000_000, "10 Gb/s in units of 100 b/s");
+    assert_eq!(
+        u32::from_le_bytes(speed.try_into().unwrap()),
+        100_000_000,
+        "10 Gb/s in units of 100 b/s"
+    );
     let (o, _) = query(&w, OID_GEN_MAXIMUM_FRAME_SIZE, 2);
-    assert_eq!((o.status, o.bytes_needed), (NDIS_STATUS_BUFFER_TOO_SHORT, 4));
+    assert_eq!(
+        (o.status, o.bytes_needed),
+        (NDIS_STATUS_BUFFER_TOO_SHORT, 4)
+    );
     let (o, list) = query(&w, OID_GEN_SUPPORTED_LIST, 1024);
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
     assert_eq!(o.bytes_written as usize % 4, 0);
-    assert!(list[..o.bytes_written as usize].chunks(4).any(|c| u32::from_le_bytes(c.try_into().unwrap()) == OID_SRIOV_READ_VF_CONFIG_BLOCK));
+    assert!(
+        list[..o.bytes_written as usize]
+            .chunks(4)
+            .any(|c| u32::from_le_bytes(c.try_into().unwrap()) == OID_SRIOV_READ_VF_CONFIG_BLOCK)
+    );
     w.assert_clean();
 }
 
 #[test]
 fn packet_filter_lookahead_and_multicast_are_validated() {
     let w = host();
-    assert_eq!(set(&w, OID_GEN_CURRENT_PACKET_FILTER, &NDIS_PACKET_TYPE_DIRECTED.to_le_bytes()).status, NDIS_STATUS_SUCCESS);
-    assert_eq!(query(&w, OID_GEN_CURRENT_PACKET_FILTER, 4).1, NDIS_PACKET_TYPE_DIRECTED.to_le_bytes());
-    assert_eq!(set(&w, OID_GEN_CURRENT_PACKET_FILTER, &0x8000u32.to_le_bytes()).status, NDIS_STATUS_NOT_SUPPORTED);
+    assert_eq!(
+        set(
+            &w,
+            OID_GEN_CURRENT_PACKET_FILTER,
+            &NDIS_PACKET_TYPE_DIRECTED.to_le_bytes()
+        )
+        .status,
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(
+        query(&w, OID_GEN_CURRENT_PACKET_FILTER, 4).1,
+        NDIS_PACKET_TYPE_DIRECTED.to_le_bytes()
+    );
+    assert_eq!(
+        set(&w, OID_GEN_CURRENT_PACKET_FILTER, &0x8000u32.to_le_bytes()).status,
+        NDIS_STATUS_NOT_SUPPORTED
+    );
     let short = set(&w, OID_GEN_CURRENT_PACKET_FILTER, &[1, 0]);
-    assert_eq!((short.status, short.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, 4));
-    assert_eq!(set(&w, OID_GEN_CURRENT_LOOKAHEAD, &100_000u32.to_le_bytes()).status, NDIS_STATUS_INVALID_DATA);
-    assert_eq!(set(&w, OID_802_3_MULTICAST_LIST, &[1, 0, 0x5E, 0, 0]).status, NDIS_STATUS_INVALID_LENGTH);
-    assert_eq!(set(&w, OID_802_3_MULTICAST_LIST, &[0x02, 0, 0x5E, 0, 0, 1]).status, NDIS_STATUS_INVALID_DATA, "unicast in a multicast list");
-    assert_eq!(set(&w, OID_802_3_MULTICAST_LIST, &[0x01, 0, 0x5E, 0, 0, 1]).status, NDIS_STATUS_SUCCESS);
-    assert_eq!(set(&w, OID_802_3_MULTICAST_LIST, &vec![0x01; 6 * 33]).status, NDIS_STATUS_MULTICAST_FULL);
-    assert_eq!(query(&w, OID_802_3_MULTICAST_LIST, 64).0.bytes_written, 6, "the refused list did not replace the good one");
-    assert_eq!(query(&w, 0x00FF_FFFF, 4).0.status, NDIS_STATUS_NOT_SUPPORTED);
+    assert_eq!(
+        (short.status, short.bytes_needed),
+        (NDIS_STATUS_INVALID_LENGTH, 4)
+    );
+    assert_eq!(
+        set(&w, OID_GEN_CURRENT_LOOKAHEAD, &100_000u32.to_le_bytes()).status,
+        NDIS_STATUS_INVALID_DATA
+    );
+    assert_eq!(
+        set(&w, OID_802_3_MULTICAST_LIST, &[1, 0, 0x5E, 0, 0]).status,
+        NDIS_STATUS_INVALID_LENGTH
+    );
+    assert_eq!(
+        set(&w, OID_802_3_MULTICAST_LIST, &[0x02, 0, 0x5E, 0, 0, 1]).status,
+        NDIS_STATUS_INVALID_DATA,
+        "unicast in a multicast list"
+    );
+    assert_eq!(
+        set(&w, OID_802_3_MULTICAST_LIST, &[0x01, 0, 0x5E, 0, 0, 1]).status,
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(
+        set(&w, OID_802_3_MULTICAST_LIST, &[0x01; 6 * 33]).status,
+        NDIS_STATUS_MULTICAST_FULL
+    );
+    assert_eq!(
+        query(&w, OID_802_3_MULTICAST_LIST, 64).0.bytes_written,
+        6,
+        "the refused list did not replace the good one"
+    );
+    assert_eq!(
+        query(&w, 0x00FF_FFFF, 4).0.status,
+        NDIS_STATUS_NOT_SUPPORTED
+    );
     w.assert_clean();
 }
 
@@ -81,13 +154,24 @@ fn pause_restart_and_reset_follow_the_state_machine() {
     let a = w.pf_sim();
     assert_eq!(w.inner().pause(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Paused);
-    assert_eq!(w.inner().pause(a), NDIS_STATUS_FAILURE, "pause of a paused adapter is refused");
+    assert_eq!(
+        w.inner().pause(a),
+        NDIS_STATUS_FAILURE,
+        "pause of a paused adapter is refused"
+    );
     assert_eq!(w.inner().restart(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
-    assert_eq!(w.inner().restart(a), NDIS_STATUS_FAILURE, "restart of a running adapter is refused");
+    assert_eq!(
+        w.inner().restart(a),
+        NDIS_STATUS_FAILURE,
+        "restart of a running adapter is refused"
+    );
     assert_eq!(w.inner().reset(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
-    assert!(w.log().iter().any(|l| l.contains("unexpected Pause")), "the bad transition was logged");
+    assert!(
+        w.log().iter().any(|l| l.contains("unexpected Pause")),
+        "the bad transition was logged"
+    );
     let v = w.violations();
     assert!(v.is_empty(), "{v:?}");
 }
@@ -96,7 +180,8 @@ fn pause_restart_and_reset_follow_the_state_machine() {
 fn oids_on_a_paused_adapter_still_work() {
     let w = World::boot(Config::default(), 1);
     w.inner().pause(w.pf_sim());
-    w.host_change("mac", |pf| pf.set_vf_mac_vlan(0, [2, 0, 0, 0, 0, 9], 5, 0)).unwrap();
+    w.host_change("mac", |pf| pf.set_vf_mac_vlan(0, [2, 0, 0, 0, 0, 9], 5, 0))
+        .unwrap();
     w.settle();
     w.check_consistent(0).unwrap();
     w.assert_clean();
@@ -115,7 +200,10 @@ fn sends_complete_and_other_handlers_are_harmless() {
         chars.ReturnNetBufferListsHandler.unwrap()(ctx, std::ptr::null_mut(), 0);
         chars.CancelSendHandler.unwrap()(ctx, std::ptr::null_mut());
         chars.CancelOidRequestHandler.unwrap()(ctx, std::ptr::null_mut());
-        let mut ev = NET_DEVICE_PNP_EVENT { DevicePnPEvent: NdisDevicePnPEventSurpriseRemoved, ..Default::default() };
+        let mut ev = NET_DEVICE_PNP_EVENT {
+            DevicePnPEvent: NdisDevicePnPEventSurpriseRemoved,
+            ..Default::default()
+        };
         chars.DevicePnPEventNotifyHandler.unwrap()(ctx, &mut ev);
         chars.ShutdownHandlerEx.unwrap()(ctx, NdisShutdownPowerOff);
     }
@@ -131,7 +219,10 @@ fn nic_switch_creation_enables_virtualization_once() {
     assert_eq!(w.inner().virtualization(), Some(8));
     assert_eq!(w.create_switch(8), NDIS_STATUS_INVALID_STATE);
     let w2 = host();
-    assert_eq!(w2.create_switch(pf_miniport::MAX_VFS as u16 + 1), NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        w2.create_switch(pf_miniport::MAX_VFS as u16 + 1),
+        NDIS_STATUS_INVALID_PARAMETER
+    );
     assert_eq!(w2.inner().virtualization(), None);
     w.assert_clean();
     w2.assert_clean();
@@ -140,7 +231,11 @@ fn nic_switch_creation_enables_virtualization_once() {
 #[test]
 fn vf_allocation_is_bounded_by_the_switch_and_returns_ids_and_rids() {
     let w = host();
-    assert_eq!(w.allocate_vf(), Err(NDIS_STATUS_INVALID_STATE), "no switch yet");
+    assert_eq!(
+        w.allocate_vf(),
+        Err(NDIS_STATUS_INVALID_STATE),
+        "no switch yet"
+    );
     w.create_switch(2);
     assert_eq!(w.allocate_vf(), Ok(0));
     assert_eq!(w.allocate_vf(), Ok(1));
@@ -167,7 +262,10 @@ fn freeing_a_vf_returns_its_memory_and_refuses_a_second_free() {
 #[test]
 fn allocation_failure_fails_the_vf_and_leaks_nothing() {
     // Allocation 1 is the PF adapter; 2 is the first VF's store.
-    let w = World::new(Config { fail_allocation: Some(2), ..Config::default() });
+    let w = World::new(Config {
+        fail_allocation: Some(2),
+        ..Config::default()
+    });
     w.load_pf().unwrap();
     w.create_switch(2);
     assert_eq!(w.allocate_vf(), Err(NDIS_STATUS_RESOURCES));
@@ -178,7 +276,10 @@ fn allocation_failure_fails_the_vf_and_leaks_nothing() {
 
 #[test]
 fn adapter_allocation_failure_fails_initialization() {
-    let w = World::new(Config { fail_allocation: Some(1), ..Config::default() });
+    let w = World::new(Config {
+        fail_allocation: Some(1),
+        ..Config::default()
+    });
     assert_eq!(w.load_pf(), Err(NDIS_STATUS_RESOURCES));
     assert_eq!(w.inner().pool_blocks(), 0);
 }
@@ -190,7 +291,14 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
         w.detach_vf(vf);
     }
     let mut p = vec![0x80, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let o = w.oid(w.pf_sim(), RequestKind::Set, OID_NIC_SWITCH_DELETE_SWITCH, &mut p, 12, 12);
+    let o = w.oid(
+        w.pf_sim(),
+        RequestKind::Set,
+        OID_NIC_SWITCH_DELETE_SWITCH,
+        &mut p,
+        12,
+        12,
+    );
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
     assert_eq!(w.inner().virtualization(), None);
     assert_eq!(w.pf().allocated_vfs(), 0);
@@ -224,27 +332,73 @@ fn an_update_that_changes_nothing_sends_nothing() {
 #[test]
 fn a_transaction_invalidates_exactly_the_blocks_that_changed() {
     let w = World::boot(Config::default(), 1);
-    let link = LinkBlock { mtu: 1500, link_up: true, duplex: 2, speed_bps: 10_000_000_000 };
+    let link = LinkBlock {
+        mtu: 1500,
+        link_up: true,
+        duplex: 2,
+        speed_bps: 10_000_000_000,
+    };
     let staged = [
-        pf_miniport::Staged::of(&MacVlanBlock { mac: [2, 1, 1, 1, 1, 1], vlan_id: 3, priority: 0 }).unwrap(),
+        pf_miniport::Staged::of(&MacVlanBlock {
+            mac: [2, 1, 1, 1, 1, 1],
+            vlan_id: 3,
+            priority: 0,
+        })
+        .unwrap(),
         pf_miniport::Staged::of(&link).unwrap(), // unchanged
-        pf_miniport::Staged::of(&PolicyBlock { flags: 0, max_tx_rate_mbps: 1, queue_pairs: 2 }).unwrap(),
+        pf_miniport::Staged::of(&PolicyBlock {
+            flags: 0,
+            max_tx_rate_mbps: 1,
+            queue_pairs: 2,
+        })
+        .unwrap(),
     ];
     let mask = w.pf().set_blocks(0, &staged).unwrap();
-    assert_eq!(mask, BlockMask::of(MacVlanBlock::id()).with(PolicyBlock::id()));
+    assert_eq!(
+        mask,
+        BlockMask::of(MacVlanBlock::id()).with(PolicyBlock::id())
+    );
     let t = w.timeline();
-    let (_, last) = t.iter().rev().find(|(_, e)| matches!(e, Event::Invalidate { .. })).unwrap();
-    assert_eq!(*last, Event::Invalidate { vf: 0, mask: mask.bits(), cache: mask.bits() });
+    let (_, last) = t
+        .iter()
+        .rev()
+        .find(|(_, e)| matches!(e, Event::Invalidate { .. }))
+        .unwrap();
+    assert_eq!(
+        *last,
+        Event::Invalidate {
+            vf: 0,
+            mask: mask.bits(),
+            cache: mask.bits()
+        }
+    );
 }
 
 #[test]
 fn host_api_refuses_bad_values_and_guest_blocks() {
     let w = World::boot(Config::default(), 1);
-    assert_eq!(w.pf().set_vf_mac_vlan(0, [1, 0, 0, 0, 0, 1], 0, 0), Err(NDIS_STATUS_INVALID_PARAMETER), "multicast MAC");
-    assert_eq!(w.pf().set_vf_mac_vlan(0, [2, 0, 0, 0, 0, 1], 4095, 0), Err(NDIS_STATUS_INVALID_PARAMETER));
-    assert_eq!(w.pf().set_link(true, 1, 100), Err(NDIS_STATUS_INVALID_PARAMETER));
-    assert_eq!(w.pf().set_block(0, &VfStatusBlock::default()), Err(NDIS_STATUS_INVALID_PARAMETER));
-    assert_eq!(w.pf().set_vf_mac_vlan(9, [2, 0, 0, 0, 0, 1], 0, 0), Err(NDIS_STATUS_INVALID_PARAMETER), "unallocated VF");
+    assert_eq!(
+        w.pf().set_vf_mac_vlan(0, [1, 0, 0, 0, 0, 1], 0, 0),
+        Err(NDIS_STATUS_INVALID_PARAMETER),
+        "multicast MAC"
+    );
+    assert_eq!(
+        w.pf().set_vf_mac_vlan(0, [2, 0, 0, 0, 0, 1], 4095, 0),
+        Err(NDIS_STATUS_INVALID_PARAMETER)
+    );
+    assert_eq!(
+        w.pf().set_link(true, 1, 100),
+        Err(NDIS_STATUS_INVALID_PARAMETER)
+    );
+    assert_eq!(
+        w.pf().set_block(0, &VfStatusBlock::default()),
+        Err(NDIS_STATUS_INVALID_PARAMETER)
+    );
+    assert_eq!(
+        w.pf().set_vf_mac_vlan(9, [2, 0, 0, 0, 0, 1], 0, 0),
+        Err(NDIS_STATUS_INVALID_PARAMETER),
+        "unallocated VF"
+    );
     w.assert_clean();
 }
 
@@ -267,8 +421,16 @@ fn reset_vf_keeps_host_blocks_and_re_announces_them() {
     let w = World::boot(Config::default(), 1);
     let gen_before = w.pf().vf_generation(0);
     assert_eq!(w.inner().host_reset_vf(0), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.pf().vf_generation(0), gen_before, "host policy survives an FLR");
-    assert_eq!(w.pf().vf_status(0).unwrap(), VfStatusBlock::default(), "the guest's status is cleared");
+    assert_eq!(
+        w.pf().vf_generation(0),
+        gen_before,
+        "host policy survives an FLR"
+    );
+    assert_eq!(
+        w.pf().vf_status(0).unwrap(),
+        VfStatusBlock::default(),
+        "the guest's status is cleared"
+    );
     assert_eq!(w.inner().channel(0).unwrap().cache, HOST_BLOCKS.bits());
     assert_eq!(w.inner().host_reset_vf(7), NDIS_STATUS_INVALID_PARAMETER);
     w.settle();
@@ -300,7 +462,14 @@ fn concurrent_updates_never_give_a_reader_a_torn_block() {
             let mut buf = vec![0u8; 20 + len];
             sim::world::write_params(&mut buf, 0, 1, len as u32, 20);
             let n = buf.len() as u32;
-            let o = w.oid(pf_sim, RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_BLOCK, &mut buf, 20, n);
+            let o = w.oid(
+                pf_sim,
+                RequestKind::Method,
+                OID_SRIOV_READ_VF_CONFIG_BLOCK,
+                &mut buf,
+                20,
+                n,
+            );
             assert_eq!(o.status, NDIS_STATUS_SUCCESS);
             MacVlanBlock::decode(&buf[20..]).expect("every read is a whole, valid block");
             reads += 1;
@@ -310,6 +479,10 @@ fn concurrent_updates_never_give_a_reader_a_torn_block() {
     let (mac, vlan) = last.unwrap();
     w.settle();
     let applied = w.vf(0).unwrap().snapshot().applied;
-    assert_eq!((applied.mac, applied.vlan_id), (mac, vlan), "the VF ends with the last write");
+    assert_eq!(
+        (applied.mac, applied.vlan_id),
+        (mac, vlan),
+        "the VF ends with the last write"
+    );
     w.assert_clean();
 }

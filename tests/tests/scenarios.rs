@@ -16,16 +16,48 @@ fn initial_read_fetches_every_host_block_once_and_reports_back() {
     let w = World::boot(Config::default(), 2);
     for vf in 0..2 {
         for id in HOST_BLOCKS {
-            assert_eq!(w.reads_of(vf, id.get() as u32), 1, "VF {vf} block {}", id.get());
+            assert_eq!(
+                w.reads_of(vf, id.get() as u32),
+                1,
+                "VF {vf} block {}",
+                id.get()
+            );
         }
         w.check_consistent(vf).unwrap();
         let s = w.vf(vf).unwrap().snapshot();
         assert_eq!(s.applied_generation, 1);
-        assert_eq!(w.vf_sim(vf).unwrap().general.lock().unwrap().as_ref().unwrap().current_mac, s.applied.mac, "MAC reported to NDIS");
+        assert_eq!(
+            w.vf_sim(vf)
+                .unwrap()
+                .general
+                .lock()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .current_mac,
+            s.applied.mac,
+            "MAC reported to NDIS"
+        );
         let status = w.pf().vf_status(vf).unwrap();
-        assert_eq!((status.applied_generation, status.state), (1, VfStatusBlock::STATE_RUNNING));
-        assert_eq!(*w.vf_sim(vf).unwrap().sriov_caps.lock().unwrap(), Some(NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED));
-        assert!(w.vf_sim(vf).unwrap().general.lock().unwrap().as_ref().unwrap().supported_oids.contains(&OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK));
+        assert_eq!(
+            (status.applied_generation, status.state),
+            (1, VfStatusBlock::STATE_RUNNING)
+        );
+        assert_eq!(
+            *w.vf_sim(vf).unwrap().sriov_caps.lock().unwrap(),
+            Some(NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED)
+        );
+        assert!(
+            w.vf_sim(vf)
+                .unwrap()
+                .general
+                .lock()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .supported_oids
+                .contains(&OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK)
+        );
     }
     w.assert_clean();
 }
@@ -49,15 +81,33 @@ fn single_block_change_reads_only_that_block() {
 fn multi_block_change_is_applied_as_one_snapshot() {
     let w = World::boot(Config::default(), 1);
     let staged = [
-        pf_miniport::Staged::of(&MacVlanBlock { mac: mac(2), vlan_id: 5, priority: 0 }).unwrap(),
-        pf_miniport::Staged::of(&PolicyBlock { flags: PolicyBlock::TRUSTED, max_tx_rate_mbps: 2, queue_pairs: 2 }).unwrap(),
+        pf_miniport::Staged::of(&MacVlanBlock {
+            mac: mac(2),
+            vlan_id: 5,
+            priority: 0,
+        })
+        .unwrap(),
+        pf_miniport::Staged::of(&PolicyBlock {
+            flags: PolicyBlock::TRUSTED,
+            max_tx_rate_mbps: 2,
+            queue_pairs: 2,
+        })
+        .unwrap(),
     ];
     w.pf().set_blocks(0, &staged).unwrap();
     w.settle();
     let a = w.vf(0).unwrap().snapshot().applied;
     assert_eq!((a.mac, a.max_tx_rate_mbps, a.queue_pairs), (mac(2), 2, 2));
-    let applied: Vec<_> = w.timeline().into_iter().filter(|(_, e)| matches!(e, Event::Applied { .. })).collect();
-    assert_eq!(applied.len(), 2, "initial + exactly one application of both blocks");
+    let applied: Vec<_> = w
+        .timeline()
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Event::Applied { .. }))
+        .collect();
+    assert_eq!(
+        applied.len(),
+        2,
+        "initial + exactly one application of both blocks"
+    );
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
@@ -66,11 +116,17 @@ fn multi_block_change_is_applied_as_one_snapshot() {
 fn burst_of_changes_is_coalesced_and_ends_with_the_last_value() {
     let w = World::boot(Config::default(), 1);
     for i in 0..100 {
-        w.pf().set_vf_mac_vlan(0, mac(100 + i), (i % 4000) as u16, 0).unwrap();
+        w.pf()
+            .set_vf_mac_vlan(0, mac(100 + i), (i % 4000) as u16, 0)
+            .unwrap();
     }
     let before = w.deliveries(0);
     w.settle();
-    assert_eq!(w.deliveries(0), before + 1, "one delivery for the whole burst");
+    assert_eq!(
+        w.deliveries(0),
+        before + 1,
+        "one delivery for the whole burst"
+    );
     assert_eq!(w.reads_of(0, 1), 2, "block read once for the burst");
     assert_eq!(w.vf(0).unwrap().snapshot().applied.mac, mac(199));
     w.check_consistent(0).unwrap();
@@ -129,7 +185,9 @@ fn invalidation_during_initialization_is_not_lost() {
     let vf = w.allocate_vf().unwrap();
     w.inner().set_read_hook(Some(Box::new(|ctx| {
         if ctx.nth == 2 {
-            ctx.pf.set_vf_mac_vlan(ctx.vf, [2, 0, 0, 0, 0, 0x77], 9, 0).unwrap();
+            ctx.pf
+                .set_vf_mac_vlan(ctx.vf, [2, 0, 0, 0, 0, 0x77], 9, 0)
+                .unwrap();
         }
         ReadFault::Proceed
     })));
@@ -157,8 +215,13 @@ fn vf_reset_in_the_middle_of_a_read_recovers_everything() {
     w.pf().set_link(true, 40_000_000_000, 1500).unwrap();
     w.settle();
     assert!(!*once.lock().unwrap(), "the reset was injected");
-    assert!(w.timeline().iter().any(|(_, e)| matches!(e, Event::Lifecycle { what, .. } if what.starts_with("MiniportResetEx"))));
-    assert_eq!(w.vf(0).unwrap().snapshot().applied.speed_bps, 40_000_000_000);
+    assert!(w.timeline().iter().any(
+        |(_, e)| matches!(e, Event::Lifecycle { what, .. } if what.starts_with("MiniportResetEx"))
+    ));
+    assert_eq!(
+        w.vf(0).unwrap().snapshot().applied.speed_bps,
+        40_000_000_000
+    );
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
@@ -170,7 +233,11 @@ fn vf_freed_with_invalidations_pending_drops_them_cleanly() {
     let per_vf = w.inner().pool_bytes(tag) / 2;
     w.pf().set_vf_mac_vlan(1, mac(5), 0, 0).unwrap();
     w.pf().set_vf_mac_vlan(0, mac(6), 0, 0).unwrap();
-    assert_ne!(w.inner().channel(1).unwrap().cache, 0, "pending in the virtualization stack");
+    assert_ne!(
+        w.inner().channel(1).unwrap().cache,
+        0,
+        "pending in the virtualization stack"
+    );
     assert_eq!(w.free_vf(1), NDIS_STATUS_SUCCESS);
     w.settle();
     assert!(w.vf(1).is_none());
@@ -179,7 +246,11 @@ fn vf_freed_with_invalidations_pending_drops_them_cleanly() {
     // SAFETY: the PF's own handle, at PASSIVE_LEVEL.
     unsafe { sim::exports::NdisMInvalidateConfigBlock(w.pf_sim().handle(), 1, 2) };
     w.settle();
-    assert!(w.timeline().iter().any(|(_, e)| *e == Event::InvalidateDropped { vf: 1, mask: 2 }));
+    assert!(
+        w.timeline()
+            .iter()
+            .any(|(_, e)| *e == Event::InvalidateDropped { vf: 1, mask: 2 })
+    );
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
@@ -200,18 +271,37 @@ fn guest_writing_a_bad_block_is_refused_and_changes_nothing() {
     let w = World::boot(Config::default(), 1);
     let before = w.pf().vf_status(0);
     let mut buf = [0u8; VfStatusBlock::ENCODED_LEN];
-    VfStatusBlock { applied_generation: 1234, ..Default::default() }.encode(0, GUEST_BLOCKS, &mut buf).unwrap();
+    VfStatusBlock {
+        applied_generation: 1234,
+        ..Default::default()
+    }
+    .encode(0, GUEST_BLOCKS, &mut buf)
+    .unwrap();
     buf[30] ^= 0x40;
     let h = w.vf_sim(0).unwrap().handle();
     // SAFETY: the VF's handle and a buffer of the given length, at PASSIVE_LEVEL.
-    let s = unsafe { sim::exports::NdisMWriteConfigBlock(h, 4, buf.as_mut_ptr().cast(), buf.len() as u32) };
+    let s = unsafe {
+        sim::exports::NdisMWriteConfigBlock(h, 4, buf.as_mut_ptr().cast(), buf.len() as u32)
+    };
     assert_eq!(s, NDIS_STATUS_FAILURE);
     let mut host_block = [0u8; MacVlanBlock::ENCODED_LEN];
     // SAFETY: as above.
-    let s = unsafe { sim::exports::NdisMWriteConfigBlock(h, 1, host_block.as_mut_ptr().cast(), host_block.len() as u32) };
-    assert_eq!(s, NDIS_STATUS_FAILURE, "a host-owned block is not writable from the guest");
+    let s = unsafe {
+        sim::exports::NdisMWriteConfigBlock(
+            h,
+            1,
+            host_block.as_mut_ptr().cast(),
+            host_block.len() as u32,
+        )
+    };
+    assert_eq!(
+        s, NDIS_STATUS_FAILURE,
+        "a host-owned block is not writable from the guest"
+    );
     assert_eq!(w.pf().vf_status(0), before);
-    assert!(w.timeline().iter().any(|(_, e)| matches!(e, Event::Write { status, .. } if *status == NDIS_STATUS_INVALID_DATA)));
+    assert!(w.timeline().iter().any(
+        |(_, e)| matches!(e, Event::Write { status, .. } if *status == NDIS_STATUS_INVALID_DATA)
+    ));
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
@@ -221,7 +311,18 @@ fn world_with_version(major: u16, minor: u16) -> (World, u16) {
     w.load_pf().unwrap();
     w.create_switch(1);
     let vf = w.allocate_vf().unwrap();
-    w.pf().set_block(vf, &VersionBlock { major, minor, vf_id: vf, features: 0, defined: DEFINED_BLOCKS }).unwrap();
+    w.pf()
+        .set_block(
+            vf,
+            &VersionBlock {
+                major,
+                minor,
+                vf_id: vf,
+                features: 0,
+                defined: DEFINED_BLOCKS,
+            },
+        )
+        .unwrap();
     (w, vf)
 }
 
@@ -230,8 +331,18 @@ fn protocol_major_mismatch_refuses_to_start() {
     let (w, vf) = world_with_version(2, 0);
     assert_eq!(w.attach_vf(vf), Err(NDIS_STATUS_BAD_VERSION));
     assert!(w.vf(vf).is_none());
-    assert!(w.log().iter().any(|l| l.contains("incompatible") && l.contains("refusing to start")), "{:?}", w.log());
-    assert_eq!(w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")), 0, "the failed VF freed its adapter");
+    assert!(
+        w.log()
+            .iter()
+            .any(|l| l.contains("incompatible") && l.contains("refusing to start")),
+        "{:?}",
+        w.log()
+    );
+    assert_eq!(
+        w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")),
+        0,
+        "the failed VF freed its adapter"
+    );
     w.assert_clean();
 }
 
@@ -247,28 +358,53 @@ fn protocol_minor_mismatch_is_tolerated() {
 
 #[test]
 fn missing_backchannel_brings_the_vf_up_on_defaults() {
-    let w = World::boot(Config { backchannel_absent: true, ..Config::default() }, 1);
+    let w = World::boot(
+        Config {
+            backchannel_absent: true,
+            ..Config::default()
+        },
+        1,
+    );
     let s = w.vf(0).unwrap().snapshot();
     assert!(s.degraded);
     assert_eq!(s.applied, vf_miniport::snapshot::Applied::defaults(0));
     assert!(w.is_running(0));
-    assert!(w.log().iter().any(|l| l.contains("backchannel unavailable")));
+    assert!(
+        w.log()
+            .iter()
+            .any(|l| l.contains("backchannel unavailable"))
+    );
     w.assert_clean();
 }
 
 #[test]
 fn sixty_four_vfs_changed_at_once_all_converge() {
-    let w = World::boot(Config { seed: 64, delivery_delay: 0.3, ..Config::default() }, 80);
+    let w = World::boot(
+        Config {
+            seed: 64,
+            delivery_delay: 0.3,
+            ..Config::default()
+        },
+        80,
+    );
     w.pf().set_link(true, 100_000_000_000, 9000).unwrap();
     for vf in 0..80 {
-        w.pf().set_vf_mac_vlan(vf, mac(5000 + vf as u32), vf + 1, 0).unwrap();
+        w.pf()
+            .set_vf_mac_vlan(vf, mac(5000 + vf as u32), vf + 1, 0)
+            .unwrap();
     }
     w.settle();
     for vf in 0..80 {
         w.check_consistent(vf).unwrap();
         let a = w.vf(vf).unwrap().snapshot().applied;
-        assert_eq!((a.mtu, a.speed_bps, a.vlan_id), (9000, 100_000_000_000, vf + 1));
-        assert_eq!(w.vf_sim(vf).unwrap().link.lock().unwrap().last(), Some(&(true, 100_000_000_000)));
+        assert_eq!(
+            (a.mtu, a.speed_bps, a.vlan_id),
+            (9000, 100_000_000_000, vf + 1)
+        );
+        assert_eq!(
+            w.vf_sim(vf).unwrap().link.lock().unwrap().last(),
+            Some(&(true, 100_000_000_000))
+        );
     }
     w.assert_clean();
 }
@@ -282,8 +418,18 @@ fn racing_transactions_never_apply_half_old_half_new() {
     let mut k = 0u32;
     let txn = |k: u32| {
         [
-            pf_miniport::Staged::of(&MacVlanBlock { mac: mac(k), vlan_id: 0, priority: 0 }).unwrap(),
-            pf_miniport::Staged::of(&PolicyBlock { flags: 0, max_tx_rate_mbps: k, queue_pairs: 1 }).unwrap(),
+            pf_miniport::Staged::of(&MacVlanBlock {
+                mac: mac(k),
+                vlan_id: 0,
+                priority: 0,
+            })
+            .unwrap(),
+            pf_miniport::Staged::of(&PolicyBlock {
+                flags: 0,
+                max_tx_rate_mbps: k,
+                queue_pairs: 1,
+            })
+            .unwrap(),
         ]
     };
     w.inner().set_read_hook(Some(Box::new(move |ctx| {
@@ -302,13 +448,24 @@ fn racing_transactions_never_apply_half_old_half_new() {
     w.settle();
     w.inner().set_read_hook(None);
     let a = w.vf(0).unwrap().snapshot();
-    for (m, rate) in seen.lock().unwrap().iter().chain([(a.applied.mac, a.applied.max_tx_rate_mbps)].iter()) {
+    for (m, rate) in seen
+        .lock()
+        .unwrap()
+        .iter()
+        .chain([(a.applied.mac, a.applied.max_tx_rate_mbps)].iter())
+    {
         let k = u32::from_be_bytes([0, m[3], m[4], m[5]]);
         if *rate != 0 {
-            assert_eq!(k, *rate, "applied MAC of transaction {k} with policy of transaction {rate}");
+            assert_eq!(
+                k, *rate,
+                "applied MAC of transaction {k} with policy of transaction {rate}"
+            );
         }
     }
-    assert!(a.counters.consistency_rereads > 0, "the race was detected and re-read");
+    assert!(
+        a.counters.consistency_rereads > 0,
+        "the race was detected and re-read"
+    );
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
@@ -316,10 +473,16 @@ fn racing_transactions_never_apply_half_old_half_new() {
 #[test]
 fn guest_reset_rereads_every_block_from_a_work_item() {
     let w = World::boot(Config::default(), 1);
-    let before: Vec<_> = HOST_BLOCKS.iter().map(|id| w.reads_of(0, id.get() as u32)).collect();
+    let before: Vec<_> = HOST_BLOCKS
+        .iter()
+        .map(|id| w.reads_of(0, id.get() as u32))
+        .collect();
     assert_eq!(w.reset_vf_in_guest(0), NDIS_STATUS_SUCCESS);
     w.settle();
-    let after: Vec<_> = HOST_BLOCKS.iter().map(|id| w.reads_of(0, id.get() as u32)).collect();
+    let after: Vec<_> = HOST_BLOCKS
+        .iter()
+        .map(|id| w.reads_of(0, id.get() as u32))
+        .collect();
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(a - b, 1);
     }
@@ -333,19 +496,47 @@ fn invalidation_oid_validates_its_input() {
     let w = World::boot(Config::default(), 1);
     let vf = w.vf_sim(0).unwrap();
     let mut short = vec![0x80, 1, 16, 0, 0, 0, 0, 0];
-    let o = w.oid(vf, RequestKind::Method, OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK, &mut short, 8, 8);
+    let o = w.oid(
+        vf,
+        RequestKind::Method,
+        OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+        &mut short,
+        8,
+        8,
+    );
     assert_eq!((o.status, o.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, 16));
     let mut bad = vec![0u8; 16];
     bad[0] = 0x11;
-    let o = w.oid(vf, RequestKind::Set, OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK, &mut bad, 16, 16);
+    let o = w.oid(
+        vf,
+        RequestKind::Set,
+        OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+        &mut bad,
+        16,
+        16,
+    );
     assert_eq!(o.status, NDIS_STATUS_INVALID_PARAMETER);
-    let o = w.oid(vf, RequestKind::Query, OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK, &mut bad, 16, 16);
+    let o = w.oid(
+        vf,
+        RequestKind::Query,
+        OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+        &mut bad,
+        16,
+        16,
+    );
     assert_eq!(o.status, NDIS_STATUS_NOT_SUPPORTED);
     // A set request with only unknown blocks is accepted and reads nothing.
     let reads = w.reads_of(0, 1);
     let mut unknown = vec![0x80, 1, 16, 0, 0, 0, 0, 0];
     unknown.extend_from_slice(&(1u64 << 40).to_le_bytes());
-    let o = w.oid(vf, RequestKind::Set, OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK, &mut unknown, 16, 16);
+    let o = w.oid(
+        vf,
+        RequestKind::Set,
+        OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+        &mut unknown,
+        16,
+        16,
+    );
     assert_eq!((o.status, o.bytes_read), (NDIS_STATUS_SUCCESS, 16));
     assert_eq!(w.reads_of(0, 1), reads);
     w.check_consistent(0).unwrap();

@@ -30,8 +30,16 @@ fn cache_ors_masks_until_the_guest_takes_them() {
     assert_eq!(w.inner().channel(0).unwrap().cache, 0b0110);
     let before = w.deliveries(0);
     w.settle();
-    assert_eq!(w.deliveries(0), before + 1, "three invalidations, one delivery");
-    assert_eq!(w.inner().channel(0).unwrap().cache, 0, "cache cleared on delivery");
+    assert_eq!(
+        w.deliveries(0),
+        before + 1,
+        "three invalidations, one delivery"
+    );
+    assert_eq!(
+        w.inner().channel(0).unwrap().cache,
+        0,
+        "cache cleared on delivery"
+    );
     let (_, del) = invalidates_and_deliveries(&w, 0);
     assert_eq!(del.last(), Some(&0b0110));
     w.assert_clean();
@@ -43,7 +51,10 @@ fn ioctl_is_reissued_so_the_next_change_is_delivered() {
     for i in 0..5u8 {
         w.pf().set_vf_mac_vlan(0, [2, 0, 0, 0, 1, i], 0, 0).unwrap();
         w.settle();
-        assert!(w.inner().channel(0).unwrap().ioctl_pending, "IOCTL pending again after completion {i}");
+        assert!(
+            w.inner().channel(0).unwrap().ioctl_pending,
+            "IOCTL pending again after completion {i}"
+        );
     }
     let (inv, del) = invalidates_and_deliveries(&w, 0);
     assert_eq!(inv.len(), 5);
@@ -56,7 +67,11 @@ fn invalidation_for_an_absent_vf_is_dropped() {
     let w = World::boot(Config::default(), 1);
     // SAFETY: as above.
     unsafe { sim::exports::NdisMInvalidateConfigBlock(w.pf_sim().handle(), 42, 1) };
-    assert!(w.timeline().iter().any(|(_, e)| *e == Event::InvalidateDropped { vf: 42, mask: 1 }));
+    assert!(
+        w.timeline()
+            .iter()
+            .any(|(_, e)| *e == Event::InvalidateDropped { vf: 42, mask: 1 })
+    );
     assert!(w.inner().channel(42).is_none());
 }
 
@@ -67,8 +82,13 @@ fn delivery_waits_for_the_vf_to_finish_initializing() {
     w.create_switch(1);
     let vf = w.allocate_vf().unwrap();
     // The PF invalidates before any guest has the VF: the cache holds it.
-    w.pf().set_vf_mac_vlan(vf, [2, 0, 0, 0, 0, 0x33], 0, 0).unwrap();
-    assert!(!w.inner().deliver(vf), "no VF adapter yet, nothing delivered");
+    w.pf()
+        .set_vf_mac_vlan(vf, [2, 0, 0, 0, 0, 0x33], 0, 0)
+        .unwrap();
+    assert!(
+        !w.inner().deliver(vf),
+        "no VF adapter yet, nothing delivered"
+    );
     w.attach_vf(vf).unwrap();
     w.settle();
     w.check_consistent(vf).unwrap();
@@ -78,9 +98,18 @@ fn delivery_waits_for_the_vf_to_finish_initializing() {
 #[test]
 fn same_seed_same_timeline_different_seed_different_order() {
     let run = |seed| {
-        let w = World::boot(Config { seed, delivery_delay: 0.5, ..Config::default() }, 6);
+        let w = World::boot(
+            Config {
+                seed,
+                delivery_delay: 0.5,
+                ..Config::default()
+            },
+            6,
+        );
         for vf in 0..6 {
-            w.pf().set_vf_mac_vlan(vf, [2, 0, 0, 0, 2, vf as u8], vf, 0).unwrap();
+            w.pf()
+                .set_vf_mac_vlan(vf, [2, 0, 0, 0, 2, vf as u8], vf, 0)
+                .unwrap();
         }
         w.pf().set_link(false, 0, 1500).unwrap();
         w.settle();
@@ -97,11 +126,16 @@ fn verifier_catches_a_read_at_dispatch_level() {
     let mut buf = [0u8; 30];
     sim::irql::set(DISPATCH_LEVEL);
     // SAFETY: a VF handle and a buffer of the given length; the IRQL is deliberately wrong.
-    let status = unsafe { sim::exports::NdisMReadConfigBlock(vf.handle(), 1, buf.as_mut_ptr().cast(), 30) };
+    let status =
+        unsafe { sim::exports::NdisMReadConfigBlock(vf.handle(), 1, buf.as_mut_ptr().cast(), 30) };
     sim::irql::set(PASSIVE_LEVEL);
     assert_eq!(status, NDIS_STATUS_FAILURE);
     let v = w.violations();
-    assert!(v.iter().any(|m| m.contains("NdisMReadConfigBlock called at DISPATCH_LEVEL")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("NdisMReadConfigBlock called at DISPATCH_LEVEL")),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -113,7 +147,10 @@ fn verifier_catches_a_spin_lock_left_held() {
         unsafe { sim::exports::KeAcquireSpinLockRaiseToDpc(&mut lock) };
     });
     let v = v.expect("violation reported");
-    assert!(v.contains("returned at DISPATCH_LEVEL") || v.contains("holding"), "{v}");
+    assert!(
+        v.contains("returned at DISPATCH_LEVEL") || v.contains("holding"),
+        "{v}"
+    );
     // Clean up this thread's bookkeeping.
     // SAFETY: releases the lock taken above.
     unsafe { sim::exports::KeReleaseSpinLock(&mut lock, PASSIVE_LEVEL) };
@@ -131,8 +168,16 @@ fn verifier_catches_vf_only_and_pf_only_calls_from_the_wrong_side() {
         sim::exports::NdisMInvalidateConfigBlock(w.vf_sim(0).unwrap().handle(), 0, 1);
     }
     let v = w.violations();
-    assert!(v.iter().any(|m| m.contains("NdisMReadConfigBlock called by the PF")), "{v:?}");
-    assert!(v.iter().any(|m| m.contains("NdisMInvalidateConfigBlock from a VF")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("NdisMReadConfigBlock called by the PF")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|m| m.contains("NdisMInvalidateConfigBlock from a VF")),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -141,7 +186,14 @@ fn verifier_catches_an_oversized_block_transfer() {
     let mut buf = [0u8; 129];
     for len in [0u32, 129] {
         // SAFETY: the buffer holds 129 bytes.
-        let s = unsafe { sim::exports::NdisMReadConfigBlock(w.vf_sim(0).unwrap().handle(), 1, buf.as_mut_ptr().cast(), len) };
+        let s = unsafe {
+            sim::exports::NdisMReadConfigBlock(
+                w.vf_sim(0).unwrap().handle(),
+                1,
+                buf.as_mut_ptr().cast(),
+                len,
+            )
+        };
         assert_eq!(s, NDIS_STATUS_FAILURE);
     }
     assert_eq!(w.violations().len(), 2);

@@ -3,7 +3,12 @@
 //! Invalidations are never lost: each OID ORs its mask into `pending`, and the refresh path
 //! swaps `pending` to zero where it reads. While the adapter is paused or resetting the bits
 //! wait; a restart or reset re-reads them (a reset re-reads every block).
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use crate::snapshot::{Applied, Compatibility, View, compatibility};
 use crate::{LOG, POOL_TAG_ADAPTER};
@@ -84,8 +89,11 @@ pub struct Snapshot {
 impl Adapter {
     /// MiniportInitializeEx for the VF (NDIS-FACTS §8.3): registration attributes, then every
     /// block read and checked, then general and hardware-assist attributes. Leaves it Paused.
-    pub fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
-        let Some(mut adapter) = PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) else {
+    pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+        // SAFETY: the miniport adapter handle of this initialization, valid until halt.
+        let Some(mut adapter) =
+            (unsafe { PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) })
+        else {
             ndis_log!(ERROR, LOG, "initialize: no memory for the adapter");
             return Err(NDIS_STATUS_RESOURCES);
         };
@@ -118,7 +126,10 @@ impl Adapter {
         }
         if vf_id.is_some() {
             // Re-read every block at start: nothing cached survives a (re)start.
-            adapter.pending.store(HOST_BLOCKS.without(VersionBlock::id()).bits(), Ordering::Release);
+            adapter.pending.store(
+                HOST_BLOCKS.without(VersionBlock::id()).bits(),
+                Ordering::Release,
+            );
             adapter.refresh_inline();
         }
 
@@ -128,7 +139,8 @@ impl Adapter {
         };
         adapter.inner.lock().info = info;
         // SAFETY: the adapter being initialized.
-        let mut status = unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
+        let mut status =
+            unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
         if status == NDIS_STATUS_SUCCESS {
             // A VF sets VF_MINIPORT | SRIOV_SUPPORTED and no NIC switch (NDIS-FACTS §10.4).
             let caps = NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED;
@@ -139,9 +151,19 @@ impl Adapter {
             adapter.free_work_item();
             return Err(status);
         }
-        adapter.inner.get_mut().transition(AdapterEvent::InitializeDone);
+        adapter
+            .inner
+            .get_mut()
+            .transition(AdapterEvent::InitializeDone);
         adapter.report_status(VfStatusBlock::STATE_INITIALIZING);
-        ndis_log!(INFO, LOG, "VF initialized: mac {:02x?} mtu {} link {}", applied.mac, applied.mtu, applied.link_up);
+        ndis_log!(
+            INFO,
+            LOG,
+            "VF initialized: mac {:02x?} mtu {} link {}",
+            applied.mac,
+            applied.mtu,
+            applied.link_up
+        );
         Ok(adapter.into_raw())
     }
 
@@ -150,28 +172,59 @@ impl Adapter {
     fn read_version(&self) -> Result<Option<u16>, NDIS_STATUS> {
         let mut buf = [0u8; VersionBlock::ENCODED_LEN];
         // SAFETY: PASSIVE_LEVEL (MiniportInitializeEx), no lock held; buffer of that length.
-        let status = unsafe { NdisMReadConfigBlock(self.handle, VersionBlock::ID as u32, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        let status = unsafe {
+            NdisMReadConfigBlock(
+                self.handle,
+                VersionBlock::ID as u32,
+                buf.as_mut_ptr().cast(),
+                buf.len() as u32,
+            )
+        };
         self.count(|c| c.blocks_read = c.blocks_read.wrapping_add(1));
         if status != NDIS_STATUS_SUCCESS {
             self.count(|c| c.read_errors = c.read_errors.wrapping_add(1));
-            ndis_log!(WARN, LOG, "backchannel unavailable (read of block 0: {:#010x}): running on defaults", status);
+            ndis_log!(
+                WARN,
+                LOG,
+                "backchannel unavailable (read of block 0: {:#010x}): running on defaults",
+                status
+            );
             return Ok(None);
         }
         let (version, _) = match VersionBlock::decode(&buf) {
             Ok(v) => v,
             Err(e) => {
                 self.count(|c| c.bad_blocks = c.bad_blocks.wrapping_add(1));
-                ndis_log!(WARN, LOG, "version block refused ({:?}): running on defaults", e);
+                ndis_log!(
+                    WARN,
+                    LOG,
+                    "version block refused ({:?}): running on defaults",
+                    e
+                );
                 return Ok(None);
             }
         };
         match compatibility(&version) {
             Compatibility::Incompatible { major } => {
-                ndis_log!(ERROR, LOG, "PF protocol {}.{} is incompatible with this VF ({}.{}): refusing to start", major, version.minor, PROTOCOL_MAJOR, PROTOCOL_MINOR);
+                ndis_log!(
+                    ERROR,
+                    LOG,
+                    "PF protocol {}.{} is incompatible with this VF ({}.{}): refusing to start",
+                    major,
+                    version.minor,
+                    PROTOCOL_MAJOR,
+                    PROTOCOL_MINOR
+                );
                 return Err(NDIS_STATUS_BAD_VERSION);
             }
             Compatibility::NewerOrOlderMinor { minor } => {
-                ndis_log!(INFO, LOG, "PF protocol minor {} differs from ours ({}): tolerated", minor, PROTOCOL_MINOR);
+                ndis_log!(
+                    INFO,
+                    LOG,
+                    "PF protocol minor {} differs from ours ({}): tolerated",
+                    minor,
+                    PROTOCOL_MINOR
+                );
             }
             Compatibility::Same => {}
         }
@@ -185,7 +238,9 @@ impl Adapter {
     /// `this` came from [`initialize`](Self::initialize); NDIS calls nothing else on it.
     pub unsafe fn halt(this: *mut Adapter) {
         // SAFETY: caller contract.
-        let Some(adapter) = (unsafe { this.as_ref() }) else { return };
+        let Some(adapter) = (unsafe { this.as_ref() }) else {
+            return;
+        };
         if adapter.work_queued.load(Ordering::Acquire) {
             ndis_log!(ERROR, LOG, "halt with a refresh work item still queued");
         }
@@ -288,7 +343,13 @@ impl Adapter {
         if self.retries.fetch_add(1, Ordering::AcqRel) < MAX_RETRIES {
             self.queue_refresh();
         } else {
-            ndis_log!(WARN, LOG, "blocks {:#x} still unread after {} retries: waiting for the next notification", retry_later.bits(), MAX_RETRIES);
+            ndis_log!(
+                WARN,
+                LOG,
+                "blocks {:#x} still unread after {} retries: waiting for the next notification",
+                retry_later.bits(),
+                MAX_RETRIES
+            );
         }
     }
 
@@ -315,14 +376,24 @@ impl Adapter {
             to_read = stale;
         };
         if !stale.is_empty() || !view.stale().is_empty() {
-            ndis_log!(WARN, LOG, "no consistent snapshot yet (stale {:#x}): keeping the applied configuration", stale.bits());
+            ndis_log!(
+                WARN,
+                LOG,
+                "no consistent snapshot yet (stale {:#x}): keeping the applied configuration",
+                stale.bits()
+            );
             self.count(|c| c.deferred = c.deferred.wrapping_add(1));
             return mask.union(stale).union(failed);
         }
         if let Some(v) = view.decode::<VersionBlock>()
             && let Compatibility::Incompatible { major } = compatibility(&v)
         {
-            ndis_log!(ERROR, LOG, "PF switched to incompatible protocol {}: configuration not applied", major);
+            ndis_log!(
+                ERROR,
+                LOG,
+                "PF switched to incompatible protocol {}: configuration not applied",
+                major
+            );
             self.inner.lock().degraded = true;
             return failed;
         }
@@ -332,15 +403,32 @@ impl Adapter {
 
     /// Reads one block into `view` after validating it.
     fn read_block(&self, id: BlockId, view: &mut View) -> Result<(), ()> {
-        let Some(d) = descriptor(id.get() as u32) else { return Err(()) };
+        let Some(d) = descriptor(id.get() as u32) else {
+            return Err(());
+        };
         let mut buf = [0u8; MAX_BLOCK_LEN];
-        let Some(dst) = buf.get_mut(..d.len) else { return Err(()) };
+        let Some(dst) = buf.get_mut(..d.len) else {
+            return Err(());
+        };
         // SAFETY: PASSIVE_LEVEL checked by the caller, no lock held; buffer of `d.len` bytes.
-        let status = unsafe { NdisMReadConfigBlock(self.handle, id.get() as u32, dst.as_mut_ptr().cast(), d.len as u32) };
+        let status = unsafe {
+            NdisMReadConfigBlock(
+                self.handle,
+                id.get() as u32,
+                dst.as_mut_ptr().cast(),
+                d.len as u32,
+            )
+        };
         self.count(|c| c.blocks_read = c.blocks_read.wrapping_add(1));
         if status != NDIS_STATUS_SUCCESS {
             self.count(|c| c.read_errors = c.read_errors.wrapping_add(1));
-            ndis_log!(WARN, LOG, "read of block {} failed: {:#010x}", id.get(), status);
+            ndis_log!(
+                WARN,
+                LOG,
+                "read of block {} failed: {:#010x}",
+                id.get(),
+                status
+            );
             return Err(());
         }
         if let Err(e) = validate(id, dst) {
@@ -380,7 +468,11 @@ impl Adapter {
         }
         ndis_log!(TRACE, LOG, "applied generation {}", generation);
         if running {
-            let state = if self.state() == AdapterState::Running { VfStatusBlock::STATE_RUNNING } else { VfStatusBlock::STATE_PAUSED };
+            let state = if self.state() == AdapterState::Running {
+                VfStatusBlock::STATE_RUNNING
+            } else {
+                VfStatusBlock::STATE_PAUSED
+            };
             self.report_status(state);
         }
     }
@@ -389,7 +481,11 @@ impl Adapter {
     pub(crate) fn report_status(&self, state: u8) {
         let (block, skip) = {
             let st = self.inner.lock();
-            let state = if st.degraded { VfStatusBlock::STATE_DEGRADED } else { state };
+            let state = if st.degraded {
+                VfStatusBlock::STATE_DEGRADED
+            } else {
+                state
+            };
             let c = st.counters;
             (
                 VfStatusBlock {
@@ -411,11 +507,23 @@ impl Adapter {
             return;
         }
         // SAFETY: PASSIVE_LEVEL, no lock held, buffer of the block's length.
-        let status = unsafe { NdisMWriteConfigBlock(self.handle, VfStatusBlock::ID as u32, buf.as_mut_ptr().cast(), buf.len() as u32) };
+        let status = unsafe {
+            NdisMWriteConfigBlock(
+                self.handle,
+                VfStatusBlock::ID as u32,
+                buf.as_mut_ptr().cast(),
+                buf.len() as u32,
+            )
+        };
         if status == NDIS_STATUS_SUCCESS {
             self.count(|c| c.status_writes = c.status_writes.wrapping_add(1));
         } else {
-            ndis_log!(WARN, LOG, "status report to the PF failed: {:#010x}", status);
+            ndis_log!(
+                WARN,
+                LOG,
+                "status report to the PF failed: {:#010x}",
+                status
+            );
         }
     }
 }
@@ -428,7 +536,13 @@ impl VfState {
                 true
             }
             None => {
-                ndis_log!(ERROR, LOG, "unexpected {:?} in state {:?}", event, self.state);
+                ndis_log!(
+                    ERROR,
+                    LOG,
+                    "unexpected {:?} in state {:?}",
+                    event,
+                    self.state
+                );
                 false
             }
         }

@@ -1,6 +1,6 @@
 //! The MiniportXxx entry points of the VF, with the NDIS ABI.
-use crate::adapter::Adapter;
 use crate::LOG;
+use crate::adapter::Adapter;
 use common::blocks::{HOST_BLOCKS, VfStatusBlock};
 use common::ffi::imports::*;
 use common::ffi::*;

@@ -70,7 +70,13 @@ impl Adapter {
         let mask = match oid::parse_invalidate_info(req.input()) {
             Ok(m) => m,
             Err(e) => {
-                ndis_log!(WARN, LOG, "VF_INVALIDATE_CONFIG_BLOCK refused: {} (status {:#010x})", e.reason, e.status);
+                ndis_log!(
+                    WARN,
+                    LOG,
+                    "VF_INVALIDATE_CONFIG_BLOCK refused: {} (status {:#010x})",
+                    e.reason,
+                    e.status
+                );
                 return req.fail(e);
             }
         };
@@ -78,7 +84,12 @@ impl Adapter {
         let known = mask.intersection(HOST_BLOCKS);
         let unknown = mask.difference(HOST_BLOCKS);
         if !unknown.is_empty() {
-            ndis_log!(TRACE, LOG, "ignoring invalidated blocks outside the schema: {:#x}", unknown.bits());
+            ndis_log!(
+                TRACE,
+                LOG,
+                "ignoring invalidated blocks outside the schema: {:#x}",
+                unknown.bits()
+            );
         }
         {
             let mut st = self.inner.lock();

@@ -25,7 +25,10 @@ pub struct View {
 
 impl View {
     pub const fn empty() -> Self {
-        Self { blocks: [[0; MAX_BLOCK_LEN]; BLOCK_COUNT], have: BlockMask::EMPTY }
+        Self {
+            blocks: [[0; MAX_BLOCK_LEN]; BLOCK_COUNT],
+            have: BlockMask::EMPTY,
+        }
     }
 
     pub fn block(&self, id: BlockId) -> Option<&[u8]> {
@@ -42,7 +45,11 @@ impl View {
 
     /// Stores a block already validated with [`validate`].
     pub fn put(&mut self, id: BlockId, bytes: &[u8]) {
-        if let Some(dst) = self.blocks.get_mut(id.index()).and_then(|b| b.get_mut(..bytes.len())) {
+        if let Some(dst) = self
+            .blocks
+            .get_mut(id.index())
+            .and_then(|b| b.get_mut(..bytes.len()))
+        {
             dst.copy_from_slice(bytes);
             self.have = self.have.with(id);
         }
@@ -66,7 +73,12 @@ impl View {
 
     /// Highest generation among the held blocks: what the view reflects.
     pub fn generation(&self) -> u32 {
-        self.have.iter().filter_map(|id| self.header(id)).map(|h| h.generation).max().unwrap_or(0)
+        self.have
+            .iter()
+            .filter_map(|id| self.header(id))
+            .map(|h| h.generation)
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn decode<B: ConfigBlock>(&self) -> Option<B> {
@@ -132,9 +144,13 @@ impl Applied {
 pub enum Compatibility {
     Same,
     /// Same major, different minor: tolerated.
-    NewerOrOlderMinor { minor: u16 },
+    NewerOrOlderMinor {
+        minor: u16,
+    },
     /// Different major: the VF must not run.
-    Incompatible { major: u16 },
+    Incompatible {
+        major: u16,
+    },
 }
 
 pub fn compatibility(v: &VersionBlock) -> Compatibility {

@@ -10,7 +10,11 @@ impl BlockId {
 
     /// `None` for ids a mask cannot name (the OID's `BlockId` is a full ULONG from the guest).
     pub const fn new(id: u32) -> Option<Self> {
-        if id <= Self::MAX as u32 { Some(Self(id as u8)) } else { None }
+        if id <= Self::MAX as u32 {
+            Some(Self(id as u8))
+        } else {
+            None
+        }
     }
 
     /// For schema constants: keeps the low six bits.

@@ -51,13 +51,25 @@ pub trait ConfigBlock: Sized {
     /// Encodes with the given transaction stamp; returns the encoded length.
     fn encode(&self, generation: u32, txn: BlockMask, out: &mut [u8]) -> Result<usize, BlockError> {
         let mut payload = [0u8; wire::MAX_PAYLOAD_LEN];
-        let body = payload.get_mut(..Self::PAYLOAD_LEN).ok_or(BlockError::TooLong { len: Self::ENCODED_LEN })?;
+        let body = payload
+            .get_mut(..Self::PAYLOAD_LEN)
+            .ok_or(BlockError::TooLong {
+                len: Self::ENCODED_LEN,
+            })?;
         let mut w = Writer::new(body);
         self.write_payload(&mut w)?;
         if w.written() != Self::PAYLOAD_LEN {
-            return Err(BlockError::BadLength { expected: Self::PAYLOAD_LEN, found: w.written() });
+            return Err(BlockError::BadLength {
+                expected: Self::PAYLOAD_LEN,
+                found: w.written(),
+            });
         }
-        let header = BlockHeader { format: Self::FORMAT, id: Self::id(), generation, txn };
+        let header = BlockHeader {
+            format: Self::FORMAT,
+            id: Self::id(),
+            generation,
+            txn,
+        };
         wire::encode(&header, &payload[..Self::PAYLOAD_LEN], out)
     }
 
@@ -68,13 +80,22 @@ pub trait ConfigBlock: Sized {
         }
         let (header, payload) = wire::decode(buf)?;
         if header.id.get() != Self::ID {
-            return Err(BlockError::WrongBlock { expected: Self::ID, found: header.id.get() });
+            return Err(BlockError::WrongBlock {
+                expected: Self::ID,
+                found: header.id.get(),
+            });
         }
         if header.format != Self::FORMAT {
-            return Err(BlockError::UnknownFormat { block: Self::ID, format: header.format });
+            return Err(BlockError::UnknownFormat {
+                block: Self::ID,
+                format: header.format,
+            });
         }
         if payload.len() != Self::PAYLOAD_LEN {
-            return Err(BlockError::BadLength { expected: Self::PAYLOAD_LEN, found: payload.len() });
+            return Err(BlockError::BadLength {
+                expected: Self::PAYLOAD_LEN,
+                found: payload.len(),
+            });
         }
         let value = Self::read_payload(&mut Reader::new(Self::ID, payload))?;
         Ok((value, header))
@@ -82,7 +103,11 @@ pub trait ConfigBlock: Sized {
 }
 
 fn check(ok: bool, block: u8, field: &'static str) -> Result<(), BlockError> {
-    if ok { Ok(()) } else { Err(BlockError::BadValue { block, field }) }
+    if ok {
+        Ok(())
+    } else {
+        Err(BlockError::BadValue { block, field })
+    }
 }
 
 /// Block 0: protocol version and VF identity. Layout frozen forever.
@@ -119,7 +144,13 @@ impl ConfigBlock for VersionBlock {
         let features = r.u32()?;
         let defined = BlockMask(r.u64()?);
         check(defined.contains(Self::id()), Self::ID, "defined")?;
-        Ok(Self { major, minor, vf_id, features, defined })
+        Ok(Self {
+            major,
+            minor,
+            vf_id,
+            features,
+            defined,
+        })
     }
 }
 
@@ -154,7 +185,11 @@ impl ConfigBlock for MacVlanBlock {
         check(mac[0] & 1 == 0 && mac != [0; 6], Self::ID, "mac")?;
         check(vlan_id <= 4094, Self::ID, "vlan_id")?;
         check(priority <= 7, Self::ID, "priority")?;
-        Ok(Self { mac, vlan_id, priority })
+        Ok(Self {
+            mac,
+            vlan_id,
+            priority,
+        })
     }
 }
 
@@ -193,11 +228,20 @@ impl ConfigBlock for LinkBlock {
         let duplex = r.u8()?;
         r.reserved::<2>("reserved")?;
         let speed_bps = r.u64()?;
-        check((Self::MIN_MTU..=Self::MAX_MTU).contains(&mtu), Self::ID, "mtu")?;
+        check(
+            (Self::MIN_MTU..=Self::MAX_MTU).contains(&mtu),
+            Self::ID,
+            "mtu",
+        )?;
         check(up <= 1, Self::ID, "link_up")?;
         check(duplex <= 2, Self::ID, "duplex")?;
         check(speed_bps <= 800_000_000_000, Self::ID, "speed_bps")?;
-        Ok(Self { mtu, link_up: up == 1, duplex, speed_bps })
+        Ok(Self {
+            mtu,
+            link_up: up == 1,
+            duplex,
+            speed_bps,
+        })
     }
 }
 
@@ -237,8 +281,16 @@ impl ConfigBlock for PolicyBlock {
         let queue_pairs = r.u16()?;
         r.reserved::<2>("reserved")?;
         check(flags & !Self::KNOWN_FLAGS == 0, Self::ID, "flags")?;
-        check((1..=Self::MAX_QUEUE_PAIRS).contains(&queue_pairs), Self::ID, "queue_pairs")?;
-        Ok(Self { flags, max_tx_rate_mbps, queue_pairs })
+        check(
+            (1..=Self::MAX_QUEUE_PAIRS).contains(&queue_pairs),
+            Self::ID,
+            "queue_pairs",
+        )?;
+        Ok(Self {
+            flags,
+            max_tx_rate_mbps,
+            queue_pairs,
+        })
     }
 }
 
@@ -290,7 +342,14 @@ impl ConfigBlock for VfStatusBlock {
         let applied_mac = r.bytes()?;
         r.reserved::<2>("reserved2")?;
         check(state <= Self::STATE_DEGRADED, Self::ID, "state")?;
-        Ok(Self { applied_generation, state, invalidations, blocks_read, read_errors, applied_mac })
+        Ok(Self {
+            applied_generation,
+            state,
+            invalidations,
+            blocks_read,
+            read_errors,
+            applied_mac,
+        })
     }
 }
 

@@ -25,18 +25,39 @@ pub const MAX_PAYLOAD_LEN: usize = MAX_BLOCK_LEN - HEADER_LEN;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockError {
     /// Fewer bytes than the header, or than the header says.
-    Truncated { len: usize },
+    Truncated {
+        len: usize,
+    },
     /// More bytes than a block may have, or than its format defines.
-    TooLong { len: usize },
+    TooLong {
+        len: usize,
+    },
     /// The payload length is not the one this block's format defines.
-    BadLength { expected: usize, found: usize },
-    BadChecksum { expected: u32, found: u32 },
-    WrongBlock { expected: u8, found: u8 },
-    UnknownFormat { block: u8, format: u8 },
+    BadLength {
+        expected: usize,
+        found: usize,
+    },
+    BadChecksum {
+        expected: u32,
+        found: u32,
+    },
+    WrongBlock {
+        expected: u8,
+        found: u8,
+    },
+    UnknownFormat {
+        block: u8,
+        format: u8,
+    },
     /// A reserved field is not zero or a value is out of its range.
-    BadValue { block: u8, field: &'static str },
+    BadValue {
+        block: u8,
+        field: &'static str,
+    },
     /// Block id not defined by the schema.
-    UnknownBlock { id: u32 },
+    UnknownBlock {
+        id: u32,
+    },
 }
 
 /// What the envelope says about the block inside.
@@ -86,7 +107,10 @@ pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
     let le32 = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
     let declared = head[2] as usize;
     if declared != payload.len() {
-        return Err(BlockError::BadLength { expected: declared, found: payload.len() });
+        return Err(BlockError::BadLength {
+            expected: declared,
+            found: payload.len(),
+        });
     }
     let found = le32(16);
     let expected = checksum(&head[..16], payload);
@@ -97,7 +121,10 @@ pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
         return Err(BlockError::UnknownBlock { id: head[1] as u32 });
     };
     if head[3] != 0 {
-        return Err(BlockError::BadValue { block: id.get(), field: "flags" });
+        return Err(BlockError::BadValue {
+            block: id.get(),
+            field: "flags",
+        });
     }
     let mut txn = [0u8; 8];
     txn.copy_from_slice(&head[8..16]);
@@ -123,8 +150,12 @@ impl<'a> Reader<'a> {
     }
 
     pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], BlockError> {
-        let end = self.pos.checked_add(N).ok_or(BlockError::Truncated { len: self.buf.len() })?;
-        let src = self.buf.get(self.pos..end).ok_or(BlockError::Truncated { len: self.buf.len() })?;
+        let end = self.pos.checked_add(N).ok_or(BlockError::Truncated {
+            len: self.buf.len(),
+        })?;
+        let src = self.buf.get(self.pos..end).ok_or(BlockError::Truncated {
+            len: self.buf.len(),
+        })?;
         let mut out = [0u8; N];
         out.copy_from_slice(src);
         self.pos = end;
@@ -152,7 +183,10 @@ impl<'a> Reader<'a> {
         if self.bytes::<N>()? == [0u8; N] {
             Ok(())
         } else {
-            Err(BlockError::BadValue { block: self.block, field })
+            Err(BlockError::BadValue {
+                block: self.block,
+                field,
+            })
         }
     }
 }
@@ -171,7 +205,10 @@ impl<'a> Writer<'a> {
     pub fn bytes(&mut self, data: &[u8]) -> Result<(), BlockError> {
         let end = self.pos + data.len();
         let len = self.buf.len();
-        let dst = self.buf.get_mut(self.pos..end).ok_or(BlockError::TooLong { len: end.max(len) })?;
+        let dst = self
+            .buf
+            .get_mut(self.pos..end)
+            .ok_or(BlockError::TooLong { len: end.max(len) })?;
         dst.copy_from_slice(data);
         self.pos = end;
         Ok(())

@@ -3,7 +3,12 @@
 //! Names follow the WDK headers so that a driver engineer can grep for them; every value and
 //! layout is taken from `shared/NDIS-FACTS.md` (section numbers are cited beside them) and is
 //! pinned by the layout tests in `common/tests/layouts.rs`.
-#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, clippy::upper_case_acronyms)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    clippy::upper_case_acronyms
+)]
 
 pub mod imports;
 pub mod oids;

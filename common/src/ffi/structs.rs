@@ -301,14 +301,17 @@ pub type MINIPORT_PAUSE =
     ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS);
 pub type MINIPORT_RESTART =
     ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS);
-pub type MINIPORT_OID_REQUEST = ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS);
+pub type MINIPORT_OID_REQUEST =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS);
 pub type MINIPORT_SEND_NET_BUFFER_LISTS =
     ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, NDIS_PORT_NUMBER, u32));
-pub type MINIPORT_RETURN_NET_BUFFER_LISTS = ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32));
+pub type MINIPORT_RETURN_NET_BUFFER_LISTS =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32));
 pub type MINIPORT_CANCEL_SEND = ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void));
 pub type MINIPORT_CHECK_FOR_HANG = ndis_fn_type!(fn(NDIS_HANDLE) -> BOOLEAN);
 pub type MINIPORT_RESET = ndis_fn_type!(fn(NDIS_HANDLE, *mut BOOLEAN) -> NDIS_STATUS);
-pub type MINIPORT_DEVICE_PNP_EVENT_NOTIFY = ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_DEVICE_PNP_EVENT));
+pub type MINIPORT_DEVICE_PNP_EVENT_NOTIFY =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut NET_DEVICE_PNP_EVENT));
 pub type MINIPORT_SHUTDOWN = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_SHUTDOWN_ACTION));
 pub type MINIPORT_CANCEL_OID_REQUEST = ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void));
 

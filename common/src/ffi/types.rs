@@ -53,7 +53,11 @@ pub struct NDIS_OBJECT_HEADER {
 
 impl NDIS_OBJECT_HEADER {
     pub const fn new(ty: u8, revision: u8, size: u16) -> Self {
-        Self { Type: ty, Revision: revision, Size: size }
+        Self {
+            Type: ty,
+            Revision: revision,
+            Size: size,
+        }
     }
 }
 

@@ -18,15 +18,33 @@ struct Options {
 const USAGE: &str = "usage: sriov-sim [--vfs N (1..=256, default 4)] [--changes N (default 8)] [--seed N (default 1)] [--delay P (0..1, default 0.25)] [--log]";
 
 fn parse() -> Result<Options, String> {
-    let mut o = Options { vfs: 4, changes: 8, seed: 1, delay: 0.25, log: false };
+    let mut o = Options {
+        vfs: 4,
+        changes: 8,
+        seed: 1,
+        delay: 0.25,
+        log: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
             "--vfs" => o.vfs = value("--vfs")?.parse().map_err(|e| format!("--vfs: {e}"))?,
-            "--changes" => o.changes = value("--changes")?.parse().map_err(|e| format!("--changes: {e}"))?,
-            "--seed" => o.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--delay" => o.delay = value("--delay")?.parse().map_err(|e| format!("--delay: {e}"))?,
+            "--changes" => {
+                o.changes = value("--changes")?
+                    .parse()
+                    .map_err(|e| format!("--changes: {e}"))?
+            }
+            "--seed" => {
+                o.seed = value("--seed")?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?
+            }
+            "--delay" => {
+                o.delay = value("--delay")?
+                    .parse()
+                    .map_err(|e| format!("--delay: {e}"))?
+            }
             "--log" => o.log = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -49,9 +67,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("SR-IOV backchannel simulation: {} VF(s), {} change(s), seed {}, delivery delay {}", o.vfs, o.changes, o.seed, o.delay);
+    println!(
+        "SR-IOV backchannel simulation: {} VF(s), {} change(s), seed {}, delivery delay {}",
+        o.vfs, o.changes, o.seed, o.delay
+    );
     println!("host: PF miniport on the physical function; guests: one VF miniport each\n");
-    let w = World::boot(Config { seed: o.seed, delivery_delay: o.delay, echo_log: o.log, ..Config::default() }, o.vfs);
+    let w = World::boot(
+        Config {
+            seed: o.seed,
+            delivery_delay: o.delay,
+            echo_log: o.log,
+            ..Config::default()
+        },
+        o.vfs,
+    );
     print_new(&w, &mut 0);
     let mut printed = w.timeline().len();
 
@@ -63,32 +92,71 @@ fn main() -> ExitCode {
             0 => {
                 let mac = [0x02, 0x15, 0x5D, 0xAA, (i >> 8) as u8, i as u8];
                 let vlan = 100 + (i % 3000) as u16;
-                w.host_change(format!("switch sets VF {vf} MAC {} VLAN {vlan}", mac_text(&mac)), |pf| pf.set_vf_mac_vlan(vf, mac, vlan, 0)).ok();
+                w.host_change(
+                    format!("switch sets VF {vf} MAC {} VLAN {vlan}", mac_text(&mac)),
+                    |pf| pf.set_vf_mac_vlan(vf, mac, vlan, 0),
+                )
+                .ok();
             }
             1 => {
-                w.host_change("hardware: link down", |pf| pf.set_link(false, 0, pf.link().mtu)).ok();
+                w.host_change("hardware: link down", |pf| {
+                    pf.set_link(false, 0, pf.link().mtu)
+                })
+                .ok();
             }
             2 => {
-                w.host_change("hardware: link up at 25 Gb/s, MTU 9000", |pf| pf.set_link(true, 25_000_000_000, 9000)).ok();
+                w.host_change("hardware: link up at 25 Gb/s, MTU 9000", |pf| {
+                    pf.set_link(true, 25_000_000_000, 9000)
+                })
+                .ok();
             }
             3 => {
-                let policy = PolicyBlock { flags: PolicyBlock::SPOOF_CHECK | PolicyBlock::TRUSTED, max_tx_rate_mbps: 5000, queue_pairs: 4 };
-                w.host_change(format!("IHV policy for VF {vf}: trusted, 5 Gb/s cap, 4 queue pairs"), |pf| pf.set_vf_policy(vf, policy)).ok();
+                let policy = PolicyBlock {
+                    flags: PolicyBlock::SPOOF_CHECK | PolicyBlock::TRUSTED,
+                    max_tx_rate_mbps: 5000,
+                    queue_pairs: 4,
+                };
+                w.host_change(
+                    format!("IHV policy for VF {vf}: trusted, 5 Gb/s cap, 4 queue pairs"),
+                    |pf| pf.set_vf_policy(vf, policy),
+                )
+                .ok();
             }
             4 => {
                 // One transaction over two blocks: the VF must apply both or neither.
                 let mac = [0x02, 0x15, 0x5D, 0xBB, 0x00, i as u8];
                 let staged = [
-                    pf_miniport::Staged::of(&MacVlanBlock { mac, vlan_id: 42, priority: 3 }).expect("valid block"),
-                    pf_miniport::Staged::of(&PolicyBlock { flags: PolicyBlock::SPOOF_CHECK, max_tx_rate_mbps: 1000, queue_pairs: 2 }).expect("valid block"),
+                    pf_miniport::Staged::of(&MacVlanBlock {
+                        mac,
+                        vlan_id: 42,
+                        priority: 3,
+                    })
+                    .expect("valid block"),
+                    pf_miniport::Staged::of(&PolicyBlock {
+                        flags: PolicyBlock::SPOOF_CHECK,
+                        max_tx_rate_mbps: 1000,
+                        queue_pairs: 2,
+                    })
+                    .expect("valid block"),
                 ];
-                w.host_change(format!("one transaction for VF {vf}: MAC {} VLAN 42 + policy", mac_text(&mac)), |pf| pf.set_blocks(vf, &staged)).ok();
+                w.host_change(
+                    format!(
+                        "one transaction for VF {vf}: MAC {} VLAN 42 + policy",
+                        mac_text(&mac)
+                    ),
+                    |pf| pf.set_blocks(vf, &staged),
+                )
+                .ok();
             }
             _ => {
                 // A burst before the guest runs: the virtualization stack coalesces it.
                 for k in 0..5u8 {
                     let mac = [0x02, 0x15, 0x5D, 0xCC, k, i as u8];
-                    w.host_change(format!("burst {}/5: VF {vf} MAC {}", k + 1, mac_text(&mac)), |pf| pf.set_vf_mac_vlan(vf, mac, 7, 0)).ok();
+                    w.host_change(
+                        format!("burst {}/5: VF {vf} MAC {}", k + 1, mac_text(&mac)),
+                        |pf| pf.set_vf_mac_vlan(vf, mac, 7, 0),
+                    )
+                    .ok();
                 }
             }
         }
@@ -113,7 +181,10 @@ fn main() -> ExitCode {
             s.counters.blocks_read,
             s.counters.invalidations,
             status.map_or(0, |st| st.applied_generation),
-            match &check { Ok(()) => "consistent with the PF".to_string(), Err(e) => e.clone() }
+            match &check {
+                Ok(()) => "consistent with the PF".to_string(),
+                Err(e) => e.clone(),
+            }
         );
     }
     let v = w.violations();
@@ -124,7 +195,11 @@ fn main() -> ExitCode {
             println!("  {m}");
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn print_new(w: &World, printed: &mut usize) {
