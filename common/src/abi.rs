@@ -55,7 +55,8 @@ macro_rules! ndis_imports {
 macro_rules! ndis_imports {
     (module = $module:literal; $($item:tt)*) => {
         // `+verbatim` keeps the name `ndis.sys` (without it the import reads `ndis.sys.dll`).
-        #[cfg_attr(target_os = "windows", link(name = $module, kind = "raw-dylib", modifiers = "+verbatim"))]
+        // On the WDK path the WDK's import libraries (linked by wdk-build) provide them.
+        #[cfg_attr(all(target_os = "windows", not(feature = "wdk")), link(name = $module, kind = "raw-dylib", modifiers = "+verbatim"))]
         unsafe extern "system" { $($item)* }
     };
 }

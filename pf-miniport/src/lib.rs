@@ -5,6 +5,8 @@
 //! offers the host a typed API to change a VF's configuration ([`host`]), each change
 //! followed by `NdisMInvalidateConfigBlock` for exactly the blocks that changed.
 #![no_std]
+// WinDbg views of the driver's types, embedded in the PDB (see docs/windbg.md).
+#![debugger_visualizer(natvis_file = "../pf_miniport.natvis")]
 
 // On the host the cdylib needs std's panic handler; nothing here may name std.
 #[cfg(not(target_os = "windows"))]

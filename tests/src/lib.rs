@@ -14,6 +14,7 @@ pub mod exports;
 pub mod irql;
 pub mod rng;
 pub mod timeline;
+pub mod tools;
 pub mod world;
 
 use common::blocks::wire;

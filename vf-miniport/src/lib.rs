@@ -5,6 +5,8 @@
 //! them only as a consistent snapshot ([`snapshot`]), indicates link changes, and reports
 //! what it runs back to the PF with `NdisMWriteConfigBlock`.
 #![no_std]
+// WinDbg views of the driver's types, embedded in the PDB (see docs/windbg.md).
+#![debugger_visualizer(natvis_file = "../vf_miniport.natvis")]
 
 // On the host the cdylib needs std's panic handler; nothing here may name std.
 #[cfg(not(target_os = "windows"))]

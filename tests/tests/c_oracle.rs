@@ -2,10 +2,8 @@
 //! `ntddndis.h` (an independent re-implementation of the Windows headers), generated from the
 //! Rust `size_of`/`offset_of` values and compiled with `x86_64-w64-mingw32-gcc -S`.
 //!
-//! The compiler comes from Debian's `gcc-mingw-w64-x86-64` (with `mingw-w64-x86-64-dev`).
-//! This test installs it when it can (root with apt-get), and otherwise fails and says why.
-//! Only on a host where the tool cannot exist (Windows without mingw, outside CI) does it skip,
-//! and then it prints why.
+//! The compiler comes from Debian's `gcc-mingw-w64-x86-64`; `sim::tools` installs it when it
+//! can and otherwise fails saying why (see there for the one case that skips).
 #![cfg(target_pointer_width = "64")]
 
 use common::ffi::*;
@@ -15,53 +13,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 const GCC: &str = "x86_64-w64-mingw32-gcc";
-
-fn have_gcc() -> bool {
-    Command::new(GCC)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Finds or installs the cross compiler; `None` only where it cannot exist (reason printed).
-fn compiler() -> Option<&'static str> {
-    if have_gcc() {
-        return Some(GCC);
-    }
-    if cfg!(target_os = "linux") {
-        let is_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0"));
-        assert!(
-            is_root,
-            "{GCC} is missing and this user cannot install it: apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev"
-        );
-        let _ = Command::new("apt-get").arg("update").status();
-        let status = Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "gcc-mingw-w64-x86-64",
-                "mingw-w64-x86-64-dev",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .expect("apt-get runs");
-        assert!(
-            status.success() && have_gcc(),
-            "installing {GCC} failed; the C layout oracle cannot run"
-        );
-        return Some(GCC);
-    }
-    assert!(std::env::var("CI").is_err(), "{GCC} is required in CI");
-    eprintln!(
-        "SKIPPED: {GCC} cannot be installed on this host ({}); layouts are still checked by layouts.rs",
-        std::env::consts::OS
-    );
-    None
-}
 
 struct Probe(String);
 
@@ -212,7 +163,7 @@ fn compile(name: &str, source: &str) -> std::process::Output {
 
 #[test]
 fn rust_layouts_match_mingw_ntddndis() {
-    if compiler().is_none() {
+    if sim::tools::mingw(GCC).is_none() {
         return;
     }
     let out = compile("probe", &build_probe());
@@ -226,7 +177,7 @@ fn rust_layouts_match_mingw_ntddndis() {
 /// The oracle must be able to fail: a deliberately wrong assertion is rejected.
 #[test]
 fn oracle_rejects_a_wrong_layout() {
-    if compiler().is_none() {
+    if sim::tools::mingw(GCC).is_none() {
         return;
     }
     let mut p = build_probe();
