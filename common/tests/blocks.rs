@@ -452,7 +452,12 @@ fn schema_descriptors_are_consistent() {
         assert_eq!(d.guest_writable, GUEST_BLOCKS.contains(d.id));
         assert_eq!(HOST_BLOCKS.contains(d.id), !d.guest_writable);
     }
-    assert!(descriptor(5).is_none());
+    assert_eq!(descriptor(5).unwrap().name, "ihv");
+    assert_eq!(
+        descriptor(63).unwrap().len,
+        MAX_BLOCK_LEN,
+        "extension blocks are full-size"
+    );
     assert!(descriptor(64).is_none());
     assert!(descriptor(u32::MAX).is_none());
     assert_eq!(HOST_BLOCKS.intersection(GUEST_BLOCKS), BlockMask::EMPTY);

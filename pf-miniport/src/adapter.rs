@@ -238,6 +238,11 @@ impl Adapter {
     ) -> Result<(), OidError> {
         let mut st = self.inner.lock();
         let vf = st.vf_mut(vf_id)?;
+        if !vf.defined.contains(id) {
+            return Err(OidError::invalid_parameter(
+                "BlockId is not defined for this VF",
+            ));
+        }
         let src = vf
             .block(id)
             .and_then(|b| b.get(..out.len()))
@@ -302,7 +307,7 @@ pub(crate) fn initial_blocks(
             minor: PROTOCOL_MINOR,
             vf_id,
             features: 0,
-            defined: DEFINED_BLOCKS,
+            defined: BASE_BLOCKS,
         })?,
         Staged::of(&MacVlanBlock {
             mac,

@@ -63,6 +63,32 @@ impl Adapter {
         self.set_block(vf_id, &block)
     }
 
+    /// Sets an IHV extension block (5..=63). The first time a block is set, block 0's
+    /// `defined` mask gains it in the same transaction, so the VF learns that it exists.
+    pub fn set_ihv_block(
+        &self,
+        vf_id: u16,
+        id: BlockId,
+        data: &[u8],
+    ) -> Result<BlockMask, NDIS_STATUS> {
+        let block = IhvBlock::new(data).ok_or(NDIS_STATUS_INVALID_LENGTH)?;
+        let staged = Staged::ihv(id, &block).map_err(|_| NDIS_STATUS_INVALID_PARAMETER)?;
+        let changed = {
+            let mut st = self.inner.lock();
+            let vf = st.vf_mut(vf_id).map_err(|e| e.status)?;
+            let (version, _) = vf.decode::<VersionBlock>().ok_or(NDIS_STATUS_FAILURE)?;
+            let announced = VersionBlock {
+                defined: version.defined.with(id),
+                ..version
+            };
+            let version = Staged::of(&announced).map_err(|_| NDIS_STATUS_FAILURE)?;
+            vf.update(&[version, staged])
+                .map_err(|_| NDIS_STATUS_INVALID_DATA)?
+        };
+        self.invalidate(vf_id, changed);
+        Ok(changed)
+    }
+
     pub fn set_vf_policy(&self, vf_id: u16, policy: PolicyBlock) -> Result<BlockMask, NDIS_STATUS> {
         self.set_block(vf_id, &policy)
     }

@@ -16,6 +16,8 @@ pub struct VfStore {
     pub vf_id: u16,
     /// Last PF transaction applied to this VF's blocks; stamped into every block it wrote.
     pub generation: u32,
+    /// Blocks that exist for this VF: block 0's `defined` mask plus the VF's status block.
+    pub defined: BlockMask,
     pub blocks: [[u8; MAX_BLOCK_LEN]; BLOCK_COUNT],
     /// Backchannel traffic for this VF (for the debugger and the benchmarks).
     pub reads: u32,
@@ -50,26 +52,46 @@ impl Staged {
         })
     }
 
+    /// An IHV extension block (ids 5..=63).
+    pub fn ihv(id: BlockId, block: &IhvBlock) -> Result<Self, BlockError> {
+        if id.get() < FIRST_IHV_BLOCK {
+            return Err(BlockError::WrongBlock {
+                expected: FIRST_IHV_BLOCK,
+                found: id.get(),
+            });
+        }
+        let mut payload = [0u8; MAX_PAYLOAD_LEN];
+        block.write_payload(&mut wire::Writer::new(&mut payload))?;
+        Ok(Self {
+            id,
+            payload,
+            len: MAX_PAYLOAD_LEN,
+        })
+    }
+
     fn payload(&self) -> &[u8] {
         self.payload.get(..self.len).unwrap_or(&[])
     }
 }
 
 impl VfStore {
-    /// Fills a freshly zeroed store with the initial blocks, all stamped generation 1.
+    /// Fills a freshly zeroed store: the initial typed blocks stamped generation 1, every
+    /// extension block empty (generation 0, not yet announced in block 0's `defined`).
     pub fn init(&mut self, vf_id: u16, initial: &[Staged]) -> Result<(), BlockError> {
         self.vf_id = vf_id;
         self.generation = 0;
         let status = Staged::of(&VfStatusBlock::default())?;
         self.write_stamped(&status, 0, GUEST_BLOCKS)?;
+        for id in HOST_BLOCKS.difference(BASE_BLOCKS) {
+            self.write_stamped(&Staged::ihv(id, &IhvBlock::EMPTY)?, 0, BlockMask::EMPTY)?;
+        }
         self.update(initial)?;
         Ok(())
     }
 
-    /// The encoded bytes of a defined block.
+    /// The encoded bytes of a block.
     pub fn block(&self, id: BlockId) -> Option<&[u8]> {
-        let len = descriptor(id.get() as u32)?.len;
-        self.blocks.get(id.index())?.get(..len)
+        self.blocks.get(id.index())?.get(..descriptor_of(id).len)
     }
 
     /// Applies `updates` as one transaction: only blocks whose payload really changes are
@@ -78,9 +100,7 @@ impl VfStore {
     pub fn update(&mut self, updates: &[Staged]) -> Result<BlockMask, BlockError> {
         let mut changed = BlockMask::EMPTY;
         for u in updates {
-            let d = descriptor(u.id.get() as u32).ok_or(BlockError::UnknownBlock {
-                id: u.id.get() as u32,
-            })?;
+            let d = descriptor_of(u.id);
             if wire::HEADER_LEN + u.len != d.len {
                 return Err(BlockError::BadLength {
                     expected: d.len,
@@ -88,7 +108,10 @@ impl VfStore {
                 });
             }
             let current = self.block(u.id).and_then(|b| b.get(wire::HEADER_LEN..));
-            if current != Some(u.payload()) || self.generation == 0 {
+            // A block the VF does not know yet is news even if its bytes equal the empty
+            // default: it must be flagged so the VF reads it.
+            if current != Some(u.payload()) || self.generation == 0 || !self.defined.contains(u.id)
+            {
                 changed = changed.with(u.id);
             }
         }
@@ -100,6 +123,11 @@ impl VfStore {
             self.write_stamped(u, generation, changed)?;
         }
         self.generation = generation;
+        if changed.contains(VersionBlock::id())
+            && let Some((v, _)) = self.decode::<VersionBlock>()
+        {
+            self.defined = v.defined.union(GUEST_BLOCKS);
+        }
         Ok(changed)
     }
 

@@ -120,6 +120,13 @@ pub fn run_seed(seed: u64, vfs: u16, actions: u32) -> Result<RunStats, String> {
                     w.reset_vf_in_guest(vf);
                 }
             }
+            7 => {
+                let id = BlockId::new(FIRST_IHV_BLOCK as u32 + rng.below(59) as u32)
+                    .unwrap_or(BlockId::masked(63));
+                let len = rng.below(IHV_DATA_LEN as u64 + 1) as usize;
+                let data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+                let _ = w.pf().set_ihv_block(vf, id, &data);
+            }
             _ => {
                 for _ in 0..=rng.below(4) {
                     w.step();

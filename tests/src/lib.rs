@@ -368,15 +368,28 @@ impl World {
             return Err(format!("VF {vf} is not attached"));
         };
         let snap = a.snapshot();
-        for id in HOST_BLOCKS {
+        let (version, n) = self
+            .pf()
+            .vf_block(vf, VersionBlock::id())
+            .ok_or(format!("PF has no VF {vf}"))?;
+        let defined = VersionBlock::decode(&version[..n])
+            .map_err(|e| format!("PF version block: {e:?}"))?
+            .0
+            .defined;
+        for id in HOST_BLOCKS.intersection(defined) {
             let (pf_bytes, len) = self
                 .pf()
                 .vf_block(vf, id)
                 .ok_or(format!("PF has no block {} for VF {vf}", id.get()))?;
-            let vf_bytes = snap
-                .view
-                .block(id)
-                .ok_or(format!("VF {vf} holds no block {}", id.get()))?;
+            let vf_bytes = snap.view.block(id).ok_or(format!(
+                "VF {vf} holds no block {}: its view defines {:#x}, the PF's {:#x}; pending {:#x}, channel {:?}, {:?}",
+                id.get(),
+                snap.view.defined().bits(),
+                defined.bits(),
+                snap.pending.bits(),
+                self.inner.channel(vf),
+                snap.counters
+            ))?;
             if vf_bytes != &pf_bytes[..len] {
                 let g = |b: &[u8]| {
                     wire::decode(b)

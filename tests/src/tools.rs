@@ -3,10 +3,17 @@
 //! host where the tool cannot exist (Windows without mingw, outside CI) may it skip, saying why.
 use std::process::Command;
 
-const PACKAGES: [&str; 3] = ["gcc-mingw-w64-x86-64", "mingw-w64-x86-64-dev", "binutils-mingw-w64-x86-64"];
+const PACKAGES: [&str; 3] = [
+    "gcc-mingw-w64-x86-64",
+    "mingw-w64-x86-64-dev",
+    "binutils-mingw-w64-x86-64",
+];
 
 fn runs(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// `Some(tool)` when `tool` (a mingw-w64 binary) can run here, installing it if needed;
@@ -16,8 +23,15 @@ pub fn mingw(tool: &'static str) -> Option<&'static str> {
         return Some(tool);
     }
     if cfg!(target_os = "linux") {
-        let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-        assert!(is_root, "{tool} is missing and this user cannot install it: apt-get install {}", PACKAGES.join(" "));
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        assert!(
+            is_root,
+            "{tool} is missing and this user cannot install it: apt-get install {}",
+            PACKAGES.join(" ")
+        );
         let _ = Command::new("apt-get").arg("update").status();
         let status = Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends"])
@@ -25,11 +39,18 @@ pub fn mingw(tool: &'static str) -> Option<&'static str> {
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .expect("apt-get runs");
-        assert!(status.success() && runs(tool), "installing {tool} failed: {}", PACKAGES.join(" "));
+        assert!(
+            status.success() && runs(tool),
+            "installing {tool} failed: {}",
+            PACKAGES.join(" ")
+        );
         return Some(tool);
     }
     assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
-    eprintln!("SKIPPED: {tool} cannot be installed on this host ({})", std::env::consts::OS);
+    eprintln!(
+        "SKIPPED: {tool} cannot be installed on this host ({})",
+        std::env::consts::OS
+    );
     None
 }
 
@@ -37,14 +58,21 @@ pub fn mingw(tool: &'static str) -> Option<&'static str> {
 pub fn import_library(module: &str) -> Option<std::path::PathBuf> {
     mingw("x86_64-w64-mingw32-nm")?;
     let p = std::path::PathBuf::from(format!("/usr/x86_64-w64-mingw32/lib/lib{module}.a"));
-    assert!(p.exists(), "{} missing: install mingw-w64-x86-64-dev", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: install mingw-w64-x86-64-dev",
+        p.display()
+    );
     Some(p)
 }
 
 /// Names a module exports, per its mingw-w64 import library (`nm` lists them as `T name`).
 pub fn exports(module: &str) -> Option<std::collections::BTreeSet<String>> {
     let lib = import_library(module)?;
-    let out = Command::new("x86_64-w64-mingw32-nm").arg(&lib).output().expect("nm runs");
+    let out = Command::new("x86_64-w64-mingw32-nm")
+        .arg(&lib)
+        .output()
+        .expect("nm runs");
     assert!(out.status.success(), "nm {} failed", lib.display());
     Some(
         String::from_utf8_lossy(&out.stdout)

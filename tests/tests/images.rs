@@ -13,8 +13,11 @@ use std::sync::OnceLock;
 const TARGET: &str = "x86_64-pc-windows-msvc";
 
 /// Exports newer than mingw-w64 10's import libraries, each with its source.
-const NEWER_THAN_MINGW: &[(&str, &str, &str)] =
-    &[("ntoskrnl.exe", "ExAllocatePool2", "Windows 10 2004+, learn.microsoft.com ddi/wdm/nf-wdm-exallocatepool2")];
+const NEWER_THAN_MINGW: &[(&str, &str, &str)] = &[(
+    "ntoskrnl.exe",
+    "ExAllocatePool2",
+    "Windows 10 2004+, learn.microsoft.com ddi/wdm/nf-wdm-exallocatepool2",
+)];
 
 struct Image {
     bytes: Vec<u8>,
@@ -30,16 +33,35 @@ fn images() -> &'static BTreeMap<&'static str, Image> {
         let out = Command::new(env!("CARGO"))
             .current_dir(&root)
             .env("CARGO_TARGET_DIR", &target_dir)
-            .args(["build", "--release", "--target", TARGET, "-p", "pf-miniport", "-p", "vf-miniport"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                TARGET,
+                "-p",
+                "pf-miniport",
+                "-p",
+                "vf-miniport",
+            ])
             .output()
             .expect("cargo runs");
-        assert!(out.status.success(), "cross-build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cross-build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let dir = target_dir.join(TARGET).join("release");
         ["pf_miniport", "vf_miniport"]
             .into_iter()
             .map(|name| {
                 let bytes = std::fs::read(dir.join(format!("{name}.dll"))).expect("image built");
-                (name, Image { bytes, pdb: dir.join(format!("{name}.pdb")) })
+                (
+                    name,
+                    Image {
+                        bytes,
+                        pdb: dir.join(format!("{name}.pdb")),
+                    },
+                )
             })
             .collect()
     })
@@ -60,8 +82,12 @@ fn imports(name: &str) -> Vec<(String, String)> {
         let mut thunks = table.thunks(d.original_first_thunk.get(LE)).unwrap();
         while let Some(t) = thunks.next::<pe::ImageNtHeaders64>().unwrap() {
             match table.import::<pe::ImageNtHeaders64>(t).unwrap() {
-                object::read::pe::Import::Name(_, n) => out.push((module.clone(), String::from_utf8_lossy(n).into_owned())),
-                object::read::pe::Import::Ordinal(o) => panic!("{name} imports {module} ordinal {o}"),
+                object::read::pe::Import::Name(_, n) => {
+                    out.push((module.clone(), String::from_utf8_lossy(n).into_owned()))
+                }
+                object::read::pe::Import::Ordinal(o) => {
+                    panic!("{name} imports {module} ordinal {o}")
+                }
             }
         }
     }
@@ -73,12 +99,32 @@ fn images_are_pe32plus_native_drivers_for_amd64() {
     for name in ["pf_miniport", "vf_miniport"] {
         let file = pe(name);
         let nt = file.nt_headers();
-        assert_eq!(nt.file_header().machine.get(LE), pe::IMAGE_FILE_MACHINE_AMD64, "{name}");
-        assert_eq!(nt.optional_header().magic(), pe::IMAGE_NT_OPTIONAL_HDR64_MAGIC, "{name}: PE32+");
-        assert_eq!(nt.optional_header().subsystem(), pe::IMAGE_SUBSYSTEM_NATIVE, "{name}: subsystem NATIVE");
+        assert_eq!(
+            nt.file_header().machine.get(LE),
+            pe::IMAGE_FILE_MACHINE_AMD64,
+            "{name}"
+        );
+        assert_eq!(
+            nt.optional_header().magic(),
+            pe::IMAGE_NT_OPTIONAL_HDR64_MAGIC,
+            "{name}: PE32+"
+        );
+        assert_eq!(
+            nt.optional_header().subsystem(),
+            pe::IMAGE_SUBSYSTEM_NATIVE,
+            "{name}: subsystem NATIVE"
+        );
         let dll = nt.optional_header().dll_characteristics();
-        assert_ne!(dll & pe::IMAGE_DLLCHARACTERISTICS_NX_COMPAT, 0, "{name}: NX compatible");
-        assert_ne!(dll & pe::IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE, 0, "{name}: relocatable");
+        assert_ne!(
+            dll & pe::IMAGE_DLLCHARACTERISTICS_NX_COMPAT,
+            0,
+            "{name}: NX compatible"
+        );
+        assert_ne!(
+            dll & pe::IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE,
+            0,
+            "{name}: relocatable"
+        );
     }
 }
 
@@ -88,9 +134,16 @@ fn entry_point_is_driver_entry() {
         let file = pe(name);
         let entry = file.nt_headers().optional_header().address_of_entry_point();
         let exports = file.exports().unwrap();
-        let de = exports.iter().find(|e| e.name() == b"DriverEntry").unwrap_or_else(|| panic!("{name} exports DriverEntry"));
+        let de = exports
+            .iter()
+            .find(|e| e.name() == b"DriverEntry")
+            .unwrap_or_else(|| panic!("{name} exports DriverEntry"));
         let base = file.relative_address_base();
-        assert_eq!(de.address() - base, entry as u64, "{name}: entry point is DriverEntry");
+        assert_eq!(
+            de.address() - base,
+            entry as u64,
+            "{name}: entry point is DriverEntry"
+        );
     }
 }
 
@@ -99,7 +152,10 @@ fn every_absolute_address_has_a_base_relocation() {
     for name in ["pf_miniport", "vf_miniport"] {
         let file = pe(name);
         let dirs = file.data_directories();
-        let relocs = dirs.relocation_blocks(&images()[name].bytes[..], &file.section_table()).unwrap().expect("a .reloc directory");
+        let relocs = dirs
+            .relocation_blocks(&images()[name].bytes[..], &file.section_table())
+            .unwrap()
+            .expect("a .reloc directory");
         let mut count = 0;
         let mut blocks = relocs;
         while let Some(block) = blocks.next().unwrap() {
@@ -127,7 +183,12 @@ fn no_section_is_both_writable_and_executable() {
                 _ => unreachable!(),
             };
             let wx = pe::IMAGE_SCN_MEM_WRITE | pe::IMAGE_SCN_MEM_EXECUTE;
-            assert_ne!(flags & wx, wx, "{name}: section {} is W+X", s.name().unwrap_or("?"));
+            assert_ne!(
+                flags & wx,
+                wx,
+                "{name}: section {} is W+X",
+                s.name().unwrap_or("?")
+            );
         }
     }
 }
@@ -136,7 +197,10 @@ fn no_section_is_both_writable_and_executable() {
 fn imports_come_only_from_the_kernel_and_ndis() {
     for name in ["pf_miniport", "vf_miniport"] {
         for (module, f) in imports(name) {
-            assert!(["ntoskrnl.exe", "ndis.sys", "hal.dll"].contains(&module.as_str()), "{name} imports {f} from {module}");
+            assert!(
+                ["ntoskrnl.exe", "ndis.sys", "hal.dll"].contains(&module.as_str()),
+                "{name} imports {f} from {module}"
+            );
         }
     }
 }
@@ -148,8 +212,14 @@ fn each_driver_imports_its_side_of_the_backchannel() {
     assert!(has("pf_miniport", "NdisMEnableVirtualization"));
     assert!(has("vf_miniport", "NdisMReadConfigBlock"));
     assert!(has("vf_miniport", "NdisMWriteConfigBlock"));
-    assert!(!has("vf_miniport", "NdisMInvalidateConfigBlock"), "the VF never invalidates");
-    assert!(!has("pf_miniport", "NdisMReadConfigBlock"), "the PF never reads through the backchannel");
+    assert!(
+        !has("vf_miniport", "NdisMInvalidateConfigBlock"),
+        "the VF never invalidates"
+    );
+    assert!(
+        !has("pf_miniport", "NdisMReadConfigBlock"),
+        "the PF never reads through the backchannel"
+    );
     for name in ["pf_miniport", "vf_miniport"] {
         assert!(has(name, "NdisMRegisterMiniportDriver"));
         assert!(has(name, "NdisMSetMiniportAttributes"));
@@ -159,15 +229,27 @@ fn each_driver_imports_its_side_of_the_backchannel() {
 #[test]
 fn every_import_exists_in_the_real_modules_export_lists() {
     let mut lists = BTreeMap::new();
-    for (module, lib) in [("ndis.sys", "ndis"), ("ntoskrnl.exe", "ntoskrnl"), ("hal.dll", "hal")] {
-        let Some(exports) = sim::tools::exports(lib) else { return };
+    for (module, lib) in [
+        ("ndis.sys", "ndis"),
+        ("ntoskrnl.exe", "ntoskrnl"),
+        ("hal.dll", "hal"),
+    ] {
+        let Some(exports) = sim::tools::exports(lib) else {
+            return;
+        };
         assert!(exports.len() > 50, "{lib}: export list looks empty");
         lists.insert(module, exports);
     }
     for name in ["pf_miniport", "vf_miniport"] {
         for (module, f) in imports(name) {
-            let known = lists[module.as_str()].contains(&f) || NEWER_THAN_MINGW.iter().any(|(m, n, _)| *m == module && *n == f);
-            assert!(known, "{name} imports {f} from {module}, which does not export it");
+            let known = lists[module.as_str()].contains(&f)
+                || NEWER_THAN_MINGW
+                    .iter()
+                    .any(|(m, n, _)| *m == module && *n == f);
+            assert!(
+                known,
+                "{name} imports {f} from {module}, which does not export it"
+            );
         }
     }
 }
@@ -177,18 +259,32 @@ fn kernel_runtime_is_real() {
     for name in ["pf_miniport", "vf_miniport"] {
         let names: Vec<String> = imports(name).into_iter().map(|(_, n)| n).collect();
         // Panic handler -> bugcheck; global allocator -> nonpaged pool with a tag.
-        for needed in ["KeBugCheckEx", "KeAcquireSpinLockRaiseToDpc", "KeReleaseSpinLock", "DbgPrintEx"] {
-            assert!(names.iter().any(|n| n == needed), "{name} does not import {needed}");
+        for needed in [
+            "KeBugCheckEx",
+            "KeAcquireSpinLockRaiseToDpc",
+            "KeReleaseSpinLock",
+            "DbgPrintEx",
+        ] {
+            assert!(
+                names.iter().any(|n| n == needed),
+                "{name} does not import {needed}"
+            );
         }
     }
 }
 
 #[test]
 fn pdbs_carry_the_natvis_views() {
-    for (name, ty) in [("pf_miniport", "pf_miniport::adapter::Adapter"), ("vf_miniport", "vf_miniport::adapter::Adapter")] {
+    for (name, ty) in [
+        ("pf_miniport", "pf_miniport::adapter::Adapter"),
+        ("vf_miniport", "vf_miniport::adapter::Adapter"),
+    ] {
         let pdb = std::fs::read(&images()[name].pdb).expect("a PDB next to the image");
         let find = |needle: &[u8]| pdb.windows(needle.len()).any(|w| w == needle);
         assert!(find(b"AutoVisualizer"), "{name}.pdb has no natvis");
-        assert!(find(ty.as_bytes()), "{name}.pdb natvis does not describe {ty}");
+        assert!(
+            find(ty.as_bytes()),
+            "{name}.pdb natvis does not describe {ty}"
+        );
     }
 }

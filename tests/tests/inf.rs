@@ -26,10 +26,16 @@ fn parse(text: &str) -> Sections {
             continue;
         }
         if line.starts_with('[') && line.ends_with(']') {
-            current = line[1..line.len() - 1].trim().replace("$ARCH$", "amd64").to_lowercase();
+            current = line[1..line.len() - 1]
+                .trim()
+                .replace("$ARCH$", "amd64")
+                .to_lowercase();
             sections.entry(current.clone()).or_default();
         } else {
-            sections.entry(current.clone()).or_default().push(line.replace("$ARCH$", "amd64"));
+            sections
+                .entry(current.clone())
+                .or_default()
+                .push(line.replace("$ARCH$", "amd64"));
         }
     }
     sections
@@ -38,16 +44,24 @@ fn parse(text: &str) -> Sections {
 fn key_values(lines: &[String]) -> Vec<(String, String)> {
     lines
         .iter()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        })
         .collect()
 }
 
-fn value<'a>(s: &'a Sections, section: &str, key: &str) -> Option<String> {
-    key_values(s.get(section)?).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+fn value(s: &Sections, section: &str, key: &str) -> Option<String> {
+    key_values(s.get(section)?)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 fn fields(v: &str) -> Vec<String> {
-    v.split(',').map(|f| f.trim().trim_matches('"').to_string()).collect()
+    v.split(',')
+        .map(|f| f.trim().trim_matches('"').to_string())
+        .collect()
 }
 
 /// Every structural problem of one INF; empty when it is well formed.
@@ -59,18 +73,46 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
             errors.push(what);
         }
     };
-    for required in ["version", "manufacturer", "strings", "destinationdirs", "sourcedisksnames", "sourcedisksfiles"] {
-        need(s.contains_key(required), format!("missing section [{required}]"));
+    for required in [
+        "version",
+        "manufacturer",
+        "strings",
+        "destinationdirs",
+        "sourcedisksnames",
+        "sourcedisksfiles",
+    ] {
+        need(
+            s.contains_key(required),
+            format!("missing section [{required}]"),
+        );
     }
     let v = |k: &str| value(&s, "version", k).unwrap_or_default();
-    need(v("signature") == "\"$WINDOWS NT$\"", "Version.Signature".into());
-    need(v("class").eq_ignore_ascii_case("net"), "Version.Class must be Net".into());
-    need(v("classguid").eq_ignore_ascii_case("{4d36e972-e325-11ce-bfc1-08002be10318}"), "Version.ClassGuid is not the Net class".into());
+    need(
+        v("signature") == "\"$WINDOWS NT$\"",
+        "Version.Signature".into(),
+    );
+    need(
+        v("class").eq_ignore_ascii_case("net"),
+        "Version.Class must be Net".into(),
+    );
+    need(
+        v("classguid").eq_ignore_ascii_case("{4d36e972-e325-11ce-bfc1-08002be10318}"),
+        "Version.ClassGuid is not the Net class".into(),
+    );
     need(!v("provider").is_empty(), "Version.Provider".into());
-    need(v("catalogfile") == format!("{driver}.cat"), "Version.CatalogFile".into());
-    need(value(&s, "version", "driverver").is_some(), "Version.DriverVer (stampinf fills it)".into());
+    need(
+        v("catalogfile") == format!("{driver}.cat"),
+        "Version.CatalogFile".into(),
+    );
+    need(
+        value(&s, "version", "driverver").is_some(),
+        "Version.DriverVer (stampinf fills it)".into(),
+    );
     need(v("pnplockdown") == "1", "Version.PnpLockdown".into());
-    need(value(&s, "destinationdirs", "defaultdestdir").as_deref() == Some("13"), "DefaultDestDir = 13 (run from the driver store)".into());
+    need(
+        value(&s, "destinationdirs", "defaultdestdir").as_deref() == Some("13"),
+        "DefaultDestDir = 13 (run from the driver store)".into(),
+    );
 
     // Manufacturer -> models -> install sections.
     let mut installs = Vec::new();
@@ -79,36 +121,77 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
         let base = f[0].to_lowercase();
         for decoration in f.iter().skip(1) {
             let section = format!("{base}.{}", decoration.to_lowercase());
-            need(s.contains_key(&section), format!("models section [{section}] missing"));
+            need(
+                s.contains_key(&section),
+                format!("models section [{section}] missing"),
+            );
             for (_, line) in key_values(s.get(&section).map_or(&[][..], |v| v)) {
                 let f = fields(&line);
-                need(f.len() >= 2 && f[1].to_uppercase().starts_with("PCI\\VEN_"), format!("model line without a PCI hardware id: {line}"));
+                need(
+                    f.len() >= 2 && f[1].to_uppercase().starts_with("PCI\\VEN_"),
+                    format!("model line without a PCI hardware id: {line}"),
+                );
                 installs.push(f[0].to_lowercase());
             }
         }
     }
     need(!installs.is_empty(), "no device model".into());
     for install in &installs {
-        let ddinstall = if s.contains_key(&format!("{install}.nt")) { format!("{install}.nt") } else { install.clone() };
-        need(s.contains_key(&ddinstall), format!("install section [{install}] missing"));
-        for key in ["characteristics", "bustype", "*iftype", "*mediatype", "*physicalmediatype"] {
-            need(value(&s, &ddinstall, key).is_some(), format!("[{ddinstall}] lacks {key}"));
+        let ddinstall = if s.contains_key(&format!("{install}.nt")) {
+            format!("{install}.nt")
+        } else {
+            install.clone()
+        };
+        need(
+            s.contains_key(&ddinstall),
+            format!("install section [{install}] missing"),
+        );
+        for key in [
+            "characteristics",
+            "bustype",
+            "*iftype",
+            "*mediatype",
+            "*physicalmediatype",
+        ] {
+            need(
+                value(&s, &ddinstall, key).is_some(),
+                format!("[{ddinstall}] lacks {key}"),
+            );
         }
         let services = format!("{ddinstall}.services");
         need(s.contains_key(&services), format!("[{services}] missing"));
         let add = value(&s, &services, "addservice").unwrap_or_default();
         let f = fields(&add);
-        need(f.len() >= 3 && f[0] == driver && f[1] == "2", format!("AddService = {driver}, 2, ... expected, got {add}"));
+        need(
+            f.len() >= 3 && f[0] == driver && f[1] == "2",
+            format!("AddService = {driver}, 2, ... expected, got {add}"),
+        );
         if let Some(svc) = f.get(2) {
             let svc = svc.to_lowercase();
-            need(value(&s, &svc, "servicetype").as_deref() == Some("1"), "ServiceType = 1 (kernel driver)".into());
-            need(value(&s, &svc, "servicebinary") == Some(format!("%13%\\{driver}.sys")), "ServiceBinary".into());
-            need(value(&s, &svc, "loadordergroup").as_deref() == Some("NDIS"), "LoadOrderGroup = NDIS".into());
+            need(
+                value(&s, &svc, "servicetype").as_deref() == Some("1"),
+                "ServiceType = 1 (kernel driver)".into(),
+            );
+            need(
+                value(&s, &svc, "servicebinary") == Some(format!("%13%\\{driver}.sys")),
+                "ServiceBinary".into(),
+            );
+            need(
+                value(&s, &svc, "loadordergroup").as_deref() == Some("NDIS"),
+                "LoadOrderGroup = NDIS".into(),
+            );
         }
         if pf {
             let hw = format!("{ddinstall}.hw");
-            need(value(&s, &hw, "include").is_some_and(|v| v.eq_ignore_ascii_case("pci.inf")), format!("[{hw}] Include = pci.inf"));
-            need(value(&s, &hw, "needs").is_some_and(|v| v.eq_ignore_ascii_case("PciSriovSupported.HW")), format!("[{hw}] Needs = PciSriovSupported.HW"));
+            need(
+                value(&s, &hw, "include").is_some_and(|v| v.eq_ignore_ascii_case("pci.inf")),
+                format!("[{hw}] Include = pci.inf"),
+            );
+            need(
+                value(&s, &hw, "needs")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("PciSriovSupported.HW")),
+                format!("[{hw}] Needs = PciSriovSupported.HW"),
+            );
         }
     }
 
@@ -116,18 +199,27 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
     for (name, lines) in &s {
         for (k, v) in key_values(lines) {
             let targets: Vec<String> = match k.as_str() {
-                "addreg" | "copyfiles" | "delreg" => fields(&v).into_iter().filter(|t| !t.starts_with('@')).collect(),
+                "addreg" | "copyfiles" | "delreg" => fields(&v)
+                    .into_iter()
+                    .filter(|t| !t.starts_with('@'))
+                    .collect(),
                 "addservice" => fields(&v).into_iter().skip(2).collect(),
                 _ => continue,
             };
             for t in targets {
-                need(s.contains_key(&t.to_lowercase()), format!("[{name}] references missing section [{t}]"));
+                need(
+                    s.contains_key(&t.to_lowercase()),
+                    format!("[{name}] references missing section [{t}]"),
+                );
             }
         }
     }
 
     // Every %string% resolves (%13% and other numeric dirids, and %% escapes, excepted).
-    let strings: Vec<String> = key_values(s.get("strings").map_or(&[][..], |v| v)).into_iter().map(|(k, _)| k).collect();
+    let strings: Vec<String> = key_values(s.get("strings").map_or(&[][..], |v| v))
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     for (name, lines) in s.iter().filter(|(n, _)| n.as_str() != "strings") {
         for line in lines {
             let cleaned = line.replace("%%", "");
@@ -136,40 +228,101 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
                 if token.chars().all(|c| c.is_ascii_digit()) {
                     continue;
                 }
-                need(strings.contains(&token.to_lowercase()), format!("[{name}] uses undefined %{token}%"));
+                need(
+                    strings.contains(&token.to_lowercase()),
+                    format!("[{name}] uses undefined %{token}%"),
+                );
             }
         }
     }
 
     // Files: the driver binary is listed for copy and on the source disk.
     let all_lines: Vec<&String> = s.values().flatten().collect();
-    need(value(&s, "sourcedisksfiles", &format!("{driver}.sys")).is_some(), "SourceDisksFiles lists the driver".into());
-    need(all_lines.iter().any(|l| l.as_str() == format!("{driver}.sys")), "a CopyFiles section lists the driver".into());
+    need(
+        value(&s, "sourcedisksfiles", &format!("{driver}.sys")).is_some(),
+        "SourceDisksFiles lists the driver".into(),
+    );
+    need(
+        all_lines
+            .iter()
+            .any(|l| l.as_str() == format!("{driver}.sys")),
+        "a CopyFiles section lists the driver".into(),
+    );
 
     // NDIS registration and the SR-IOV rules.
-    let has = |needle: &str| all_lines.iter().any(|l| l.replace(' ', "").to_lowercase().contains(&needle.replace(' ', "").to_lowercase()));
-    need(has(&format!("HKR, Ndi, Service, 0, \"{driver}\"")), "Ndi Service".into());
-    need(has("HKR, Ndi\\Interfaces, UpperRange, 0, \"ndis5\""), "UpperRange ndis5".into());
-    need(has("HKR, Ndi\\Interfaces, LowerRange, 0, \"ethernet\""), "LowerRange ethernet".into());
-    need(!has("*SriovPreferred"), "*SriovPreferred must not be in an INF (hidden keyword)".into());
+    let has = |needle: &str| {
+        all_lines.iter().any(|l| {
+            l.replace(' ', "")
+                .to_lowercase()
+                .contains(&needle.replace(' ', "").to_lowercase())
+        })
+    };
+    need(
+        has(&format!("HKR, Ndi, Service, 0, \"{driver}\"")),
+        "Ndi Service".into(),
+    );
+    need(
+        has("HKR, Ndi\\Interfaces, UpperRange, 0, \"ndis5\""),
+        "UpperRange ndis5".into(),
+    );
+    need(
+        has("HKR, Ndi\\Interfaces, LowerRange, 0, \"ethernet\""),
+        "LowerRange ethernet".into(),
+    );
+    need(
+        !has("*SriovPreferred"),
+        "*SriovPreferred must not be in an INF (hidden keyword)".into(),
+    );
     if pf {
-        need(has("HKR, Ndi\\params\\*SRIOV, Type, 0, \"enum\""), "*SRIOV is an enum".into());
-        need(has("HKR, Ndi\\params\\*SRIOV, Default, 0, \"1\""), "*SRIOV defaults to 1".into());
-        need(has("HKR, Ndi\\params\\*SRIOV\\enum, \"0\"") && has("HKR, Ndi\\params\\*SRIOV\\enum, \"1\""), "*SRIOV values 0 and 1".into());
-        need(has("HKR, NicSwitches\\0, *Flags, 0x00010001, 0"), "NicSwitches\\0 *Flags = 0".into());
-        need(has("HKR, NicSwitches\\0, *SwitchType, 0x00010001, 1"), "NicSwitches\\0 *SwitchType = 1".into());
-        need(has("HKR, NicSwitches\\0, *SwitchId, 0x00010001, 0"), "NicSwitches\\0 *SwitchId = 0".into());
-        need(has("HKR, NicSwitches\\0, *SwitchName, 0x00000000"), "NicSwitches\\0 *SwitchName".into());
-        need(has(&format!("HKR, NicSwitches\\0, *NumVFs, 0x00010001, {}", pf_miniport::MAX_VFS)), "NicSwitches\\0 *NumVFs = the driver's MAX_VFS".into());
+        need(
+            has("HKR, Ndi\\params\\*SRIOV, Type, 0, \"enum\""),
+            "*SRIOV is an enum".into(),
+        );
+        need(
+            has("HKR, Ndi\\params\\*SRIOV, Default, 0, \"1\""),
+            "*SRIOV defaults to 1".into(),
+        );
+        need(
+            has("HKR, Ndi\\params\\*SRIOV\\enum, \"0\"")
+                && has("HKR, Ndi\\params\\*SRIOV\\enum, \"1\""),
+            "*SRIOV values 0 and 1".into(),
+        );
+        need(
+            has("HKR, NicSwitches\\0, *Flags, 0x00010001, 0"),
+            "NicSwitches\\0 *Flags = 0".into(),
+        );
+        need(
+            has("HKR, NicSwitches\\0, *SwitchType, 0x00010001, 1"),
+            "NicSwitches\\0 *SwitchType = 1".into(),
+        );
+        need(
+            has("HKR, NicSwitches\\0, *SwitchId, 0x00010001, 0"),
+            "NicSwitches\\0 *SwitchId = 0".into(),
+        );
+        need(
+            has("HKR, NicSwitches\\0, *SwitchName, 0x00000000"),
+            "NicSwitches\\0 *SwitchName".into(),
+        );
+        need(
+            has(&format!(
+                "HKR, NicSwitches\\0, *NumVFs, 0x00010001, {}",
+                pf_miniport::MAX_VFS
+            )),
+            "NicSwitches\\0 *NumVFs = the driver's MAX_VFS".into(),
+        );
     } else {
-        need(!has("*SRIOV") && !has("NicSwitches"), "a VF INF carries no SR-IOV keywords".into());
+        need(
+            !has("*SRIOV") && !has("NicSwitches"),
+            "a VF INF carries no SR-IOV keywords".into(),
+        );
         need(!has("*Vmq"), "a VF must not advertise VMQ".into());
     }
     errors
 }
 
 fn source(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../inf/{name}", env!("CARGO_MANIFEST_DIR"))).expect("INF source present")
+    std::fs::read_to_string(format!("{}/../inf/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("INF source present")
 }
 
 #[test]
@@ -188,18 +341,45 @@ fn vf_inf_is_well_formed() {
 fn checker_catches_broken_infs() {
     let pf = source("pf_miniport.inx");
     let cases = [
-        (pf.replace("[PF.CopyFiles]", "[PF.Files]"), "references missing section [PF.CopyFiles]"),
-        (pf.replace("DiskName           =", "Disk_Name          ="), "undefined %DiskName%"),
-        (pf.replace("Needs   = PciSriovSupported.HW", ""), "PciSriovSupported.HW"),
-        (pf.replace("LowerRange, 0, \"ethernet\"", "LowerRange, 0, \"ndis5\""), "LowerRange ethernet"),
-        (pf.replace("Class       = Net", "Class       = System"), "Class must be Net"),
-        (pf.replace("[Models.NT$ARCH$]", "[Models.NTx86]"), "models section [models.ntamd64] missing"),
-        (format!("{pf}\n[Extra]\nHKR, Ndi\\params\\*SriovPreferred, Default, 0, \"1\"\n"), "*SriovPreferred"),
+        (
+            pf.replace("[PF.CopyFiles]", "[PF.Files]"),
+            "references missing section [PF.CopyFiles]",
+        ),
+        (
+            pf.replace("DiskName           =", "Disk_Name          ="),
+            "undefined %DiskName%",
+        ),
+        (
+            pf.replace("Needs   = PciSriovSupported.HW", ""),
+            "PciSriovSupported.HW",
+        ),
+        (
+            pf.replace("LowerRange, 0, \"ethernet\"", "LowerRange, 0, \"ndis5\""),
+            "LowerRange ethernet",
+        ),
+        (
+            pf.replace("Class       = Net", "Class       = System"),
+            "Class must be Net",
+        ),
+        (
+            pf.replace("[Models.NT$ARCH$]", "[Models.NTx86]"),
+            "models section [models.ntamd64] missing",
+        ),
+        (
+            format!("{pf}\n[Extra]\nHKR, Ndi\\params\\*SriovPreferred, Default, 0, \"1\"\n"),
+            "*SriovPreferred",
+        ),
     ];
     for (text, expected) in cases {
         let e = check(&text, "pf_miniport", true);
-        assert!(e.iter().any(|m| m.contains(expected)), "expected an error containing {expected:?}, got {e:?}");
+        assert!(
+            e.iter().any(|m| m.contains(expected)),
+            "expected an error containing {expected:?}, got {e:?}"
+        );
     }
-    let vf_with_sriov = format!("{}\n[X]\nHKR, Ndi\\params\\*SRIOV, Type, 0, \"enum\"\n", source("vf_miniport.inx"));
+    let vf_with_sriov = format!(
+        "{}\n[X]\nHKR, Ndi\\params\\*SRIOV, Type, 0, \"enum\"\n",
+        source("vf_miniport.inx")
+    );
     assert!(!check(&vf_with_sriov, "vf_miniport", false).is_empty());
 }

@@ -24,7 +24,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Re-reads of stale blocks before a view is given up for this round.
 const MAX_CONSISTENCY_ROUNDS: u32 = 3;
-/// Deferred retries after a round that left blocks unread, before waiting for the next
+/// Deferred retries after rounds that read nothing at all, before waiting for the next
 /// notification (a dead backchannel must not keep the VF busy).
 const MAX_RETRIES: u32 = 3;
 
@@ -62,6 +62,9 @@ pub struct Adapter {
     refreshing: AtomicBool,
     work_queued: AtomicBool,
     retries: core::sync::atomic::AtomicU32,
+    /// Where a refresh assembles its view: 8 KiB, too large for a kernel stack. Only the
+    /// thread that owns `refreshing` touches it.
+    staging: core::cell::UnsafeCell<View>,
     pub(crate) inner: SpinLock<VfState>,
 }
 
@@ -73,7 +76,9 @@ unsafe impl Sync for Adapter {}
 // SAFETY: as above.
 unsafe impl Send for Adapter {}
 
-/// What tests and the debugger see of a VF.
+/// What tests and diagnostics see of a VF (host builds only: it is returned by value and holds
+/// the whole 8 KiB view, more than a kernel stack should carry).
+#[cfg(not(target_os = "windows"))]
 #[derive(Clone, Copy)]
 pub struct Snapshot {
     pub state: AdapterState,
@@ -228,7 +233,17 @@ impl Adapter {
             }
             Compatibility::Same => {}
         }
-        self.inner.lock().view.put(VersionBlock::id(), &buf);
+        let header = BlockHeader {
+            format: VersionBlock::FORMAT,
+            id: VersionBlock::id(),
+            generation: 0,
+            txn: BlockMask::EMPTY,
+        };
+        let header = validate(VersionBlock::id(), &buf).unwrap_or(header);
+        self.inner
+            .lock()
+            .view
+            .put(VersionBlock::id(), &buf, &header);
         Ok(Some(version.vf_id))
     }
 
@@ -270,6 +285,7 @@ impl Adapter {
         f(&mut self.inner.lock().counters);
     }
 
+    #[cfg(not(target_os = "windows"))]
     pub fn snapshot(&self) -> Snapshot {
         let st = self.inner.lock();
         Snapshot {
@@ -324,6 +340,12 @@ impl Adapter {
             // The refresh in progress picks the new bits up before it ends.
             return;
         }
+        let good_reads = |c: Counters| {
+            c.blocks_read
+                .wrapping_sub(c.read_errors)
+                .wrapping_sub(c.bad_blocks)
+        };
+        let before = good_reads(self.inner.lock().counters);
         let mut retry_later = BlockMask::EMPTY;
         loop {
             let mask = BlockMask(self.pending.swap(0, Ordering::AcqRel)).intersection(HOST_BLOCKS);
@@ -337,9 +359,13 @@ impl Adapter {
             self.retries.store(0, Ordering::Release);
             return;
         }
-        // Failed or inconsistent blocks stay pending; retry a few times from a work item,
-        // then wait for the next notification rather than spin on a dead backchannel.
+        // Failed or inconsistent blocks stay pending and are retried from a work item. Rounds
+        // that read nothing at all are counted: after MAX_RETRIES of those in a row the VF
+        // waits for the next notification rather than spin on a dead backchannel.
         self.mark_pending(retry_later);
+        if good_reads(self.inner.lock().counters) != before {
+            self.retries.store(0, Ordering::Release);
+        }
         if self.retries.fetch_add(1, Ordering::AcqRel) < MAX_RETRIES {
             self.queue_refresh();
         } else {
@@ -354,15 +380,34 @@ impl Adapter {
     }
 
     /// One round: read `mask`, re-read stale blocks a bounded number of times, apply when
-    /// consistent. Returns the blocks to retry later.
+    /// consistent. Returns the blocks to retry later. Caller holds `refreshing`.
     fn refresh_once(&self, mask: BlockMask) -> BlockMask {
-        let mut view = self.inner.lock().view;
+        // SAFETY: only the thread that set `refreshing` reaches here, so the staging view is
+        // exclusively ours until it returns.
+        let view = unsafe { &mut *self.staging.get() };
+        *view = self.inner.lock().view;
         let mut failed = BlockMask::EMPTY;
-        let mut to_read = mask;
+        // Block 0 first: it says which extension blocks exist, so nothing undefined is read.
+        let version = VersionBlock::id();
+        let known = view.defined();
+        if mask.contains(version) && self.read_block(version, view).is_err() {
+            failed = failed.with(version);
+        }
+        // Blocks block 0 now defines for the first time are read even if not flagged: the
+        // VF holds every block that exists, whatever the PF flagged.
+        let mask = mask.union(view.defined().difference(known).intersection(HOST_BLOCKS));
+        let mut to_read = mask.without(version).intersection(view.defined());
+        // A flagged block block 0 does not (yet) define: if block 0 could not be read we
+        // cannot tell whether it was just added, so keep it for the retry; otherwise the PF
+        // says it does not exist and there is nothing to read.
+        let undefined = mask.without(version).difference(view.defined());
+        if failed.contains(version) {
+            failed = failed.union(undefined);
+        }
         let mut rounds = 0u32;
         let stale = loop {
             for id in to_read {
-                if self.read_block(id, &mut view).is_err() {
+                if self.read_block(id, view).is_err() {
                     failed = failed.with(id);
                 }
             }
@@ -401,6 +446,11 @@ impl Adapter {
         failed
     }
 
+    /// An IHV extension block (5..=63) from the applied configuration, for IHV code.
+    pub fn ihv_block(&self, id: BlockId) -> Option<IhvBlock> {
+        self.inner.lock().view.ihv(id)
+    }
+
     /// Reads one block into `view` after validating it.
     fn read_block(&self, id: BlockId, view: &mut View) -> Result<(), ()> {
         let Some(d) = descriptor(id.get() as u32) else {
@@ -431,29 +481,33 @@ impl Adapter {
             );
             return Err(());
         }
-        if let Err(e) = validate(id, dst) {
-            self.count(|c| c.bad_blocks = c.bad_blocks.wrapping_add(1));
-            ndis_log!(WARN, LOG, "block {} refused: {:?}", id.get(), e);
-            return Err(());
+        match validate(id, dst) {
+            Ok(header) => {
+                view.put(id, dst, &header);
+                Ok(())
+            }
+            Err(e) => {
+                self.count(|c| c.bad_blocks = c.bad_blocks.wrapping_add(1));
+                ndis_log!(WARN, LOG, "block {} refused: {:?}", id.get(), e);
+                Err(())
+            }
         }
-        view.put(id, dst);
-        Ok(())
     }
 
     /// Commits a consistent view: the new configuration, its indications, the status report.
-    fn apply(&self, view: View) {
-        let (old, new, generation) = {
+    fn apply(&self, view: &View) {
+        let new = Applied::from_view(view, self.inner.lock().applied);
+        let generation = view.generation();
+        let old = {
             let mut st = self.inner.lock();
             let old = st.applied;
-            let new = Applied::from_view(&view, old);
-            let generation = view.generation();
-            st.view = view;
+            st.view = *view;
             st.applied = new;
             st.applied_generation = generation;
             st.degraded = false;
             st.info = st.info_from(&new);
             st.counters.applied = st.counters.applied.wrapping_add(1);
-            (old, new, generation)
+            old
         };
         let running = self.state() != AdapterState::Initializing;
         if running && (old.link_up, old.speed_bps) != (new.link_up, new.speed_bps) {

@@ -17,7 +17,9 @@ pub mod handlers;
 mod oids;
 pub mod snapshot;
 
-pub use adapter::{Adapter, Counters, Snapshot};
+#[cfg(not(target_os = "windows"))]
+pub use adapter::Snapshot;
+pub use adapter::{Adapter, Counters};
 
 use common::ffi::*;
 use common::mem::pool_tag;

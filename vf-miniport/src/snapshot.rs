@@ -13,14 +13,17 @@
     clippy::panic
 )]
 
-use common::blocks::wire::{self, BlockHeader};
+use common::blocks::wire::BlockHeader;
 use common::blocks::*;
 
-/// Raw blocks as the VF holds them (index = block id), with the mask of valid ones.
+/// Raw blocks as the VF holds them (index = block id), with the mask of valid ones and each
+/// one's transaction stamp, decoded once when the block is stored.
 #[derive(Clone, Copy)]
 pub struct View {
     pub blocks: [[u8; MAX_BLOCK_LEN]; BLOCK_COUNT],
     pub have: BlockMask,
+    generations: [u32; BLOCK_COUNT],
+    txns: [u64; BLOCK_COUNT],
 }
 
 impl View {
@@ -28,6 +31,8 @@ impl View {
         Self {
             blocks: [[0; MAX_BLOCK_LEN]; BLOCK_COUNT],
             have: BlockMask::EMPTY,
+            generations: [0; BLOCK_COUNT],
+            txns: [0; BLOCK_COUNT],
         }
     }
 
@@ -35,35 +40,38 @@ impl View {
         if !self.have.contains(id) {
             return None;
         }
-        let len = descriptor(id.get() as u32)?.len;
-        self.blocks.get(id.index())?.get(..len)
+        self.blocks.get(id.index())?.get(..descriptor_of(id).len)
     }
 
-    pub fn header(&self, id: BlockId) -> Option<BlockHeader> {
-        wire::decode(self.block(id)?).ok().map(|(h, _)| h)
+    /// Stores a block already validated with [`validate`], which returned `header`.
+    pub fn put(&mut self, id: BlockId, bytes: &[u8], header: &BlockHeader) {
+        let (Some(dst), Some(g), Some(t)) = (
+            self.blocks
+                .get_mut(id.index())
+                .and_then(|b| b.get_mut(..bytes.len())),
+            self.generations.get_mut(id.index()),
+            self.txns.get_mut(id.index()),
+        ) else {
+            return;
+        };
+        dst.copy_from_slice(bytes);
+        *g = header.generation;
+        *t = header.txn.bits();
+        self.have = self.have.with(id);
     }
 
-    /// Stores a block already validated with [`validate`].
-    pub fn put(&mut self, id: BlockId, bytes: &[u8]) {
-        if let Some(dst) = self
-            .blocks
-            .get_mut(id.index())
-            .and_then(|b| b.get_mut(..bytes.len()))
-        {
-            dst.copy_from_slice(bytes);
-            self.have = self.have.with(id);
-        }
+    fn generation_of(&self, id: BlockId) -> u32 {
+        self.generations.get(id.index()).copied().unwrap_or(0)
     }
 
     /// Blocks older than a transaction another held block says also wrote them.
     pub fn stale(&self) -> BlockMask {
         let mut stale = BlockMask::EMPTY;
         for x in self.have {
-            let Some(hx) = self.header(x) else { continue };
-            for y in hx.txn.intersection(self.have).without(x) {
-                if let Some(hy) = self.header(y)
-                    && hy.generation < hx.generation
-                {
+            let gx = self.generation_of(x);
+            let txn = BlockMask(self.txns.get(x.index()).copied().unwrap_or(0));
+            for y in txn.intersection(self.have).without(x) {
+                if self.generation_of(y) < gx {
                     stale = stale.with(y);
                 }
             }
@@ -75,14 +83,24 @@ impl View {
     pub fn generation(&self) -> u32 {
         self.have
             .iter()
-            .filter_map(|id| self.header(id))
-            .map(|h| h.generation)
+            .map(|id| self.generation_of(id))
             .max()
             .unwrap_or(0)
     }
 
+    /// The blocks the PF says exist for this VF (block 0), or the base blocks before it is known.
+    pub fn defined(&self) -> BlockMask {
+        self.decode::<VersionBlock>()
+            .map_or(BASE_BLOCKS, |v| v.defined)
+    }
+
     pub fn decode<B: ConfigBlock>(&self) -> Option<B> {
         B::decode(self.block(B::id())?).ok().map(|(b, _)| b)
+    }
+
+    /// An IHV extension block, if held.
+    pub fn ihv(&self, id: BlockId) -> Option<IhvBlock> {
+        IhvBlock::decode(id, self.block(id)?).ok().map(|(b, _)| b)
     }
 }
 

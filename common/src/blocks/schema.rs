@@ -1,5 +1,7 @@
 //! This driver pair's config blocks: what each id means, its length and format, and who may
-//! write it. Ids 0..=63 are the invalidatable range; this schema uses 0..=4.
+//! write it. Ids 0..=63 are the invalidatable range, and this schema uses all of it: 0..=4 are
+//! typed blocks, 5..=63 are IHV extension blocks ([`IhvBlock`]: opaque, full-size), which the PF
+//! announces in block 0's `defined` mask when it first sets one.
 //!
 //! Versioning follows a PF/VF mailbox: block 0 ([`VersionBlock`]) never changes layout; a
 //! different protocol major is fatal for the VF, a different minor is tolerated. A block's
@@ -353,29 +355,183 @@ impl ConfigBlock for VfStatusBlock {
     }
 }
 
-/// Every block this schema defines, by id.
-pub const BLOCK_COUNT: usize = 5;
+/// First id of the IHV extension range (5..=63).
+pub const FIRST_IHV_BLOCK: u8 = 5;
+/// Opaque bytes an IHV extension block carries: the full payload less its length byte.
+pub const IHV_DATA_LEN: usize = wire::MAX_PAYLOAD_LEN - 1;
+
+/// Blocks 5..=63: IHV-defined data the PF hands to the VF as is (queue layouts, steering
+/// rules, firmware knobs). Always full-size on the wire (127 bytes), so that reads never
+/// depend on the content; `len` says how many of the data bytes are meaningful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IhvBlock {
+    len: u8,
+    data: [u8; IHV_DATA_LEN],
+}
+
+impl IhvBlock {
+    pub const FORMAT: u8 = 1;
+    pub const ENCODED_LEN: usize = wire::MAX_BLOCK_LEN;
+
+    pub const EMPTY: Self = Self {
+        len: 0,
+        data: [0; IHV_DATA_LEN],
+    };
+
+    /// `None` when `bytes` is longer than a block can carry.
+    pub fn new(bytes: &[u8]) -> Option<Self> {
+        let mut data = [0u8; IHV_DATA_LEN];
+        data.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(Self {
+            len: bytes.len() as u8,
+            data,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.data.get(..self.len as usize).unwrap_or(&[])
+    }
+
+    pub fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.u8(self.len)?;
+        w.bytes(&self.data)
+    }
+
+    fn read_payload(id: BlockId, r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let len = r.u8()?;
+        let data: [u8; IHV_DATA_LEN] = r.bytes()?;
+        check(len as usize <= IHV_DATA_LEN, id.get(), "len")?;
+        let tail = data.get(len as usize..).unwrap_or(&[]);
+        check(tail.iter().all(|&b| b == 0), id.get(), "padding")?;
+        Ok(Self { len, data })
+    }
+
+    pub fn encode(
+        &self,
+        id: BlockId,
+        generation: u32,
+        txn: BlockMask,
+        out: &mut [u8],
+    ) -> Result<usize, BlockError> {
+        if id.get() < FIRST_IHV_BLOCK {
+            return Err(BlockError::WrongBlock {
+                expected: FIRST_IHV_BLOCK,
+                found: id.get(),
+            });
+        }
+        let mut payload = [0u8; wire::MAX_PAYLOAD_LEN];
+        self.write_payload(&mut Writer::new(&mut payload))?;
+        wire::encode(
+            &BlockHeader {
+                format: Self::FORMAT,
+                id,
+                generation,
+                txn,
+            },
+            &payload,
+            out,
+        )
+    }
+
+    pub fn decode(id: BlockId, buf: &[u8]) -> Result<(Self, BlockHeader), BlockError> {
+        if id.get() < FIRST_IHV_BLOCK {
+            return Err(BlockError::WrongBlock {
+                expected: FIRST_IHV_BLOCK,
+                found: id.get(),
+            });
+        }
+        let (header, payload) = wire::decode(buf)?;
+        if header.id != id {
+            return Err(BlockError::WrongBlock {
+                expected: id.get(),
+                found: header.id.get(),
+            });
+        }
+        if header.format != Self::FORMAT {
+            return Err(BlockError::UnknownFormat {
+                block: id.get(),
+                format: header.format,
+            });
+        }
+        if payload.len() != wire::MAX_PAYLOAD_LEN {
+            return Err(BlockError::BadLength {
+                expected: wire::MAX_PAYLOAD_LEN,
+                found: payload.len(),
+            });
+        }
+        Ok((
+            Self::read_payload(id, &mut Reader::new(id.get(), payload))?,
+            header,
+        ))
+    }
+}
+
+/// Every block id the schema defines: all 64.
+pub const BLOCK_COUNT: usize = 64;
+
+const fn typed(id: u8, name: &'static str, len: usize, guest_writable: bool) -> BlockDescriptor {
+    BlockDescriptor {
+        id: BlockId::masked(id),
+        name,
+        len,
+        format: 1,
+        guest_writable,
+    }
+}
+
+/// The descriptor of any id, without building a table (this runs on every backchannel OID).
+pub const fn descriptor_of(id: BlockId) -> BlockDescriptor {
+    match id.get() {
+        VersionBlock::ID => typed(
+            VersionBlock::ID,
+            VersionBlock::NAME,
+            VersionBlock::ENCODED_LEN,
+            false,
+        ),
+        MacVlanBlock::ID => typed(
+            MacVlanBlock::ID,
+            MacVlanBlock::NAME,
+            MacVlanBlock::ENCODED_LEN,
+            false,
+        ),
+        LinkBlock::ID => typed(
+            LinkBlock::ID,
+            LinkBlock::NAME,
+            LinkBlock::ENCODED_LEN,
+            false,
+        ),
+        PolicyBlock::ID => typed(
+            PolicyBlock::ID,
+            PolicyBlock::NAME,
+            PolicyBlock::ENCODED_LEN,
+            false,
+        ),
+        VfStatusBlock::ID => typed(
+            VfStatusBlock::ID,
+            VfStatusBlock::NAME,
+            VfStatusBlock::ENCODED_LEN,
+            true,
+        ),
+        n => typed(n, "ihv", IhvBlock::ENCODED_LEN, false),
+    }
+}
 
 pub fn descriptors() -> [BlockDescriptor; BLOCK_COUNT] {
-    [
-        VersionBlock::descriptor(),
-        MacVlanBlock::descriptor(),
-        LinkBlock::descriptor(),
-        PolicyBlock::descriptor(),
-        VfStatusBlock::descriptor(),
-    ]
+    core::array::from_fn(|i| descriptor_of(BlockId::masked(i as u8)))
 }
 
-/// Descriptor for a guest-supplied id; `None` for anything the schema does not define.
+/// Descriptor for a guest-supplied id; `None` for anything outside 0..=63.
 pub fn descriptor(id: u32) -> Option<BlockDescriptor> {
-    descriptors().into_iter().find(|d| d.id.get() as u32 == id)
+    BlockId::new(id).map(descriptor_of)
 }
 
-/// Blocks the PF owns and the VF reads.
-pub const HOST_BLOCKS: BlockMask = BlockMask(0b0_1111);
 /// Blocks the VF writes.
-pub const GUEST_BLOCKS: BlockMask = BlockMask(0b1_0000);
-pub const DEFINED_BLOCKS: BlockMask = BlockMask(HOST_BLOCKS.bits() | GUEST_BLOCKS.bits());
+pub const GUEST_BLOCKS: BlockMask = BlockMask(1 << VfStatusBlock::ID);
+/// Blocks the PF owns and the VF reads.
+pub const HOST_BLOCKS: BlockMask = BlockMask(!GUEST_BLOCKS.bits());
+/// The typed blocks every VF has from the start.
+pub const BASE_BLOCKS: BlockMask = BlockMask((1 << FIRST_IHV_BLOCK) - 1);
+pub const DEFINED_BLOCKS: BlockMask = BlockMask::ALL;
 
 /// Validates any defined block by id (envelope and payload), for code that holds raw bytes.
 pub fn validate(id: BlockId, buf: &[u8]) -> Result<BlockHeader, BlockError> {
@@ -385,6 +541,6 @@ pub fn validate(id: BlockId, buf: &[u8]) -> Result<BlockHeader, BlockError> {
         LinkBlock::ID => LinkBlock::decode(buf).map(|(_, h)| h),
         PolicyBlock::ID => PolicyBlock::decode(buf).map(|(_, h)| h),
         VfStatusBlock::ID => VfStatusBlock::decode(buf).map(|(_, h)| h),
-        other => Err(BlockError::UnknownBlock { id: other as u32 }),
+        _ => IhvBlock::decode(id, buf).map(|(_, h)| h),
     }
 }
