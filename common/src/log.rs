@@ -54,9 +54,16 @@ pub fn emit(level: u32, prefix: &str, args: fmt::Arguments<'_>) {
     }
 }
 
-/// `ndis_log!(ERROR, "sriov-pf", "read of block {} refused", id)`.
+/// `ndis_log!(ERROR, "sriov-pf", "read of block {} refused", id)`. TRACE lines are compiled
+/// only into debug builds (they sit on the backchannel's hot paths); ERROR, WARN and INFO are
+/// always there.
 #[macro_export]
 macro_rules! ndis_log {
+    (TRACE, $prefix:expr, $($arg:tt)*) => {
+        if cfg!(debug_assertions) {
+            $crate::log::emit($crate::log::TRACE, $prefix, format_args!($($arg)*))
+        }
+    };
     ($level:ident, $prefix:expr, $($arg:tt)*) => {
         $crate::log::emit($crate::log::$level, $prefix, format_args!($($arg)*))
     };

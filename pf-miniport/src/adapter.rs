@@ -66,6 +66,12 @@ impl PfState {
     }
 
     pub fn vf_mut(&mut self, vf_id: u16) -> Result<&mut VfStore, OidError> {
+        if !self.state.accepts_oids() {
+            return Err(OidError::status(
+                NDIS_STATUS_ADAPTER_NOT_READY,
+                "adapter not ready",
+            ));
+        }
         if !self.switch_created {
             return Err(OidError::status(NDIS_STATUS_NOT_SUPPORTED, "no NIC switch"));
         }

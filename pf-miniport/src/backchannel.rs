@@ -64,28 +64,15 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
         Ok(d) => d,
         Err(e) => return refuse(req, WHAT, e),
     };
-    let mut local = [0u8; MAX_BLOCK_LEN];
-    let Some(out) = local.get_mut(..params.length as usize) else {
-        return refuse(
-            req,
-            WHAT,
-            OidError::invalid_parameter("Length does not fit the block"),
-        );
-    };
-    if let Err(e) = adapter.copy_block_out(params.vf_id, desc.id, out) {
-        return refuse(req, WHAT, e);
-    }
+    // Straight from the store into NDIS's (nonpaged) buffer, under the store's lock.
     let range = params.data_range();
     let end = range.end as u32;
-    match req.buffer().get_mut(range) {
-        Some(dst) => dst.copy_from_slice(out),
-        None => {
-            return refuse(
-                req,
-                WHAT,
-                OidError::invalid_length(end, "data area past the buffer"),
-            );
-        }
+    let copied = match req.buffer().get_mut(range) {
+        Some(dst) => adapter.copy_block_out(params.vf_id, desc.id, dst),
+        None => Err(OidError::invalid_length(end, "data area past the buffer")),
+    };
+    if let Err(e) = copied {
+        return refuse(req, WHAT, e);
     }
     req.set_bytes_read(ConfigBlockParams::STRUCT_LEN as u32);
     req.set_bytes_written(end);

@@ -47,6 +47,13 @@ pub static SUPPORTED_OIDS: &[NDIS_OID] = &[
 impl Adapter {
     pub(crate) fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         let oid = req.oid();
+        // The backchannel is the hot path: it checks the adapter state under the one lock it
+        // takes anyway, and touches nothing else of the adapter.
+        match oid {
+            OID_SRIOV_READ_VF_CONFIG_BLOCK => return backchannel::read_config_block(self, req),
+            OID_SRIOV_WRITE_VF_CONFIG_BLOCK => return backchannel::write_config_block(self, req),
+            _ => {}
+        }
         let (state, info, mut rx) = {
             let mut st = self.inner.lock();
             st.oids = st.oids.wrapping_add(1);
@@ -57,8 +64,6 @@ impl Adapter {
             return NDIS_STATUS_ADAPTER_NOT_READY;
         }
         let status = match oid {
-            OID_SRIOV_READ_VF_CONFIG_BLOCK => backchannel::read_config_block(self, req),
-            OID_SRIOV_WRITE_VF_CONFIG_BLOCK => backchannel::write_config_block(self, req),
             OID_NIC_SWITCH_CREATE_SWITCH => self.create_switch(req),
             OID_NIC_SWITCH_DELETE_SWITCH => self.delete_switch_oid(req),
             OID_NIC_SWITCH_ALLOCATE_VF => self.allocate_vf(req),

@@ -135,6 +135,9 @@ pub struct Config {
     pub fail_allocation: Option<u64>,
     /// Print driver debug output as it happens.
     pub echo_log: bool,
+    /// Keep the timeline and the debug log (benchmarks turn this off so that millions of
+    /// operations do not grow them).
+    pub record: bool,
 }
 
 impl Default for Config {
@@ -145,6 +148,7 @@ impl Default for Config {
             backchannel_absent: false,
             fail_allocation: None,
             echo_log: false,
+            record: true,
         }
     }
 }
@@ -219,6 +223,9 @@ pub struct OidOutcome {
 
 impl WorldInner {
     pub fn record(&self, event: Event) {
+        if !self.cfg.record {
+            return;
+        }
         let step = lock(&self.state).step;
         lock(&self.timeline).push((step, event));
     }
@@ -241,6 +248,9 @@ impl WorldInner {
     }
 
     pub fn debug_print(&self, level: u32, msg: &str) {
+        if !self.cfg.record && !self.cfg.echo_log {
+            return;
+        }
         let line = format!(
             "[{}] {}",
             ["ERROR", "WARN", "TRACE", "INFO"]
@@ -251,7 +261,9 @@ impl WorldInner {
         if self.cfg.echo_log {
             eprintln!("{line}");
         }
-        lock(&self.log).push(line);
+        if self.cfg.record {
+            lock(&self.log).push(line);
+        }
     }
 
     // ---- objects -------------------------------------------------------------------------

@@ -592,3 +592,40 @@ fn an_empty_extension_block_is_still_announced_and_read() {
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
+
+/// Issue 5's read count, asserted: one invalidation with 1, 8 or 64 flagged blocks makes the VF
+/// issue exactly one read per flagged host-owned block (block 4 is the VF's own status block).
+#[test]
+fn reads_equal_flagged_blocks_for_1_8_and_64() {
+    use common::oid::RequestKind;
+    let w = World::boot(Config::default(), 1);
+    for id in FIRST_IHV_BLOCK..64 {
+        w.pf()
+            .set_ihv_block(0, BlockId::masked(id), &[id; 8])
+            .unwrap();
+    }
+    w.settle();
+    for mask in [1u64 << 1, 0b1_1110_1111, u64::MAX] {
+        let before = w.inner().channel(0).unwrap().reads;
+        let mut buf = [0u8; 16];
+        buf[..4].copy_from_slice(&[0x80, 1, 16, 0]);
+        buf[8..].copy_from_slice(&mask.to_le_bytes());
+        let o = w.oid(
+            w.vf_sim(0).unwrap(),
+            RequestKind::Method,
+            OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+            &mut buf,
+            16,
+            16,
+        );
+        assert_eq!(o.status, NDIS_STATUS_SUCCESS);
+        let reads = w.inner().channel(0).unwrap().reads - before;
+        assert_eq!(
+            reads,
+            BlockMask(mask).intersection(HOST_BLOCKS).len() as u64,
+            "mask {mask:#x}"
+        );
+    }
+    w.check_consistent(0).unwrap();
+    w.assert_clean();
+}

@@ -1,0 +1,372 @@
+//! The cost of the backchannel against its physical limit, as ratios measured in one run.
+//!
+//!     cargo bench -p sriov-sim --bench backchannel            # the table
+//!     cargo bench -p sriov-sim --bench backchannel -- --quick # fewer repetitions
+//!
+//! A shared machine gives no stable absolute time, so every figure sits beside its baseline
+//! from the same run: the median of several interleaved trials. `scripts/callgrind.sh` counts
+//! instructions for the same operations, which is repeatable.
+use common::blocks::*;
+use common::ffi::*;
+use common::oid::RequestKind;
+use sim::{Config, World};
+use std::hint::black_box;
+use std::time::Instant;
+
+fn quiet(vfs: u16) -> World {
+    let w = World::boot(
+        Config {
+            record: false,
+            ..Config::default()
+        },
+        vfs,
+    );
+    w.enter_thread();
+    w
+}
+
+/// Median of `trials` timings of `iters` calls of `f`, in ns per call.
+fn measure(trials: usize, iters: u64, mut f: impl FnMut(u64)) -> f64 {
+    let mut samples: Vec<f64> = (0..trials)
+        .map(|_| {
+            let t = Instant::now();
+            for i in 0..iters {
+                f(i);
+            }
+            t.elapsed().as_nanos() as f64 / iters as f64
+        })
+        .collect();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[samples.len() / 2]
+}
+
+/// A prepared OID_SRIOV_READ_VF_CONFIG_BLOCK request for one full-size (127-byte) block.
+struct ReadOid {
+    req: Box<NDIS_OID_REQUEST>,
+    _buf: Box<[u8; 20 + MAX_BLOCK_LEN]>,
+}
+
+const FULL: u32 = 40; // an IHV extension block: full-size on the wire
+
+fn read_oid(vf: u16) -> ReadOid {
+    let mut buf = Box::new([0u8; 20 + MAX_BLOCK_LEN]);
+    sim::world::write_params(&mut buf[..], vf, FULL, MAX_BLOCK_LEN as u32, 20);
+    let mut req = Box::new(NDIS_OID_REQUEST {
+        RequestType: NdisRequestMethod,
+        ..Default::default()
+    });
+    req.DATA.METHOD_INFORMATION = NDIS_OID_METHOD_INFORMATION {
+        Oid: OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        InformationBuffer: buf.as_mut_ptr().cast(),
+        InputBufferLength: 20,
+        OutputBufferLength: (20 + MAX_BLOCK_LEN) as u32,
+        MethodId: 0,
+        BytesWritten: 0,
+        BytesRead: 0,
+        BytesNeeded: 0,
+    };
+    ReadOid { req, _buf: buf }
+}
+
+fn setup_full_block(w: &World, vf: u16) {
+    let data = [0xA5u8; IHV_DATA_LEN];
+    w.pf()
+        .set_ihv_block(vf, BlockId::new(FULL).unwrap(), &data)
+        .unwrap();
+    w.settle();
+}
+
+/// ns per PF read OID on `vf` of a world with `vfs` VFs.
+fn pf_read_ns(vfs: u16, trials: usize, iters: u64) -> f64 {
+    let w = quiet(vfs);
+    let vf = vfs - 1;
+    setup_full_block(&w, vf);
+    let pf = w.pf_sim();
+    let handler = pf.chars().OidRequestHandler.unwrap();
+    let ctx = pf.ctx();
+    let mut r = read_oid(vf);
+    let ns = measure(trials, iters, |_| {
+        // SAFETY: the PF's handler with its own context and a live request.
+        let s = unsafe { handler(ctx, &mut *r.req) };
+        black_box(s);
+    });
+    // SAFETY: reading back the variant written above.
+    assert_eq!(
+        unsafe { r.req.DATA.METHOD_INFORMATION.BytesWritten },
+        20 + MAX_BLOCK_LEN as u32
+    );
+    ns
+}
+
+/// ns per PF set_block (+ NdisMInvalidateConfigBlock) on `vf` of a world with `vfs` VFs.
+fn pf_set_ns(vfs: u16, trials: usize, iters: u64) -> f64 {
+    let w = quiet(vfs);
+    let vf = vfs - 1;
+    let pf = w.pf();
+    let ns = measure(trials, iters, |i| {
+        let mac = [2, 0, 0, 0, (i >> 8) as u8, i as u8];
+        black_box(pf.set_vf_mac_vlan(vf, mac, (i % 4000) as u16, 0).unwrap());
+    });
+    w.inner().drop_channel(vf); // forget the cached mask
+    ns
+}
+
+/// (ns per invalidation, reads issued) for one OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK with `mask`.
+fn vf_invalidate(vfs: u16, mask: u64, trials: usize, iters: u64) -> (f64, u64) {
+    let w = quiet(vfs);
+    let vf = vfs - 1;
+    for id in FIRST_IHV_BLOCK..64 {
+        w.pf()
+            .set_ihv_block(vf, BlockId::masked(id), &[id; 16])
+            .unwrap();
+    }
+    w.settle();
+    let a = w.vf_sim(vf).unwrap();
+    let mut buf = [0u8; 16];
+    buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    buf[1] = 1;
+    buf[2] = 16;
+    buf[8..].copy_from_slice(&mask.to_le_bytes());
+    let reads_before = w.inner().channel(vf).unwrap().reads;
+    let ns = measure(trials, iters, |_| {
+        let o = w.oid(
+            a,
+            RequestKind::Method,
+            OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
+            &mut buf,
+            16,
+            16,
+        );
+        black_box(o);
+    });
+    let reads = w.inner().channel(vf).unwrap().reads - reads_before;
+    (ns, reads / (trials as u64 * iters))
+}
+
+fn plain_copy_ns(trials: usize, iters: u64) -> f64 {
+    let src = [0xA5u8; MAX_BLOCK_LEN];
+    let mut dst = [0u8; MAX_BLOCK_LEN];
+    measure(trials, iters, |_| {
+        dst.copy_from_slice(black_box(&src));
+        black_box(&mut dst);
+    })
+}
+
+struct Row {
+    what: String,
+    figure: String,
+    target: String,
+    ok: Option<bool>,
+}
+
+fn row(
+    rows: &mut Vec<Row>,
+    what: impl Into<String>,
+    figure: impl Into<String>,
+    target: impl Into<String>,
+    ok: Option<bool>,
+) {
+    rows.push(Row {
+        what: what.into(),
+        figure: figure.into(),
+        target: target.into(),
+        ok,
+    });
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    if let Some(op) = std::env::args().skip_while(|a| a != "--callgrind").nth(1) {
+        return callgrind(
+            &op,
+            std::env::args()
+                .last()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10_000),
+        );
+    }
+    let (trials, iters) = if quick { (5, 20_000) } else { (11, 100_000) };
+    let mut rows = Vec::new();
+
+    // 1. PF read OID of a full-size block against a plain copy of the same bytes.
+    let copy = plain_copy_ns(trials, iters * 10);
+    let read1 = pf_read_ns(1, trials, iters);
+    let ratio = read1 / copy;
+    row(
+        &mut rows,
+        "1. plain copy of a 127-byte block (baseline)",
+        format!("{copy:.1} ns"),
+        "",
+        None,
+    );
+    row(
+        &mut rows,
+        "1. PF OID_SRIOV_READ_VF_CONFIG_BLOCK, 127 B",
+        format!("{read1:.1} ns = {ratio:.1}x copy"),
+        "<= 10x copy",
+        Some(ratio <= 10.0),
+    );
+
+    // 2. PF set_block + NdisMInvalidateConfigBlock.
+    let set1 = pf_set_ns(1, trials, iters / 2);
+    row(
+        &mut rows,
+        "2. PF set_block + NdisMInvalidateConfigBlock",
+        format!("{set1:.1} ns = {:.1}x copy", set1 / copy),
+        "(reported)",
+        None,
+    );
+
+    // 3. VF handling of one invalidation with 1, 8 and 64 flagged blocks.
+    let masks: [(u32, u64); 3] = [(1, 1 << 1), (8, 0b1_1110_1111), (64, u64::MAX)];
+    for (n, mask) in masks {
+        let (ns, reads) = vf_invalidate(1, mask, trials, iters / 100);
+        let expected = BlockMask(mask).intersection(HOST_BLOCKS).len() as u64;
+        row(
+            &mut rows,
+            format!("3. VF invalidation, {n} flagged block(s)"),
+            format!("{:.0} ns/block, {reads} reads", ns / reads.max(1) as f64),
+            format!("reads = {expected} host-owned flagged"),
+            Some(reads == expected),
+        );
+    }
+
+    // 4. Scale: the same operations with 1, 64 and 256 VFs allocated (on the highest VF).
+    for (name, f) in [
+        ("PF read OID", pf_read_ns as fn(u16, usize, u64) -> f64),
+        ("PF set_block+invalidate", pf_set_ns),
+    ] {
+        let base = f(1, trials, iters / 2);
+        for vfs in [64u16, 256] {
+            let ns = f(vfs, trials, iters / 2);
+            let r = ns / base;
+            row(
+                &mut rows,
+                format!("4. {name}, {vfs} VFs vs 1"),
+                format!("{ns:.1} ns = {r:.2}x"),
+                "<= 1.2x",
+                Some(r <= 1.2),
+            );
+        }
+    }
+    let (inv1, _) = vf_invalidate(1, 0b1_1110_1111, trials, iters / 100);
+    let (inv256, _) = vf_invalidate(256, 0b1_1110_1111, trials, iters / 100);
+    let r = inv256 / inv1;
+    row(
+        &mut rows,
+        "4. VF invalidation (8 blocks), 256 VFs vs 1",
+        format!("{r:.2}x"),
+        "<= 1.2x",
+        Some(r <= 1.2),
+    );
+
+    // 5. Memory per VF.
+    let w = quiet(8);
+    let store = w.inner().pool_bytes(common::mem::pool_tag(b"PfVf")) / 8;
+    let slot = std::mem::size_of::<usize>();
+    let per_vf = store + slot;
+    let limit = 64 * MAX_BLOCK_LEN + 1024;
+    row(
+        &mut rows,
+        "5. PF nonpaged bytes per VF (store + table slot)",
+        format!("{per_vf} B ({store} + {slot})"),
+        format!("<= 64 x 127 + 1024 = {limit}"),
+        Some(per_vf <= limit),
+    );
+    let vf_adapter = w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")) / 8;
+    row(
+        &mut rows,
+        "5. VF adapter, nonpaged bytes (guest side)",
+        format!("{vf_adapter} B"),
+        "(reported)",
+        None,
+    );
+
+    // 6. Coalescing: 10,000 updates while one delivery is in flight.
+    let (reads, last_ok) = coalescing();
+    row(
+        &mut rows,
+        "6. 10,000 updates during one delivery: reads of the block",
+        format!("{reads}, ends on the last value: {last_ok}"),
+        "<= 2, last value",
+        Some(reads <= 2 && last_ok),
+    );
+
+    print_table(&rows);
+    if rows.iter().any(|r| r.ok == Some(false)) {
+        std::process::exit(1);
+    }
+}
+
+fn coalescing() -> (usize, bool) {
+    let w = World::boot(Config::default(), 1);
+    let before = w.reads_of(0, 1);
+    let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = fired.clone();
+    w.inner().set_read_hook(Some(Box::new(move |ctx| {
+        if ctx.block == 1 && !f.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            for i in 0..10_000u32 {
+                ctx.pf
+                    .set_vf_mac_vlan(
+                        ctx.vf,
+                        [2, 9, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+                        1,
+                        0,
+                    )
+                    .unwrap();
+            }
+        }
+        sim::ReadFault::Proceed
+    })));
+    w.pf().set_vf_mac_vlan(0, [2, 8, 0, 0, 0, 1], 1, 0).unwrap();
+    w.settle();
+    let last = [2, 9, 0, 0, (9_999u32 >> 8) as u8, 9_999u32 as u8];
+    (
+        w.reads_of(0, 1) - before,
+        w.vf(0).unwrap().snapshot().applied.mac == last,
+    )
+}
+
+fn print_table(rows: &[Row]) {
+    let w0 = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
+    let w2 = rows.iter().map(|r| r.target.len()).max().unwrap_or(0);
+    println!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+        "measure", "figure", "target", "holds"
+    );
+    println!("{}", "-".repeat(w0 + w1 + w2 + 12));
+    for r in rows {
+        let ok = match r.ok {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        println!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {ok}",
+            r.what, r.figure, r.target
+        );
+    }
+}
+
+/// One operation, `n` times, for instruction counting under valgrind (scripts/callgrind.sh).
+fn callgrind(op: &str, n: u64) {
+    match op {
+        "copy" => {
+            plain_copy_ns(1, n);
+        }
+        "read" => {
+            pf_read_ns(1, 1, n);
+        }
+        "invalidate1" => {
+            vf_invalidate(1, 1 << 1, 1, n);
+        }
+        "invalidate8" => {
+            vf_invalidate(1, 0b1_1110_1111, 1, n);
+        }
+        "invalidate64" => {
+            vf_invalidate(1, u64::MAX, 1, n);
+        }
+        other => panic!("unknown op {other}"),
+    }
+}
