@@ -91,10 +91,8 @@ fn pf_read_ns(vfs: u16, trials: usize, iters: u64) -> f64 {
         black_box(s);
     });
     // SAFETY: reading back the variant written above.
-    assert_eq!(
-        unsafe { r.req.DATA.METHOD_INFORMATION.BytesWritten },
-        20 + MAX_BLOCK_LEN as u32
-    );
+    let written = unsafe { r.req.DATA.METHOD_INFORMATION.BytesWritten };
+    assert_eq!(written, 20 + MAX_BLOCK_LEN as u32);
     ns
 }
 
@@ -180,7 +178,7 @@ fn main() {
         return callgrind(
             &op,
             std::env::args()
-                .last()
+                .next_back()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(10_000),
         );
@@ -332,8 +330,8 @@ fn print_table(rows: &[Row]) {
     let w1 = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
     let w2 = rows.iter().map(|r| r.target.len()).max().unwrap_or(0);
     println!(
-        "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-        "measure", "figure", "target", "holds"
+        "{:<w0$}  {:<w1$}  {:<w2$}  holds",
+        "measure", "figure", "target"
     );
     println!("{}", "-".repeat(w0 + w1 + w2 + 12));
     for r in rows {
