@@ -88,7 +88,7 @@ fn main() -> ExitCode {
     for i in 0..o.changes {
         let vf = rng.below(o.vfs as u64) as u16;
         println!("\n--- change {} ---", i + 1);
-        match i % 6 {
+        match i % 7 {
             0 => {
                 let mac = [0x02, 0x15, 0x5D, 0xAA, (i >> 8) as u8, i as u8];
                 let vlan = 100 + (i % 3000) as u16;
@@ -145,6 +145,16 @@ fn main() -> ExitCode {
                         mac_text(&mac)
                     ),
                     |pf| pf.set_blocks(vf, &staged),
+                )
+                .ok();
+            }
+            5 => {
+                // IHV extension data: the first set also announces the block in block 0.
+                let id = common::blocks::BlockId::masked(5 + (i % 59) as u8);
+                let data = format!("vendor queue layout rev {i}");
+                w.host_change(
+                    format!("IHV block {} for VF {vf}: {data:?}", id.get()),
+                    |pf| pf.set_ihv_block(vf, id, data.as_bytes()),
                 )
                 .ok();
             }
