@@ -1,6 +1,12 @@
 //! Pieces every NDIS 6.30 Ethernet miniport repeats, shared by the PF and the VF: driver
 //! registration, the attribute calls of MiniportInitializeEx, link-state indications and the
 //! general OIDs NDIS queries from every miniport.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use crate::ffi::imports::*;
 use crate::ffi::*;
 use crate::oid::{OidError, OidRequest, RequestKind};
@@ -303,7 +309,7 @@ pub fn general_oid(
             for (dst, oid) in bytes.chunks_exact_mut(4).zip(supported.iter().take(n)) {
                 dst.copy_from_slice(&oid.to_le_bytes());
             }
-            req.answer(&bytes[..4 * n])
+            req.answer(bytes.get(..4 * n).unwrap_or(&[]))
         }
         (OID_GEN_HARDWARE_STATUS, RequestKind::Query) => req.answer_u32(0),
         (OID_GEN_MEDIA_SUPPORTED | OID_GEN_MEDIA_IN_USE, RequestKind::Query) => {
@@ -368,7 +374,7 @@ pub fn general_oid(
             for (dst, mac) in bytes.chunks_exact_mut(6).zip(rx.multicast.iter().take(n)) {
                 dst.copy_from_slice(mac);
             }
-            req.answer(&bytes[..6 * n])
+            req.answer(bytes.get(..6 * n).unwrap_or(&[]))
         }
         _ => return None,
     };
@@ -389,7 +395,7 @@ fn set_multicast(req: &mut OidRequest<'_>, rx: &mut RxSettings) -> NDIS_STATUS {
     }
     let mut list = [[0u8; 6]; MAX_MULTICAST];
     for (dst, src) in list.iter_mut().zip(input.chunks_exact(6)) {
-        if src[0] & 1 == 0 {
+        if src.first().is_some_and(|b| b & 1 == 0) {
             return NDIS_STATUS_INVALID_DATA;
         }
         dst.copy_from_slice(src);

@@ -4,6 +4,12 @@
 //! the backchannel OIDs those contents come from a guest VM. All parsing here works on byte
 //! slices with explicit bounds checks and returns an [`OidError`] carrying the documented
 //! status and, where NDIS expects it, `BytesNeeded`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use crate::blocks::BlockMask;
 use crate::ffi::*;
 
@@ -42,29 +48,24 @@ impl OidError {
     }
 }
 
+/// Little-endian field at `at`; 0 when out of bounds (callers check lengths first).
+fn le<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    at.checked_add(N)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .unwrap_or([0; N])
+}
+
 fn le16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(s) => u16::from_le_bytes([s[0], s[1]]),
-        None => 0,
-    }
+    u16::from_le_bytes(le(b, at))
 }
 
 fn le32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4) {
-        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-        None => 0,
-    }
+    u32::from_le_bytes(le(b, at))
 }
 
 fn le64(b: &[u8], at: usize) -> u64 {
-    match b.get(at..at + 8) {
-        Some(s) => {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(s);
-            u64::from_le_bytes(a)
-        }
-        None => 0,
-    }
+    u64::from_le_bytes(le(b, at))
 }
 
 /// Checks an `NDIS_OBJECT_HEADER` at the start of `input`: type, revision at least `min_rev`,
@@ -81,9 +82,10 @@ pub fn check_header(
             "information buffer shorter than the structure",
         ));
     }
+    let [type_byte, revision, ..] = le::<4>(input, 0);
     let header = NDIS_OBJECT_HEADER {
-        Type: input[0],
-        Revision: input[1],
+        Type: type_byte,
+        Revision: revision,
         Size: le16(input, 2),
     };
     if header.Type != ty {
@@ -289,7 +291,7 @@ impl<'a> OidRequest<'a> {
         let (input, _) = self.lengths();
         let buf = self.buffer();
         let n = input.min(buf.len());
-        &buf[..n]
+        buf.get(..n).unwrap_or(&[])
     }
 
     pub fn set_bytes_needed(&mut self, n: u32) {

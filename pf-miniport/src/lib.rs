@@ -5,6 +5,17 @@
 //! offers the host a typed API to change a VF's configuration ([`host`]), each change
 //! followed by `NdisMInvalidateConfigBlock` for exactly the blocks that changed.
 #![no_std]
+// Nothing NDIS can reach may panic (a panic is a bugcheck): enforced for the whole driver.
+// Modules that handle guest-supplied values also deny unchecked arithmetic.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 // WinDbg views of the driver's types, embedded in the PDB (see docs/windbg.md).
 #![debugger_visualizer(natvis_file = "../pf_miniport.natvis")]
 

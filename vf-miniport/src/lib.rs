@@ -5,6 +5,17 @@
 //! them only as a consistent snapshot ([`snapshot`]), indicates link changes, and reports
 //! what it runs back to the PF with `NdisMWriteConfigBlock`.
 #![no_std]
+// Nothing NDIS can reach may panic (a panic is a bugcheck): enforced for the whole driver.
+// Modules that handle guest-supplied values also deny unchecked arithmetic.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 // WinDbg views of the driver's types, embedded in the PDB (see docs/windbg.md).
 #![debugger_visualizer(natvis_file = "../vf_miniport.natvis")]
 

@@ -1,5 +1,11 @@
 //! Block ids and `BlockMask`: bit n of the 64-bit mask flags block n (NDIS-FACTS §7.3: only
 //! blocks 0..=63 can be invalidated).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 /// A config-block id that a `BlockMask` can carry: 0..=63.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

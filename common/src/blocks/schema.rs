@@ -6,6 +6,12 @@
 //! Versioning follows a PF/VF mailbox: block 0 ([`VersionBlock`]) never changes layout; a
 //! different protocol major is fatal for the VF, a different minor is tolerated. A block's
 //! own `format` byte changes only with a new major.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use super::mask::{BlockId, BlockMask};
 use super::wire::{self, BlockError, BlockHeader, HEADER_LEN, Reader, Writer};
 
@@ -72,7 +78,11 @@ pub trait ConfigBlock: Sized {
             generation,
             txn,
         };
-        wire::encode(&header, &payload[..Self::PAYLOAD_LEN], out)
+        wire::encode(
+            &header,
+            payload.get(..Self::PAYLOAD_LEN).unwrap_or(&[]),
+            out,
+        )
     }
 
     /// Decodes and validates a whole block: envelope, id, format, length, values.

@@ -14,6 +14,12 @@
 //! A block is at most [`MAX_BLOCK_LEN`] = 127 bytes on the wire: the backchannel allows 128
 //! (`VPCI_MAX_READ_WRITE_BLOCK_SIZE`) but the SAL on the host side says `< 128`
 //! (NDIS-FACTS §10.5), so we stay below both.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use super::crc32;
 use super::mask::{BlockId, BlockMask};
 
@@ -69,8 +75,10 @@ pub struct BlockHeader {
     pub txn: BlockMask,
 }
 
-fn checksum(head: &[u8], payload: &[u8]) -> u32 {
-    !crc32::update(crc32::update(!0, head), payload)
+/// CRC over the first 16 header bytes (everything but the CRC itself) and the payload.
+fn checksum(head: &[u8; HEADER_LEN], payload: &[u8]) -> u32 {
+    let covered = head.first_chunk::<16>().map_or(&[][..], |c| &c[..]);
+    !crc32::update(crc32::update(!0, covered), payload)
 }
 
 /// Writes header + payload into `out`; returns the encoded length.
@@ -79,19 +87,36 @@ pub fn encode(header: &BlockHeader, payload: &[u8], out: &mut [u8]) -> Result<us
     if payload.len() > MAX_PAYLOAD_LEN {
         return Err(BlockError::TooLong { len: total });
     }
-    let Some(dst) = out.get_mut(..total) else {
-        return Err(BlockError::Truncated { len: out.len() });
-    };
-    let (head, body) = dst.split_at_mut(HEADER_LEN);
+    let mut head = [0u8; HEADER_LEN];
     head[0] = header.format;
     head[1] = header.id.get();
     head[2] = payload.len() as u8;
     head[3] = 0;
-    head[4..8].copy_from_slice(&header.generation.to_le_bytes());
-    head[8..16].copy_from_slice(&header.txn.bits().to_le_bytes());
-    body.copy_from_slice(payload);
-    let crc = checksum(&head[..16], body);
-    head[16..20].copy_from_slice(&crc.to_le_bytes());
+    let [g0, g1, g2, g3] = header.generation.to_le_bytes();
+    let [t0, t1, t2, t3, t4, t5, t6, t7] = header.txn.bits().to_le_bytes();
+    head[4] = g0;
+    head[5] = g1;
+    head[6] = g2;
+    head[7] = g3;
+    head[8] = t0;
+    head[9] = t1;
+    head[10] = t2;
+    head[11] = t3;
+    head[12] = t4;
+    head[13] = t5;
+    head[14] = t6;
+    head[15] = t7;
+    let [c0, c1, c2, c3] = checksum(&head, payload).to_le_bytes();
+    head[16] = c0;
+    head[17] = c1;
+    head[18] = c2;
+    head[19] = c3;
+    let Some(dst) = out.get_mut(..total) else {
+        return Err(BlockError::Truncated { len: out.len() });
+    };
+    let (dst_head, dst_body) = dst.split_at_mut(HEADER_LEN);
+    dst_head.copy_from_slice(&head);
+    dst_body.copy_from_slice(payload);
     Ok(total)
 }
 
@@ -104,7 +129,9 @@ pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
     let (Some(head), Some(payload)) = (buf.get(..HEADER_LEN), buf.get(HEADER_LEN..)) else {
         return Err(BlockError::Truncated { len: buf.len() });
     };
-    let le32 = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    let head: [u8; HEADER_LEN] = head
+        .try_into()
+        .map_err(|_| BlockError::Truncated { len: buf.len() })?;
     let declared = head[2] as usize;
     if declared != payload.len() {
         return Err(BlockError::BadLength {
@@ -112,8 +139,8 @@ pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
             found: payload.len(),
         });
     }
-    let found = le32(16);
-    let expected = checksum(&head[..16], payload);
+    let found = u32::from_le_bytes([head[16], head[17], head[18], head[19]]);
+    let expected = checksum(&head, payload);
     if found != expected {
         return Err(BlockError::BadChecksum { expected, found });
     }
@@ -126,13 +153,13 @@ pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
             field: "flags",
         });
     }
-    let mut txn = [0u8; 8];
-    txn.copy_from_slice(&head[8..16]);
     let header = BlockHeader {
         format: head[0],
         id,
-        generation: le32(4),
-        txn: BlockMask(u64::from_le_bytes(txn)),
+        generation: u32::from_le_bytes([head[4], head[5], head[6], head[7]]),
+        txn: BlockMask(u64::from_le_bytes([
+            head[8], head[9], head[10], head[11], head[12], head[13], head[14], head[15],
+        ])),
     };
     Ok((header, payload))
 }
