@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod blocks;
 pub mod ffi;
+pub mod handlers;
 #[cfg(target_os = "windows")]
 pub mod kernel_rt;
 pub mod log;

@@ -291,6 +291,57 @@ impl Default for RxSettings {
     }
 }
 
+/// The general OIDs [`general_oid`] answers; each driver appends its own with [`oid_list`].
+pub const GENERAL_OIDS: [NDIS_OID; 25] = [
+    OID_GEN_SUPPORTED_LIST,
+    OID_GEN_HARDWARE_STATUS,
+    OID_GEN_MEDIA_SUPPORTED,
+    OID_GEN_MEDIA_IN_USE,
+    OID_GEN_PHYSICAL_MEDIUM,
+    OID_GEN_MAXIMUM_LOOKAHEAD,
+    OID_GEN_MAXIMUM_FRAME_SIZE,
+    OID_GEN_MAXIMUM_TOTAL_SIZE,
+    OID_GEN_LINK_SPEED,
+    OID_GEN_TRANSMIT_BUFFER_SPACE,
+    OID_GEN_RECEIVE_BUFFER_SPACE,
+    OID_GEN_VENDOR_ID,
+    OID_GEN_VENDOR_DESCRIPTION,
+    OID_GEN_VENDOR_DRIVER_VERSION,
+    OID_GEN_CURRENT_PACKET_FILTER,
+    OID_GEN_CURRENT_LOOKAHEAD,
+    OID_GEN_MAC_OPTIONS,
+    OID_GEN_MEDIA_CONNECT_STATUS,
+    OID_GEN_MAXIMUM_SEND_PACKETS,
+    OID_GEN_XMIT_OK,
+    OID_GEN_RCV_OK,
+    OID_802_3_PERMANENT_ADDRESS,
+    OID_802_3_CURRENT_ADDRESS,
+    OID_802_3_MULTICAST_LIST,
+    OID_802_3_MAXIMUM_LIST_SIZE,
+];
+
+/// [`GENERAL_OIDS`] followed by a driver's own OIDs, built at compile time (`N` must be the
+/// sum of both lengths; anything else fails the build).
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of range is a build error
+pub const fn oid_list<const B: usize, const N: usize>(own: [NDIS_OID; B]) -> [NDIS_OID; N] {
+    assert!(
+        GENERAL_OIDS.len() + B == N,
+        "N must be GENERAL_OIDS.len() + B"
+    );
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < GENERAL_OIDS.len() {
+        out[i] = GENERAL_OIDS[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < B {
+        out[GENERAL_OIDS.len() + j] = own[j];
+        j += 1;
+    }
+    out
+}
+
 /// Answers the general OIDs NDIS sends to every Ethernet miniport. `None` when `oid` is not a
 /// general OID, so the driver can try its own.
 pub fn general_oid(

@@ -48,6 +48,21 @@ impl AdapterState {
         })
     }
 
+    /// Moves to the next state; an event NDIS would never send here is logged (under
+    /// `log`, the driver's prefix) and refused, leaving the state as it was.
+    pub fn apply(&mut self, event: AdapterEvent, log: &str) -> bool {
+        match self.next(event) {
+            Some(s) => {
+                *self = s;
+                true
+            }
+            None => {
+                crate::ndis_log!(ERROR, log, "unexpected {:?} in state {:?}", event, *self);
+                false
+            }
+        }
+    }
+
     /// OIDs are accepted from the end of initialization until halt.
     pub const fn accepts_oids(self) -> bool {
         !matches!(self, Self::Initializing | Self::Halted)

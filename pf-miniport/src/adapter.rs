@@ -82,22 +82,7 @@ impl PfState {
     }
 
     pub fn transition(&mut self, event: AdapterEvent) -> bool {
-        match self.state.next(event) {
-            Some(s) => {
-                self.state = s;
-                true
-            }
-            None => {
-                ndis_log!(
-                    ERROR,
-                    LOG,
-                    "unexpected {:?} in state {:?}",
-                    event,
-                    self.state
-                );
-                false
-            }
-        }
+        self.state.apply(event, LOG)
     }
 }
 

@@ -8,7 +8,6 @@ use common::ndis_fn;
 use common::ndis_log;
 use common::oid::OidRequest;
 use common::state::AdapterEvent;
-use core::ffi::c_void;
 
 fn adapter<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> {
     // SAFETY: NDIS passes back the context we registered in initialize, valid until halt.
@@ -16,9 +15,6 @@ fn adapter<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> {
 }
 
 ndis_fn! {
-    pub unsafe fn set_options(_driver: NDIS_HANDLE, _ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        NDIS_STATUS_SUCCESS
-    }
 
     pub unsafe fn initialize_ex(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
         match Adapter::initialize(handle) {
@@ -30,11 +26,6 @@ ndis_fn! {
     pub unsafe fn halt_ex(ctx: NDIS_HANDLE, _action: NDIS_HALT_ACTION) {
         // SAFETY: NDIS halts a context once, after every other call on it has returned.
         unsafe { Adapter::halt(ctx.cast()) }
-    }
-
-    pub unsafe fn unload(driver_object: PDRIVER_OBJECT) {
-        // SAFETY: the driver object DriverEntry registered with.
-        unsafe { common::miniport::deregister_driver(driver_object) }
     }
 
     pub unsafe fn pause(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
@@ -55,10 +46,6 @@ ndis_fn! {
         a.oid_request(&mut req)
     }
 
-    pub unsafe fn cancel_oid_request(_ctx: NDIS_HANDLE, _request_id: *mut c_void) {
-        // Every OID completes synchronously: nothing is ever pending to cancel.
-    }
-
     pub unsafe fn send_net_buffer_lists(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter(ctx) else { return };
         // This reference PF has no data path: sends are completed at once, unsent. An IHV
@@ -66,14 +53,6 @@ ndis_fn! {
         let complete_flags = flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
         // SAFETY: returns the NBL chain NDIS gave us, with our adapter handle.
         unsafe { NdisMSendNetBufferListsComplete(a.handle(), nbl, complete_flags) };
-    }
-
-    pub unsafe fn return_net_buffer_lists(_ctx: NDIS_HANDLE, _nbl: *mut NET_BUFFER_LIST, _flags: u32) {
-        // No receives are indicated, so nothing comes back.
-    }
-
-    pub unsafe fn cancel_send(_ctx: NDIS_HANDLE, _cancel_id: *mut c_void) {
-        // Sends are never queued.
     }
 
     pub unsafe fn device_pnp_event_notify(ctx: NDIS_HANDLE, event: *mut NET_DEVICE_PNP_EVENT) {
@@ -86,14 +65,6 @@ ndis_fn! {
         }
     }
 
-    pub unsafe fn shutdown_ex(_ctx: NDIS_HANDLE, _action: NDIS_SHUTDOWN_ACTION) {
-        // May run at HIGH_LEVEL on bugcheck: touch no lock. There is no hardware to quiesce.
-    }
-
-    pub unsafe fn check_for_hang(_ctx: NDIS_HANDLE) -> BOOLEAN {
-        FALSE
-    }
-
     pub unsafe fn reset_ex(ctx: NDIS_HANDLE, addressing_reset: *mut BOOLEAN) -> NDIS_STATUS {
         let Some(a) = adapter(ctx) else { return NDIS_STATUS_FAILURE };
         // SAFETY: NDIS passes a valid out-pointer.
@@ -102,24 +73,16 @@ ndis_fn! {
     }
 }
 
-/// The handler table DriverEntry registers.
+/// The handler table DriverEntry registers: ours plus the shared no-ops.
 pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-    NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-        SetOptionsHandler: Some(set_options),
-        InitializeHandlerEx: Some(initialize_ex),
-        HaltHandlerEx: Some(halt_ex),
-        UnloadHandler: Some(unload),
-        PauseHandler: Some(pause),
-        RestartHandler: Some(restart),
-        OidRequestHandler: Some(oid_request),
-        SendNetBufferListsHandler: Some(send_net_buffer_lists),
-        ReturnNetBufferListsHandler: Some(return_net_buffer_lists),
-        CancelSendHandler: Some(cancel_send),
-        CheckForHangHandlerEx: Some(check_for_hang),
-        ResetHandlerEx: Some(reset_ex),
-        DevicePnPEventNotifyHandler: Some(device_pnp_event_notify),
-        ShutdownHandlerEx: Some(shutdown_ex),
-        CancelOidRequestHandler: Some(cancel_oid_request),
-        ..Default::default()
-    }
+    common::handlers::characteristics(common::handlers::DriverHandlers {
+        initialize: initialize_ex,
+        halt: halt_ex,
+        pause,
+        restart,
+        oid_request,
+        send: send_net_buffer_lists,
+        reset: reset_ex,
+        pnp_event: device_pnp_event_notify,
+    })
 }

@@ -584,22 +584,7 @@ impl Adapter {
 
 impl VfState {
     pub fn transition(&mut self, event: AdapterEvent) -> bool {
-        match self.state.next(event) {
-            Some(s) => {
-                self.state = s;
-                true
-            }
-            None => {
-                ndis_log!(
-                    ERROR,
-                    LOG,
-                    "unexpected {:?} in state {:?}",
-                    event,
-                    self.state
-                );
-                false
-            }
-        }
+        self.state.apply(event, LOG)
     }
 
     pub fn info_from(&self, a: &Applied) -> EthernetInfo {
