@@ -382,6 +382,20 @@ impl<'a> OidRequest<'a> {
         Ok(v)
     }
 
+    /// Logs a refusal for the debugger (WARN, under the driver's prefix) and applies it.
+    pub fn refuse(&mut self, log: &str, what: &str, e: OidError) -> NDIS_STATUS {
+        crate::ndis_log!(
+            WARN,
+            log,
+            "{} refused: {} (status {:#010x}, BytesNeeded {})",
+            what,
+            e.reason,
+            e.status,
+            e.bytes_needed
+        );
+        self.fail(e)
+    }
+
     /// Applies a refusal: `BytesNeeded` when the error has one, and the status.
     pub fn fail(&mut self, e: OidError) -> NDIS_STATUS {
         if e.bytes_needed != 0 {

@@ -18,20 +18,6 @@ use common::ffi::*;
 use common::ndis_log;
 use common::oid::{ConfigBlockParams, OidError, OidRequest, RequestKind};
 
-/// Logs a refusal for the debugger and applies it to the request.
-fn refuse(req: &mut OidRequest<'_>, what: &str, e: OidError) -> NDIS_STATUS {
-    ndis_log!(
-        WARN,
-        LOG,
-        "{} refused: {} (status {:#010x}, BytesNeeded {})",
-        what,
-        e.reason,
-        e.status,
-        e.bytes_needed
-    );
-    req.fail(e)
-}
-
 /// The block descriptor and a length within it, or INVALID_PARAMETER.
 fn checked_block(p: &ConfigBlockParams, exact: bool) -> Result<BlockDescriptor, OidError> {
     let d = descriptor(p.block_id).ok_or(OidError::invalid_parameter(
@@ -49,8 +35,8 @@ fn checked_block(p: &ConfigBlockParams, exact: bool) -> Result<BlockDescriptor, 
 pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
     const WHAT: &str = "READ_VF_CONFIG_BLOCK";
     if req.kind() != RequestKind::Method {
-        return refuse(
-            req,
+        return req.refuse(
+            LOG,
             WHAT,
             OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"),
         );
@@ -58,11 +44,11 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
     let capacity = req.capacity();
     let params = match ConfigBlockParams::parse(req.input(), capacity) {
         Ok(p) => p,
-        Err(e) => return refuse(req, WHAT, e),
+        Err(e) => return req.refuse(LOG, WHAT, e),
     };
     let desc = match checked_block(&params, false) {
         Ok(d) => d,
-        Err(e) => return refuse(req, WHAT, e),
+        Err(e) => return req.refuse(LOG, WHAT, e),
     };
     // Straight from the store into NDIS's (nonpaged) buffer, under the store's lock.
     let range = params.data_range();
@@ -72,7 +58,7 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
         None => Err(OidError::invalid_length(end, "data area past the buffer")),
     };
     if let Err(e) = copied {
-        return refuse(req, WHAT, e);
+        return req.refuse(LOG, WHAT, e);
     }
     req.set_bytes_read(ConfigBlockParams::STRUCT_LEN as u32);
     req.set_bytes_written(end);
@@ -84,8 +70,8 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
 pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
     const WHAT: &str = "WRITE_VF_CONFIG_BLOCK";
     if req.kind() == RequestKind::Query {
-        return refuse(
-            req,
+        return req.refuse(
+            LOG,
             WHAT,
             OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a set OID"),
         );
@@ -93,26 +79,26 @@ pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_S
     let input = req.input();
     let params = match ConfigBlockParams::parse(input, input.len()) {
         Ok(p) => p,
-        Err(e) => return refuse(req, WHAT, e),
+        Err(e) => return req.refuse(LOG, WHAT, e),
     };
     let desc = match checked_block(&params, true) {
         Ok(d) if d.guest_writable => d,
         Ok(_) => {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::invalid_parameter("block is not writable by the VF"),
             );
         }
-        Err(e) => return refuse(req, WHAT, e),
+        Err(e) => return req.refuse(LOG, WHAT, e),
     };
     let mut local = [0u8; MAX_BLOCK_LEN];
     let (Some(dst), Some(src)) = (
         local.get_mut(..desc.len),
         req.input().get(params.data_range()),
     ) else {
-        return refuse(
-            req,
+        return req.refuse(
+            LOG,
             WHAT,
             OidError::invalid_length(params.data_range().end as u32, "data area past the buffer"),
         );
@@ -130,14 +116,14 @@ pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_S
             e
         );
         adapter.count_rejected(params.vf_id);
-        return refuse(
-            req,
+        return req.refuse(
+            LOG,
             WHAT,
             OidError::status(NDIS_STATUS_INVALID_DATA, "block contents invalid"),
         );
     }
     if let Err(e) = adapter.store_guest_block(params.vf_id, desc.id, data) {
-        return refuse(req, WHAT, e);
+        return req.refuse(LOG, WHAT, e);
     }
     req.set_bytes_read(params.data_range().end as u32);
     NDIS_STATUS_SUCCESS

@@ -17,50 +17,38 @@ use common::ffi::*;
 use common::ndis_log;
 use common::oid::{self, OidError, OidRequest, RequestKind};
 
-fn refuse(req: &mut OidRequest<'_>, what: &str, e: OidError) -> NDIS_STATUS {
-    ndis_log!(
-        WARN,
-        LOG,
-        "{} refused: {} (status {:#010x})",
-        what,
-        e.reason,
-        e.status
-    );
-    req.fail(e)
-}
-
 impl Adapter {
     /// OID_NIC_SWITCH_CREATE_SWITCH (method): enables virtualization for `NumVFs` VFs.
     pub(crate) fn create_switch(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_CREATE_SWITCH";
         if req.kind() == RequestKind::Query {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a method OID"),
             );
         }
         let (switch_id, num_vfs) = match oid::parse_create_switch(req.input()) {
             Ok(v) => v,
-            Err(e) => return refuse(req, WHAT, e),
+            Err(e) => return req.refuse(LOG, WHAT, e),
         };
         if switch_id != NDIS_DEFAULT_SWITCH_ID {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::invalid_parameter("only the default switch is supported"),
             );
         }
         if num_vfs as usize > MAX_VFS {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::invalid_parameter("NumVFs above the hardware's"),
             );
         }
         if self.inner.lock().switch_created {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::status(NDIS_STATUS_INVALID_STATE, "switch already created"),
             );
@@ -97,11 +85,11 @@ impl Adapter {
             NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1,
             NDIS_SIZEOF_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1,
         ) {
-            return refuse(req, WHAT, e);
+            return req.refuse(LOG, WHAT, e);
         }
         if !self.inner.lock().switch_created {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::status(NDIS_STATUS_INVALID_STATE, "no switch to delete"),
             );
@@ -146,8 +134,8 @@ impl Adapter {
     pub(crate) fn allocate_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_ALLOCATE_VF";
         if req.kind() != RequestKind::Method {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::status(NDIS_STATUS_NOT_SUPPORTED, "not a method request"),
             );
@@ -159,19 +147,19 @@ impl Adapter {
             NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1,
             size,
         ) {
-            return refuse(req, WHAT, e);
+            return req.refuse(LOG, WHAT, e);
         }
         if req.capacity() < size as usize {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::invalid_length(size as u32, "output buffer too short"),
             );
         }
         let mut params = NDIS_NIC_SWITCH_VF_PARAMETERS::default();
         let Some(src) = req.input().get(..size as usize) else {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::invalid_length(size as u32, "input too short"),
             );
@@ -186,15 +174,15 @@ impl Adapter {
             )
         };
         if params.SwitchId != NDIS_DEFAULT_SWITCH_ID {
-            return refuse(req, WHAT, OidError::invalid_parameter("unknown SwitchId"));
+            return req.refuse(LOG, WHAT, OidError::invalid_parameter("unknown SwitchId"));
         }
 
         let (free_id, info) = {
             let st = self.inner.lock();
             if !st.switch_created {
                 drop(st);
-                return refuse(
-                    req,
+                return req.refuse(
+                    LOG,
                     WHAT,
                     OidError::status(NDIS_STATUS_INVALID_STATE, "no NIC switch"),
                 );
@@ -204,8 +192,8 @@ impl Adapter {
             (free, st.info)
         };
         let Some(vf_index) = free_id else {
-            return refuse(
-                req,
+            return req.refuse(
+                LOG,
                 WHAT,
                 OidError::status(NDIS_STATUS_RESOURCES, "all VFs allocated"),
             );
@@ -230,8 +218,8 @@ impl Adapter {
                 _ => {
                     drop(st);
                     self.free_vf_store(store);
-                    return refuse(
-                        req,
+                    return req.refuse(
+                        LOG,
                         WHAT,
                         OidError::status(NDIS_STATUS_RESOURCES, "VF taken concurrently"),
                     );
@@ -274,11 +262,13 @@ impl Adapter {
         const WHAT: &str = "NIC_SWITCH_FREE_VF";
         let vf_id = match oid::parse_free_vf(req.input()) {
             Ok(v) => v,
-            Err(e) => return refuse(req, WHAT, e),
+            Err(e) => return req.refuse(LOG, WHAT, e),
         };
         match self.take_vf(vf_id) {
             Some(store) => self.free_vf_store(store),
-            None => return refuse(req, WHAT, OidError::invalid_parameter("VFId not allocated")),
+            None => {
+                return req.refuse(LOG, WHAT, OidError::invalid_parameter("VFId not allocated"));
+            }
         }
         req.set_bytes_read(NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "VF {} freed", vf_id);
@@ -292,7 +282,7 @@ impl Adapter {
         const WHAT: &str = "SRIOV_RESET_VF";
         let vf_id = match oid::parse_reset_vf(req.input()) {
             Ok(v) => v,
-            Err(e) => return refuse(req, WHAT, e),
+            Err(e) => return req.refuse(LOG, WHAT, e),
         };
         let status = match Staged::of(&VfStatusBlock::default()) {
             Ok(s) => s,
@@ -304,7 +294,7 @@ impl Adapter {
                 Ok(vf) => vf,
                 Err(e) => {
                     drop(st);
-                    return refuse(req, WHAT, e);
+                    return req.refuse(LOG, WHAT, e);
                 }
             };
             let mut bytes = [0u8; MAX_BLOCK_LEN];

@@ -43,16 +43,7 @@ impl Adapter {
         }
         let mask = match oid::parse_invalidate_info(req.input()) {
             Ok(m) => m,
-            Err(e) => {
-                ndis_log!(
-                    WARN,
-                    LOG,
-                    "VF_INVALIDATE_CONFIG_BLOCK refused: {} (status {:#010x})",
-                    e.reason,
-                    e.status
-                );
-                return req.fail(e);
-            }
+            Err(e) => return req.refuse(LOG, "VF_INVALIDATE_CONFIG_BLOCK", e),
         };
         req.set_bytes_read(NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1 as u32);
         let known = mask.intersection(HOST_BLOCKS);
