@@ -62,7 +62,14 @@ fn read(
 fn refused(w: &World, status: NDIS_STATUS, f: impl FnOnce(&World) -> OidOutcome) -> OidOutcome {
     let before = all_blocks(w);
     let gens: Vec<_> = (0..VFS).map(|v| w.pf().vf_generation(v)).collect();
+    let logged = w.log().len();
     let o = f(w);
+    let log = w.log();
+    assert!(
+        log[logged..].iter().any(|l| l.starts_with("[WARN] sriov-pf:") && l.contains("refused")),
+        "the refusal was not logged for the debugger: {:?}",
+        &log[logged..]
+    );
     assert_eq!(
         sim::timeline::status_text(o.status),
         sim::timeline::status_text(status)
