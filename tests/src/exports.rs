@@ -320,6 +320,16 @@ ndis_fn! {
         a.world().free_work_item(Item);
     }
 
+    /// The simulated clock only moves when work is done: a driver that sleeps lets the system
+    /// worker thread run the queued work items, which is what it is waiting for.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMSleep(_Microseconds: u32) {
+        if let Some(w) = current_world() {
+            w.check(irql::require_max(PASSIVE_LEVEL, "NdisMSleep"));
+            w.run_work_items();
+        }
+    }
+
     #[unsafe(no_mangle)]
     pub unsafe fn KeGetCurrentIrql() -> KIRQL {
         irql::current()

@@ -211,7 +211,7 @@ impl World {
     /// The VF leaves its guest (surprise removal): guest NDIS pauses and halts it.
     pub fn detach_vf(&self, vf: u16) {
         if let Some(a) = self.inner.vf_adapter(vf) {
-            self.flush_work();
+            // No flush first: the VF must itself wait for a refresh work item still queued.
             self.inner.halt(a, NdisHaltDeviceSurpriseRemoved);
         }
     }

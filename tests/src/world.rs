@@ -900,15 +900,11 @@ impl WorldInner {
 
     // ---- delivery ------------------------------------------------------------------------
 
-    /// One round of the machine: queued work items, guest resets, and invalidation
-    /// deliveries (some held back under the seed). Returns whether anything happened.
-    pub fn step(&self) -> bool {
-        lock(&self.state).step += 1;
-        let mut progressed = false;
-
+    /// Runs the queued NDIS I/O work items at PASSIVE_LEVEL, as the system worker thread does.
+    pub fn run_work_items(&self) -> bool {
         let work: Vec<_> = lock(&self.state).queued_work.drain(..).collect();
+        let ran = !work.is_empty();
         for (item, routine, ctx) in work {
-            progressed = true;
             // SAFETY: the routine and context the driver queued, called at PASSIVE_LEVEL.
             let ((), v) = irql::call_at(PASSIVE_LEVEL, "NDIS_IO_WORKITEM_ROUTINE", || unsafe {
                 routine(ctx as *mut c_void, item as NDIS_HANDLE)
@@ -917,6 +913,17 @@ impl WorldInner {
                 self.violation(v);
             }
         }
+
+        ran
+    }
+
+    /// One round of the machine: queued work items, guest resets, and invalidation
+    /// deliveries (some held back under the seed). Returns whether anything happened.
+    pub fn step(&self) -> bool {
+        lock(&self.state).step += 1;
+        let mut progressed = false;
+
+        progressed |= self.run_work_items();
 
         let resets: Vec<u16> = lock(&self.state).pending_resets.drain(..).collect();
         for vf in resets {

@@ -66,7 +66,9 @@ fn refused(w: &World, status: NDIS_STATUS, f: impl FnOnce(&World) -> OidOutcome)
     let o = f(w);
     let log = w.log();
     assert!(
-        log[logged..].iter().any(|l| l.starts_with("[WARN] sriov-pf:") && l.contains("refused")),
+        log[logged..]
+            .iter()
+            .any(|l| l.starts_with("[WARN] sriov-pf:") && l.contains("refused")),
         "the refusal was not logged for the debugger: {:?}",
         &log[logged..]
     );

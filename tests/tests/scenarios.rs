@@ -629,3 +629,29 @@ fn reads_equal_flagged_blocks_for_1_8_and_64() {
     w.check_consistent(0).unwrap();
     w.assert_clean();
 }
+
+#[test]
+fn halt_waits_for_a_queued_refresh_work_item() {
+    let w = World::boot(Config::default(), 1);
+    // MiniportResetEx (DISPATCH_LEVEL) defers the re-read to a work item...
+    assert_eq!(w.reset_vf_in_guest(0), NDIS_STATUS_SUCCESS);
+    assert!(w.inner().has_pending_work());
+    let reads = w.reads_of(0, 1);
+    // ...and the VF is removed before the worker thread gets to it.
+    w.detach_vf(0);
+    assert!(
+        !w.inner().has_pending_work(),
+        "the work item ran before the adapter was freed"
+    );
+    assert_eq!(
+        w.reads_of(0, 1),
+        reads,
+        "it ran against the live, by then paused, adapter and read nothing"
+    );
+    assert_eq!(
+        w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")),
+        0,
+        "and the adapter was then freed"
+    );
+    w.assert_clean();
+}

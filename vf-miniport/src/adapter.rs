@@ -24,6 +24,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Re-reads of stale blocks before a view is given up for this round.
 const MAX_CONSISTENCY_ROUNDS: u32 = 3;
+/// How long halt waits for an outstanding refresh work item.
+const HALT_WAIT_MS: u32 = 5_000;
 /// Deferred retries after rounds that read nothing at all, before waiting for the next
 /// notification (a dead backchannel must not keep the VF busy).
 const MAX_RETRIES: u32 = 3;
@@ -61,6 +63,8 @@ pub struct Adapter {
     pub(crate) pending: AtomicU64,
     refreshing: AtomicBool,
     work_queued: AtomicBool,
+    /// Work items queued and not yet finished; halt waits for zero before freeing.
+    work_outstanding: core::sync::atomic::AtomicU32,
     retries: core::sync::atomic::AtomicU32,
     /// Where a refresh assembles its view: 8 KiB, too large for a kernel stack. Only the
     /// thread that owns `refreshing` touches it.
@@ -256,8 +260,22 @@ impl Adapter {
         let Some(adapter) = (unsafe { this.as_ref() }) else {
             return;
         };
-        if adapter.work_queued.load(Ordering::Acquire) {
-            ndis_log!(ERROR, LOG, "halt with a refresh work item still queued");
+        // A queued refresh still points at this adapter: wait for it (PASSIVE_LEVEL here).
+        let mut waited_ms = 0u32;
+        while adapter.work_outstanding.load(Ordering::Acquire) != 0 && waited_ms < HALT_WAIT_MS {
+            // SAFETY: MiniportHaltEx runs at PASSIVE_LEVEL, where NdisMSleep may block.
+            unsafe { NdisMSleep(1_000) };
+            waited_ms = waited_ms.saturating_add(1);
+        }
+        if adapter.work_outstanding.load(Ordering::Acquire) != 0 {
+            // Freeing now would let the work item run on freed memory: leak instead.
+            ndis_log!(
+                ERROR,
+                LOG,
+                "halt: refresh work item still outstanding after {} ms; adapter leaked",
+                waited_ms
+            );
+            return;
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
         adapter.free_work_item();
@@ -318,14 +336,18 @@ impl Adapter {
         if self.work_queued.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.work_outstanding.fetch_add(1, Ordering::AcqRel);
         let ctx = self as *const Adapter as *mut core::ffi::c_void;
         // SAFETY: the work item belongs to this adapter, which halt keeps alive until it ran.
         unsafe { NdisQueueIoWorkItem(self.work_item, Some(crate::handlers::refresh_work), ctx) };
     }
 
+    /// The work item's body. `work_queued` drops first, so a refresh asked for while this
+    /// one runs queues another; `work_outstanding` drops last, after the adapter's last use.
     pub(crate) fn run_queued_refresh(&self) {
         self.work_queued.store(false, Ordering::Release);
         self.refresh_if_running();
+        self.work_outstanding.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Reads every pending block and applies the result if it is a consistent snapshot.
@@ -336,10 +358,6 @@ impl Adapter {
             self.queue_refresh();
             return;
         }
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            // The refresh in progress picks the new bits up before it ends.
-            return;
-        }
         let good_reads = |c: Counters| {
             c.blocks_read
                 .wrapping_sub(c.read_errors)
@@ -347,14 +365,31 @@ impl Adapter {
         };
         let before = good_reads(self.inner.lock().counters);
         let mut retry_later = BlockMask::EMPTY;
-        loop {
-            let mask = BlockMask(self.pending.swap(0, Ordering::AcqRel)).intersection(HOST_BLOCKS);
-            if mask.is_empty() {
+        let mut refreshed = false;
+        // One refresher at a time (an OID and the work item can race); whoever holds
+        // `refreshing` drains `pending`. Bits ORed in just before it lets go would wait for the
+        // next notification, so it takes another round for them.
+        while !self.refreshing.swap(true, Ordering::AcqRel) {
+            refreshed = true;
+            loop {
+                let mask =
+                    BlockMask(self.pending.swap(0, Ordering::AcqRel)).intersection(HOST_BLOCKS);
+                if mask.is_empty() {
+                    break;
+                }
+                retry_later = retry_later.union(self.refresh_once(mask));
+            }
+            self.refreshing.store(false, Ordering::Release);
+            if BlockMask(self.pending.load(Ordering::Acquire))
+                .intersection(HOST_BLOCKS)
+                .is_empty()
+            {
                 break;
             }
-            retry_later = retry_later.union(self.refresh_once(mask));
         }
-        self.refreshing.store(false, Ordering::Release);
+        if !refreshed {
+            return;
+        }
         if retry_later.is_empty() {
             self.retries.store(0, Ordering::Release);
             return;

@@ -81,6 +81,8 @@ crate::ndis_imports! {
     pub fn NdisAllocateIoWorkItem(NdisObjectHandle: NDIS_HANDLE) -> NDIS_HANDLE;
     pub fn NdisQueueIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE, Routine: NDIS_IO_WORKITEM_ROUTINE, WorkItemContext: *mut c_void);
     pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
+    /// Blocks the calling thread; PASSIVE_LEVEL only.
+    pub fn NdisMSleep(MicrosecondsToSleep: u32);
 }
 
 crate::ndis_imports! {
