@@ -27,6 +27,8 @@ pub use world::{Config, OidOutcome, ReadCtx, ReadFault, Role, SimAdapter, WorldI
 
 pub struct World {
     inner: Box<WorldInner>,
+    /// The driver objects DriverEntry ran with: (is PF, object).
+    driver_objects: std::sync::Mutex<Vec<(bool, usize)>>,
     applied_seen: std::sync::Mutex<std::collections::BTreeMap<u16, u32>>,
 }
 
@@ -36,6 +38,7 @@ impl World {
         exports::enter(&*inner);
         Self {
             inner,
+            driver_objects: Default::default(),
             applied_seen: Default::default(),
         }
     }
@@ -69,6 +72,10 @@ impl World {
 
     fn run_driver_entry(&self, pf: bool) -> NDIS_STATUS {
         let obj = self.inner.new_driver_object();
+        self.driver_objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((pf, obj as usize));
         // SAFETY: a fresh simulated driver object; DriverEntry registers through our exports.
         let status = unsafe {
             if pf {
@@ -243,6 +250,40 @@ impl World {
             ),
         });
         o.status
+    }
+
+    /// MiniportDriverUnload for the PF or VF driver, as the I/O manager calls it.
+    pub fn unload_driver(&self, pf: bool) {
+        let objects = self
+            .driver_objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some((_, obj)) = objects.into_iter().find(|(p, _)| *p == pf) else {
+            return;
+        };
+        let chars = if pf {
+            pf_miniport::handlers::characteristics()
+        } else {
+            vf_miniport::handlers::characteristics()
+        };
+        let Some(unload) = chars.UnloadHandler else {
+            return;
+        };
+        // SAFETY: the driver's own unload routine with the object its DriverEntry got.
+        let ((), v) = irql::call_at(PASSIVE_LEVEL, "MiniportDriverUnload", || unsafe {
+            unload(obj as PDRIVER_OBJECT)
+        });
+        if let Some(v) = v {
+            self.inner.violation(v);
+        }
+    }
+
+    /// Whether the PF (or VF) driver has called NdisMDeregisterMiniportDriver.
+    pub fn driver_deregistered(&self, pf: bool) -> bool {
+        self.inner
+            .driver_index(pf)
+            .is_some_and(|i| self.inner.driver_deregistered(i))
     }
 
     /// Halts the PF (every guest VF is removed first, as the host would).

@@ -32,6 +32,7 @@ pub enum Role {
 pub struct SimDriver {
     pub world: *const WorldInner,
     pub chars: NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+    pub deregistered: AtomicBool,
 }
 
 /// What the I/O manager hands DriverEntry; holds driver-object extensions.
@@ -279,7 +280,11 @@ impl WorldInner {
     }
 
     pub fn register_driver(&self, chars: NDIS_MINIPORT_DRIVER_CHARACTERISTICS) -> NDIS_HANDLE {
-        let drv = Box::new(SimDriver { world: self, chars });
+        let drv = Box::new(SimDriver {
+            world: self,
+            chars,
+            deregistered: AtomicBool::new(false),
+        });
         let ptr = &*drv as *const SimDriver as NDIS_HANDLE;
         lock(&self.state).drivers.push(drv);
         ptr
@@ -287,14 +292,34 @@ impl WorldInner {
 
     pub fn deregister_driver(&self, handle: NDIS_HANDLE) {
         let st = lock(&self.state);
-        if !st
+        let Some(d) = st
             .drivers
             .iter()
-            .any(|d| std::ptr::eq(&**d, handle as *const SimDriver))
-        {
+            .find(|d| std::ptr::eq(&***d, handle as *const SimDriver))
+        else {
             drop(st);
             self.violation("NdisMDeregisterMiniportDriver with an unknown handle".into());
+            return;
+        };
+        let live = st
+            .adapters
+            .iter()
+            .any(|a| std::ptr::eq(a.driver, &**d) && !a.halted.load(Ordering::Acquire));
+        if d.deregistered.swap(true, Ordering::AcqRel) {
+            drop(st);
+            self.violation("NdisMDeregisterMiniportDriver called twice".into());
+        } else if live {
+            drop(st);
+            self.violation("NdisMDeregisterMiniportDriver with adapters not yet halted".into());
         }
+    }
+
+    /// Whether the driver registered by this handle index has deregistered.
+    pub fn driver_deregistered(&self, index: usize) -> bool {
+        lock(&self.state)
+            .drivers
+            .get(index)
+            .is_some_and(|d| d.deregistered.load(Ordering::Acquire))
     }
 
     fn new_adapter(&self, role: Role, name: String, driver: *const SimDriver) -> &SimAdapter {

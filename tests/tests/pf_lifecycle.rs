@@ -486,3 +486,19 @@ fn concurrent_updates_never_give_a_reader_a_torn_block() {
     );
     w.assert_clean();
 }
+
+#[test]
+fn unload_deregisters_the_driver_once() {
+    let w = World::boot(Config::default(), 1);
+    w.halt_pf();
+    assert!(!w.driver_deregistered(true));
+    w.unload_driver(true);
+    assert!(
+        w.driver_deregistered(true),
+        "MiniportDriverUnload called NdisMDeregisterMiniportDriver"
+    );
+    w.unload_driver(true); // a second unload finds no handle and does nothing
+    w.unload_driver(false);
+    assert!(w.driver_deregistered(false));
+    w.assert_clean();
+}
