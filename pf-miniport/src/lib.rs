@@ -27,6 +27,7 @@ mod adapter;
 mod backchannel;
 pub mod handlers;
 mod host;
+pub mod management;
 mod oids;
 pub mod store;
 mod switch;

@@ -9,7 +9,7 @@ use common::oid::OidRequest;
 
 /// Listed in the general attributes' SupportedOidList (NDIS-FACTS §7.1: a PF must list the
 /// SR-IOV and NIC switch OIDs it handles).
-pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<7, 32>([
+pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<9, 34>([
     OID_NIC_SWITCH_CREATE_SWITCH,
     OID_NIC_SWITCH_DELETE_SWITCH,
     OID_NIC_SWITCH_ALLOCATE_VF,
@@ -17,6 +17,8 @@ pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<7, 32>([
     OID_SRIOV_RESET_VF,
     OID_SRIOV_READ_VF_CONFIG_BLOCK,
     OID_SRIOV_WRITE_VF_CONFIG_BLOCK,
+    crate::management::OID_REF_SET_VF_MAC_VLAN,
+    crate::management::OID_REF_SET_LINK,
 ]);
 
 impl Adapter {
@@ -44,6 +46,7 @@ impl Adapter {
             OID_NIC_SWITCH_ALLOCATE_VF => self.allocate_vf(req),
             OID_NIC_SWITCH_FREE_VF => self.free_vf(req),
             OID_SRIOV_RESET_VF => self.reset_vf(req),
+            _ if let Some(status) = self.management_oid(req) => status,
             _ => match miniport::general_oid(
                 req,
                 &info,

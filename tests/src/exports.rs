@@ -398,3 +398,107 @@ ndis_fn! {
         0
     }
 }
+
+// What a loaded image needs beyond the NDIS surface: the C memory routines and the kernel
+// runtime (panic handler, allocator) that the host-linked drivers get from std.
+ndis_fn! {
+    pub unsafe fn sim_memcpy(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void {
+        // SAFETY: the image passes valid, non-overlapping buffers of n bytes (memcpy's contract).
+        unsafe { std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), n) };
+        dst
+    }
+
+    pub unsafe fn sim_memmove(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void {
+        // SAFETY: valid buffers of n bytes that may overlap (memmove's contract).
+        unsafe { std::ptr::copy(src.cast::<u8>(), dst.cast::<u8>(), n) };
+        dst
+    }
+
+    pub unsafe fn sim_memset(dst: *mut c_void, c: i32, n: usize) -> *mut c_void {
+        // SAFETY: a valid buffer of n bytes (memset's contract).
+        unsafe { std::ptr::write_bytes(dst.cast::<u8>(), c as u8, n) };
+        dst
+    }
+
+    pub unsafe fn sim_memcmp(a: *const c_void, b: *const c_void, n: usize) -> i32 {
+        // SAFETY: two valid buffers of n bytes (memcmp's contract).
+        let (a, b) = unsafe { (std::slice::from_raw_parts(a.cast::<u8>(), n), std::slice::from_raw_parts(b.cast::<u8>(), n)) };
+        match a.cmp(b) {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+        }
+    }
+
+    pub unsafe fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) {
+        eprintln!("simulated bugcheck {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})");
+        std::process::abort();
+    }
+
+    pub unsafe fn ExAllocatePool2(_flags: u64, size: usize, tag: u32) -> *mut c_void {
+        match (current_world(), u32::try_from(size)) {
+            (Some(w), Ok(n)) => w.allocate(n, tag),
+            _ => std::ptr::null_mut(),
+        }
+    }
+
+    pub unsafe fn ExFreePoolWithTag(p: *mut c_void, tag: u32) {
+        if let Some(w) = current_world() {
+            w.free(p, tag);
+        }
+    }
+}
+
+/// The simulator's definition of `module!name`, for a loaded image's import table.
+pub fn resolve(module: &str, name: &str) -> Option<usize> {
+    macro_rules! table {
+        ($($f:ident),* $(,)?) => {
+            match name { $(stringify!($f) => Some($f as *const () as usize),)* _ => None }
+        };
+    }
+    let ndis = || {
+        table!(
+            NdisMRegisterMiniportDriver,
+            NdisMDeregisterMiniportDriver,
+            NdisMSetMiniportAttributes,
+            NdisMOidRequestComplete,
+            NdisMIndicateStatusEx,
+            NdisMSendNetBufferListsComplete,
+            NdisMEnableVirtualization,
+            NdisMGetVirtualFunctionLocation,
+            NdisMInvalidateConfigBlock,
+            NdisMReadConfigBlock,
+            NdisMWriteConfigBlock,
+            NdisAllocateMemoryWithTagPriority,
+            NdisFreeMemoryWithTagPriority,
+            NdisAllocateIoWorkItem,
+            NdisQueueIoWorkItem,
+            NdisFreeIoWorkItem,
+            NdisMSleep,
+        )
+    };
+    let ntoskrnl = || match name {
+        "memcpy" => Some(sim_memcpy as *const () as usize),
+        "memmove" => Some(sim_memmove as *const () as usize),
+        "memset" => Some(sim_memset as *const () as usize),
+        "memcmp" => Some(sim_memcmp as *const () as usize),
+        _ => table!(
+            KeGetCurrentIrql,
+            KeAcquireSpinLockRaiseToDpc,
+            KeReleaseSpinLock,
+            KeAcquireSpinLockAtDpcLevel,
+            KeReleaseSpinLockFromDpcLevel,
+            IoAllocateDriverObjectExtension,
+            IoGetDriverObjectExtension,
+            DbgPrintEx,
+            KeBugCheckEx,
+            ExAllocatePool2,
+            ExFreePoolWithTag,
+        ),
+    };
+    match module {
+        "ndis.sys" => ndis(),
+        "ntoskrnl.exe" => ntoskrnl(),
+        _ => None,
+    }
+}

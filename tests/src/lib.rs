@@ -12,6 +12,8 @@
 pub mod chaos;
 pub mod exports;
 pub mod irql;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod loader;
 pub mod rng;
 pub mod timeline;
 pub mod tools;
@@ -29,8 +31,21 @@ pub struct World {
     inner: Box<WorldInner>,
     /// The driver objects DriverEntry ran with: (is PF, object).
     driver_objects: std::sync::Mutex<Vec<(bool, usize)>>,
+    /// Cross-built images run in place of the host-linked drivers (declared after `inner`, so
+    /// the world is gone before their code is unmapped).
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    images: Images,
     applied_seen: std::sync::Mutex<std::collections::BTreeMap<u16, u32>>,
 }
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[derive(Default)]
+struct Images {
+    pf: Option<loader::LoadedImage>,
+    vf: Option<loader::LoadedImage>,
+}
+
+type DriverEntryFn = common::ndis_fn_type!(fn(PDRIVER_OBJECT, PUNICODE_STRING) -> NTSTATUS);
 
 impl World {
     pub fn new(cfg: Config) -> Self {
@@ -39,7 +54,70 @@ impl World {
         Self {
             inner,
             driver_objects: Default::default(),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            images: Images::default(),
             applied_seen: Default::default(),
+        }
+    }
+
+    /// A world whose PF and/or VF driver is a cross-built `.sys` image loaded into this process
+    /// (`loader`), instead of the host-linked crate. Their host APIs (`pf()`, `vf()`) are then
+    /// unavailable: drive them through NDIS, as Windows would.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub fn with_images(
+        cfg: Config,
+        pf: Option<loader::LoadedImage>,
+        vf: Option<loader::LoadedImage>,
+    ) -> Self {
+        let mut w = Self::new(cfg);
+        w.inner.pf_is_image.store(pf.is_some(), Ordering::Release);
+        w.images = Images { pf, vf };
+        w
+    }
+
+    fn driver_entry_for(&self, pf: bool) -> DriverEntryFn {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            let image = if pf { &self.images.pf } else { &self.images.vf };
+            if let Some(image) = image {
+                return image.entry;
+            }
+        }
+        if pf {
+            pf_miniport::driver_entry
+        } else {
+            vf_miniport::driver_entry
+        }
+    }
+
+    /// Whether `addr` (e.g. a registered handler) lies in the PF's (or VF's) loaded image.
+    pub fn image_contains(&self, pf: bool, addr: usize) -> bool {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            let image = if pf { &self.images.pf } else { &self.images.vf };
+            image.as_ref().is_some_and(|i| i.contains(addr))
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        {
+            let _ = (pf, addr);
+            false
+        }
+    }
+
+    /// Whether the PF (or VF) driver is a loaded image rather than the host-linked crate.
+    pub fn is_image(&self, pf: bool) -> bool {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            if pf {
+                self.images.pf.is_some()
+            } else {
+                self.images.vf.is_some()
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        {
+            let _ = pf;
+            false
         }
     }
 
@@ -76,14 +154,14 @@ impl World {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((pf, obj as usize));
+        let entry = self.driver_entry_for(pf);
         // SAFETY: a fresh simulated driver object; DriverEntry registers through our exports.
-        let status = unsafe {
-            if pf {
-                pf_miniport::driver_entry(obj.cast(), std::ptr::null_mut())
-            } else {
-                vf_miniport::driver_entry(obj.cast(), std::ptr::null_mut())
-            }
-        };
+        let (status, v) = irql::call_at(PASSIVE_LEVEL, "DriverEntry", || unsafe {
+            entry(obj.cast(), std::ptr::null_mut())
+        });
+        if let Some(v) = v {
+            self.inner.violation(v);
+        }
         if status == NDIS_STATUS_SUCCESS {
             // SAFETY: the extension holds the handle the driver got from registration.
             let h = unsafe {
@@ -118,6 +196,10 @@ impl World {
 
     /// The PF driver's adapter: its host-side API.
     pub fn pf(&self) -> &pf_miniport::Adapter {
+        assert!(
+            !self.is_image(true),
+            "the PF is a loaded image: use its OIDs, not the host API"
+        );
         // SAFETY: the context of the live PF adapter.
         unsafe { pf_miniport::adapter_from_context(self.pf_sim().ctx()) }
             .expect("PF adapter context")
@@ -129,6 +211,9 @@ impl World {
 
     /// The VF driver's adapter in its guest.
     pub fn vf(&self, vf: u16) -> Option<&vf_miniport::Adapter> {
+        if self.is_image(false) {
+            return None;
+        }
         let a = self.inner.vf_adapter(vf)?;
         // SAFETY: the context of a live VF adapter.
         unsafe { vf_miniport::adapter_from_context(a.ctx()) }
@@ -262,12 +347,13 @@ impl World {
         let Some((_, obj)) = objects.into_iter().find(|(p, _)| *p == pf) else {
             return;
         };
-        let chars = if pf {
-            pf_miniport::handlers::characteristics()
-        } else {
-            vf_miniport::handlers::characteristics()
-        };
-        let Some(unload) = chars.UnloadHandler else {
+        // The table the driver registered: the host-linked crate's or a loaded image's.
+        let Some(unload) = self
+            .inner
+            .driver_index(pf)
+            .and_then(|i| self.inner.driver_chars(i))
+            .and_then(|c| c.UnloadHandler)
+        else {
             return;
         };
         // SAFETY: the driver's own unload routine with the object its DriverEntry got.

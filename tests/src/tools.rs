@@ -81,3 +81,39 @@ pub fn exports(module: &str) -> Option<std::collections::BTreeSet<String>> {
             .collect(),
     )
 }
+
+/// Cross-builds both drivers for `x86_64-pc-windows-msvc` (the README's command) once per
+/// process, in a target directory of their own, and returns where the images are.
+pub fn cross_built_images() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target_dir = root.join("target").join("image-tests");
+        let out = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "x86_64-pc-windows-msvc",
+                "-p",
+                "pf-miniport",
+                "-p",
+                "vf-miniport",
+            ])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "cross-build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target_dir.join("x86_64-pc-windows-msvc").join("release")
+    })
+}
+
+/// The bytes of a cross-built image: `pf_miniport` or `vf_miniport`.
+pub fn image_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(cross_built_images().join(format!("{name}.dll"))).expect("image built")
+}

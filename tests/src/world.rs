@@ -201,6 +201,9 @@ pub struct WorldInner {
     log: Mutex<Vec<String>>,
     memory: Mutex<Memory>,
     read_hook: Mutex<Option<ReadHook>>,
+    /// The PF is a loaded image: its adapter is not a `pf_miniport::Adapter` of this build,
+    /// so read hooks (which get one) are not run.
+    pub pf_is_image: AtomicBool,
 }
 
 // SAFETY: raw pointers inside point to objects owned by this world; all mutable state is
@@ -312,6 +315,11 @@ impl WorldInner {
             drop(st);
             self.violation("NdisMDeregisterMiniportDriver with adapters not yet halted".into());
         }
+    }
+
+    /// The handler table the driver at this index registered.
+    pub fn driver_chars(&self, index: usize) -> Option<NDIS_MINIPORT_DRIVER_CHARACTERISTICS> {
+        lock(&self.state).drivers.get(index).map(|d| d.chars)
     }
 
     /// Whether the driver registered by this handle index has deregistered.
@@ -549,6 +557,9 @@ impl WorldInner {
     }
 
     fn run_read_hook(&self, vf: u16, block: u32, nth: u64) -> ReadFault {
+        if self.pf_is_image.load(Ordering::Acquire) {
+            return ReadFault::Proceed;
+        }
         let Some(mut hook) = lock(&self.read_hook).take() else {
             return ReadFault::Proceed;
         };
@@ -1108,6 +1119,7 @@ impl WorldInner {
             log: Mutex::new(Vec::new()),
             memory: Mutex::new(Memory::default()),
             read_hook: Mutex::new(None),
+            pf_is_image: AtomicBool::new(false),
         })
     }
 

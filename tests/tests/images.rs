@@ -7,10 +7,7 @@ use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{LittleEndian as LE, Object, ObjectSection};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
-
-const TARGET: &str = "x86_64-pc-windows-msvc";
 
 /// Exports newer than mingw-w64 10's import libraries, each with its source.
 const NEWER_THAN_MINGW: &[(&str, &str, &str)] = &[(
@@ -24,41 +21,18 @@ struct Image {
     pdb: PathBuf,
 }
 
-/// Builds both images once per test process, in a target directory of their own.
+/// Both images, cross-built once per test process (`sim::tools::cross_built_images`).
 fn images() -> &'static BTreeMap<&'static str, Image> {
     static IMAGES: OnceLock<BTreeMap<&'static str, Image>> = OnceLock::new();
     IMAGES.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let target_dir = root.join("target").join("image-tests");
-        let out = Command::new(env!("CARGO"))
-            .current_dir(&root)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                TARGET,
-                "-p",
-                "pf-miniport",
-                "-p",
-                "vf-miniport",
-            ])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "cross-build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let dir = target_dir.join(TARGET).join("release");
+        let dir = sim::tools::cross_built_images();
         ["pf_miniport", "vf_miniport"]
             .into_iter()
             .map(|name| {
-                let bytes = std::fs::read(dir.join(format!("{name}.dll"))).expect("image built");
                 (
                     name,
                     Image {
-                        bytes,
+                        bytes: sim::tools::image_bytes(name),
                         pdb: dir.join(format!("{name}.pdb")),
                     },
                 )

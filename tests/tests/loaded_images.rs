@@ -1,0 +1,238 @@
+//! The cross-built `.sys` images themselves, loaded into the simulator (`sim::loader`): the
+//! bytes shipped to Windows register with NDIS, initialize, answer OIDs, and carry the
+//! backchannel end to end. Driven only through NDIS (OIDs, the custom management OIDs, the
+//! simulated virtualization stack), as Windows would drive them.
+#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+
+use common::blocks::*;
+use common::ffi::*;
+use common::oid::RequestKind;
+use pf_miniport::management::{OID_REF_SET_LINK, OID_REF_SET_VF_MAC_VLAN, SetLink, SetVfMacVlan};
+use sim::loader::LoadedImage;
+use sim::{Config, World};
+
+fn load(name: &str) -> LoadedImage {
+    LoadedImage::load(&sim::tools::image_bytes(name), sim::exports::resolve)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn boot(vfs: u16) -> World {
+    let w = World::with_images(
+        Config::default(),
+        Some(load("pf_miniport")),
+        Some(load("vf_miniport")),
+    );
+    w.load_pf().expect("PF image initializes");
+    assert_eq!(w.create_switch(vfs), NDIS_STATUS_SUCCESS);
+    for _ in 0..vfs {
+        let vf = w.allocate_vf().expect("VF allocated by the PF image");
+        w.attach_vf(vf).expect("VF image initializes");
+    }
+    w.settle();
+    w
+}
+
+/// A block as the PF image serves it (OID_SRIOV_READ_VF_CONFIG_BLOCK).
+fn pf_block(w: &World, vf: u16, id: u8) -> Vec<u8> {
+    let len = descriptor_of(BlockId::masked(id)).len;
+    let mut buf = vec![0u8; 20 + len];
+    sim::world::write_params(&mut buf, vf, id as u32, len as u32, 20);
+    let n = buf.len() as u32;
+    let o = w.oid(
+        w.pf_sim(),
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        &mut buf,
+        20,
+        n,
+    );
+    assert_eq!(
+        o.status, NDIS_STATUS_SUCCESS,
+        "PF image read of VF {vf} block {id}"
+    );
+    buf.split_off(20)
+}
+
+/// What the VF image reports to NDIS as its current MAC.
+fn vf_mac(w: &World, vf: u16) -> [u8; 6] {
+    let mut buf = [0u8; 6];
+    let o = w.oid(
+        w.vf_sim(vf).unwrap(),
+        RequestKind::Query,
+        OID_802_3_CURRENT_ADDRESS,
+        &mut buf,
+        0,
+        6,
+    );
+    assert_eq!(o.status, NDIS_STATUS_SUCCESS);
+    buf
+}
+
+fn set(w: &World, oid: NDIS_OID, payload: &[u8]) -> sim::OidOutcome {
+    let mut buf = payload.to_vec();
+    let n = buf.len() as u32;
+    w.oid(w.pf_sim(), RequestKind::Set, oid, &mut buf, n, n)
+}
+
+/// Every VF image runs exactly the configuration the PF image serves, and reported it back.
+fn assert_consistent(w: &World, vfs: u16) {
+    for vf in 0..vfs {
+        let mac = MacVlanBlock::decode(&pf_block(w, vf, 1)).unwrap().0.mac;
+        assert_eq!(vf_mac(w, vf), mac, "VF {vf} MAC");
+        let generation = (0..4)
+            .map(|id| wire_generation(&pf_block(w, vf, id)))
+            .max()
+            .unwrap();
+        let status = VfStatusBlock::decode(&pf_block(w, vf, 4)).unwrap().0;
+        assert_eq!(
+            status.applied_generation, generation,
+            "VF {vf} reported the PF's generation"
+        );
+        assert_eq!(status.applied_mac, mac);
+    }
+}
+
+fn wire_generation(block: &[u8]) -> u32 {
+    common::blocks::wire::decode(block).unwrap().0.generation
+}
+
+#[test]
+fn the_shipped_images_run_the_backchannel_end_to_end() {
+    let w = boot(4);
+    assert!(w.is_image(true) && w.is_image(false));
+    // NDIS calls into the images' own code, not the host-linked crates.
+    let pf_oid = w.pf_sim().chars().OidRequestHandler.unwrap() as *const () as usize;
+    let vf_oid = w.vf_sim(0).unwrap().chars().OidRequestHandler.unwrap() as *const () as usize;
+    assert!(w.image_contains(true, pf_oid) && w.image_contains(false, vf_oid));
+    assert!(
+        !w.image_contains(
+            true,
+            pf_miniport::handlers::characteristics()
+                .OidRequestHandler
+                .unwrap() as *const () as usize
+        )
+    );
+    // The attributes came from the images' own code.
+    assert_eq!(
+        *w.pf_sim().sriov_caps.lock().unwrap(),
+        Some(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT)
+    );
+    assert_eq!(
+        *w.vf_sim(0).unwrap().sriov_caps.lock().unwrap(),
+        Some(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_VF_MINIPORT)
+    );
+    assert_consistent(&w, 4);
+
+    // The host's management tool sets VF 2's MAC and VLAN through the PF image.
+    let mac = [0x02, 0x15, 0x5D, 0xEE, 0x00, 0x02];
+    assert_eq!(
+        set(
+            &w,
+            OID_REF_SET_VF_MAC_VLAN,
+            &SetVfMacVlan::encode(2, mac, 300, 5)
+        )
+        .status,
+        NDIS_STATUS_SUCCESS
+    );
+    w.settle();
+    assert_eq!(vf_mac(&w, 2), mac);
+    let block = MacVlanBlock::decode(&pf_block(&w, 2, 1)).unwrap().0;
+    assert_eq!((block.vlan_id, block.priority), (300, 5));
+
+    // A link change reaches every VF image as NDIS_STATUS_LINK_STATE.
+    assert_eq!(
+        set(&w, OID_REF_SET_LINK, &SetLink::encode(false, 9000, 0)).status,
+        NDIS_STATUS_SUCCESS
+    );
+    w.settle();
+    for vf in 0..4 {
+        assert_eq!(
+            w.vf_sim(vf).unwrap().link.lock().unwrap().last(),
+            Some(&(false, 0)),
+            "VF {vf}"
+        );
+    }
+    assert_consistent(&w, 4);
+    w.assert_clean();
+}
+
+#[test]
+fn the_shipped_pf_refuses_hostile_input() {
+    let w = boot(2);
+    let mut buf = vec![0u8; 64];
+    sim::world::write_params(&mut buf, 9, 1, 30, 20);
+    let o = w.oid(
+        w.pf_sim(),
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        &mut buf,
+        20,
+        64,
+    );
+    assert_eq!(o.status, NDIS_STATUS_INVALID_PARAMETER, "unallocated VF");
+    let o = w.oid(
+        w.pf_sim(),
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        &mut buf,
+        10,
+        64,
+    );
+    assert_eq!(
+        (o.status, o.bytes_needed),
+        (NDIS_STATUS_INVALID_LENGTH, 20),
+        "truncated header"
+    );
+    sim::world::write_params(&mut buf, 0, 1, 30, 50);
+    let o = w.oid(
+        w.pf_sim(),
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        &mut buf,
+        20,
+        64,
+    );
+    assert_eq!(
+        (o.status, o.bytes_needed),
+        (NDIS_STATUS_INVALID_LENGTH, 80),
+        "data past the buffer"
+    );
+    let o = set(
+        &w,
+        OID_REF_SET_VF_MAC_VLAN,
+        &SetVfMacVlan::encode(0, [1, 0, 0, 0, 0, 1], 1, 0),
+    );
+    assert_eq!(o.status, NDIS_STATUS_INVALID_PARAMETER, "multicast MAC");
+    let o = set(&w, OID_REF_SET_VF_MAC_VLAN, &[0; 5]);
+    assert_eq!(
+        (o.status, o.bytes_needed),
+        (NDIS_STATUS_INVALID_LENGTH, SetVfMacVlan::LEN as u32)
+    );
+    assert!(
+        w.log()
+            .iter()
+            .any(|l| l.starts_with("[WARN] sriov-pf:") && l.contains("refused")),
+        "refusals logged by the image"
+    );
+    assert_consistent(&w, 2);
+    w.assert_clean();
+}
+
+#[test]
+fn the_shipped_images_recover_from_a_vf_reset_and_leave_nothing_behind() {
+    let w = boot(3);
+    assert_eq!(w.inner().host_reset_vf(1), NDIS_STATUS_SUCCESS);
+    w.reset_vf_in_guest(1);
+    w.settle();
+    assert_consistent(&w, 3);
+    w.halt_pf();
+    w.unload_driver(true);
+    w.unload_driver(false);
+    assert!(w.driver_deregistered(true) && w.driver_deregistered(false));
+    assert_eq!(
+        w.inner().pool_blocks(),
+        0,
+        "every pool block the images took was returned"
+    );
+    w.assert_clean();
+}
