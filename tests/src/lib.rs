@@ -75,6 +75,115 @@ impl World {
         w
     }
 
+    /// [`boot`](Self::boot) with both drivers as their cross-built `.sys` images (built on first
+    /// use with the README's cross-build command).
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub fn boot_images(cfg: Config, num_vfs: u16) -> Result<Self, String> {
+        let load = |name: &str| {
+            loader::LoadedImage::load(&tools::image_bytes(name), exports::resolve)
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        let w = Self::with_images(cfg, Some(load("pf_miniport")?), Some(load("vf_miniport")?));
+        w.load_pf()
+            .map_err(|s| format!("PF image failed to initialize: {s:#x}"))?;
+        if w.create_switch(num_vfs) != NDIS_STATUS_SUCCESS {
+            return Err("the PF image refused the NIC switch".into());
+        }
+        for _ in 0..num_vfs {
+            let vf = w
+                .allocate_vf()
+                .map_err(|s| format!("VF allocation failed: {s:#x}"))?;
+            w.attach_vf(vf)
+                .map_err(|s| format!("VF image failed to initialize: {s:#x}"))?;
+        }
+        w.settle();
+        Ok(w)
+    }
+
+    /// A block as the PF serves it to `vf` (OID_SRIOV_READ_VF_CONFIG_BLOCK), whatever the PF is.
+    pub fn pf_block_via_oid(&self, vf: u16, id: BlockId) -> Result<Vec<u8>, String> {
+        let len = descriptor_of(id).len;
+        let mut buf = vec![0u8; 20 + len];
+        world::write_params(&mut buf, vf, id.get() as u32, len as u32, 20);
+        let n = buf.len() as u32;
+        let o = self.oid(
+            self.pf_sim(),
+            RequestKind::Method,
+            OID_SRIOV_READ_VF_CONFIG_BLOCK,
+            &mut buf,
+            20,
+            n,
+        );
+        if o.status != NDIS_STATUS_SUCCESS {
+            return Err(format!(
+                "PF read of VF {vf} block {}: {}",
+                id.get(),
+                timeline::status_text(o.status)
+            ));
+        }
+        Ok(buf.split_off(20))
+    }
+
+    /// The MAC a VF reports to NDIS (OID_802_3_CURRENT_ADDRESS).
+    pub fn vf_mac_via_oid(&self, vf: u16) -> Result<[u8; 6], String> {
+        let a = self.vf_sim(vf).ok_or(format!("VF {vf} is not attached"))?;
+        let mut buf = [0u8; 6];
+        let o = self.oid(
+            a,
+            RequestKind::Query,
+            OID_802_3_CURRENT_ADDRESS,
+            &mut buf,
+            0,
+            6,
+        );
+        if o.status != NDIS_STATUS_SUCCESS {
+            return Err(format!(
+                "VF {vf} MAC query: {}",
+                timeline::status_text(o.status)
+            ));
+        }
+        Ok(buf)
+    }
+
+    /// The consistency check through NDIS alone (for loaded images): the VF reports the MAC the
+    /// PF serves, and its status block names the PF's latest generation and that MAC.
+    pub fn check_consistent_via_oids(&self, vf: u16) -> Result<(), String> {
+        let mac = MacVlanBlock::decode(&self.pf_block_via_oid(vf, MacVlanBlock::id())?)
+            .map_err(|e| format!("{e:?}"))?
+            .0
+            .mac;
+        let reported = self.vf_mac_via_oid(vf)?;
+        if reported != mac {
+            return Err(format!(
+                "VF {vf} reports MAC {} but the PF serves {}",
+                mac_text(&reported),
+                mac_text(&mac)
+            ));
+        }
+        let mut generation = 0;
+        for id in HOST_BLOCKS.intersection(BASE_BLOCKS) {
+            let block = self.pf_block_via_oid(vf, id)?;
+            generation = generation.max(
+                wire::decode(&block)
+                    .map_err(|e| format!("{e:?}"))?
+                    .0
+                    .generation,
+            );
+        }
+        let status = VfStatusBlock::decode(&self.pf_block_via_oid(vf, VfStatusBlock::id())?)
+            .map_err(|e| format!("{e:?}"))?
+            .0;
+        if (status.applied_generation, status.applied_mac) != (generation, mac) {
+            return Err(format!(
+                "VF {vf} reported generation {} MAC {}, the PF is at {generation} with {}",
+                status.applied_generation,
+                mac_text(&status.applied_mac),
+                mac_text(&mac)
+            ));
+        }
+        Ok(())
+    }
+
     fn driver_entry_for(&self, pf: bool) -> DriverEntryFn {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         {

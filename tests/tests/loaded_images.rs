@@ -11,61 +11,16 @@ use pf_miniport::management::{OID_REF_SET_LINK, OID_REF_SET_VF_MAC_VLAN, SetLink
 use sim::loader::LoadedImage;
 use sim::{Config, World};
 
-fn load(name: &str) -> LoadedImage {
-    LoadedImage::load(&sim::tools::image_bytes(name), sim::exports::resolve)
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 fn boot(vfs: u16) -> World {
-    let w = World::with_images(
-        Config::default(),
-        Some(load("pf_miniport")),
-        Some(load("vf_miniport")),
-    );
-    w.load_pf().expect("PF image initializes");
-    assert_eq!(w.create_switch(vfs), NDIS_STATUS_SUCCESS);
-    for _ in 0..vfs {
-        let vf = w.allocate_vf().expect("VF allocated by the PF image");
-        w.attach_vf(vf).expect("VF image initializes");
-    }
-    w.settle();
-    w
+    World::boot_images(Config::default(), vfs).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A block as the PF image serves it (OID_SRIOV_READ_VF_CONFIG_BLOCK).
 fn pf_block(w: &World, vf: u16, id: u8) -> Vec<u8> {
-    let len = descriptor_of(BlockId::masked(id)).len;
-    let mut buf = vec![0u8; 20 + len];
-    sim::world::write_params(&mut buf, vf, id as u32, len as u32, 20);
-    let n = buf.len() as u32;
-    let o = w.oid(
-        w.pf_sim(),
-        RequestKind::Method,
-        OID_SRIOV_READ_VF_CONFIG_BLOCK,
-        &mut buf,
-        20,
-        n,
-    );
-    assert_eq!(
-        o.status, NDIS_STATUS_SUCCESS,
-        "PF image read of VF {vf} block {id}"
-    );
-    buf.split_off(20)
+    w.pf_block_via_oid(vf, BlockId::masked(id)).unwrap()
 }
 
-/// What the VF image reports to NDIS as its current MAC.
 fn vf_mac(w: &World, vf: u16) -> [u8; 6] {
-    let mut buf = [0u8; 6];
-    let o = w.oid(
-        w.vf_sim(vf).unwrap(),
-        RequestKind::Query,
-        OID_802_3_CURRENT_ADDRESS,
-        &mut buf,
-        0,
-        6,
-    );
-    assert_eq!(o.status, NDIS_STATUS_SUCCESS);
-    buf
+    w.vf_mac_via_oid(vf).unwrap()
 }
 
 fn set(w: &World, oid: NDIS_OID, payload: &[u8]) -> sim::OidOutcome {
@@ -74,26 +29,10 @@ fn set(w: &World, oid: NDIS_OID, payload: &[u8]) -> sim::OidOutcome {
     w.oid(w.pf_sim(), RequestKind::Set, oid, &mut buf, n, n)
 }
 
-/// Every VF image runs exactly the configuration the PF image serves, and reported it back.
 fn assert_consistent(w: &World, vfs: u16) {
     for vf in 0..vfs {
-        let mac = MacVlanBlock::decode(&pf_block(w, vf, 1)).unwrap().0.mac;
-        assert_eq!(vf_mac(w, vf), mac, "VF {vf} MAC");
-        let generation = (0..4)
-            .map(|id| wire_generation(&pf_block(w, vf, id)))
-            .max()
-            .unwrap();
-        let status = VfStatusBlock::decode(&pf_block(w, vf, 4)).unwrap().0;
-        assert_eq!(
-            status.applied_generation, generation,
-            "VF {vf} reported the PF's generation"
-        );
-        assert_eq!(status.applied_mac, mac);
+        w.check_consistent_via_oids(vf).unwrap();
     }
-}
-
-fn wire_generation(block: &[u8]) -> u32 {
-    common::blocks::wire::decode(block).unwrap().0.generation
 }
 
 #[test]

@@ -1,8 +1,12 @@
 //! The main job: a simulated Hyper-V host with the PF miniport and one guest per VF with the
 //! VF miniport, a series of host-side changes, and the backchannel timeline they cause.
 //!
-//!     cargo run --release -- [--vfs N] [--changes N] [--seed N] [--delay P] [--log]
-use common::blocks::{MacVlanBlock, PolicyBlock};
+//!     cargo run --release -- [--vfs N] [--changes N] [--seed N] [--delay P] [--log] [--images]
+//!
+//! `--images` runs the cross-built `.sys` images instead of the host-linked drivers (x86_64
+//! Linux); host changes then go through the PF's management OIDs.
+use common::blocks::{ConfigBlock, MacVlanBlock, PolicyBlock, VfStatusBlock};
+use common::oid::RequestKind;
 use sim::timeline::Event;
 use sim::{Config, World, mac_text};
 use std::process::ExitCode;
@@ -13,9 +17,10 @@ struct Options {
     seed: u64,
     delay: f64,
     log: bool,
+    images: bool,
 }
 
-const USAGE: &str = "usage: sriov-sim [--vfs N (1..=256, default 4)] [--changes N (default 8)] [--seed N (default 1)] [--delay P (0..1, default 0.25)] [--log]";
+const USAGE: &str = "usage: sriov-sim [--vfs N (1..=256, default 4)] [--changes N (default 8)] [--seed N (default 1)] [--delay P (0..1, default 0.25)] [--log] [--images]";
 
 fn parse() -> Result<Options, String> {
     let mut o = Options {
@@ -24,6 +29,7 @@ fn parse() -> Result<Options, String> {
         seed: 1,
         delay: 0.25,
         log: false,
+        images: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -46,6 +52,7 @@ fn parse() -> Result<Options, String> {
                     .map_err(|e| format!("--delay: {e}"))?
             }
             "--log" => o.log = true,
+            "--images" => o.images = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -72,44 +79,64 @@ fn main() -> ExitCode {
         o.vfs, o.changes, o.seed, o.delay
     );
     println!("host: PF miniport on the physical function; guests: one VF miniport each\n");
-    let w = World::boot(
-        Config {
-            seed: o.seed,
-            delivery_delay: o.delay,
-            echo_log: o.log,
-            ..Config::default()
-        },
-        o.vfs,
-    );
+    let cfg = Config {
+        seed: o.seed,
+        delivery_delay: o.delay,
+        echo_log: o.log,
+        ..Config::default()
+    };
+    let w = if o.images {
+        boot_images(cfg, o.vfs)
+    } else {
+        Ok(World::boot(cfg, o.vfs))
+    };
+    let w = match w {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if o.images {
+        println!(
+            "drivers: the cross-built pf_miniport.sys and vf_miniport.sys, loaded into the simulator\n"
+        );
+    }
     print_new(&w, &mut 0);
     let mut printed = w.timeline().len();
 
+    // Change kinds; the images are driven through NDIS only, so they get the ones with an OID.
+    let kinds: &[u32] = if o.images {
+        &[0, 1, 2, 6]
+    } else {
+        &[0, 1, 2, 3, 4, 5, 6]
+    };
     let mut rng = sim::rng::Rng::new(o.seed ^ 0x5EED);
     for i in 0..o.changes {
         let vf = rng.below(o.vfs as u64) as u16;
         println!("\n--- change {} ---", i + 1);
-        match i % 7 {
+        match kinds[i as usize % kinds.len()] {
             0 => {
                 let mac = [0x02, 0x15, 0x5D, 0xAA, (i >> 8) as u8, i as u8];
                 let vlan = 100 + (i % 3000) as u16;
-                w.host_change(
+                set_mac_vlan(
+                    &w,
+                    o.images,
+                    vf,
+                    mac,
+                    vlan,
                     format!("switch sets VF {vf} MAC {} VLAN {vlan}", mac_text(&mac)),
-                    |pf| pf.set_vf_mac_vlan(vf, mac, vlan, 0),
-                )
-                .ok();
+                );
             }
-            1 => {
-                w.host_change("hardware: link down", |pf| {
-                    pf.set_link(false, 0, pf.link().mtu)
-                })
-                .ok();
-            }
-            2 => {
-                w.host_change("hardware: link up at 25 Gb/s, MTU 9000", |pf| {
-                    pf.set_link(true, 25_000_000_000, 9000)
-                })
-                .ok();
-            }
+            1 => set_link(&w, o.images, false, 0, 1500, "hardware: link down"),
+            2 => set_link(
+                &w,
+                o.images,
+                true,
+                25_000_000_000,
+                9000,
+                "hardware: link up at 25 Gb/s, MTU 9000",
+            ),
             3 => {
                 let policy = PolicyBlock {
                     flags: PolicyBlock::SPOOF_CHECK | PolicyBlock::TRUSTED,
@@ -162,11 +189,14 @@ fn main() -> ExitCode {
                 // A burst before the guest runs: the virtualization stack coalesces it.
                 for k in 0..5u8 {
                     let mac = [0x02, 0x15, 0x5D, 0xCC, k, i as u8];
-                    w.host_change(
+                    set_mac_vlan(
+                        &w,
+                        o.images,
+                        vf,
+                        mac,
+                        7,
                         format!("burst {}/5: VF {vf} MAC {}", k + 1, mac_text(&mac)),
-                        |pf| pf.set_vf_mac_vlan(vf, mac, 7, 0),
-                    )
-                    .ok();
+                    );
                 }
             }
         }
@@ -177,20 +207,38 @@ fn main() -> ExitCode {
     println!("\n--- end state ---");
     let mut ok = true;
     for vf in w.vf_ids() {
-        let s = w.vf(vf).expect("attached").snapshot();
-        let status = w.pf().vf_status(vf);
-        let check = w.check_consistent(vf);
+        let check = if o.images {
+            w.check_consistent_via_oids(vf)
+        } else {
+            w.check_consistent(vf)
+        };
         ok &= check.is_ok();
+        let mac = w
+            .vf_mac_via_oid(vf)
+            .map(|m| mac_text(&m))
+            .unwrap_or_else(|e| e);
+        let status = w
+            .pf_block_via_oid(vf, VfStatusBlock::id())
+            .ok()
+            .and_then(|b| VfStatusBlock::decode(&b).ok())
+            .map_or(0, |(s, _)| s.applied_generation);
+        let detail = match w.vf(vf).map(|a| a.snapshot()) {
+            Some(s) => format!(
+                "vlan {} mtu {} link {} | reads {} invalidations {}",
+                s.applied.vlan_id,
+                s.applied.mtu,
+                if s.applied.link_up { "up" } else { "down" },
+                s.counters.blocks_read,
+                s.counters.invalidations
+            ),
+            None => format!(
+                "link indications {}",
+                w.vf_sim(vf)
+                    .map_or(0, |a| a.link.lock().map_or(0, |l| l.len()))
+            ),
+        };
         println!(
-            "VF {vf}: generation {} mac {} vlan {} mtu {} link {} | reads {} invalidations {} | PF sees status gen {} | {}",
-            s.applied_generation,
-            mac_text(&s.applied.mac),
-            s.applied.vlan_id,
-            s.applied.mtu,
-            if s.applied.link_up { "up" } else { "down" },
-            s.counters.blocks_read,
-            s.counters.invalidations,
-            status.map_or(0, |st| st.applied_generation),
+            "VF {vf}: mac {mac} {detail} | PF sees status generation {status} | {}",
             match &check {
                 Ok(()) => "consistent with the PF".to_string(),
                 Err(e) => e.clone(),
@@ -210,6 +258,58 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A VF MAC/VLAN change: the PF's API, or its management OID for a loaded image.
+fn set_mac_vlan(w: &World, images: bool, vf: u16, mac: [u8; 6], vlan: u16, what: String) {
+    if images {
+        w.inner().record(Event::HostChange { what });
+        let mut payload = pf_miniport::management::SetVfMacVlan::encode(vf, mac, vlan, 0);
+        let n = payload.len() as u32;
+        w.oid(
+            w.pf_sim(),
+            RequestKind::Set,
+            pf_miniport::management::OID_REF_SET_VF_MAC_VLAN,
+            &mut payload,
+            n,
+            n,
+        );
+    } else {
+        w.host_change(what, |pf| pf.set_vf_mac_vlan(vf, mac, vlan, 0))
+            .ok();
+    }
+}
+
+/// A link change from the hardware: the PF's API, or its management OID for a loaded image.
+fn set_link(w: &World, images: bool, up: bool, speed: u64, mtu: u32, what: &str) {
+    if images {
+        w.inner().record(Event::HostChange { what: what.into() });
+        let mut payload = pf_miniport::management::SetLink::encode(up, mtu, speed);
+        let n = payload.len() as u32;
+        w.oid(
+            w.pf_sim(),
+            RequestKind::Set,
+            pf_miniport::management::OID_REF_SET_LINK,
+            &mut payload,
+            n,
+            n,
+        );
+    } else {
+        w.host_change(what, |pf| pf.set_link(up, speed, mtu)).ok();
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn boot_images(cfg: Config, vfs: u16) -> Result<World, String> {
+    println!(
+        "cross-building the .sys images (cargo build --release --target x86_64-pc-windows-msvc)..."
+    );
+    World::boot_images(cfg, vfs)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn boot_images(_cfg: Config, _vfs: u16) -> Result<World, String> {
+    Err("--images needs an x86_64 Linux host (it maps the Windows images into this process)".into())
 }
 
 fn print_new(w: &World, printed: &mut usize) {
