@@ -17,6 +17,10 @@ macro_rules! ndis_fn {
         $(#[$m])* $vis unsafe extern "win64" fn $name($($arg: $t),*) $(-> $r)? $body
         $crate::ndis_fn!($($rest)*);
     };
+    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident<$g:ident: $bound:path>($($arg:tt : $t:ty),* $(,)?) $(-> $r:ty)? $body:block $($rest:tt)*) => {
+        $(#[$m])* $vis unsafe extern "win64" fn $name<$g: $bound>($($arg: $t),*) $(-> $r)? $body
+        $crate::ndis_fn!($($rest)*);
+    };
     () => {};
 }
 
@@ -25,6 +29,10 @@ macro_rules! ndis_fn {
 macro_rules! ndis_fn {
     ($(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:tt : $t:ty),* $(,)?) $(-> $r:ty)? $body:block $($rest:tt)*) => {
         $(#[$m])* $vis unsafe extern "system" fn $name($($arg: $t),*) $(-> $r)? $body
+        $crate::ndis_fn!($($rest)*);
+    };
+    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident<$g:ident: $bound:path>($($arg:tt : $t:ty),* $(,)?) $(-> $r:ty)? $body:block $($rest:tt)*) => {
+        $(#[$m])* $vis unsafe extern "system" fn $name<$g: $bound>($($arg: $t),*) $(-> $r)? $body
         $crate::ndis_fn!($($rest)*);
     };
     () => {};

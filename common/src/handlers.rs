@@ -1,10 +1,12 @@
-//! The MiniportXxx handlers both drivers implement the same way, and the characteristics table
-//! that combines them with each driver's own. Neither driver has a data path of its own or
-//! pends an OID, so these are the same no-ops for both.
+//! The MiniportXxx handlers, written once for both drivers: the no-ops (neither driver has a
+//! data path or pends an OID) and, generic over the [`Miniport`] trait each driver's adapter
+//! implements, the ones that recover the adapter from its context and delegate.
 // Their safety contract is NDIS's calling contract for each MiniportXxx handler.
 #![allow(clippy::missing_safety_doc)]
+use crate::ffi::imports::NdisMSendNetBufferListsComplete;
 use crate::ffi::*;
 use crate::ndis_fn;
+use crate::oid::OidRequest;
 use core::ffi::c_void;
 
 ndis_fn! {
@@ -39,35 +41,102 @@ ndis_fn! {
     }
 }
 
-/// The handlers each driver provides itself.
-pub struct DriverHandlers {
-    pub initialize: MINIPORT_INITIALIZE,
-    pub halt: MINIPORT_HALT,
-    pub pause: MINIPORT_PAUSE,
-    pub restart: MINIPORT_RESTART,
-    pub oid_request: MINIPORT_OID_REQUEST,
-    pub send: MINIPORT_SEND_NET_BUFFER_LISTS,
-    pub reset: MINIPORT_RESET,
-    pub pnp_event: MINIPORT_DEVICE_PNP_EVENT_NOTIFY,
+/// What a driver's adapter (its MiniportAdapterContext) offers the handlers below; the
+/// handlers themselves (ABI, context recovery, the request wrapper) are written once here.
+pub trait Miniport: Sized + Sync + 'static {
+    /// MiniportInitializeEx: allocate the adapter, set its attributes, return the context.
+    fn initialize(handle: NDIS_HANDLE) -> Result<*mut Self, NDIS_STATUS>;
+    /// MiniportHaltEx.
+    ///
+    /// # Safety
+    /// `this` came from [`initialize`](Self::initialize) and NDIS calls nothing else on it.
+    unsafe fn halt(this: *mut Self);
+    /// The miniport adapter handle NDIS gave [`initialize`](Self::initialize).
+    fn miniport_handle(&self) -> NDIS_HANDLE;
+    fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS;
+    fn pause(&self) -> NDIS_STATUS;
+    fn restart(&self) -> NDIS_STATUS;
+    /// MiniportResetEx; may run at DISPATCH_LEVEL.
+    fn reset(&self) -> NDIS_STATUS;
+    fn surprise_removed(&self) {}
 }
 
-/// The full handler table DriverEntry registers. No direct OID handler: none of the OIDs these
-/// drivers handle travels the direct path.
-pub fn characteristics(h: DriverHandlers) -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+fn adapter<'a, A: Miniport>(ctx: NDIS_HANDLE) -> Option<&'a A> {
+    // SAFETY: NDIS passes back the context registered in initialize, valid until halt.
+    unsafe { ctx.cast::<A>().as_ref() }
+}
+
+ndis_fn! {
+    pub unsafe fn initialize_ex<A: Miniport>(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
+        match A::initialize(handle) {
+            Ok(_) => NDIS_STATUS_SUCCESS,
+            Err(status) => status,
+        }
+    }
+
+    pub unsafe fn halt_ex<A: Miniport>(ctx: NDIS_HANDLE, _action: NDIS_HALT_ACTION) {
+        // SAFETY: NDIS halts a context once, after every other call on it has returned.
+        unsafe { A::halt(ctx.cast()) }
+    }
+
+    pub unsafe fn pause<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
+        adapter::<A>(ctx).map_or(NDIS_STATUS_FAILURE, A::pause)
+    }
+
+    pub unsafe fn restart<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
+        adapter::<A>(ctx).map_or(NDIS_STATUS_FAILURE, A::restart)
+    }
+
+    pub unsafe fn oid_request<A: Miniport>(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+        let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
+        // SAFETY: NDIS hands us a valid request that stays valid until we complete it.
+        let Some(mut req) = (unsafe { OidRequest::from_raw(req) }) else { return NDIS_STATUS_NOT_SUPPORTED };
+        a.oid_request(&mut req)
+    }
+
+    pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        // No data path in this reference pair: sends complete at once, unsent. An IHV driver
+        // replaces this with its transmit ring.
+        // SAFETY: returns the NBL chain NDIS gave us, with our adapter handle.
+        unsafe { NdisMSendNetBufferListsComplete(a.miniport_handle(), nbl, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) };
+    }
+
+    pub unsafe fn device_pnp_event_notify<A: Miniport>(ctx: NDIS_HANDLE, event: *mut NET_DEVICE_PNP_EVENT) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        // SAFETY: NDIS passes a valid event for the duration of the call.
+        if let Some(ev) = unsafe { event.as_ref() } && ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
+            a.surprise_removed();
+        }
+    }
+
+    pub unsafe fn reset_ex<A: Miniport>(ctx: NDIS_HANDLE, addressing_reset: *mut BOOLEAN) -> NDIS_STATUS {
+        let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
+        // SAFETY: NDIS passes a valid out-pointer.
+        if let Some(out) = unsafe { addressing_reset.as_mut() } {
+            *out = FALSE;
+        }
+        a.reset()
+    }
+}
+
+/// The full handler table DriverEntry registers for adapter type `A`. No direct OID handler:
+/// none of the OIDs these drivers handle travels the direct path.
+pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         SetOptionsHandler: Some(set_options),
-        InitializeHandlerEx: Some(h.initialize),
-        HaltHandlerEx: Some(h.halt),
+        InitializeHandlerEx: Some(initialize_ex::<A>),
+        HaltHandlerEx: Some(halt_ex::<A>),
         UnloadHandler: Some(unload),
-        PauseHandler: Some(h.pause),
-        RestartHandler: Some(h.restart),
-        OidRequestHandler: Some(h.oid_request),
-        SendNetBufferListsHandler: Some(h.send),
+        PauseHandler: Some(pause::<A>),
+        RestartHandler: Some(restart::<A>),
+        OidRequestHandler: Some(oid_request::<A>),
+        SendNetBufferListsHandler: Some(send_net_buffer_lists::<A>),
         ReturnNetBufferListsHandler: Some(return_net_buffer_lists),
         CancelSendHandler: Some(cancel_send),
         CheckForHangHandlerEx: Some(check_for_hang),
-        ResetHandlerEx: Some(h.reset),
-        DevicePnPEventNotifyHandler: Some(h.pnp_event),
+        ResetHandlerEx: Some(reset_ex::<A>),
+        DevicePnPEventNotifyHandler: Some(device_pnp_event_notify::<A>),
         ShutdownHandlerEx: Some(shutdown_ex),
         CancelOidRequestHandler: Some(cancel_oid_request),
         ..Default::default()

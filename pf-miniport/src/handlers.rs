@@ -1,88 +1,58 @@
-//! The MiniportXxx entry points NDIS calls, with the NDIS ABI. Each one recovers the adapter
-//! from its context and delegates; none can panic.
+//! How NDIS reaches the PF: its adapter as a [`Miniport`], behind the shared handlers.
 use crate::LOG;
 use crate::adapter::Adapter;
-use common::ffi::imports::*;
 use common::ffi::*;
-use common::ndis_fn;
+use common::handlers::Miniport;
 use common::ndis_log;
 use common::oid::OidRequest;
 use common::state::AdapterEvent;
 
-fn adapter<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> {
-    // SAFETY: NDIS passes back the context we registered in initialize, valid until halt.
-    unsafe { ctx.cast::<Adapter>().as_ref() }
-}
-
-ndis_fn! {
-
-    pub unsafe fn initialize_ex(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
-        match Adapter::initialize(handle) {
-            Ok(_) => NDIS_STATUS_SUCCESS,
-            Err(status) => status,
-        }
+impl Miniport for Adapter {
+    fn initialize(handle: NDIS_HANDLE) -> Result<*mut Self, NDIS_STATUS> {
+        Adapter::initialize(handle)
     }
 
-    pub unsafe fn halt_ex(ctx: NDIS_HANDLE, _action: NDIS_HALT_ACTION) {
-        // SAFETY: NDIS halts a context once, after every other call on it has returned.
-        unsafe { Adapter::halt(ctx.cast()) }
+    unsafe fn halt(this: *mut Self) {
+        // SAFETY: forwarded under the same contract.
+        unsafe { Adapter::halt(this) }
     }
 
-    pub unsafe fn pause(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
-        let Some(a) = adapter(ctx) else { return NDIS_STATUS_FAILURE };
-        // No sends are ever outstanding, so the pause completes synchronously.
-        if a.event(AdapterEvent::Pause) && a.event(AdapterEvent::PauseDone) { NDIS_STATUS_SUCCESS } else { NDIS_STATUS_FAILURE }
+    fn miniport_handle(&self) -> NDIS_HANDLE {
+        self.handle()
     }
 
-    pub unsafe fn restart(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
-        let Some(a) = adapter(ctx) else { return NDIS_STATUS_FAILURE };
-        if a.event(AdapterEvent::Restart) && a.event(AdapterEvent::RestartDone) { NDIS_STATUS_SUCCESS } else { NDIS_STATUS_FAILURE }
+    fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
+        Adapter::oid_request(self, req)
     }
 
-    pub unsafe fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
-        let Some(a) = adapter(ctx) else { return NDIS_STATUS_FAILURE };
-        // SAFETY: NDIS hands us a valid request that stays valid until we complete it.
-        let Some(mut req) = (unsafe { OidRequest::from_raw(req) }) else { return NDIS_STATUS_NOT_SUPPORTED };
-        a.oid_request(&mut req)
+    /// No sends are ever outstanding, so a pause completes at once.
+    fn pause(&self) -> NDIS_STATUS {
+        success(self.event(AdapterEvent::Pause) && self.event(AdapterEvent::PauseDone))
     }
 
-    pub unsafe fn send_net_buffer_lists(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
-        let Some(a) = adapter(ctx) else { return };
-        // This reference PF has no data path: sends are completed at once, unsent. An IHV
-        // driver replaces this with its transmit ring.
-        let complete_flags = flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
-        // SAFETY: returns the NBL chain NDIS gave us, with our adapter handle.
-        unsafe { NdisMSendNetBufferListsComplete(a.handle(), nbl, complete_flags) };
+    fn restart(&self) -> NDIS_STATUS {
+        success(self.event(AdapterEvent::Restart) && self.event(AdapterEvent::RestartDone))
     }
 
-    pub unsafe fn device_pnp_event_notify(ctx: NDIS_HANDLE, event: *mut NET_DEVICE_PNP_EVENT) {
-        let Some(a) = adapter(ctx) else { return };
-        // SAFETY: NDIS passes a valid event for the duration of the call.
-        let Some(ev) = (unsafe { event.as_ref() }) else { return };
-        if ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
-            a.inner.lock().surprise_removed = true;
-            ndis_log!(WARN, LOG, "surprise removal");
-        }
+    fn reset(&self) -> NDIS_STATUS {
+        success(self.event(AdapterEvent::Reset) && self.event(AdapterEvent::ResetDone))
     }
 
-    pub unsafe fn reset_ex(ctx: NDIS_HANDLE, addressing_reset: *mut BOOLEAN) -> NDIS_STATUS {
-        let Some(a) = adapter(ctx) else { return NDIS_STATUS_FAILURE };
-        // SAFETY: NDIS passes a valid out-pointer.
-        if let Some(out) = unsafe { addressing_reset.as_mut() } { *out = FALSE; }
-        if a.event(AdapterEvent::Reset) && a.event(AdapterEvent::ResetDone) { NDIS_STATUS_SUCCESS } else { NDIS_STATUS_FAILURE }
+    fn surprise_removed(&self) {
+        self.inner.lock().surprise_removed = true;
+        ndis_log!(WARN, LOG, "surprise removal");
     }
 }
 
-/// The handler table DriverEntry registers: ours plus the shared no-ops.
+fn success(ok: bool) -> NDIS_STATUS {
+    if ok {
+        NDIS_STATUS_SUCCESS
+    } else {
+        NDIS_STATUS_FAILURE
+    }
+}
+
+/// The handler table DriverEntry registers.
 pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-    common::handlers::characteristics(common::handlers::DriverHandlers {
-        initialize: initialize_ex,
-        halt: halt_ex,
-        pause,
-        restart,
-        oid_request,
-        send: send_net_buffer_lists,
-        reset: reset_ex,
-        pnp_event: device_pnp_event_notify,
-    })
+    common::handlers::characteristics::<Adapter>()
 }
