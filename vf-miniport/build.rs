@@ -4,6 +4,12 @@
 //! - Windows with the WDK (`--features wdk`, via `cargo make`): wdk-build configures it.
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    // `kernel_image`: this build is the .sys (Windows target, not built into the simulator).
+    println!("cargo::rustc-check-cfg=cfg(kernel_image)");
+    let windows = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "windows");
+    if windows && std::env::var_os("CARGO_FEATURE_SIM").is_none() {
+        println!("cargo::rustc-cfg=kernel_image");
+    }
     #[cfg(all(windows, feature = "wdk"))]
     {
         if let Err(e) = wdk_build::configure_wdk_binary_build() {

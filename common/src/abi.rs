@@ -64,7 +64,7 @@ macro_rules! ndis_imports {
     (module = $module:literal; $($item:tt)*) => {
         // `+verbatim` keeps the name `ndis.sys` (without it the import reads `ndis.sys.dll`).
         // On the WDK path the WDK's import libraries (linked by wdk-build) provide them.
-        #[cfg_attr(all(target_os = "windows", not(feature = "wdk")), link(name = $module, kind = "raw-dylib", modifiers = "+verbatim"))]
+        #[cfg_attr(all(target_os = "windows", not(feature = "wdk"), not(feature = "sim")), link(name = $module, kind = "raw-dylib", modifiers = "+verbatim"))]
         unsafe extern "system" { $($item)* }
     };
 }

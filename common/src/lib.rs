@@ -8,7 +8,7 @@ pub mod abi;
 pub mod blocks;
 pub mod ffi;
 pub mod handlers;
-#[cfg(target_os = "windows")]
+#[cfg(all(target_os = "windows", not(feature = "sim")))]
 pub mod kernel_rt;
 pub mod log;
 pub mod mem;

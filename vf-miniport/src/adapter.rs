@@ -82,7 +82,7 @@ unsafe impl Send for Adapter {}
 
 /// What tests and diagnostics see of a VF (host builds only: it is returned by value and holds
 /// the whole 8 KiB view, more than a kernel stack should carry).
-#[cfg(not(target_os = "windows"))]
+#[cfg(not(kernel_image))]
 #[derive(Clone, Copy)]
 pub struct Snapshot {
     pub state: AdapterState,
@@ -303,7 +303,7 @@ impl Adapter {
         f(&mut self.inner.lock().counters);
     }
 
-    #[cfg(not(target_os = "windows"))]
+    #[cfg(not(kernel_image))]
     pub fn snapshot(&self) -> Snapshot {
         let st = self.inner.lock();
         Snapshot {
@@ -420,7 +420,7 @@ impl Adapter {
         // SAFETY: only the thread that set `refreshing` reaches here, so the staging view is
         // exclusively ours until it returns.
         let view = unsafe { &mut *self.staging.get() };
-        *view = self.inner.lock().view;
+        view.copy_from(&self.inner.lock().view);
         let mut failed = BlockMask::EMPTY;
         // Block 0 first: it says which extension blocks exist, so nothing undefined is read.
         let version = VersionBlock::id();
@@ -536,7 +536,7 @@ impl Adapter {
         let old = {
             let mut st = self.inner.lock();
             let old = st.applied;
-            st.view = *view;
+            st.view.copy_from(view);
             st.applied = new;
             st.applied_generation = generation;
             st.degraded = false;

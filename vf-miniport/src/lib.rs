@@ -20,7 +20,7 @@
 #![debugger_visualizer(natvis_file = "../vf_miniport.natvis")]
 
 // On the host the cdylib needs std's panic handler; nothing here may name std.
-#[cfg(not(target_os = "windows"))]
+#[cfg(not(kernel_image))]
 extern crate std as _;
 
 mod adapter;
@@ -28,7 +28,7 @@ pub mod handlers;
 mod oids;
 pub mod snapshot;
 
-#[cfg(not(target_os = "windows"))]
+#[cfg(not(kernel_image))]
 pub use adapter::Snapshot;
 pub use adapter::{Adapter, Counters};
 
@@ -46,7 +46,7 @@ common::ndis_fn! {
     ///
     /// # Safety
     /// Called once by the I/O manager (or the simulator) with a valid driver object.
-    #[cfg_attr(target_os = "windows", unsafe(export_name = "DriverEntry"))]
+    #[cfg_attr(kernel_image, unsafe(export_name = "DriverEntry"))]
     pub unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
         // SAFETY: forwarded from the I/O manager.
         unsafe { common::miniport::register_driver(driver_object, registry_path, handlers::characteristics(), (1, 0)) }
@@ -62,5 +62,5 @@ pub unsafe fn adapter_from_context<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> 
     unsafe { ctx.cast::<Adapter>().as_ref() }
 }
 
-#[cfg(target_os = "windows")]
+#[cfg(kernel_image)]
 common::kernel_runtime!(bugcheck_code = 0xE05F_0002, pool_tag = b"VfRs");

@@ -27,13 +27,12 @@ pub struct View {
 }
 
 impl View {
-    pub const fn empty() -> Self {
-        Self {
-            blocks: [[0; MAX_BLOCK_LEN]; BLOCK_COUNT],
-            have: BlockMask::EMPTY,
-            generations: [0; BLOCK_COUNT],
-            txns: [0; BLOCK_COUNT],
-        }
+    /// Copies `other` in place: an 8 KiB value must not travel through a kernel stack.
+    pub fn copy_from(&mut self, other: &View) {
+        self.blocks.copy_from_slice(&other.blocks);
+        self.generations.copy_from_slice(&other.generations);
+        self.txns.copy_from_slice(&other.txns);
+        self.have = other.have;
     }
 
     pub fn block(&self, id: BlockId) -> Option<&[u8]> {
