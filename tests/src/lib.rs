@@ -555,15 +555,6 @@ impl World {
         steps
     }
 
-    /// Runs queued work items only.
-    pub fn flush_work(&self) {
-        while self.inner.has_pending_work() {
-            if !self.step() {
-                break;
-            }
-        }
-    }
-
     pub fn vf_ids(&self) -> Vec<u16> {
         (0..pf_miniport::MAX_VFS as u16)
             .filter(|v| self.inner.vf_adapter(*v).is_some())

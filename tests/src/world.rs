@@ -8,7 +8,6 @@
 use crate::irql;
 use crate::rng::Rng;
 use crate::timeline::Event;
-use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind;
 use std::collections::{BTreeMap, VecDeque};
@@ -1034,25 +1033,6 @@ impl WorldInner {
         true
     }
 
-    /// Steps until nothing is left to do. A machine that never settles is a livelock.
-    pub fn run_until_idle(&self) -> u64 {
-        let mut steps = 0;
-        let mut quiet = 0;
-        while quiet < 3 {
-            steps += 1;
-            if self.step() || self.has_pending_work() {
-                quiet = 0
-            } else {
-                quiet += 1
-            }
-            if steps > 100_000 {
-                self.violation("simulation did not settle after 100000 steps".into());
-                break;
-            }
-        }
-        steps
-    }
-
     pub fn has_pending_work(&self) -> bool {
         let st = lock(&self.state);
         !st.queued_work.is_empty()
@@ -1069,10 +1049,6 @@ impl WorldInner {
 
     pub fn timeline(&self) -> Vec<(u64, Event)> {
         lock(&self.timeline).clone()
-    }
-
-    pub fn take_timeline(&self) -> Vec<(u64, Event)> {
-        std::mem::take(&mut *lock(&self.timeline))
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -1122,10 +1098,6 @@ impl WorldInner {
             pf_is_image: AtomicBool::new(false),
         })
     }
-
-    pub fn peak_pool_bytes(&self) -> usize {
-        lock(&self.memory).peak
-    }
 }
 
 impl Drop for WorldInner {
@@ -1164,6 +1136,3 @@ pub fn tag_text(tag: u32) -> String {
         .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
         .collect()
 }
-
-/// Mask of every block a VF could be told about.
-pub const ALL_HOST_BLOCKS: BlockMask = HOST_BLOCKS;
