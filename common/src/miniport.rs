@@ -182,8 +182,80 @@ pub unsafe fn set_general_attributes(
     unsafe { NdisMSetMiniportAttributes(handle, ptr::addr_of_mut!(a).cast()) }
 }
 
+/// UTF-16 of an ASCII keyword, at compile time (registry keywords are `NDIS_STRING`s).
+pub const fn utf16<const N: usize>(ascii: &[u8; N]) -> [u16; N] {
+    let mut out = [0u16; N];
+    let mut i = 0;
+    while i < N {
+        #[allow(clippy::indexing_slicing)] // const evaluation: out of range is a build error
+        {
+            out[i] = ascii[i] as u16;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Reads an integer keyword of the adapter's registry configuration (PASSIVE_LEVEL).
+/// `None` when the configuration cannot be opened or the keyword is absent.
+///
+/// # Safety
+/// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
+pub unsafe fn read_keyword_u32(handle: NDIS_HANDLE, keyword: &[u16]) -> Option<u32> {
+    let mut object = NDIS_CONFIGURATION_OBJECT {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            NDIS_CONFIGURATION_OBJECT_REVISION_1,
+            NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+        ),
+        NdisHandle: handle,
+        Flags: 0,
+    };
+    let mut config: NDIS_HANDLE = ptr::null_mut();
+    // SAFETY: a valid configuration object and out-pointer for the call.
+    if unsafe { NdisOpenConfigurationEx(&mut object, &mut config) } != NDIS_STATUS_SUCCESS
+        || config.is_null()
+    {
+        return None;
+    }
+    let bytes = u16::try_from(core::mem::size_of_val(keyword)).ok()?;
+    let mut name = UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: keyword.as_ptr().cast_mut(),
+    };
+    let mut status = NDIS_STATUS_FAILURE;
+    let mut value: *mut NDIS_CONFIGURATION_PARAMETER = ptr::null_mut();
+    // SAFETY: out-pointers to locals; the keyword outlives the call (NDIS only reads it).
+    unsafe {
+        NdisReadConfiguration(
+            &mut status,
+            &mut value,
+            config,
+            &mut name,
+            NdisParameterInteger,
+        )
+    };
+    let result = if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: on success NDIS returns a parameter valid until the configuration is closed.
+        unsafe { value.as_ref() }
+            .filter(|p| {
+                p.ParameterType == NdisParameterInteger
+                    || p.ParameterType == NdisParameterHexInteger
+            })
+            // SAFETY: the type says the integer variant is the one NDIS filled in.
+            .map(|p| unsafe { p.ParameterData.IntegerData })
+    } else {
+        None
+    };
+    // SAFETY: the handle NdisOpenConfigurationEx returned, closed once.
+    unsafe { NdisCloseConfiguration(config) };
+    result
+}
+
 /// Hardware-assist attributes (revision 3, NDIS 6.30) carrying SR-IOV capabilities and, for
-/// the PF, NIC switch capabilities (NDIS-FACTS §8.2-8.3).
+/// the PF, NIC switch capabilities (NDIS-FACTS §8.2-8.3). `enabled`: SR-IOV is on (the PF's
+/// `*SRIOV` keyword), so the current capabilities are reported as well as the hardware's.
 ///
 /// # Safety
 /// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
@@ -191,6 +263,7 @@ pub unsafe fn set_sriov_attributes(
     handle: NDIS_HANDLE,
     sriov_caps: u32,
     nic_switch: Option<NDIS_NIC_SWITCH_CAPABILITIES>,
+    enabled: bool,
 ) -> NDIS_STATUS {
     let mut caps = NDIS_SRIOV_CAPABILITIES {
         Header: NDIS_OBJECT_HEADER::new(
@@ -214,9 +287,13 @@ pub unsafe fn set_sriov_attributes(
             NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3,
         ),
         HardwareNicSwitchCapabilities: switch_ptr,
-        CurrentNicSwitchCapabilities: switch_ptr,
+        CurrentNicSwitchCapabilities: if enabled { switch_ptr } else { ptr::null_mut() },
         HardwareSriovCapabilities: ptr::addr_of_mut!(caps),
-        CurrentSriovCapabilities: ptr::addr_of_mut!(caps),
+        CurrentSriovCapabilities: if enabled {
+            ptr::addr_of_mut!(caps)
+        } else {
+            ptr::null_mut()
+        },
         ..Default::default()
     };
     // SAFETY: every pointer in `a` refers to a local that outlives the call; NDIS copies.

@@ -222,6 +222,20 @@ fn net_device_pnp_event_and_spin_lock() {
     layout!(NDIS_SPIN_LOCK, size 0x10, align 8; SpinLock @ 0, OldIrql @ 8);
 }
 
+/// NDIS_CONFIGURATION_OBJECT (DDI field order; x64 public-symbols dump: size 0x18) and
+/// NDIS_CONFIGURATION_PARAMETER (mingw-w64 `ddk/ndis.h` l.932: an enum, then a union holding a
+/// UNICODE_STRING).
+#[test]
+fn configuration_object_and_parameter() {
+    layout!(NDIS_CONFIGURATION_OBJECT, size 0x18, align 8; Header @ 0, NdisHandle @ 8, Flags @ 0x10);
+    assert_eq!(
+        offset_of!(NDIS_CONFIGURATION_OBJECT, Flags) + 4,
+        NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1 as usize
+    );
+    layout!(NDIS_CONFIGURATION_PARAMETER, size 0x18, align 8; ParameterType @ 0, ParameterData @ 8);
+    assert_eq!(NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, 0xA9);
+}
+
 /// §6.16 (WDK22621 vpci.h) and wdm.h UNICODE_STRING.
 #[test]
 fn vpci_output_and_unicode_string() {

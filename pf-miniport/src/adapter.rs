@@ -42,6 +42,8 @@ impl VfPtr {
 
 pub(crate) struct PfState {
     pub state: AdapterState,
+    /// The `*SRIOV` keyword: SR-IOV enabled on this adapter.
+    pub sriov_enabled: bool,
     pub switch_created: bool,
     pub num_vfs: u16,
     pub vfs: [VfPtr; MAX_VFS],
@@ -56,6 +58,12 @@ impl PfState {
     /// The store of an allocated VF; `INVALID_PARAMETER` for anything else (NDIS-FACTS §7.4:
     /// "If resources for the specified VF have not been allocated, the driver must fail").
     pub fn vf(&self, vf_id: u16) -> Result<&VfStore, OidError> {
+        if !self.sriov_enabled {
+            return Err(OidError::status(
+                NDIS_STATUS_NOT_SUPPORTED,
+                "SR-IOV disabled (*SRIOV = 0)",
+            ));
+        }
         if !self.switch_created {
             return Err(OidError::status(NDIS_STATUS_NOT_SUPPORTED, "no NIC switch"));
         }
@@ -100,6 +108,9 @@ unsafe impl Sync for Adapter {}
 // SAFETY: as above.
 unsafe impl Send for Adapter {}
 
+/// `*SRIOV` as the NDIS_STRING keyword NdisReadConfiguration takes.
+static SRIOV_KEYWORD: [u16; 6] = miniport::utf16(b"*SRIOV");
+
 /// Defaults of the simulated hardware until the host says otherwise.
 pub const DEFAULT_MTU: u32 = 1500;
 pub const DEFAULT_SPEED: u64 = 10_000_000_000;
@@ -133,6 +144,13 @@ impl Adapter {
         let ctx = adapter.as_ptr();
         // SAFETY: `handle` is the adapter being initialized; ctx lives until halt.
         let mut status = unsafe { miniport::set_registration_attributes(handle, ctx.cast()) };
+        // *SRIOV, the standardized keyword (default 1): read once registration is done.
+        // SAFETY: as above, at PASSIVE_LEVEL.
+        let sriov = unsafe { miniport::read_keyword_u32(handle, &SRIOV_KEYWORD) } != Some(0);
+        adapter.inner.get_mut().sriov_enabled = sriov;
+        if !sriov {
+            ndis_log!(INFO, LOG, "*SRIOV is 0: SR-IOV disabled on this adapter");
+        }
         if status == NDIS_STATUS_SUCCESS {
             // SAFETY: as above.
             status = unsafe {
@@ -141,9 +159,12 @@ impl Adapter {
         }
         if status == NDIS_STATUS_SUCCESS {
             let caps = NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT;
+            // Hardware capabilities always; current ones only while *SRIOV enables them
+            // (NDIS-FACTS §8.2.3).
             // SAFETY: as above.
-            status =
-                unsafe { miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps())) };
+            status = unsafe {
+                miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps()), sriov)
+            };
         }
         if status != NDIS_STATUS_SUCCESS {
             ndis_log!(

@@ -46,6 +46,13 @@ impl Adapter {
                 OidError::invalid_parameter("NumVFs above the hardware's"),
             );
         }
+        if !self.inner.lock().sriov_enabled {
+            return req.refuse(
+                LOG,
+                WHAT,
+                OidError::status(NDIS_STATUS_NOT_SUPPORTED, "SR-IOV disabled (*SRIOV = 0)"),
+            );
+        }
         if self.inner.lock().switch_created {
             return req.refuse(
                 LOG,

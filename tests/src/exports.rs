@@ -12,6 +12,12 @@ use std::cell::Cell;
 use std::ffi::{CStr, c_char, c_void};
 use std::sync::atomic::Ordering;
 
+/// An open registry configuration: the value NdisReadConfiguration hands out lives here.
+struct SimConfiguration {
+    world: *const WorldInner,
+    value: NDIS_CONFIGURATION_PARAMETER,
+}
+
 thread_local! {
     /// The world whose drivers run on this thread (for calls that carry no handle).
     static CURRENT: Cell<*const WorldInner> = const { Cell::new(std::ptr::null()) };
@@ -159,6 +165,9 @@ ndis_fn! {
                 if let Some(c) = unsafe { hw.HardwareSriovCapabilities.as_ref() } {
                     *a.sriov_caps.lock().unwrap_or_else(|e| e.into_inner()) = Some(c.SriovCapabilities);
                 }
+                // SAFETY: valid for the call, if present.
+                *a.sriov_current.lock().unwrap_or_else(|e| e.into_inner()) =
+                    unsafe { hw.CurrentSriovCapabilities.as_ref() }.map(|c| c.SriovCapabilities);
                 // SAFETY: valid for the call, if present.
                 if let Some(c) = unsafe { hw.HardwareNicSwitchCapabilities.as_ref() } {
                     *a.nic_switch_max_vfs.lock().unwrap_or_else(|e| e.into_inner()) = Some(c.MaxNumVFs);
@@ -320,6 +329,65 @@ ndis_fn! {
         a.world().free_work_item(Item);
     }
 
+    /// The adapter's registry configuration: the world's `Config::keywords`.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisOpenConfigurationEx(Object: *mut NDIS_CONFIGURATION_OBJECT, Handle: *mut NDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: the driver passes a valid configuration object.
+        let Some(obj) = (unsafe { Object.as_ref() }) else { return NDIS_STATUS_INVALID_PARAMETER };
+        let Some(a) = adapter(obj.NdisHandle, "NdisOpenConfigurationEx") else { return NDIS_STATUS_INVALID_PARAMETER };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisOpenConfigurationEx");
+        let h = obj.Header;
+        if h.Type != NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT || h.Revision < 1 || h.Size < NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1 {
+            w.violation(format!("{}: malformed NDIS_CONFIGURATION_OBJECT {h:?}", a.name));
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        let config = Box::new(SimConfiguration { world: w, value: NDIS_CONFIGURATION_PARAMETER { ParameterType: 0, ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: 0 } } });
+        // SAFETY: out-pointer from the driver; the box is reclaimed by NdisCloseConfiguration.
+        unsafe { *Handle = Box::into_raw(config).cast() };
+        NDIS_STATUS_SUCCESS
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisReadConfiguration(
+        Status: *mut NDIS_STATUS,
+        Value: *mut *mut NDIS_CONFIGURATION_PARAMETER,
+        Handle: NDIS_HANDLE,
+        Keyword: *mut UNICODE_STRING,
+        _Type: u32,
+    ) {
+        // SAFETY: a handle from NdisOpenConfigurationEx and the driver's keyword string.
+        let (Some(config), Some(keyword)) = (unsafe { Handle.cast::<SimConfiguration>().as_mut() }, unsafe { Keyword.as_ref() }) else {
+            // SAFETY: out-pointer from the driver.
+            unsafe { *Status = NDIS_STATUS_FAILURE };
+            return;
+        };
+        // SAFETY: the world outlives the configuration handle.
+        let w = unsafe { &*config.world };
+        // SAFETY: Length bytes of UTF-16 at Buffer.
+        let name = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(keyword.Buffer, keyword.Length as usize / 2) });
+        match w.cfg.keywords.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+            Some((_, v)) => {
+                config.value = NDIS_CONFIGURATION_PARAMETER { ParameterType: NdisParameterInteger, ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: *v } };
+                // SAFETY: out-pointers from the driver; the value lives until close.
+                unsafe {
+                    *Value = &mut config.value;
+                    *Status = NDIS_STATUS_SUCCESS;
+                }
+            }
+            // SAFETY: out-pointer from the driver.
+            None => unsafe { *Status = NDIS_STATUS_FAILURE },
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCloseConfiguration(Handle: NDIS_HANDLE) {
+        if !Handle.is_null() {
+            // SAFETY: the box NdisOpenConfigurationEx made, closed once.
+            drop(unsafe { Box::from_raw(Handle.cast::<SimConfiguration>()) });
+        }
+    }
+
     /// The simulated clock only moves when work is done: a driver that sleeps lets the system
     /// worker thread run the queued work items, which is what it is waiting for.
     #[unsafe(no_mangle)]
@@ -475,6 +543,9 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisQueueIoWorkItem,
             NdisFreeIoWorkItem,
             NdisMSleep,
+            NdisOpenConfigurationEx,
+            NdisReadConfiguration,
+            NdisCloseConfiguration,
         )
     };
     let ntoskrnl = || match name {

@@ -53,6 +53,8 @@ pub struct SimAdapter {
     pub running: AtomicBool,
     pub general: Mutex<Option<GeneralAttrs>>,
     pub sriov_caps: Mutex<Option<u32>>,
+    /// `CurrentSriovCapabilities` (NULL when SR-IOV is disabled).
+    pub sriov_current: Mutex<Option<u32>>,
     pub nic_switch_max_vfs: Mutex<Option<u32>>,
     pub link: Mutex<Vec<(bool, u64)>>,
     pub completions: Mutex<Vec<(usize, NDIS_STATUS)>>,
@@ -138,6 +140,8 @@ pub struct Config {
     /// Keep the timeline and the debug log (benchmarks turn this off so that millions of
     /// operations do not grow them).
     pub record: bool,
+    /// The adapters' registry keywords (NdisReadConfiguration), e.g. `("*SRIOV", 0)`.
+    pub keywords: Vec<(String, u32)>,
 }
 
 impl Default for Config {
@@ -149,6 +153,7 @@ impl Default for Config {
             fail_allocation: None,
             echo_log: false,
             record: true,
+            keywords: Vec::new(),
         }
     }
 }
@@ -342,6 +347,7 @@ impl WorldInner {
             running: AtomicBool::new(false),
             general: Mutex::new(None),
             sriov_caps: Mutex::new(None),
+            sriov_current: Mutex::new(None),
             nic_switch_max_vfs: Mutex::new(None),
             link: Mutex::new(Vec::new()),
             completions: Mutex::new(Vec::new()),

@@ -103,6 +103,10 @@ fn build_probe() -> String {
         ("OID_802_3_MULTICAST_LIST", OID_802_3_MULTICAST_LIST as i128),
         ("NDIS_OBJECT_TYPE_DEFAULT", NDIS_OBJECT_TYPE_DEFAULT as i128),
         (
+            "NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT",
+            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT as i128,
+        ),
+        (
             "NDIS_SRIOV_CAPS_PF_MINIPORT",
             NDIS_SRIOV_CAPS_PF_MINIPORT as i128,
         ),

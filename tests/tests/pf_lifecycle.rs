@@ -502,3 +502,62 @@ fn unload_deregisters_the_driver_once() {
     assert!(w.driver_deregistered(false));
     w.assert_clean();
 }
+
+fn host_with_keywords(keywords: &[(&str, u32)]) -> World {
+    let cfg = Config {
+        keywords: keywords.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        ..Config::default()
+    };
+    let w = World::new(cfg);
+    w.load_pf().expect("PF initializes");
+    w
+}
+
+#[test]
+fn sriov_keyword_absent_or_one_enables_sriov() {
+    for w in [host(), host_with_keywords(&[("*SRIOV", 1)])] {
+        let caps = NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT;
+        assert_eq!(
+            *w.pf_sim().sriov_current.lock().unwrap(),
+            Some(caps),
+            "current SR-IOV capabilities reported"
+        );
+        assert_eq!(w.create_switch(2), NDIS_STATUS_SUCCESS);
+        assert_eq!(w.allocate_vf(), Ok(0));
+        w.assert_clean();
+    }
+}
+
+#[test]
+fn sriov_keyword_zero_disables_sriov_but_keeps_hardware_capabilities() {
+    // The keyword is matched case-insensitively, as the registry does.
+    let w = host_with_keywords(&[("*sriov", 0)]);
+    let a = w.pf_sim();
+    assert_eq!(
+        *a.sriov_caps.lock().unwrap(),
+        Some(NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT),
+        "hardware capabilities always"
+    );
+    assert_eq!(
+        *a.sriov_current.lock().unwrap(),
+        None,
+        "no current capabilities"
+    );
+    assert_eq!(w.create_switch(2), NDIS_STATUS_NOT_SUPPORTED);
+    let mut buf = vec![0u8; 64];
+    sim::world::write_params(&mut buf, 0, 1, 30, 20);
+    let o = w.oid(
+        a,
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        &mut buf,
+        20,
+        64,
+    );
+    assert_eq!(
+        o.status, NDIS_STATUS_NOT_SUPPORTED,
+        "documented status when SR-IOV is not enabled"
+    );
+    assert!(w.log().iter().any(|l| l.contains("*SRIOV is 0")));
+    w.assert_clean();
+}

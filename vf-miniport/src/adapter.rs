@@ -154,7 +154,7 @@ impl Adapter {
             // A VF sets VF_MINIPORT | SRIOV_SUPPORTED and no NIC switch (NDIS-FACTS §10.4).
             let caps = NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED;
             // SAFETY: as above.
-            status = unsafe { miniport::set_sriov_attributes(handle, caps, None) };
+            status = unsafe { miniport::set_sriov_attributes(handle, caps, None, true) };
         }
         if status != NDIS_STATUS_SUCCESS {
             adapter.free_work_item();

@@ -83,6 +83,16 @@ crate::ndis_imports! {
     pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
     /// Blocks the calling thread; PASSIVE_LEVEL only.
     pub fn NdisMSleep(MicrosecondsToSleep: u32);
+    /// The adapter's registry configuration; PASSIVE_LEVEL.
+    pub fn NdisOpenConfigurationEx(ConfigObject: *mut NDIS_CONFIGURATION_OBJECT, ConfigurationHandle: *mut NDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisReadConfiguration(
+        Status: *mut NDIS_STATUS,
+        ParameterValue: *mut *mut NDIS_CONFIGURATION_PARAMETER,
+        ConfigurationHandle: NDIS_HANDLE,
+        Keyword: *mut UNICODE_STRING,
+        ParameterType: u32,
+    );
+    pub fn NdisCloseConfiguration(ConfigurationHandle: NDIS_HANDLE);
 }
 
 crate::ndis_imports! {

@@ -73,6 +73,14 @@ pub const NDIS_OBJECT_TYPE_STATUS_INDICATION: u8 = 0x98;
 pub const NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES: u8 = 0x9E;
 pub const NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES: u8 = 0x9F;
 pub const NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES: u8 = 0xAF;
+/// mingw-w64 `ntddndis.h` l.170.
+pub const NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT: u8 = 0xA9;
+pub const NDIS_CONFIGURATION_OBJECT_REVISION_1: u8 = 1;
+/// Through `Flags` (offset 0x10 + 4).
+pub const NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1: u16 = 0x14;
+/// NDIS_PARAMETER_TYPE (mingw-w64 `ddk/ndis.h` l.919).
+pub const NdisParameterInteger: u32 = 0;
+pub const NdisParameterHexInteger: u32 = 1;
 
 // Revisions.
 pub const NDIS_OID_REQUEST_REVISION_1: u8 = 1;

@@ -291,6 +291,33 @@ pub struct NDIS_SPIN_LOCK {
 /// Opaque to a miniport.
 pub enum NET_BUFFER_LIST {}
 
+/// NDIS_CONFIGURATION_OBJECT (DDI ns-ndis-_ndis_configuration_object for the fields; x64
+/// offsets from a public-symbols dump: Header@0, NdisHandle@8, Flags@0x10, size 0x18).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_CONFIGURATION_OBJECT {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub NdisHandle: NDIS_HANDLE,
+    pub Flags: u32,
+}
+
+/// NDIS_CONFIGURATION_PARAMETER.ParameterData (mingw-w64 `ddk/ndis.h` l.932); the binary
+/// variant is not used here.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NDIS_CONFIGURATION_PARAMETER_DATA {
+    pub IntegerData: u32,
+    pub StringData: UNICODE_STRING,
+}
+
+/// NDIS_CONFIGURATION_PARAMETER: ParameterType@0, ParameterData@8 (x64, size 0x18).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_CONFIGURATION_PARAMETER {
+    pub ParameterType: u32,
+    pub ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA,
+}
+
 // MiniportXxx handler types (§3), all with the NDIS ABI.
 pub type MINIPORT_SET_OPTIONS = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_HANDLE) -> NDIS_STATUS);
 pub type MINIPORT_INITIALIZE =
