@@ -1,54 +1,19 @@
 //! What a `no_std` Rust image needs to be a Windows kernel driver without the WDK crates: a
-//! panic handler that bugchecks, a global allocator over nonpaged pool, `_fltused`, and the
+//! panic handler that bugchecks, the global allocator ([`PoolAllocator`](crate::pool_alloc)), `_fltused`, and the
 //! C memory routines (imported from ntoskrnl, like the WDK's own CRT-less drivers).
 //! Instantiated per driver with [`kernel_runtime!`](crate::kernel_runtime) so that each one
 //! has its own bugcheck code and pool tag. On the WDK path (`feature = "wdk"` in the driver),
 //! `wdk-panic` and `wdk-alloc` provide the first two instead.
-use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
-
-/// `POOL_FLAG_NON_PAGED` (learn.microsoft.com, kernel/pool_flags: 0x40, non-paged NX).
-pub const POOL_FLAG_NON_PAGED: u64 = 0x40;
 
 crate::ndis_imports! {
     module = "ntoskrnl.exe";
 
     pub fn KeBugCheckEx(BugCheckCode: u32, P1: usize, P2: usize, P3: usize, P4: usize) -> !;
-    pub fn ExAllocatePool2(Flags: u64, NumberOfBytes: usize, Tag: u32) -> *mut c_void;
-    pub fn ExFreePoolWithTag(P: *mut c_void, Tag: u32);
     pub fn memcpy(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void;
     pub fn memmove(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void;
     pub fn memset(dst: *mut c_void, c: i32, n: usize) -> *mut c_void;
     pub fn memcmp(a: *const c_void, b: *const c_void, n: usize) -> i32;
-}
-
-/// `ExAllocatePool2(POOL_FLAG_NON_PAGED, ...)` with a pool tag. Pool blocks are 16-byte
-/// aligned on x64 (ExAllocatePool2 remarks); larger alignments get null, never a bad pointer.
-pub struct PoolAllocator {
-    tag: u32,
-}
-
-impl PoolAllocator {
-    pub const fn new(tag: u32) -> Self {
-        Self { tag }
-    }
-}
-
-// SAFETY: returns null or a fresh nonpaged block of at least `size` bytes, aligned as asked
-// (alignment above 16 is refused), freed with the same tag.
-unsafe impl GlobalAlloc for PoolAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() > 16 || layout.size() == 0 {
-            return core::ptr::null_mut();
-        }
-        // SAFETY: plain allocation call with a non-zero size and a non-zero tag.
-        unsafe { ExAllocatePool2(POOL_FLAG_NON_PAGED, layout.size(), self.tag) }.cast()
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with the same tag.
-        unsafe { ExFreePoolWithTag(ptr.cast(), self.tag) }
-    }
 }
 
 /// Instantiates the kernel runtime in a driver crate (Windows targets only).
@@ -67,8 +32,8 @@ macro_rules! kernel_runtime {
             }
 
             #[global_allocator]
-            static ALLOCATOR: $crate::kernel_rt::PoolAllocator =
-                $crate::kernel_rt::PoolAllocator::new($crate::mem::pool_tag($tag));
+            static ALLOCATOR: $crate::pool_alloc::PoolAllocator =
+                $crate::pool_alloc::PoolAllocator::new($crate::mem::pool_tag($tag));
 
             /// Named only by the unwind tables of the prebuilt `core`: cargo builds this package
             /// as rlib + cdylib, which turns LTO off, so those tables stay in the image. With

@@ -14,5 +14,6 @@ pub mod log;
 pub mod mem;
 pub mod miniport;
 pub mod oid;
+pub mod pool_alloc;
 pub mod state;
 pub mod sync;

@@ -468,7 +468,8 @@ ndis_fn! {
 }
 
 // What a loaded image needs beyond the NDIS surface: the C memory routines and the kernel
-// runtime (panic handler, allocator) that the host-linked drivers get from std.
+// runtime (panic handler, allocator) that the host-linked drivers get from std. The pool
+// routines are also exported by name, for `common::pool_alloc` on the host.
 ndis_fn! {
     pub unsafe fn sim_memcpy(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void {
         // SAFETY: the image passes valid, non-overlapping buffers of n bytes (memcpy's contract).
@@ -503,6 +504,7 @@ ndis_fn! {
         std::process::abort();
     }
 
+    #[unsafe(no_mangle)]
     pub unsafe fn ExAllocatePool2(_flags: u64, size: usize, tag: u32) -> *mut c_void {
         match (current_world(), u32::try_from(size)) {
             (Some(w), Ok(n)) => w.allocate(n, tag),
@@ -510,6 +512,7 @@ ndis_fn! {
         }
     }
 
+    #[unsafe(no_mangle)]
     pub unsafe fn ExFreePoolWithTag(p: *mut c_void, tag: u32) {
         if let Some(w) = current_world() {
             w.free(p, tag);
