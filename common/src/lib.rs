@@ -17,3 +17,5 @@ pub mod oid;
 pub mod pool_alloc;
 pub mod state;
 pub mod sync;
+#[cfg(feature = "wdk")]
+mod wdk_crosscheck;
