@@ -92,11 +92,11 @@ pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_S
         }
         Err(e) => return req.refuse(LOG, WHAT, e),
     };
+    // `checked_block(.., exact)` made the data area exactly the block's length; the copy
+    // is sized by the source so it cannot mismatch either way.
     let mut local = [0u8; MAX_BLOCK_LEN];
-    let (Some(dst), Some(src)) = (
-        local.get_mut(..desc.len),
-        req.input().get(params.data_range()),
-    ) else {
+    let src = req.input().get(params.data_range());
+    let (Some(src), Some(dst)) = (src, src.and_then(|s| local.get_mut(..s.len()))) else {
         return req.refuse(
             LOG,
             WHAT,
