@@ -287,6 +287,7 @@ impl Adapter {
 
     /// Tells the virtualization stack which blocks of a VF changed. `<= DISPATCH_LEVEL`;
     /// never called with an empty mask or with the adapter lock held.
+    #[inline(never)] // a breakpoint target in docs/windbg.md
     pub(crate) fn invalidate(&self, vf_id: u16, mask: BlockMask) {
         if mask.is_empty() {
             return;

@@ -32,6 +32,7 @@ fn checked_block(p: &ConfigBlockParams, exact: bool) -> Result<BlockDescriptor, 
 
 /// `OID_SRIOV_READ_VF_CONFIG_BLOCK` (method): copies `Length` bytes of the block to
 /// `BufferOffset` in the information buffer.
+#[inline(never)] // a breakpoint target in docs/windbg.md
 pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
     const WHAT: &str = "READ_VF_CONFIG_BLOCK";
     if req.kind() != RequestKind::Method {
@@ -67,6 +68,7 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
 
 /// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (set; method accepted too, NDIS-FACTS §10.2): stores a
 /// guest-writable block after validating its envelope and contents.
+#[inline(never)] // a breakpoint target in docs/windbg.md
 pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {
     const WHAT: &str = "WRITE_VF_CONFIG_BLOCK";
     if req.kind() == RequestKind::Query {

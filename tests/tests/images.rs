@@ -263,3 +263,98 @@ fn pdbs_carry_the_natvis_views() {
         );
     }
 }
+
+/// Every procedure (S_GPROC32/S_LPROC32) the image's PDB describes, by its qualified name.
+fn pdb_procedures(name: &str) -> Vec<String> {
+    use pdb::FallibleIterator;
+    let file = std::fs::File::open(&images()[name].pdb).expect("a PDB next to the image");
+    let mut pdb = pdb::PDB::open(file).expect("a readable PDB");
+    let dbi = pdb.debug_information().expect("a DBI stream");
+    let mut modules = dbi.modules().expect("module list");
+    let mut names = Vec::new();
+    while let Some(module) = modules.next().expect("module entry") {
+        let Some(info) = pdb.module_info(&module).expect("module stream") else {
+            continue;
+        };
+        let mut symbols = info.symbols().expect("module symbols");
+        while let Some(sym) = symbols.next().expect("symbol record") {
+            if let Ok(pdb::SymbolData::Procedure(p)) = sym.parse() {
+                names.push(p.name.to_string().into_owned());
+            }
+        }
+    }
+    names
+}
+
+/// WinDbg's `bm` wildcard match (`*` only, case-insensitive, as symbol matching is).
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else {
+                return false;
+            };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    rest.is_empty()
+}
+
+#[test]
+fn wildcard_match_behaves_like_bm() {
+    assert!(wildcard_match(
+        "*backchannel*read*",
+        "pf::backchannel::read_config_block"
+    ));
+    assert!(wildcard_match(
+        "*Adapter*invalidate*",
+        "pf::adapter::Adapter::invalidate"
+    ));
+    assert!(!wildcard_match(
+        "*backchannel*read*",
+        "pf::handlers::oid_request"
+    ));
+    assert!(!wildcard_match("a*b", "a_b_c"));
+    assert!(wildcard_match("exact", "EXACT"));
+}
+
+/// The breakpoints docs/windbg.md gives must land somewhere: a `bm` pattern that matches no
+/// procedure (say, because the optimizer inlined it) sets nothing and says little.
+#[test]
+fn windbg_breakpoints_name_real_procedures() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/windbg.md"),
+    )
+    .expect("docs/windbg.md");
+    let mut procedures: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut checked = 0;
+    for line in doc.lines() {
+        let Some(target) = line.trim().strip_prefix("kd> bm ") else {
+            continue;
+        };
+        let target = target.split_whitespace().next().unwrap_or_default();
+        let (module, pattern) = target.split_once('!').expect("bm module!pattern");
+        let procs = procedures.entry(module).or_insert_with(|| {
+            assert!(images().contains_key(module), "{module} is not one of ours");
+            pdb_procedures(module)
+        });
+        assert!(
+            procs.iter().any(|p| wildcard_match(pattern, p)),
+            "docs/windbg.md: `bm {target}` matches no procedure in {module}.pdb"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "found only {checked} `bm` lines in docs/windbg.md"
+    );
+}

@@ -416,6 +416,7 @@ impl Adapter {
 
     /// One round: read `mask`, re-read stale blocks a bounded number of times, apply when
     /// consistent. Returns the blocks to retry later. Caller holds `refreshing`.
+    #[inline(never)] // a breakpoint target in docs/windbg.md
     fn refresh_once(&self, mask: BlockMask) -> BlockMask {
         // SAFETY: only the thread that set `refreshing` reaches here, so the staging view is
         // exclusively ours until it returns.

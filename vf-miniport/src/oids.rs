@@ -36,6 +36,7 @@ impl Adapter {
 
     /// OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK. Documented as a method request, but the
     /// structure's page says set (NDIS-FACTS §10.1): both are accepted.
+    #[inline(never)] // a breakpoint target in docs/windbg.md
     fn invalidate_config_block(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         if req.kind() == RequestKind::Query {
             ndis_log!(WARN, LOG, "VF_INVALIDATE_CONFIG_BLOCK as a query: refused");
