@@ -358,3 +358,294 @@ fn windbg_breakpoints_name_real_procedures() {
         "found only {checked} `bm` lines in docs/windbg.md"
     );
 }
+
+/// The PDB's type records, reduced to what a natvis path walks through.
+enum Ty {
+    Record {
+        name: String,
+        forward: bool,
+        fields: Option<u32>,
+    },
+    Fields {
+        members: Vec<(String, u32)>,
+        next: Option<u32>,
+    },
+    Pointer(u32),
+    Modifier(u32),
+    Array(u32),
+    Other,
+}
+
+struct PdbTypes {
+    types: std::collections::HashMap<u32, Ty>,
+    definitions: std::collections::HashMap<String, u32>,
+}
+
+impl PdbTypes {
+    fn load(name: &str) -> Self {
+        use pdb::{FallibleIterator, TypeData};
+        let file = std::fs::File::open(&images()[name].pdb).expect("a PDB next to the image");
+        let mut pdb = pdb::PDB::open(file).expect("a readable PDB");
+        let info = pdb.type_information().expect("a TPI stream");
+        let mut iter = info.iter();
+        let (mut types, mut definitions) = (
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+        );
+        while let Some(item) = iter.next().expect("type record") {
+            let index = item.index().0;
+            let ty = match item.parse() {
+                Ok(TypeData::Class(c)) => Ty::Record {
+                    name: c.name.to_string().into_owned(),
+                    forward: c.properties.forward_reference(),
+                    fields: c.fields.map(|f| f.0),
+                },
+                Ok(TypeData::Union(u)) => Ty::Record {
+                    name: u.name.to_string().into_owned(),
+                    forward: u.properties.forward_reference(),
+                    fields: Some(u.fields.0),
+                },
+                Ok(TypeData::FieldList(list)) => Ty::Fields {
+                    members: list
+                        .fields
+                        .iter()
+                        .filter_map(|f| match f {
+                            TypeData::Member(m) => {
+                                Some((m.name.to_string().into_owned(), m.field_type.0))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                    next: list.continuation.map(|c| c.0),
+                },
+                Ok(TypeData::Pointer(p)) => Ty::Pointer(p.underlying_type.0),
+                Ok(TypeData::Modifier(m)) => Ty::Modifier(m.underlying_type.0),
+                Ok(TypeData::Array(a)) => Ty::Array(a.element_type.0),
+                _ => Ty::Other,
+            };
+            if let Ty::Record {
+                name,
+                forward: false,
+                ..
+            } = &ty
+            {
+                definitions.insert(name.clone(), index);
+            }
+            types.insert(index, ty);
+        }
+        Self { types, definitions }
+    }
+
+    /// Past modifiers and forward references, to the type's definition.
+    fn resolve(&self, mut index: u32) -> u32 {
+        loop {
+            match self.types.get(&index) {
+                Some(Ty::Modifier(inner)) => index = *inner,
+                Some(Ty::Record {
+                    name,
+                    forward: true,
+                    ..
+                }) => match self.definitions.get(name) {
+                    Some(def) => return *def,
+                    None => return index,
+                },
+                _ => return index,
+            }
+        }
+    }
+
+    fn member(&self, record: u32, member: &str) -> Option<u32> {
+        let Some(Ty::Record { fields, .. }) = self.types.get(&self.resolve(record)) else {
+            return None;
+        };
+        let mut list = *fields;
+        while let Some(Ty::Fields { members, next }) = list.and_then(|l| self.types.get(&l)) {
+            if let Some((_, ty)) = members.iter().find(|(n, _)| n == member) {
+                return Some(*ty);
+            }
+            list = *next;
+        }
+        None
+    }
+
+    /// Walks `a.b->c[0].d` from `root`; the error names the first step that does not exist.
+    fn walk(&self, root: u32, path: &str) -> Result<(), String> {
+        let mut ty = root;
+        let mut rest = path;
+        let mut deref = false;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix("->") {
+                (rest, deref) = (r, true);
+                continue;
+            }
+            if let Some(r) = rest.strip_prefix('.') {
+                rest = r;
+                continue;
+            }
+            if let Some(r) = rest.strip_prefix('[') {
+                let close = r.find(']').ok_or("unclosed [")?;
+                ty = match self.types.get(&self.resolve(ty)) {
+                    Some(Ty::Array(e)) | Some(Ty::Pointer(e)) => *e,
+                    _ => return Err(format!("`{path}`: indexes a non-array")),
+                };
+                rest = &r[close + 1..];
+                continue;
+            }
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let (name, r) = rest.split_at(end);
+            if deref {
+                ty = match self.types.get(&self.resolve(ty)) {
+                    Some(Ty::Pointer(p)) => *p,
+                    _ => return Err(format!("`{path}`: -> on a non-pointer before {name}")),
+                };
+                deref = false;
+            }
+            ty = self
+                .member(ty, name)
+                .ok_or_else(|| format!("`{path}`: no member `{name}`"))?;
+            rest = r;
+        }
+        Ok(())
+    }
+}
+
+/// The member paths in one natvis expression (`inner.data.value.state == 0`, `mac[0],x`,
+/// `(T*)inner.vfs`): identifier chains that are not type names, numbers or format specifiers.
+fn natvis_paths(expr: &str) -> Vec<String> {
+    let expr = match expr.rsplit_once(',') {
+        Some((e, spec)) if spec.chars().all(|c| c.is_ascii_alphabetic()) => e,
+        _ => expr,
+    };
+    let bytes = expr.as_bytes();
+    let mut paths = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i] as char;
+        if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < bytes.len() {
+                let c = bytes[i] as char;
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                    i += 1;
+                } else if expr[i..].starts_with("->") || expr[i..].starts_with("::") {
+                    i += 2;
+                } else if c == '[' {
+                    i += expr[i..].find(']').map_or(1, |e| e + 1);
+                } else {
+                    break;
+                }
+            }
+            let token = &expr[start..i];
+            let is_type = token.contains("::") || expr[i..].starts_with('*');
+            if !is_type {
+                paths.push(token.to_string());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    paths
+}
+
+/// Every (type pattern, expression) in a natvis file: Condition attributes, Item, Size,
+/// ValuePointer and ExpandedItem bodies, and the `{...}` parts of DisplayStrings.
+fn natvis_expressions(natvis: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let mut out = Vec::new();
+    for block in natvis.split("<Type Name=\"").skip(1) {
+        let (ty, body) = block.split_once('"').expect("Type Name=\"...\"");
+        let body = body.split("</Type>").next().unwrap_or_default();
+        let ty = unescape(ty);
+        for cond in body.split("Condition=\"").skip(1) {
+            out.push((
+                ty.clone(),
+                unescape(cond.split('"').next().unwrap_or_default()),
+            ));
+        }
+        for tag in ["Item", "Size", "ValuePointer", "ExpandedItem"] {
+            for part in body.split(&format!("<{tag}")).skip(1) {
+                let Some((_, rest)) = part.split_once('>') else {
+                    continue;
+                };
+                let text = rest.split(&format!("</{tag}>")).next().unwrap_or_default();
+                out.push((ty.clone(), unescape(text)));
+            }
+        }
+        for part in body.split("<DisplayString").skip(1) {
+            let Some((_, rest)) = part.split_once('>') else {
+                continue;
+            };
+            let text = unescape(rest.split("</DisplayString>").next().unwrap_or_default());
+            let text = text.replace("{{", "").replace("}}", "");
+            for piece in text.split('{').skip(1) {
+                out.push((
+                    ty.clone(),
+                    piece.split('}').next().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn natvis_expression_parsing() {
+    assert_eq!(
+        natvis_paths("inner.data.value.state"),
+        ["inner.data.value.state"]
+    );
+    assert_eq!(natvis_paths("pending.v.value,x"), ["pending.v.value"]);
+    assert_eq!(natvis_paths("__0 != 0"), ["__0"]);
+    assert_eq!(natvis_paths("__0->vf_id"), ["__0->vf_id"]);
+    assert_eq!(natvis_paths("(a::b::C*)inner.vfs"), ["inner.vfs"]);
+    assert_eq!(natvis_paths("mac[0],x"), ["mac[0]"]);
+    let e = natvis_expressions(
+        "<Type Name=\"X&lt;*&gt;\"><DisplayString Condition=\"a == 0\">{{ {b,x} }}</DisplayString>\
+         <Item Name=\"[c]\">c.d</Item></Type>",
+    );
+    let e: Vec<_> = e.iter().map(|(t, x)| format!("{t}|{x}")).collect();
+    assert_eq!(e, ["X<*>|a == 0", "X<*>|c.d", "X<*>|b,x"]);
+}
+
+/// A natvis view that names a field the type no longer has shows an error in WinDbg and
+/// nothing else; walk every path in both natvis files through the PDB's type records.
+#[test]
+fn natvis_paths_exist_in_the_pdb_types() {
+    for (name, natvis) in [
+        ("pf_miniport", "../pf-miniport/pf_miniport.natvis"),
+        ("vf_miniport", "../vf-miniport/vf_miniport.natvis"),
+    ] {
+        let text =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(natvis))
+                .expect("natvis file");
+        let types = PdbTypes::load(name);
+        let mut walked = 0;
+        for (pattern, expr) in natvis_expressions(&text) {
+            let roots: Vec<u32> = types
+                .definitions
+                .iter()
+                .filter(|(n, _)| wildcard_match(&pattern, n))
+                .map(|(_, i)| *i)
+                .collect();
+            assert!(
+                !roots.is_empty(),
+                "{natvis}: no type in {name}.pdb matches {pattern}"
+            );
+            for path in natvis_paths(&expr) {
+                for &root in &roots {
+                    if let Err(e) = types.walk(root, &path) {
+                        panic!("{natvis}, {pattern}: {e}");
+                    }
+                    walked += 1;
+                }
+            }
+        }
+        assert!(walked >= 10, "{natvis}: only {walked} paths walked");
+    }
+}
