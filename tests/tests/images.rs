@@ -264,12 +264,13 @@ fn pdbs_carry_the_natvis_views() {
     }
 }
 
-/// Every procedure (S_GPROC32/S_LPROC32) the image's PDB describes, by its qualified name.
-fn pdb_procedures(name: &str) -> Vec<String> {
+/// Every procedure (S_GPROC32/S_LPROC32) the image's PDB describes: qualified name and RVA.
+fn pdb_procedures(name: &str) -> Vec<(String, Option<u32>)> {
     use pdb::FallibleIterator;
     let file = std::fs::File::open(&images()[name].pdb).expect("a PDB next to the image");
     let mut pdb = pdb::PDB::open(file).expect("a readable PDB");
     let dbi = pdb.debug_information().expect("a DBI stream");
+    let addresses = pdb.address_map().expect("an address map");
     let mut modules = dbi.modules().expect("module list");
     let mut names = Vec::new();
     while let Some(module) = modules.next().expect("module entry") {
@@ -279,7 +280,8 @@ fn pdb_procedures(name: &str) -> Vec<String> {
         let mut symbols = info.symbols().expect("module symbols");
         while let Some(sym) = symbols.next().expect("symbol record") {
             if let Ok(pdb::SymbolData::Procedure(p)) = sym.parse() {
-                names.push(p.name.to_string().into_owned());
+                let rva = p.offset.to_rva(&addresses).map(|r| r.0);
+                names.push((p.name.to_string().into_owned(), rva));
             }
         }
     }
@@ -335,7 +337,7 @@ fn windbg_breakpoints_name_real_procedures() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/windbg.md"),
     )
     .expect("docs/windbg.md");
-    let mut procedures: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut procedures: BTreeMap<&str, Vec<(String, Option<u32>)>> = BTreeMap::new();
     let mut checked = 0;
     for line in doc.lines() {
         let Some(target) = line.trim().strip_prefix("kd> bm ") else {
@@ -348,7 +350,7 @@ fn windbg_breakpoints_name_real_procedures() {
             pdb_procedures(module)
         });
         assert!(
-            procs.iter().any(|p| wildcard_match(pattern, p)),
+            procs.iter().any(|(p, _)| wildcard_match(pattern, p)),
             "docs/windbg.md: `bm {target}` matches no procedure in {module}.pdb"
         );
         checked += 1;
@@ -647,5 +649,94 @@ fn natvis_paths_exist_in_the_pdb_types() {
             }
         }
         assert!(walked >= 10, "{natvis}: only {walked} paths walked");
+    }
+}
+
+/// Bytes of stack each function allocates, from its x64 unwind codes (.pdata/.xdata, the
+/// record Windows itself unwinds with): pushes plus UWOP_ALLOC_SMALL/LARGE.
+fn frame_sizes(name: &str) -> Vec<(u32, u32)> {
+    let bytes = &images()[name].bytes[..];
+    let file = pe(name);
+    let sections = file.section_table();
+    let dir = file
+        .data_directory(pe::IMAGE_DIRECTORY_ENTRY_EXCEPTION)
+        .expect("an exception directory (.pdata)");
+    let pdata = dir.data(bytes, &sections).expect(".pdata bytes");
+    let at = |rva: u32, len: usize| {
+        sections
+            .pe_data_at(bytes, rva)
+            .and_then(|d| d.get(..len))
+            .unwrap_or_else(|| panic!("{name}: RVA {rva:#x} outside the image"))
+    };
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let mut frames = Vec::new();
+    for entry in pdata.chunks_exact(12) {
+        let (begin, unwind) = (u32_at(entry, 0), u32_at(entry, 8));
+        let head = at(unwind, 4);
+        let count = head[2] as usize;
+        let codes = at(unwind + 4, count * 2);
+        let slot = |i: usize| u16::from_le_bytes([codes[2 * i], codes[2 * i + 1]]) as u32;
+        let (mut i, mut size) = (0, 0u32);
+        while i < count {
+            let (op, info) = (codes[2 * i + 1] & 0xF, codes[2 * i + 1] >> 4);
+            i += match op {
+                0 => {
+                    size += 8; // UWOP_PUSH_NONVOL
+                    1
+                }
+                1 if info == 0 => {
+                    size += slot(i + 1) * 8; // UWOP_ALLOC_LARGE, size / 8 in one slot
+                    2
+                }
+                1 => {
+                    size += slot(i + 1) | (slot(i + 2) << 16); // UWOP_ALLOC_LARGE, 32-bit size
+                    3
+                }
+                2 => {
+                    size += info as u32 * 8 + 8; // UWOP_ALLOC_SMALL
+                    1
+                }
+                3 | 10 => 1, // SET_FPREG, PUSH_MACHFRAME
+                4 | 8 => 2,  // SAVE_NONVOL, SAVE_XMM128
+                5 | 9 => 3,  // their _FAR forms
+                op => panic!("{name}: unwind op {op} at {begin:#x}"),
+            };
+        }
+        frames.push((begin, size));
+    }
+    frames
+}
+
+/// The x64 kernel stack is 24 KiB (`KERNEL_STACK_SIZE` 0x6000, mingw-w64 `ddk/ntddk.h`),
+/// shared with NDIS, the protocol stack above and interrupts. No driver frame may take more
+/// than a page: beyond that the compiler needs stack probes, and a few such frames on one
+/// call chain overflow the stack (bugcheck 0x7F). Prints the largest frames.
+#[test]
+fn kernel_stack_frames_stay_under_a_page() {
+    for name in ["pf_miniport", "vf_miniport"] {
+        let procs = pdb_procedures(name);
+        let named = |rva: u32| {
+            procs
+                .iter()
+                .find(|(_, r)| *r == Some(rva))
+                .map_or_else(|| format!("{rva:#x}"), |(n, _)| n.clone())
+        };
+        let mut frames = frame_sizes(name);
+        assert!(
+            frames.len() > 20,
+            "{name}: only {} functions in .pdata",
+            frames.len()
+        );
+        frames.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+        for &(rva, size) in frames.iter().take(3) {
+            println!("{name}: {size:5} B  {}", named(rva));
+        }
+        let (rva, size) = frames[0];
+        assert!(
+            size < 4096,
+            "{name}: {} allocates {size} B of kernel stack",
+            named(rva)
+        );
+        assert!(size > 0, "{name}: no frame sizes decoded");
     }
 }
