@@ -673,6 +673,8 @@ fn frame_sizes(name: &str) -> Vec<(u32, u32)> {
     for entry in pdata.chunks_exact(12) {
         let (begin, unwind) = (u32_at(entry, 0), u32_at(entry, 8));
         let head = at(unwind, 4);
+        // Version 1 is what LLVM and MSVC emit; the codes below are version 1's.
+        assert_eq!(head[0] & 7, 1, "{name}: unwind info version at {begin:#x}");
         let count = head[2] as usize;
         let codes = at(unwind + 4, count * 2);
         let slot = |i: usize| u16::from_le_bytes([codes[2 * i], codes[2 * i + 1]]) as u32;
