@@ -420,7 +420,9 @@ pub const fn oid_list<const B: usize, const N: usize>(own: [NDIS_OID; B]) -> [ND
 }
 
 /// Answers the general OIDs NDIS sends to every Ethernet miniport. `None` when `oid` is not a
-/// general OID, so the driver can try its own.
+/// general OID, so the driver can try its own. Out of line so that its buffers are not in
+/// the frame of every OID request (the backchannel's included).
+#[inline(never)]
 pub fn general_oid(
     req: &mut OidRequest<'_>,
     info: &EthernetInfo,

@@ -71,6 +71,7 @@ fn input<const N: usize>(req: &mut OidRequest<'_>) -> Result<[u8; N], OidError> 
 }
 
 impl Adapter {
+    #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn management_oid(&self, req: &mut OidRequest<'_>) -> Option<NDIS_STATUS> {
         let result = match req.oid() {
             OID_REF_SET_VF_MAC_VLAN => input::<{ SetVfMacVlan::LEN }>(req).and_then(|p| {

@@ -19,6 +19,7 @@ use common::oid::{self, OidError, OidRequest, RequestKind};
 
 impl Adapter {
     /// OID_NIC_SWITCH_CREATE_SWITCH (method): enables virtualization for `NumVFs` VFs.
+    #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn create_switch(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_CREATE_SWITCH";
         if req.kind() == RequestKind::Query {
@@ -84,6 +85,7 @@ impl Adapter {
     }
 
     /// OID_NIC_SWITCH_DELETE_SWITCH (set).
+    #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn delete_switch_oid(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_DELETE_SWITCH";
         if let Err(e) = oid::check_header(
@@ -138,6 +140,7 @@ impl Adapter {
 
     /// OID_NIC_SWITCH_ALLOCATE_VF (method): picks the lowest free VF id, preallocates its
     /// block store and returns VFId and RequestorId in the parameters.
+    #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn allocate_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_ALLOCATE_VF";
         if req.kind() != RequestKind::Method {
@@ -265,6 +268,7 @@ impl Adapter {
     }
 
     /// OID_NIC_SWITCH_FREE_VF (set): drops the VF's store and everything pending for it.
+    #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn free_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_FREE_VF";
         let vf_id = match oid::parse_free_vf(req.input()) {
@@ -285,6 +289,7 @@ impl Adapter {
     /// OID_SRIOV_RESET_VF (set): a function-level reset. Host-owned blocks survive it (they are
     /// the host's policy); the VF's status block is cleared, and every host block is
     /// re-announced so the VF re-reads all of them when it comes back.
+    #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn reset_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "SRIOV_RESET_VF";
         let vf_id = match oid::parse_reset_vf(req.input()) {
