@@ -201,6 +201,62 @@ pub fn parse_create_switch(input: &[u8]) -> Result<(u32, u32), OidError> {
     Ok((le32(input, 12), le32(input, 532)))
 }
 
+/// What `OID_NIC_SWITCH_ALLOCATE_VF` asks for, read in place from its
+/// `NDIS_NIC_SWITCH_VF_PARAMETERS` (§6.8) rather than copied: the structure is 0x660 bytes,
+/// too much for a kernel stack frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocateVf {
+    pub switch_id: u32,
+    /// `CurrentMacAddress` when `MacAddressLength` is 6, else `None`.
+    pub mac: Option<[u8; 6]>,
+}
+
+type VfParams = NDIS_NIC_SWITCH_VF_PARAMETERS;
+
+pub fn parse_allocate_vf(input: &[u8]) -> Result<AllocateVf, OidError> {
+    check_header(
+        input,
+        NDIS_OBJECT_TYPE_DEFAULT,
+        NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1,
+    )?;
+    let mac_len = le16(input, core::mem::offset_of!(VfParams, MacAddressLength));
+    Ok(AllocateVf {
+        switch_id: le32(input, core::mem::offset_of!(VfParams, SwitchId)),
+        mac: (mac_len == 6).then(|| le(input, core::mem::offset_of!(VfParams, CurrentMacAddress))),
+    })
+}
+
+/// Fills in the answer of `OID_NIC_SWITCH_ALLOCATE_VF` (VFId, RequestorId) in the request's
+/// own `NDIS_NIC_SWITCH_VF_PARAMETERS`; false, with `buf` untouched, when it cannot hold them.
+pub fn answer_allocate_vf(buf: &mut [u8], vf_id: u16, requestor_id: u32) -> bool {
+    if buf.len() < core::mem::size_of::<VfParams>() {
+        return false;
+    }
+    put(
+        buf,
+        core::mem::offset_of!(VfParams, VFId),
+        &vf_id.to_le_bytes(),
+    ) && put(
+        buf,
+        core::mem::offset_of!(VfParams, RequestorId),
+        &requestor_id.to_le_bytes(),
+    )
+}
+
+fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> bool {
+    match at
+        .checked_add(bytes.len())
+        .and_then(|end| buf.get_mut(at..end))
+    {
+        Some(dst) => {
+            dst.copy_from_slice(bytes);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Which of the three request shapes (§6.2) a request uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestKind {

@@ -230,3 +230,72 @@ fn adapter_state_machine_allows_only_ndis_transitions() {
     );
     assert!(S::Running.accepts_sends() && !S::Paused.accepts_sends());
 }
+
+fn vf_params(rev: u8, size: u16, switch_id: u32, mac_len: u16, mac: [u8; 6]) -> Vec<u8> {
+    let mut b = vec![0u8; 0x660];
+    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    b[1] = rev;
+    b[2..4].copy_from_slice(&size.to_le_bytes());
+    b[8..12].copy_from_slice(&switch_id.to_le_bytes()); // SwitchId (§6.8)
+    b[1560..1562].copy_from_slice(&mac_len.to_le_bytes()); // MacAddressLength
+    b[1594..1600].copy_from_slice(&mac); // CurrentMacAddress
+    b
+}
+
+#[test]
+fn allocate_vf_parameters_are_read_in_place() {
+    let mac = [2, 0x15, 0x5d, 1, 2, 3];
+    let p = parse_allocate_vf(&vf_params(1, 0x660, 0, 6, mac)).unwrap();
+    assert_eq!(
+        p,
+        AllocateVf {
+            switch_id: 0,
+            mac: Some(mac)
+        }
+    );
+    let p = parse_allocate_vf(&vf_params(1, 0x660, 7, 0, mac)).unwrap();
+    assert_eq!(
+        p,
+        AllocateVf {
+            switch_id: 7,
+            mac: None
+        },
+        "MacAddressLength 0: no MAC asked for"
+    );
+}
+
+#[test]
+fn allocate_vf_parameters_refuse_bad_headers_and_short_buffers() {
+    let mac = [2, 0, 0, 0, 0, 1];
+    let e = parse_allocate_vf(&vf_params(0, 0x660, 0, 6, mac)).unwrap_err();
+    assert_eq!(e.status, NDIS_STATUS_INVALID_PARAMETER, "revision 0");
+    let e = parse_allocate_vf(&vf_params(1, 0x65F, 0, 6, mac)).unwrap_err();
+    assert_eq!(
+        e.status, NDIS_STATUS_INVALID_PARAMETER,
+        "Header.Size one short"
+    );
+    let full = vf_params(1, 0x660, 0, 6, mac);
+    let e = parse_allocate_vf(&full[..0x65F]).unwrap_err();
+    assert_eq!(e.status, NDIS_STATUS_INVALID_LENGTH);
+    assert_eq!(e.bytes_needed, 0x660);
+}
+
+#[test]
+fn allocate_vf_answer_fills_vfid_and_rid_only() {
+    let mut b = vf_params(1, 0x660, 0, 6, [2, 0, 0, 0, 0, 1]);
+    let before = b.clone();
+    assert!(answer_allocate_vf(&mut b, 0x1234, 0x0001_0208));
+    assert_eq!(&b[0x65A..0x65C], &0x1234u16.to_le_bytes(), "VFId at 0x65A");
+    assert_eq!(
+        &b[0x65C..0x660],
+        &0x0001_0208u32.to_le_bytes(),
+        "RequestorId at 0x65C"
+    );
+    assert_eq!(&b[..0x65A], &before[..0x65A], "nothing else changes");
+    let mut short = vec![0u8; 0x65F];
+    assert!(!answer_allocate_vf(&mut short, 1, 1));
+    assert!(
+        short.iter().all(|&b| b == 0),
+        "a refused answer writes nothing"
+    );
+}

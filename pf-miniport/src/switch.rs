@@ -151,14 +151,10 @@ impl Adapter {
             );
         }
         let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
-        if let Err(e) = oid::check_header(
-            req.input(),
-            NDIS_OBJECT_TYPE_DEFAULT,
-            NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1,
-            size,
-        ) {
-            return req.refuse(LOG, WHAT, e);
-        }
+        let params = match oid::parse_allocate_vf(req.input()) {
+            Ok(p) => p,
+            Err(e) => return req.refuse(LOG, WHAT, e),
+        };
         if req.capacity() < size as usize {
             return req.refuse(
                 LOG,
@@ -166,24 +162,7 @@ impl Adapter {
                 OidError::invalid_length(size as u32, "output buffer too short"),
             );
         }
-        let mut params = NDIS_NIC_SWITCH_VF_PARAMETERS::default();
-        let Some(src) = req.input().get(..size as usize) else {
-            return req.refuse(
-                LOG,
-                WHAT,
-                OidError::invalid_length(size as u32, "input too short"),
-            );
-        };
-        // SAFETY: `src` holds size_of::<NDIS_NIC_SWITCH_VF_PARAMETERS>() bytes (0x660, checked
-        // above) and the structure is plain data with no invalid bit patterns.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                src.as_ptr(),
-                (&raw mut params).cast::<u8>(),
-                size as usize,
-            )
-        };
-        if params.SwitchId != NDIS_DEFAULT_SWITCH_ID {
+        if params.switch_id != NDIS_DEFAULT_SWITCH_ID {
             return req.refuse(LOG, WHAT, OidError::invalid_parameter("unknown SwitchId"));
         }
 
@@ -209,12 +188,8 @@ impl Adapter {
             );
         };
         let vf_id = vf_index as u16;
-        let requested = params
-            .CurrentMacAddress
-            .get(..6)
-            .and_then(|m| <[u8; 6]>::try_from(m).ok());
-        let mac = match requested {
-            Some(m) if params.MacAddressLength == 6 && m != [0; 6] && m[0] & 1 == 0 => m,
+        let mac = match params.mac {
+            Some(m) if m != [0; 6] && m[0] & 1 == 0 => m,
             _ => default_vf_mac(vf_id),
         };
         let store = match self.new_vf_store(vf_id, mac, &info) {
@@ -242,28 +217,13 @@ impl Adapter {
         unsafe {
             NdisMGetVirtualFunctionLocation(self.handle, vf_id, &mut seg, &mut bus, &mut func)
         };
-        params.VFId = vf_id;
-        params.RequestorId = ((seg as u32) << 16) | ((bus as u32) << 8) | func as u32;
-        let buf = req.buffer();
-        if let Some(dst) = buf.get_mut(..size as usize) {
-            // SAFETY: `dst` has room for the whole structure; plain-data copy.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    (&raw const params).cast::<u8>(),
-                    dst.as_mut_ptr(),
-                    size as usize,
-                )
-            };
-        }
+        let rid = ((seg as u32) << 16) | ((bus as u32) << 8) | func as u32;
+        // Method requests answer in the same buffer: the parameters stay as the caller wrote
+        // them, with VFId and RequestorId filled in (capacity checked above).
+        oid::answer_allocate_vf(req.buffer(), vf_id, rid);
         req.set_bytes_read(size as u32);
         req.set_bytes_written(size as u32);
-        ndis_log!(
-            INFO,
-            LOG,
-            "VF {} allocated, RID {:#x}",
-            vf_id,
-            params.RequestorId
-        );
+        ndis_log!(INFO, LOG, "VF {} allocated, RID {:#x}", vf_id, rid);
         NDIS_STATUS_SUCCESS
     }
 

@@ -244,6 +244,66 @@ fn vf_allocation_is_bounded_by_the_switch_and_returns_ids_and_rids() {
     w.assert_clean();
 }
 
+/// OID_NIC_SWITCH_ALLOCATE_VF asking for `mac`; returns (status, VFId, RequestorId, buffer).
+fn allocate_with_mac(w: &World, mac: [u8; 6]) -> (NDIS_STATUS, u16, u32, Vec<u8>) {
+    let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as usize;
+    let mut p = vec![0u8; size];
+    p[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    p[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
+    p[2..4].copy_from_slice(&(size as u16).to_le_bytes());
+    p[1560..1562].copy_from_slice(&6u16.to_le_bytes()); // MacAddressLength
+    p[1594..1600].copy_from_slice(&mac); // CurrentMacAddress
+    let o = w.oid(
+        w.pf_sim(),
+        RequestKind::Method,
+        OID_NIC_SWITCH_ALLOCATE_VF,
+        &mut p,
+        size as u32,
+        size as u32,
+    );
+    let vf = u16::from_le_bytes([p[0x65A], p[0x65B]]);
+    let rid = u32::from_le_bytes([p[0x65C], p[0x65D], p[0x65E], p[0x65F]]);
+    (o.status, vf, rid, p)
+}
+
+fn pf_mac(w: &World, vf: u16) -> [u8; 6] {
+    let (bytes, len) = w
+        .pf()
+        .vf_block(vf, BlockId::new(1).unwrap())
+        .expect("block 1");
+    MacVlanBlock::decode(&bytes[..len])
+        .expect("a valid block 1")
+        .0
+        .mac
+}
+
+#[test]
+fn allocated_vfs_get_the_requested_mac_and_their_requestor_id() {
+    let w = host();
+    w.create_switch(4);
+    let asked = [0x02, 0x15, 0x5d, 0xaa, 0xbb, 0xcc];
+    let (status, vf, rid, out) = allocate_with_mac(&w, asked);
+    assert_eq!((status, vf), (NDIS_STATUS_SUCCESS, 0));
+    // The simulator puts VF n at segment 0, bus 1 + n / 256, function n % 256:
+    // NDIS_MAKE_RID(seg, bus, fn) = seg << 16 | bus << 8 | fn (NDIS-FACTS).
+    assert_eq!(rid, 0x0000_0100);
+    assert_eq!(pf_mac(&w, vf), asked, "the switch's MAC becomes block 1");
+    assert_eq!(
+        &out[1594..1600],
+        &asked,
+        "the caller's parameters come back as written"
+    );
+
+    let (status, vf, rid, _) = allocate_with_mac(&w, [0x01, 0, 0x5e, 0, 0, 1]);
+    assert_eq!((status, vf, rid), (NDIS_STATUS_SUCCESS, 1, 0x0000_0101));
+    assert_ne!(
+        pf_mac(&w, vf)[0] & 1,
+        1,
+        "a multicast MAC is replaced by the default"
+    );
+    w.assert_clean();
+}
+
 #[test]
 fn freeing_a_vf_returns_its_memory_and_refuses_a_second_free() {
     let w = host();
