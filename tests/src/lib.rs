@@ -10,6 +10,7 @@
 //! injected faults) comes from the seeded [`rng::Rng`], so a run reproduces from its seed.
 
 pub mod chaos;
+pub mod debug_info;
 pub mod exports;
 pub mod irql;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
