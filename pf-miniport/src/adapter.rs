@@ -1,10 +1,4 @@
 //! The PF adapter: its state machine, its VF table and the lifecycle handlers' logic.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use crate::store::{Staged, VfStore};
 use crate::{LOG, POOL_TAG_ADAPTER, POOL_TAG_VF};

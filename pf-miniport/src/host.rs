@@ -2,12 +2,6 @@
 //! path) changes a VF's configuration. Each update is one transaction on the VF's store, and
 //! `NdisMInvalidateConfigBlock` is called with exactly the blocks that changed; an update that
 //! changes nothing sends nothing. Callable at `<= DISPATCH_LEVEL`.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, link_block};

@@ -1,11 +1,5 @@
 //! The per-VF block store: every defined block of one VF, encoded, in nonpaged memory that is
 //! allocated once when the VF is allocated. Reads, writes and updates only copy bytes.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use common::blocks::wire::{self, BlockHeader, MAX_PAYLOAD_LEN};
 use common::blocks::*;

@@ -1,12 +1,7 @@
 //! The NIC switch and its VFs: OID_NIC_SWITCH_CREATE_SWITCH / DELETE_SWITCH,
 //! OID_NIC_SWITCH_ALLOCATE_VF / FREE_VF and OID_SRIOV_RESET_VF (NDIS-FACTS §8.2).
-#![deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
+// The crate denies panics; guest-supplied values here may not overflow either.
+#![deny(clippy::arithmetic_side_effects)]
 
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, VfPtr, default_vf_mac};

@@ -3,12 +3,6 @@
 //! Invalidations are never lost: each OID ORs its mask into `pending`, and the refresh path
 //! swaps `pending` to zero where it reads. While the adapter is paused or resetting the bits
 //! wait; a restart or reset re-reads them (a reset re-reads every block).
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use crate::snapshot::{Applied, Compatibility, View, compatibility};
 use crate::{LOG, POOL_TAG_ADAPTER};
