@@ -1,0 +1,39 @@
+// The build script of both driver crates (each `build.rs` includes this file).
+//
+// Link setup for the driver image. Three ways to build (see DESIGN.md):
+// - host (`cargo test`): nothing to do, the simulator defines the NDIS symbols;
+// - Linux cross-build to `x86_64-pc-windows-msvc`: rust-lld links a kernel image;
+// - Windows with the WDK (`--features wdk`, via `cargo make`): wdk-build configures it.
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=../common/driver_build.rs");
+    // `kernel_image`: this build is the .sys (Windows target, not built into the simulator).
+    println!("cargo::rustc-check-cfg=cfg(kernel_image)");
+    let windows = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "windows");
+    if windows && std::env::var_os("CARGO_FEATURE_SIM").is_none() {
+        println!("cargo::rustc-cfg=kernel_image");
+    }
+    #[cfg(all(windows, feature = "wdk"))]
+    {
+        if let Err(e) = wdk_build::configure_wdk_binary_build() {
+            panic!("wdk-build could not configure the driver build: {e:?}");
+        }
+        println!("cargo::rustc-link-lib=ndis");
+        return;
+    }
+    #[allow(unreachable_code)]
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if target_os == "windows" && target_env == "msvc" {
+        for arg in [
+            "/SUBSYSTEM:NATIVE",
+            "/DRIVER",
+            "/ENTRY:DriverEntry",
+            "/NODEFAULTLIB",
+            "/INCREMENTAL:NO",
+            "/OPT:REF,ICF",
+        ] {
+            println!("cargo::rustc-cdylib-link-arg={arg}");
+        }
+    }
+}
