@@ -61,9 +61,19 @@ pub trait Miniport: Sized + Sync + 'static {
     fn surprise_removed(&self) {}
 }
 
+/// The adapter behind a MiniportAdapterContext (for the handlers below, and for host-side
+/// code such as the simulator's tests).
+///
+/// # Safety
+/// `ctx` is null or a context [`Miniport::initialize`] of this `A` returned, not yet halted.
+pub unsafe fn adapter_from_context<'a, A: Miniport>(ctx: NDIS_HANDLE) -> Option<&'a A> {
+    // SAFETY: caller contract.
+    unsafe { ctx.cast::<A>().as_ref() }
+}
+
 fn adapter<'a, A: Miniport>(ctx: NDIS_HANDLE) -> Option<&'a A> {
     // SAFETY: NDIS passes back the context registered in initialize, valid until halt.
-    unsafe { ctx.cast::<A>().as_ref() }
+    unsafe { adapter_from_context(ctx) }
 }
 
 ndis_fn! {

@@ -57,14 +57,5 @@ common::ndis_fn! {
     }
 }
 
-/// The adapter behind a MiniportAdapterContext, for host-side code (tests, management).
-///
-/// # Safety
-/// `ctx` is a context this driver registered and the adapter has not been halted.
-pub unsafe fn adapter_from_context<'a>(ctx: NDIS_HANDLE) -> Option<&'a Adapter> {
-    // SAFETY: caller contract.
-    unsafe { ctx.cast::<Adapter>().as_ref() }
-}
-
 #[cfg(kernel_image)]
 common::kernel_runtime!(bugcheck_code = 0xE05F_0001, pool_tag = b"PfRs");

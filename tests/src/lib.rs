@@ -311,8 +311,10 @@ impl World {
             "the PF is a loaded image: use its OIDs, not the host API"
         );
         // SAFETY: the context of the live PF adapter.
-        unsafe { pf_miniport::adapter_from_context(self.pf_sim().ctx()) }
-            .expect("PF adapter context")
+        unsafe {
+            common::handlers::adapter_from_context::<pf_miniport::Adapter>(self.pf_sim().ctx())
+        }
+        .expect("PF adapter context")
     }
 
     pub fn vf_sim(&self, vf: u16) -> Option<&SimAdapter> {
@@ -326,7 +328,7 @@ impl World {
         }
         let a = self.inner.vf_adapter(vf)?;
         // SAFETY: the context of a live VF adapter.
-        unsafe { vf_miniport::adapter_from_context(a.ctx()) }
+        unsafe { common::handlers::adapter_from_context::<vf_miniport::Adapter>(a.ctx()) }
     }
 
     pub fn oid(

@@ -570,7 +570,7 @@ impl WorldInner {
         };
         let fault = match self.pf_adapter().and_then(|a| {
             // SAFETY: the PF context is live while its adapter is not halted.
-            unsafe { pf_miniport::adapter_from_context(a.ctx()) }
+            unsafe { common::handlers::adapter_from_context::<pf_miniport::Adapter>(a.ctx()) }
         }) {
             Some(pf) => hook(&ReadCtx { pf, vf, block, nth }),
             None => ReadFault::Proceed,
