@@ -648,54 +648,12 @@ impl WorldInner {
         input_len: u32,
         output_len: u32,
     ) -> OidOutcome {
-        let mut req = NDIS_OID_REQUEST {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_OID_REQUEST,
-                NDIS_OID_REQUEST_REVISION_2,
-                NDIS_SIZEOF_OID_REQUEST_REVISION_2,
-            ),
-            ..Default::default()
-        };
         let ptr: *mut c_void = if buf.is_empty() {
             std::ptr::null_mut()
         } else {
             buf.as_mut_ptr().cast()
         };
-        match kind {
-            RequestKind::Query => {
-                req.RequestType = NdisRequestQueryInformation;
-                req.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
-                    Oid: oid,
-                    InformationBuffer: ptr,
-                    InformationBufferLength: output_len,
-                    BytesWritten: 0,
-                    BytesNeeded: 0,
-                };
-            }
-            RequestKind::Set => {
-                req.RequestType = NdisRequestSetInformation;
-                req.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
-                    Oid: oid,
-                    InformationBuffer: ptr,
-                    InformationBufferLength: input_len,
-                    BytesRead: 0,
-                    BytesNeeded: 0,
-                };
-            }
-            RequestKind::Method => {
-                req.RequestType = NdisRequestMethod;
-                req.DATA.METHOD_INFORMATION = NDIS_OID_METHOD_INFORMATION {
-                    Oid: oid,
-                    InformationBuffer: ptr,
-                    InputBufferLength: input_len,
-                    OutputBufferLength: output_len,
-                    MethodId: 0,
-                    BytesWritten: 0,
-                    BytesRead: 0,
-                    BytesNeeded: 0,
-                };
-            }
-        }
+        let mut req = oid_request(kind, oid, ptr, input_len, output_len);
         let status = self.call_oid_raw(adapter, &mut req);
         // SAFETY: reads back the variant this function wrote.
         unsafe {
@@ -1120,6 +1078,61 @@ impl Drop for WorldInner {
             }
         }
     }
+}
+
+/// An `NDIS_OID_REQUEST` as NDIS builds one: header, request type, and the shape's fields
+/// over `buffer` (not owned: it must outlive the request).
+pub fn oid_request(
+    kind: RequestKind,
+    oid: NDIS_OID,
+    buffer: *mut c_void,
+    input_len: u32,
+    output_len: u32,
+) -> NDIS_OID_REQUEST {
+    let mut req = NDIS_OID_REQUEST {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_OID_REQUEST,
+            NDIS_OID_REQUEST_REVISION_2,
+            NDIS_SIZEOF_OID_REQUEST_REVISION_2,
+        ),
+        ..Default::default()
+    };
+    match kind {
+        RequestKind::Query => {
+            req.RequestType = NdisRequestQueryInformation;
+            req.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
+                Oid: oid,
+                InformationBuffer: buffer,
+                InformationBufferLength: output_len,
+                BytesWritten: 0,
+                BytesNeeded: 0,
+            };
+        }
+        RequestKind::Set => {
+            req.RequestType = NdisRequestSetInformation;
+            req.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
+                Oid: oid,
+                InformationBuffer: buffer,
+                InformationBufferLength: input_len,
+                BytesRead: 0,
+                BytesNeeded: 0,
+            };
+        }
+        RequestKind::Method => {
+            req.RequestType = NdisRequestMethod;
+            req.DATA.METHOD_INFORMATION = NDIS_OID_METHOD_INFORMATION {
+                Oid: oid,
+                InformationBuffer: buffer,
+                InputBufferLength: input_len,
+                OutputBufferLength: output_len,
+                MethodId: 0,
+                BytesWritten: 0,
+                BytesRead: 0,
+                BytesNeeded: 0,
+            };
+        }
+    }
+    req
 }
 
 /// Writes NDIS_SRIOV_{READ,WRITE}_VF_CONFIG_BLOCK_PARAMETERS at the start of `buf`.

@@ -51,20 +51,13 @@ const FULL: u32 = 40; // an IHV extension block: full-size on the wire
 fn read_oid(vf: u16) -> ReadOid {
     let mut buf = Box::new([0u8; 20 + MAX_BLOCK_LEN]);
     sim::world::write_params(&mut buf[..], vf, FULL, MAX_BLOCK_LEN as u32, 20);
-    let mut req = Box::new(NDIS_OID_REQUEST {
-        RequestType: NdisRequestMethod,
-        ..Default::default()
-    });
-    req.DATA.METHOD_INFORMATION = NDIS_OID_METHOD_INFORMATION {
-        Oid: OID_SRIOV_READ_VF_CONFIG_BLOCK,
-        InformationBuffer: buf.as_mut_ptr().cast(),
-        InputBufferLength: 20,
-        OutputBufferLength: (20 + MAX_BLOCK_LEN) as u32,
-        MethodId: 0,
-        BytesWritten: 0,
-        BytesRead: 0,
-        BytesNeeded: 0,
-    };
+    let req = Box::new(sim::world::oid_request(
+        RequestKind::Method,
+        OID_SRIOV_READ_VF_CONFIG_BLOCK,
+        buf.as_mut_ptr().cast(),
+        20,
+        (20 + MAX_BLOCK_LEN) as u32,
+    ));
     ReadOid { req, _buf: buf }
 }
 
