@@ -233,7 +233,15 @@ fn configuration_object_and_parameter() {
         NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1 as usize
     );
     layout!(NDIS_CONFIGURATION_PARAMETER, size 0x18, align 8; ParameterType @ 0, ParameterData @ 8);
+    // The union: ULONG or NDIS_STRING (= UNICODE_STRING, 16 bytes), both at 0.
+    layout!(NDIS_CONFIGURATION_PARAMETER_DATA, size 16, align 8; IntegerData @ 0, StringData @ 0);
     assert_eq!(NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, 0xA9);
+}
+
+/// guiddef.h GUID (mingw-w64 `guiddef.h`; also compiled in c_oracle.rs): 16 bytes, align 4.
+#[test]
+fn guid() {
+    layout!(GUID, size 16, align 4; Data1 @ 0, Data2 @ 4, Data3 @ 6, Data4 @ 8);
 }
 
 /// §6.16 (WDK22621 vpci.h) and wdm.h UNICODE_STRING.

@@ -63,6 +63,7 @@ fn build_probe() -> String {
     probe!(p, NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, "NDIS_NIC_SWITCH_FREE_VF_PARAMETERS"; Header, Flags, VFId);
     probe!(p, NDIS_NIC_SWITCH_CAPABILITIES, "NDIS_NIC_SWITCH_CAPABILITIES"; Header, Flags, NdisReserved1, NumTotalMacAddresses, NumMacAddressesPerPort, NumVlansPerPort, NdisReserved2, NdisReserved3, NicSwitchCapabilities, MaxNumSwitches, MaxNumVPorts, NdisReserved4, MaxNumVFs, MaxNumQueuePairs, MaxNumQueuePairsPerNonDefaultVPort, MaxNumMacAddresses, NdisReserved17);
     probe!(p, NDIS_LINK_STATE, "NDIS_LINK_STATE"; Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags);
+    probe!(p, GUID, "GUID"; Data1, Data2, Data3, Data4);
 
     for (c, v) in [
         (
