@@ -104,12 +104,10 @@ fn natvis_expression_parsing() {
 #[test]
 fn natvis_paths_exist_in_the_pdb_types() {
     for (name, natvis) in [
-        ("pf_miniport", "../pf-miniport/pf_miniport.natvis"),
-        ("vf_miniport", "../vf-miniport/vf_miniport.natvis"),
+        ("pf_miniport", "pf-miniport/pf_miniport.natvis"),
+        ("vf_miniport", "vf-miniport/vf_miniport.natvis"),
     ] {
-        let text =
-            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(natvis))
-                .expect("natvis file");
+        let text = repo_file(natvis);
         let types = PdbTypes::load(&pdb_path(name));
         let mut walked = 0;
         for (pattern, expr) in natvis_expressions(&text) {
