@@ -16,6 +16,80 @@ fn runs(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Installs something at most once per machine, however many test binaries and test threads
+/// ask at the same time: every caller takes one exclusive file lock (which also serializes
+/// threads of one process, since each caller opens the file anew), checks, and
+/// only the first that finds the thing missing runs the installation; the others wait on the
+/// lock and then find it present.
+pub struct Installer<'a> {
+    /// The lock file (one per thing installed, in the machine's temporary directory).
+    pub lock: std::path::PathBuf,
+    pub installed: &'a (dyn Fn() -> bool + Sync),
+    /// The installation; `Err` says what failed.
+    pub install: &'a (dyn Fn() -> Result<(), String> + Sync),
+}
+
+impl Installer<'_> {
+    /// `Ok` once the thing is installed (by this caller or an earlier one).
+    pub fn ensure(&self) -> Result<(), String> {
+        if (self.installed)() {
+            return Ok(());
+        }
+        let _held = FileLock::exclusive(&self.lock)?;
+        if (self.installed)() {
+            return Ok(());
+        }
+        (self.install)()?;
+        if (self.installed)() {
+            Ok(())
+        } else {
+            Err("the installation ran but the check still fails".into())
+        }
+    }
+}
+
+/// An exclusive lock on a file (`flock` on Linux, `LockFileEx` on Windows), released when
+/// dropped and by the kernel if the process dies, so a crashed test never leaves it held.
+struct FileLock(#[allow(dead_code)] std::fs::File);
+
+impl FileLock {
+    fn exclusive(path: &std::path::Path) -> Result<Self, String> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
+        f.lock()
+            .map_err(|e| format!("lock {}: {e}", path.display()))?;
+        Ok(Self(f))
+    }
+}
+
+/// Debian packages through apt-get, waiting for any other apt (ours or the system's) rather
+/// than failing on its lock.
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=600"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("apt-get cannot run: {e}"))
+    };
+    // A stale package list only makes the install fail, which is reported below.
+    let _ = apt(&["update"]);
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    match apt(&install)? {
+        s if s.success() => Ok(()),
+        s => Err(format!(
+            "apt-get install {} failed: {s}",
+            packages.join(" ")
+        )),
+    }
+}
+
 /// `Some(tool)` when `tool` (a mingw-w64 binary) can run here, installing it if needed;
 /// `None` only where it cannot exist (the reason is printed).
 pub fn mingw(tool: &'static str) -> Option<&'static str> {
@@ -32,18 +106,19 @@ pub fn mingw(tool: &'static str) -> Option<&'static str> {
             "{tool} is missing and this user cannot install it: apt-get install {}",
             PACKAGES.join(" ")
         );
-        let _ = Command::new("apt-get").arg("update").status();
-        let status = Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(PACKAGES)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .expect("apt-get runs");
-        assert!(
-            status.success() && runs(tool),
-            "installing {tool} failed: {}",
-            PACKAGES.join(" ")
-        );
+        let installer = Installer {
+            lock: std::env::temp_dir().join("sriov-sim-install-mingw-w64.lock"),
+            installed: &|| {
+                runs("x86_64-w64-mingw32-gcc")
+                    && runs("x86_64-w64-mingw32-nm")
+                    && std::path::Path::new("/usr/x86_64-w64-mingw32/lib/libndis.a").exists()
+            },
+            install: &|| apt_install(&PACKAGES),
+        };
+        if let Err(e) = installer.ensure() {
+            panic!("installing {tool} failed ({e}): {}", PACKAGES.join(" "));
+        }
+        assert!(runs(tool), "{tool} still does not run after installing");
         return Some(tool);
     }
     assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
