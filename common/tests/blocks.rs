@@ -462,3 +462,67 @@ fn schema_descriptors_are_consistent() {
     assert!(descriptor(u32::MAX).is_none());
     assert_eq!(HOST_BLOCKS.intersection(GUEST_BLOCKS), BlockMask::EMPTY);
 }
+
+/// A block's format travels from its type to the wire and back: the descriptor the PF stamps
+/// with comes from `ConfigBlock::FORMAT`, the encoder writes it, and validation by id (what the
+/// VF and the PF's write path run) accepts exactly that format and refuses any other.
+fn format_travels<B: ConfigBlock + Copy>(sample: B) {
+    let d = descriptor_of(B::id());
+    assert_eq!(
+        (d.format, d.len, d.guest_writable),
+        (B::FORMAT, B::ENCODED_LEN, B::GUEST_WRITABLE),
+        "{}",
+        B::NAME
+    );
+    let mut buf = [0u8; MAX_BLOCK_LEN];
+    let n = sample.encode(7, BlockMask::of(B::id()), &mut buf).unwrap();
+    assert_eq!(n, d.len);
+    let header = validate(B::id(), &buf[..n]).unwrap();
+    assert_eq!(header.format, B::FORMAT, "{}", B::NAME);
+    // The same payload under another format number: refused by id, whatever the bytes.
+    let (h, payload) = wire::decode(&buf[..n]).unwrap();
+    let mut other = [0u8; MAX_BLOCK_LEN];
+    let bumped = BlockHeader {
+        format: B::FORMAT.wrapping_add(1),
+        ..h
+    };
+    let m = wire::encode(&bumped, payload, &mut other).unwrap();
+    assert_eq!(
+        validate(B::id(), &other[..m]),
+        Err(BlockError::UnknownFormat {
+            block: B::ID,
+            format: B::FORMAT.wrapping_add(1)
+        })
+    );
+}
+
+#[test]
+fn each_typed_blocks_format_travels_from_its_type_to_the_wire() {
+    format_travels(VersionBlock {
+        major: PROTOCOL_MAJOR,
+        minor: PROTOCOL_MINOR,
+        vf_id: 3,
+        features: 0,
+        defined: BASE_BLOCKS,
+    });
+    format_travels(MacVlanBlock {
+        mac: [2, 0, 0, 0, 0, 1],
+        vlan_id: 5,
+        priority: 1,
+    });
+    format_travels(LinkBlock {
+        mtu: 1500,
+        link_up: true,
+        duplex: 2,
+        speed_bps: 10_000_000_000,
+    });
+    format_travels(PolicyBlock {
+        flags: 0,
+        max_tx_rate_mbps: 0,
+        queue_pairs: 1,
+    });
+    format_travels(VfStatusBlock::default());
+    // Every id below the IHV range is a typed block, and the typed masks agree with the types.
+    assert_eq!(BASE_BLOCKS.len(), FIRST_IHV_BLOCK as u32);
+    assert_eq!(GUEST_BLOCKS, BlockMask::of(VfStatusBlock::id()));
+}

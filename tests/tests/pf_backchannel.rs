@@ -1,5 +1,6 @@
 //! The PF's guest-facing OIDs fed hostile input. Each case checks the documented status
 //! (NDIS-FACTS §7.4), `BytesNeeded` where NDIS expects it, and that no block of any VF changed.
+use common::blocks::wire;
 use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind;
@@ -445,6 +446,22 @@ fn hostile_fuzz_never_changes_a_block() {
         } else {
             assert!(validate(id, b).is_ok());
         }
+    }
+    w.assert_clean();
+}
+
+/// The format the PF stamps on each block it serves is the one the schema derives from the
+/// block's type (`descriptor_of`), for the typed blocks and the IHV range alike.
+#[test]
+fn every_served_block_carries_its_types_format() {
+    let w = world();
+    w.pf().set_ihv_block(0, BlockId::new(9).unwrap(), b"ihv").unwrap();
+    w.settle();
+    for id in HOST_BLOCKS.intersection(BASE_BLOCKS).with(BlockId::new(9).unwrap()) {
+        let block = w.pf_block_via_oid(0, id).unwrap();
+        let (header, _) = wire::decode(&block).unwrap();
+        assert_eq!(header.format, descriptor_of(id).format, "block {}", id.get());
+        assert_eq!(block.len(), descriptor_of(id).len, "block {}", id.get());
     }
     w.assert_clean();
 }

@@ -46,14 +46,18 @@ pub trait ConfigBlock: Sized {
         BlockId::masked(Self::ID)
     }
 
+    /// Everything the schema tables say about this block, derived from the constants above:
+    /// the one place a block's length, format and owner are stated.
+    const DESCRIPTOR: BlockDescriptor = BlockDescriptor {
+        id: BlockId::masked(Self::ID),
+        name: Self::NAME,
+        len: Self::ENCODED_LEN,
+        format: Self::FORMAT,
+        guest_writable: Self::GUEST_WRITABLE,
+    };
+
     fn descriptor() -> BlockDescriptor {
-        BlockDescriptor {
-            id: Self::id(),
-            name: Self::NAME,
-            len: Self::ENCODED_LEN,
-            format: Self::FORMAT,
-            guest_writable: Self::GUEST_WRITABLE,
-        }
+        Self::DESCRIPTOR
     }
 
     /// Encodes with the given transaction stamp; returns the encoded length.
@@ -388,6 +392,17 @@ impl IhvBlock {
         data: [0; IHV_DATA_LEN],
     };
 
+    /// What the schema says of an IHV extension block: every one has this shape.
+    pub const fn descriptor(id: BlockId) -> BlockDescriptor {
+        BlockDescriptor {
+            id,
+            name: "ihv",
+            len: Self::ENCODED_LEN,
+            format: Self::FORMAT,
+            guest_writable: false,
+        }
+    }
+
     /// `None` when `bytes` is longer than a block can carry.
     pub fn new(bytes: &[u8]) -> Option<Self> {
         let mut data = [0u8; IHV_DATA_LEN];
@@ -479,52 +494,54 @@ impl IhvBlock {
 /// Every block id the schema defines: all 64.
 pub const BLOCK_COUNT: usize = 64;
 
-const fn typed(id: u8, name: &'static str, len: usize, guest_writable: bool) -> BlockDescriptor {
-    BlockDescriptor {
-        id: BlockId::masked(id),
-        name,
-        len,
-        format: 1,
-        guest_writable,
-    }
+/// The schema's typed blocks, listed once. Everything that enumerates blocks by id (their
+/// descriptors, validation by id, which are guest-written, which every VF starts with) is
+/// generated from this list and the blocks' own constants; ids without a typed block are
+/// IHV extension blocks. Adding a block: define its type with `ConfigBlock`, add it here.
+macro_rules! typed_blocks {
+    ($($block:ty),+ $(,)?) => {
+        /// The descriptor of any id, without building a table (this runs on every
+        /// backchannel OID).
+        pub const fn descriptor_of(id: BlockId) -> BlockDescriptor {
+            $(
+                if id.get() == <$block>::ID {
+                    return <$block as ConfigBlock>::DESCRIPTOR;
+                }
+            )+
+            IhvBlock::descriptor(id)
+        }
+
+        /// Validates any defined block by id (envelope and payload), for code that holds raw
+        /// bytes.
+        pub fn validate(id: BlockId, buf: &[u8]) -> Result<BlockHeader, BlockError> {
+            $(
+                if id.get() == <$block>::ID {
+                    return <$block>::decode(buf).map(|(_, h)| h);
+                }
+            )+
+            IhvBlock::decode(id, buf).map(|(_, h)| h)
+        }
+
+        /// Blocks the VF writes.
+        pub const GUEST_BLOCKS: BlockMask = BlockMask(
+            0 $(| if <$block>::GUEST_WRITABLE { 1u64 << <$block>::ID } else { 0 })+
+        );
+
+        /// The typed blocks every VF has from the start.
+        pub const BASE_BLOCKS: BlockMask = BlockMask(0 $(| 1u64 << <$block>::ID)+);
+    };
 }
 
-/// The descriptor of any id, without building a table (this runs on every backchannel OID).
-pub const fn descriptor_of(id: BlockId) -> BlockDescriptor {
-    match id.get() {
-        VersionBlock::ID => typed(
-            VersionBlock::ID,
-            VersionBlock::NAME,
-            VersionBlock::ENCODED_LEN,
-            false,
-        ),
-        MacVlanBlock::ID => typed(
-            MacVlanBlock::ID,
-            MacVlanBlock::NAME,
-            MacVlanBlock::ENCODED_LEN,
-            false,
-        ),
-        LinkBlock::ID => typed(
-            LinkBlock::ID,
-            LinkBlock::NAME,
-            LinkBlock::ENCODED_LEN,
-            false,
-        ),
-        PolicyBlock::ID => typed(
-            PolicyBlock::ID,
-            PolicyBlock::NAME,
-            PolicyBlock::ENCODED_LEN,
-            false,
-        ),
-        VfStatusBlock::ID => typed(
-            VfStatusBlock::ID,
-            VfStatusBlock::NAME,
-            VfStatusBlock::ENCODED_LEN,
-            true,
-        ),
-        n => typed(n, "ihv", IhvBlock::ENCODED_LEN, false),
-    }
-}
+typed_blocks!(
+    VersionBlock,
+    MacVlanBlock,
+    LinkBlock,
+    PolicyBlock,
+    VfStatusBlock
+);
+
+// The IHV range starts right after the typed blocks, and no typed block sits inside it.
+const _: () = assert!(BASE_BLOCKS.bits() == (1u64 << FIRST_IHV_BLOCK) - 1);
 
 pub fn descriptors() -> [BlockDescriptor; BLOCK_COUNT] {
     core::array::from_fn(|i| descriptor_of(BlockId::masked(i as u8)))
@@ -535,22 +552,6 @@ pub fn descriptor(id: u32) -> Option<BlockDescriptor> {
     BlockId::new(id).map(descriptor_of)
 }
 
-/// Blocks the VF writes.
-pub const GUEST_BLOCKS: BlockMask = BlockMask(1 << VfStatusBlock::ID);
 /// Blocks the PF owns and the VF reads.
 pub const HOST_BLOCKS: BlockMask = BlockMask(!GUEST_BLOCKS.bits());
-/// The typed blocks every VF has from the start.
-pub const BASE_BLOCKS: BlockMask = BlockMask((1 << FIRST_IHV_BLOCK) - 1);
 pub const DEFINED_BLOCKS: BlockMask = BlockMask::ALL;
-
-/// Validates any defined block by id (envelope and payload), for code that holds raw bytes.
-pub fn validate(id: BlockId, buf: &[u8]) -> Result<BlockHeader, BlockError> {
-    match id.get() {
-        VersionBlock::ID => VersionBlock::decode(buf).map(|(_, h)| h),
-        MacVlanBlock::ID => MacVlanBlock::decode(buf).map(|(_, h)| h),
-        LinkBlock::ID => LinkBlock::decode(buf).map(|(_, h)| h),
-        PolicyBlock::ID => PolicyBlock::decode(buf).map(|(_, h)| h),
-        VfStatusBlock::ID => VfStatusBlock::decode(buf).map(|(_, h)| h),
-        _ => IhvBlock::decode(id, buf).map(|(_, h)| h),
-    }
-}
