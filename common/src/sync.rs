@@ -67,3 +67,64 @@ impl<T> Drop for SpinLockGuard<'_, T> {
         unsafe { KeReleaseSpinLock(self.owner.lock.get(), self.old_irql) }
     }
 }
+
+/// A lock that is only ever tried, never waited for: whoever holds it does the work, and a
+/// second caller learns that someone already is (the VF's refresh: an OID and the work item
+/// can race, and the loser's bits are drained by the winner). Usable at any IRQL; all-zero
+/// bytes are a valid unlocked value, so it can live in pool memory that starts zeroed.
+pub struct TryLock<T> {
+    held: core::sync::atomic::AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: access to `data` is serialized by `held` (acquire on take, release on drop).
+unsafe impl<T: Send> Sync for TryLock<T> {}
+// SAFETY: moving the lock moves the data; no thread-affine state is kept.
+unsafe impl<T: Send> Send for TryLock<T> {}
+
+impl<T> TryLock<T> {
+    pub const fn new(value: T) -> Self {
+        Self {
+            held: core::sync::atomic::AtomicBool::new(false),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// The guard if nobody holds the lock, `None` otherwise.
+    pub fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
+        use core::sync::atomic::Ordering;
+        (!self.held.swap(true, Ordering::Acquire)).then_some(TryLockGuard { owner: self })
+    }
+
+    /// Whether someone holds it now (diagnostics; stale as soon as it returns).
+    pub fn is_held(&self) -> bool {
+        self.held.load(core::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+pub struct TryLockGuard<'a, T> {
+    owner: &'a TryLock<T>,
+}
+
+impl<T> Deref for TryLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while `held` is ours.
+        unsafe { &*self.owner.data.get() }
+    }
+}
+
+impl<T> DerefMut for TryLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while `held` is ours, and is borrowed mutably.
+        unsafe { &mut *self.owner.data.get() }
+    }
+}
+
+impl<T> Drop for TryLockGuard<'_, T> {
+    fn drop(&mut self) {
+        self.owner
+            .held
+            .store(false, core::sync::atomic::Ordering::Release);
+    }
+}

@@ -26,6 +26,7 @@ extern crate std as _;
 mod adapter;
 pub mod handlers;
 mod oids;
+mod refresh;
 pub mod snapshot;
 
 #[cfg(not(kernel_image))]

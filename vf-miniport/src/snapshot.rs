@@ -174,3 +174,90 @@ pub fn compatibility(v: &VersionBlock) -> Compatibility {
         Compatibility::Same
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::blocks::wire::BlockHeader;
+
+    fn id(n: u8) -> BlockId {
+        BlockId::masked(n)
+    }
+
+    /// A view holding `blocks`: (id, generation, transaction mask).
+    fn view(blocks: &[(u8, u32, u64)]) -> View {
+        // SAFETY: View is plain integers and byte arrays; all-zero is a valid empty view.
+        let mut v: View = unsafe { core::mem::zeroed() };
+        for &(n, generation, txn) in blocks {
+            let header = BlockHeader {
+                format: 1,
+                id: id(n),
+                generation,
+                txn: BlockMask(txn),
+            };
+            v.put(id(n), &[0; 20], &header);
+        }
+        v
+    }
+
+    #[test]
+    fn stale_table() {
+        // (held blocks, expected stale mask)
+        let table: &[(&[(u8, u32, u64)], u64)] = &[
+            (&[], 0),
+            (&[(1, 5, 0b0110)], 0),
+            // 1 and 2 written together at 5, both held at 5: consistent.
+            (&[(1, 5, 0b0110), (2, 5, 0b0110)], 0),
+            // 2 still from 4 while 1 says transaction 5 also wrote 2: 2 is stale.
+            (&[(1, 5, 0b0110), (2, 4, 0b0100)], 0b0100),
+            // 2 is newer than a transaction that did not name 1: nothing stale.
+            (&[(1, 4, 0b0010), (2, 5, 0b0100)], 0),
+            // 3 names 1 and 2; both older: both stale.
+            (&[(1, 1, 0b0010), (2, 2, 0b0100), (3, 6, 0b1110)], 0b0110),
+            // Equal generations never make a block stale.
+            (&[(1, 7, 0b0110), (2, 7, 0b0110), (3, 7, 0b1000)], 0),
+            // A transaction mask naming a block we do not hold changes nothing.
+            (&[(1, 9, 0b1_0000_0010)], 0),
+        ];
+        for (blocks, expected) in table {
+            assert_eq!(view(blocks).stale(), BlockMask(*expected), "{blocks:?}");
+        }
+    }
+
+    #[test]
+    fn compatibility_table() {
+        let v = |major, minor| VersionBlock {
+            major,
+            minor,
+            vf_id: 0,
+            features: 0,
+            defined: BASE_BLOCKS,
+        };
+        let table = [
+            (PROTOCOL_MAJOR, PROTOCOL_MINOR, Compatibility::Same),
+            (
+                PROTOCOL_MAJOR,
+                PROTOCOL_MINOR.wrapping_add(1),
+                Compatibility::NewerOrOlderMinor {
+                    minor: PROTOCOL_MINOR.wrapping_add(1),
+                },
+            ),
+            (
+                PROTOCOL_MAJOR.wrapping_add(1),
+                PROTOCOL_MINOR,
+                Compatibility::Incompatible {
+                    major: PROTOCOL_MAJOR.wrapping_add(1),
+                },
+            ),
+            (0, PROTOCOL_MINOR, Compatibility::Incompatible { major: 0 }),
+            (
+                u16::MAX,
+                u16::MAX,
+                Compatibility::Incompatible { major: u16::MAX },
+            ),
+        ];
+        for (major, minor, expected) in table {
+            assert_eq!(compatibility(&v(major, minor)), expected, "{major}.{minor}");
+        }
+    }
+}

@@ -4,6 +4,6 @@ pub mod mask;
 pub mod schema;
 pub mod wire;
 
-pub use mask::{BlockId, BlockMask};
+pub use mask::{AtomicBlockMask, BlockId, BlockMask};
 pub use schema::*;
 pub use wire::{BlockError, BlockHeader, HEADER_LEN, MAX_BLOCK_LEN};
