@@ -455,12 +455,22 @@ fn hostile_fuzz_never_changes_a_block() {
 #[test]
 fn every_served_block_carries_its_types_format() {
     let w = world();
-    w.pf().set_ihv_block(0, BlockId::new(9).unwrap(), b"ihv").unwrap();
+    w.pf()
+        .set_ihv_block(0, BlockId::new(9).unwrap(), b"ihv")
+        .unwrap();
     w.settle();
-    for id in HOST_BLOCKS.intersection(BASE_BLOCKS).with(BlockId::new(9).unwrap()) {
+    for id in HOST_BLOCKS
+        .intersection(BASE_BLOCKS)
+        .with(BlockId::new(9).unwrap())
+    {
         let block = w.pf_block_via_oid(0, id).unwrap();
         let (header, _) = wire::decode(&block).unwrap();
-        assert_eq!(header.format, descriptor_of(id).format, "block {}", id.get());
+        assert_eq!(
+            header.format,
+            descriptor_of(id).format,
+            "block {}",
+            id.get()
+        );
         assert_eq!(block.len(), descriptor_of(id).len, "block {}", id.get());
     }
     w.assert_clean();
