@@ -254,7 +254,8 @@ pub unsafe fn read_keyword_u32(handle: NDIS_HANDLE, keyword: &[u16]) -> Option<u
 }
 
 /// Hardware-assist attributes (revision 3, NDIS 6.30) carrying SR-IOV capabilities and, for
-/// the PF, NIC switch capabilities (NDIS-FACTS §8.2-8.3). `enabled`: SR-IOV is on (the PF's
+/// the PF, NIC switch capabilities ("Determining SR-IOV Capabilities", "Initializing a VF
+/// Miniport Driver"). `enabled`: SR-IOV is on (the PF's
 /// `*SRIOV` keyword), so the current capabilities are reported as well as the hardware's.
 ///
 /// # Safety

@@ -101,7 +101,7 @@ pub fn check_header(
 }
 
 /// The validated parameters of an `OID_SRIOV_READ_VF_CONFIG_BLOCK` or
-/// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (NDIS-FACTS §6.4). Block and VF checks belong to the
+/// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (`ntddndis.h`). Block and VF checks belong to the
 /// PF, which knows what is allocated and defined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConfigBlockParams {
@@ -157,7 +157,8 @@ impl ConfigBlockParams {
     }
 }
 
-/// Parses `NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO` (NDIS-FACTS §6.3, §7.5).
+/// Parses `NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO` (`ntddndis.h`; the
+/// "OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK" page).
 pub fn parse_invalidate_info(input: &[u8]) -> Result<BlockMask, OidError> {
     check_header(
         input,
@@ -168,7 +169,7 @@ pub fn parse_invalidate_info(input: &[u8]) -> Result<BlockMask, OidError> {
     Ok(BlockMask(le64(input, 8)))
 }
 
-/// Parses the VFId of `NDIS_SRIOV_RESET_VF_PARAMETERS` (§6.7).
+/// Parses the VFId of `NDIS_SRIOV_RESET_VF_PARAMETERS` (`ntddndis.h`).
 pub fn parse_reset_vf(input: &[u8]) -> Result<u16, OidError> {
     check_header(
         input,
@@ -179,7 +180,8 @@ pub fn parse_reset_vf(input: &[u8]) -> Result<u16, OidError> {
     Ok(le16(input, 4))
 }
 
-/// Parses the VFId of `NDIS_NIC_SWITCH_FREE_VF_PARAMETERS` (§6.8: VFId at 8, Header.Size 10).
+/// Parses the VFId of `NDIS_NIC_SWITCH_FREE_VF_PARAMETERS` (`ntddndis.h`: VFId at 8,
+/// Header.Size 10).
 pub fn parse_free_vf(input: &[u8]) -> Result<u16, OidError> {
     check_header(
         input,
@@ -190,7 +192,7 @@ pub fn parse_free_vf(input: &[u8]) -> Result<u16, OidError> {
     Ok(le16(input, 8))
 }
 
-/// Parses `NumVFs` and `SwitchId` of `NDIS_NIC_SWITCH_PARAMETERS` (§6.9).
+/// Parses `NumVFs` and `SwitchId` of `NDIS_NIC_SWITCH_PARAMETERS` (`ntddndis.h`).
 pub fn parse_create_switch(input: &[u8]) -> Result<(u32, u32), OidError> {
     check_header(
         input,
@@ -202,7 +204,7 @@ pub fn parse_create_switch(input: &[u8]) -> Result<(u32, u32), OidError> {
 }
 
 /// What `OID_NIC_SWITCH_ALLOCATE_VF` asks for, read in place from its
-/// `NDIS_NIC_SWITCH_VF_PARAMETERS` (§6.8) rather than copied: the structure is 0x660 bytes,
+/// `NDIS_NIC_SWITCH_VF_PARAMETERS` (`ntddndis.h`) rather than copied: the structure is 0x660 bytes,
 /// too much for a kernel stack frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllocateVf {
@@ -257,7 +259,7 @@ fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> bool {
     }
 }
 
-/// Which of the three request shapes (§6.2) a request uses.
+/// Which of the three request shapes (`NDIS_OID_REQUEST.DATA`, `oidrequest.h`) a request uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestKind {
     Query,
@@ -294,7 +296,7 @@ impl<'a> OidRequest<'a> {
     }
 
     pub fn oid(&self) -> NDIS_OID {
-        // SAFETY: `Oid` is the first field of all three union variants (§6.2).
+        // SAFETY: `Oid` is the first field of all three union variants (`oidrequest.h`).
         unsafe { self.req.DATA.QUERY_INFORMATION.Oid }
     }
 
@@ -332,7 +334,7 @@ impl<'a> OidRequest<'a> {
     pub fn buffer(&mut self) -> &mut [u8] {
         let (input, output) = self.lengths();
         let len = input.max(output);
-        // SAFETY: the buffer pointer sits at the same offset in all variants (§6.2).
+        // SAFETY: the buffer pointer sits at the same offset in all variants (`oidrequest.h`).
         let ptr = unsafe { self.req.DATA.QUERY_INFORMATION.InformationBuffer } as *mut u8;
         if ptr.is_null() || len == 0 {
             return &mut [];

@@ -1,6 +1,6 @@
 //! A spin lock over ntoskrnl's `KSPIN_LOCK`, the same calls the `NdisAcquireSpinLock` macros
-//! make on x64 (NDIS-FACTS §2.1). Holding it raises the IRQL to DISPATCH_LEVEL, so nothing
-//! that needs `<= APC_LEVEL` (e.g. `NdisMReadConfigBlock`) may run under it.
+//! make on x64 (`ndis.h` l.2311-2337, `wdm.h`). Holding it raises the IRQL to DISPATCH_LEVEL,
+//! so nothing that needs `<= APC_LEVEL` (e.g. `NdisMReadConfigBlock`) may run under it.
 use crate::ffi::imports::{KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock};
 use crate::ffi::{KIRQL, KSPIN_LOCK};
 use core::cell::UnsafeCell;
@@ -17,7 +17,7 @@ unsafe impl<T: Send> Sync for SpinLock<T> {}
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
-    /// `KeInitializeSpinLock` is `*SpinLock = 0` (NDIS-FACTS §2.1), so this is const.
+    /// `KeInitializeSpinLock` is `*SpinLock = 0` (an inline in `wdm.h` on x64), so this is const.
     pub const fn new(value: T) -> Self {
         Self {
             lock: UnsafeCell::new(0),

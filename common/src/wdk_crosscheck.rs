@@ -26,7 +26,7 @@ macro_rules! same_layout {
 }
 
 // ndis.h defines these NDIS_STATUS codes as the NTSTATUS of the same meaning
-// (NDIS-FACTS §4, WDK1709 `km/ndis.h`: `#define NDIS_STATUS_x ((NDIS_STATUS)STATUS_y)`).
+// (WDK 1709 `km/ndis.h`: `#define NDIS_STATUS_x ((NDIS_STATUS)STATUS_y)`).
 same_value! {
     NDIS_STATUS_SUCCESS => wdk_sys::STATUS_SUCCESS,
     NDIS_STATUS_PENDING => wdk_sys::STATUS_PENDING,

@@ -1,5 +1,5 @@
 //! x64 sizes and field offsets of every `#[repr(C)]` structure in `common::ffi`, against the
-//! facts in `shared/NDIS-FACTS.md` (section cited per test). The same structures are compiled
+//! facts in `docs/ndis-reference.md` (header cited per test). The same structures are compiled
 //! against mingw-w64's `ntddndis.h` in `c_oracle.rs`.
 #![cfg(target_pointer_width = "64")]
 
@@ -14,13 +14,13 @@ macro_rules! layout {
     }};
 }
 
-/// §6.1 (PDB, mingw).
+/// `ntddndis.h` (ndis.sys symbols, mingw-w64).
 #[test]
 fn ndis_object_header() {
     layout!(NDIS_OBJECT_HEADER, size 4, align 2; Type @ 0, Revision @ 1, Size @ 2);
 }
 
-/// §6.2 (WDK22621 oidrequest.h; PDB offsets).
+/// WDK 22621 `km/ndis/oidrequest.h`; offsets from the ndis.sys symbols.
 #[test]
 fn ndis_oid_request() {
     layout!(NDIS_OID_REQUEST, size 0xF8, align 8;
@@ -38,7 +38,7 @@ fn ndis_oid_request() {
     );
 }
 
-/// §6.2: the request union and its three variants (offsets relative to DATA).
+/// `oidrequest.h`: the request union and its three variants (offsets relative to DATA).
 #[test]
 fn ndis_oid_request_data_variants() {
     assert_eq!(size_of::<NDIS_OID_REQUEST_DATA>(), 0x28);
@@ -51,7 +51,7 @@ fn ndis_oid_request_data_variants() {
         MethodId @ 0x18, BytesWritten @ 0x1C, BytesRead @ 0x20, BytesNeeded @ 0x24);
 }
 
-/// §6.4 (mingw l.4093/4101).
+/// `ntddndis.h` (mingw-w64 l.4093/4101).
 #[test]
 fn sriov_read_write_vf_config_block_parameters() {
     layout!(NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS, size 20, align 4;
@@ -62,25 +62,25 @@ fn sriov_read_write_vf_config_block_parameters() {
     );
 }
 
-/// §6.3 (mingw l.4165).
+/// `ntddndis.h` (mingw-w64 l.4165).
 #[test]
 fn sriov_vf_invalidate_config_block_info() {
     layout!(NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO, size 16, align 8; Header @ 0, BlockMask @ 8);
 }
 
-/// §6.6 (PDB, mingw l.4071).
+/// `ntddndis.h` (ndis.sys symbols, mingw-w64 l.4071).
 #[test]
 fn sriov_capabilities() {
     layout!(NDIS_SRIOV_CAPABILITIES, size 12, align 4; Header @ 0, Flags @ 4, SriovCapabilities @ 8);
 }
 
-/// §6.7.
+/// `ntddndis.h`.
 #[test]
 fn sriov_reset_vf_parameters() {
     layout!(NDIS_SRIOV_RESET_VF_PARAMETERS, size 6, align 2; Header @ 0, VFId @ 4);
 }
 
-/// mingw appendix: NDIS_NIC_SWITCH_CAPABILITIES (revision 2).
+/// `ntddndis.h` (mingw-w64): NDIS_NIC_SWITCH_CAPABILITIES (revision 2).
 #[test]
 fn nic_switch_capabilities() {
     layout!(NDIS_NIC_SWITCH_CAPABILITIES, size 116, align 4;
@@ -92,7 +92,7 @@ fn nic_switch_capabilities() {
         NdisReserved13 @ 96, NdisReserved14 @ 100, NdisReserved15 @ 104, NdisReserved16 @ 108, NdisReserved17 @ 112);
 }
 
-/// §6.9 / mingw appendix: NDIS_NIC_SWITCH_PARAMETERS (revision 1).
+/// `ntddndis.h` (mingw-w64): NDIS_NIC_SWITCH_PARAMETERS (revision 1).
 #[test]
 fn nic_switch_parameters() {
     layout!(NDIS_NIC_SWITCH_PARAMETERS, size 548, align 4;
@@ -101,13 +101,13 @@ fn nic_switch_parameters() {
     assert_eq!(size_of::<NDIS_IF_COUNTED_STRING>(), 0x204);
 }
 
-/// mingw appendix.
+/// `ntddndis.h` (mingw-w64).
 #[test]
 fn nic_switch_delete_switch_parameters() {
     layout!(NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS, size 12, align 4; Header @ 0, Flags @ 4, SwitchId @ 8);
 }
 
-/// §6.8 (PDB exact, mingw).
+/// `ntddndis.h` (ndis.sys symbols, mingw-w64).
 #[test]
 fn nic_switch_vf_parameters() {
     layout!(NDIS_NIC_SWITCH_VF_PARAMETERS, size 0x660, align 4;
@@ -116,7 +116,7 @@ fn nic_switch_vf_parameters() {
         VFId @ 0x65A, RequestorId @ 0x65C);
 }
 
-/// §6.8: size 12, Header.Size 10.
+/// `ntddndis.h`: size 12, Header.Size 10.
 #[test]
 fn nic_switch_free_vf_parameters() {
     layout!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, size 12, align 4; Header @ 0, Flags @ 4, VFId @ 8);
@@ -126,7 +126,7 @@ fn nic_switch_free_vf_parameters() {
     );
 }
 
-/// mingw appendix: NDIS_LINK_STATE.
+/// `ntddndis.h` (mingw-w64): NDIS_LINK_STATE.
 #[test]
 fn link_state() {
     layout!(NDIS_LINK_STATE, size 40, align 8;
@@ -134,7 +134,7 @@ fn link_state() {
         PauseFunctions @ 32, AutoNegotiationFlags @ 36);
 }
 
-/// §6.14 (PDB).
+/// `ndis.h` (ndis.sys symbols).
 #[test]
 fn status_indication() {
     layout!(NDIS_STATUS_INDICATION, size 0x70, align 8;
@@ -143,7 +143,7 @@ fn status_indication() {
         Guid @ 0x3C, NdisReserved @ 0x50);
 }
 
-/// §6.10 (WDK22621 l.10868; PDB rev-2 layout).
+/// WDK 22621 `km/ndis.h` l.10868; ndis.sys symbols (revision 2 layout).
 #[test]
 fn miniport_driver_characteristics() {
     layout!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, size 0x98, align 8;
@@ -160,7 +160,7 @@ fn miniport_driver_characteristics() {
     );
 }
 
-/// §6.11 (PDB).
+/// `ndis.h` (ndis.sys symbols).
 #[test]
 fn adapter_registration_attributes() {
     layout!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, size 0x20, align 8;
@@ -168,7 +168,7 @@ fn adapter_registration_attributes() {
         InterfaceType @ 0x18);
 }
 
-/// §6.12 (WDK22621 l.10256; PDB).
+/// WDK 22621 `km/ndis.h` l.10256; ndis.sys symbols.
 #[test]
 fn adapter_general_attributes() {
     layout!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, size 0xE0, align 8;
@@ -184,7 +184,7 @@ fn adapter_general_attributes() {
         PowerManagementCapabilitiesEx @ 0xD8);
 }
 
-/// §6.13 (PDB).
+/// `ndis.h` (ndis.sys symbols).
 #[test]
 fn adapter_hardware_assist_attributes() {
     layout!(NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES, size 0x60, align 8;
@@ -202,7 +202,7 @@ fn adapter_hardware_assist_attributes() {
     );
 }
 
-/// §6.15 (PDB).
+/// `ndis.h` (ndis.sys symbols).
 #[test]
 fn miniport_init_pause_restart_parameters() {
     layout!(NDIS_MINIPORT_INIT_PARAMETERS, size 0x40, align 8;
@@ -213,7 +213,7 @@ fn miniport_init_pause_restart_parameters() {
     layout!(NDIS_MINIPORT_RESTART_PARAMETERS, size 0x18, align 8; Header @ 0, RestartAttributes @ 8, Flags @ 0x10);
 }
 
-/// §6.15 (PDB).
+/// `ndis.h` (ndis.sys symbols).
 #[test]
 fn net_device_pnp_event_and_spin_lock() {
     layout!(NET_DEVICE_PNP_EVENT, size 0x30, align 8;
@@ -244,14 +244,14 @@ fn guid() {
     layout!(GUID, size 16, align 4; Data1 @ 0, Data2 @ 4, Data3 @ 6, Data4 @ 8);
 }
 
-/// §6.16 (WDK22621 vpci.h) and wdm.h UNICODE_STRING.
+/// WDK 22621 `km/vpci.h` and `wdm.h` UNICODE_STRING.
 #[test]
 fn vpci_output_and_unicode_string() {
     layout!(VPCI_INVALIDATE_BLOCK_OUTPUT, size 8, align 8; BlockMask @ 0);
     layout!(UNICODE_STRING, size 16, align 8; Length @ 0, MaximumLength @ 2, Buffer @ 8);
 }
 
-/// §4: NDIS_STATUS values (WDK1709 literals; NTSTATUS aliases via windows-sys).
+/// NDIS_STATUS values (WDK 1709 `km/ndis.h` literals; NTSTATUS aliases via windows-sys).
 #[test]
 fn status_values() {
     assert_eq!(NDIS_STATUS_SUCCESS, 0);
@@ -271,7 +271,7 @@ fn status_values() {
     assert_ne!(NDIS_STATUS_INVALID_LENGTH as u32, 0xC023_0014);
 }
 
-/// §5.1 / appendix: the OIDs of the backchannel and the NIC switch.
+/// `ntddndis.h`, `km/vpci.h`: the OIDs of the backchannel and the NIC switch.
 #[test]
 fn oid_values() {
     assert_eq!(OID_SRIOV_READ_VF_CONFIG_BLOCK, 66131);
@@ -291,7 +291,7 @@ fn oid_values() {
     );
 }
 
-/// §5.1: object types and SR-IOV capability flags.
+/// `ntddndis.h`: object types and SR-IOV capability flags.
 #[test]
 fn object_types_and_caps() {
     assert_eq!(NDIS_OBJECT_TYPE_DEFAULT, 0x80);

@@ -1,5 +1,5 @@
 //! Parsing of the config-block OID payloads, fed hostile input: every refusal carries the
-//! documented status (NDIS-FACTS §7.4-7.5) and, for a short buffer, `BytesNeeded`.
+//! status the OID pages document and, for a short buffer, `BytesNeeded`.
 use common::ffi::*;
 use common::oid::*;
 
@@ -236,7 +236,7 @@ fn vf_params(rev: u8, size: u16, switch_id: u32, mac_len: u16, mac: [u8; 6]) -> 
     b[0] = NDIS_OBJECT_TYPE_DEFAULT;
     b[1] = rev;
     b[2..4].copy_from_slice(&size.to_le_bytes());
-    b[8..12].copy_from_slice(&switch_id.to_le_bytes()); // SwitchId (§6.8)
+    b[8..12].copy_from_slice(&switch_id.to_le_bytes()); // SwitchId (`ntddndis.h`)
     b[1560..1562].copy_from_slice(&mac_len.to_le_bytes()); // MacAddressLength
     b[1594..1600].copy_from_slice(&mac); // CurrentMacAddress
     b

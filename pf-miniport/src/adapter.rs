@@ -49,8 +49,9 @@ pub(crate) struct PfState {
 }
 
 impl PfState {
-    /// The store of an allocated VF; `INVALID_PARAMETER` for anything else (NDIS-FACTS §7.4:
-    /// "If resources for the specified VF have not been allocated, the driver must fail").
+    /// The store of an allocated VF; `INVALID_PARAMETER` for anything else (the
+    /// "OID_SRIOV_READ_VF_CONFIG_BLOCK" and "OID_SRIOV_WRITE_VF_CONFIG_BLOCK" pages: a request
+    /// for a VF whose resources were not allocated must fail).
     pub fn vf(&self, vf_id: u16) -> Result<&VfStore, OidError> {
         if !self.sriov_enabled {
             return Err(OidError::status(
@@ -154,7 +155,7 @@ impl Adapter {
         if status == NDIS_STATUS_SUCCESS {
             let caps = NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT;
             // Hardware capabilities always; current ones only while *SRIOV enables them
-            // (NDIS-FACTS §8.2.3).
+            // ("MiniportInitializeEx Guidelines for PF Miniport Drivers").
             // SAFETY: as above.
             status = unsafe {
                 miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps()), sriov)

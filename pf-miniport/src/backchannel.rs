@@ -1,7 +1,7 @@
 //! The guest-facing OIDs: `OID_SRIOV_READ_VF_CONFIG_BLOCK` and
 //! `OID_SRIOV_WRITE_VF_CONFIG_BLOCK`. Everything in these requests (VF id, block id, length,
 //! offset, bytes) is controlled by a guest VM: each value is checked before use, a refusal
-//! carries the documented status (NDIS-FACTS §7.4) and `BytesNeeded`, is logged, and changes
+//! carries the status its OID page documents and `BytesNeeded`, is logged, and changes
 //! nothing. No allocation here: these run with the adapter spin lock held only for the copy.
 // The crate denies panics; guest-supplied values here may not overflow either.
 #![deny(clippy::arithmetic_side_effects)]
@@ -61,7 +61,7 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
     NDIS_STATUS_SUCCESS
 }
 
-/// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (set; method accepted too, NDIS-FACTS §10.2): stores a
+/// `OID_SRIOV_WRITE_VF_CONFIG_BLOCK` (set; method accepted too: its page says both): stores a
 /// guest-writable block after validating its envelope and contents.
 #[inline(never)] // a breakpoint target in docs/windbg.md
 pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_STATUS {

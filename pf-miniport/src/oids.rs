@@ -7,8 +7,8 @@ use common::miniport;
 use common::ndis_log;
 use common::oid::OidRequest;
 
-/// Listed in the general attributes' SupportedOidList (NDIS-FACTS §7.1: a PF must list the
-/// SR-IOV and NIC switch OIDs it handles).
+/// Listed in the general attributes' SupportedOidList ("SR-IOV OIDs" page: a PF must list
+/// the SR-IOV and NIC switch OIDs it handles).
 pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<9, 34>([
     OID_NIC_SWITCH_CREATE_SWITCH,
     OID_NIC_SWITCH_DELETE_SWITCH,

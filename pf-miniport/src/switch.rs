@@ -1,5 +1,6 @@
 //! The NIC switch and its VFs: OID_NIC_SWITCH_CREATE_SWITCH / DELETE_SWITCH,
-//! OID_NIC_SWITCH_ALLOCATE_VF / FREE_VF and OID_SRIOV_RESET_VF (NDIS-FACTS §8.2).
+//! OID_NIC_SWITCH_ALLOCATE_VF / FREE_VF and OID_SRIOV_RESET_VF (pages: "Handling the
+//! OID_NIC_SWITCH_CREATE_SWITCH Request", "Deleting a NIC Switch", the OIDs' own pages).
 // The crate denies panics; guest-supplied values here may not overflow either.
 #![deny(clippy::arithmetic_side_effects)]
 
@@ -112,7 +113,8 @@ impl Adapter {
             }
         }
         self.inner.lock().switch_created = false;
-        // SAFETY: valid adapter handle; disabling is the documented inverse (NDIS-FACTS §8.2.4).
+        // SAFETY: valid adapter handle; disabling is the documented inverse ("Deleting a NIC
+        // Switch").
         let status = unsafe { NdisMEnableVirtualization(self.handle, 0, FALSE, FALSE, FALSE) };
         if status != NDIS_STATUS_SUCCESS {
             ndis_log!(

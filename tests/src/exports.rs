@@ -1,6 +1,6 @@
 //! The NDIS and ntoskrnl functions the drivers import, defined under their real names with
 //! the NDIS ABI. Each is a thin check-and-forward: find the world from the handle, check the
-//! IRQL rule from NDIS-FACTS §2.2, and hand over to `world.rs`.
+//! IRQL rule from the function's `ndis.h` annotation / DDI page, and hand over to `world.rs`.
 #![allow(non_snake_case)]
 
 use crate::irql;
@@ -105,7 +105,8 @@ ndis_fn! {
         }
         let handle = w.register_driver(*chars);
         if let Some(set_options) = chars.SetOptionsHandler {
-            // SAFETY: NDIS calls MiniportSetOptions inside registration (NDIS-FACTS §8.1).
+            // SAFETY: NDIS calls MiniportSetOptions inside registration ("Initializing a
+            // Miniport Driver").
             let status = unsafe { set_options(handle, std::ptr::null_mut()) };
             if status != NDIS_STATUS_SUCCESS {
                 return status;

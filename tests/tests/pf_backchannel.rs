@@ -1,5 +1,6 @@
 //! The PF's guest-facing OIDs fed hostile input. Each case checks the documented status
-//! (NDIS-FACTS §7.4), `BytesNeeded` where NDIS expects it, and that no block of any VF changed.
+//! (OID_SRIOV_READ/WRITE_VF_CONFIG_BLOCK pages), `BytesNeeded` where NDIS expects it, and that
+//! no block of any VF changed.
 use common::blocks::wire;
 use common::blocks::*;
 use common::ffi::*;
@@ -276,7 +277,7 @@ fn write_of_the_status_block_is_stored() {
     let o = write(&w, 2, 4, &status_block(77), RequestKind::Set);
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().vf_status(2).unwrap().applied_generation, 77);
-    // Method requests are accepted too (NDIS-FACTS §10.2).
+    // Method requests are accepted too (the OID_SRIOV_WRITE_VF_CONFIG_BLOCK page says both).
     assert_eq!(
         write(&w, 2, 4, &status_block(78), RequestKind::Method).status,
         NDIS_STATUS_SUCCESS

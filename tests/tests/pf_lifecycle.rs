@@ -285,7 +285,7 @@ fn allocated_vfs_get_the_requested_mac_and_their_requestor_id() {
     let (status, vf, rid, out) = allocate_with_mac(&w, asked);
     assert_eq!((status, vf), (NDIS_STATUS_SUCCESS, 0));
     // The simulator puts VF n at segment 0, bus 1 + n / 256, function n % 256:
-    // NDIS_MAKE_RID(seg, bus, fn) = seg << 16 | bus << 8 | fn (NDIS-FACTS).
+    // NDIS_MAKE_RID(seg, bus, fn) = seg << 16 | bus << 8 | fn (`ndis.h`).
     assert_eq!(rid, 0x0000_0100);
     assert_eq!(pf_mac(&w, vf), asked, "the switch's MAC becomes block 1");
     assert_eq!(

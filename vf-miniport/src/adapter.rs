@@ -82,8 +82,9 @@ pub struct Snapshot {
 }
 
 impl Adapter {
-    /// MiniportInitializeEx for the VF (NDIS-FACTS §8.3): registration attributes, then every
-    /// block read and checked, then general and hardware-assist attributes. Leaves it Paused.
+    /// MiniportInitializeEx for the VF ("Initializing a VF Miniport Driver"): registration
+    /// attributes, then every block read and checked, then general and hardware-assist
+    /// attributes. Leaves it Paused.
     pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
         // SAFETY: the miniport adapter handle of this initialization, valid until halt.
         let Some(mut adapter) =
@@ -136,7 +137,8 @@ impl Adapter {
         let mut status =
             unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
         if status == NDIS_STATUS_SUCCESS {
-            // A VF sets VF_MINIPORT | SRIOV_SUPPORTED and no NIC switch (NDIS-FACTS §10.4).
+            // A VF sets VF_MINIPORT | SRIOV_SUPPORTED and no NIC switch (the note on
+            // "Initializing a VF Miniport Driver"; its step text says PF_MINIPORT, an erratum).
             let caps = NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED;
             // SAFETY: as above.
             status = unsafe { miniport::set_sriov_attributes(handle, caps, None, true) };

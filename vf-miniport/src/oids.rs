@@ -7,7 +7,7 @@ use common::miniport;
 use common::ndis_log;
 use common::oid::{self, OidRequest, RequestKind};
 
-/// The VF must list OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK (NDIS-FACTS §7.1).
+/// The VF must list OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK ("SR-IOV OIDs" page).
 pub static SUPPORTED_OIDS: &[NDIS_OID] =
     &miniport::oid_list::<1, 26>([OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK]);
 
@@ -35,7 +35,8 @@ impl Adapter {
     }
 
     /// OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK. Documented as a method request, but the
-    /// structure's page says set (NDIS-FACTS §10.1): both are accepted.
+    /// structure's page ("NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO structure") says set: both
+    /// are accepted.
     #[inline(never)] // a breakpoint target in docs/windbg.md
     fn invalidate_config_block(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         if req.kind() == RequestKind::Query {

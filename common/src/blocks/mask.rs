@@ -1,5 +1,5 @@
-//! Block ids and `BlockMask`: bit n of the 64-bit mask flags block n (NDIS-FACTS §7.3: only
-//! blocks 0..=63 can be invalidated).
+//! Block ids and `BlockMask`: bit n of the 64-bit mask flags block n ("Backchannel
+//! Communication from the PF Miniport Driver"; only blocks 0..=63 can be invalidated).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -13,7 +13,7 @@
 //! ```
 //! A block is at most [`MAX_BLOCK_LEN`] = 127 bytes on the wire: the backchannel allows 128
 //! (`VPCI_MAX_READ_WRITE_BLOCK_SIZE`) but the SAL on the host side says `< 128`
-//! (NDIS-FACTS §10.5), so we stay below both.
+//! (`km/pcivirt.h`, `SRIOV_READ_BLOCK`), so we stay below both.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,14 +1,14 @@
-//! Functions the drivers import. Prototypes from NDIS-FACTS §2 (WDK 22621 `km/ndis.h`), plus
+//! Functions the drivers import. Prototypes from WDK 22621 `km/ndis.h`, plus
 //! memory (`NdisAllocateMemoryWithTagPriority` / `NdisFreeMemoryWithTagPriority`, checked
 //! against public NDIS driver sources and mingw-w64's `libndis.a` export list) and the
-//! ntoskrnl spin-lock, IRQL, pool, bugcheck and debug-print exports (§2.1, mingw-w64
+//! ntoskrnl spin-lock, IRQL, pool, bugcheck and debug-print exports (`wdm.h`, mingw-w64
 //! `libntoskrnl.a`). On Windows these are `raw-dylib` imports; on the host the simulator in
 //! `tests/` defines the same symbols.
 use super::structs::*;
 use super::types::*;
 use core::ffi::c_void;
 
-/// `NDIS_IO_WORKITEM_ROUTINE` (NDIS-FACTS §2): runs at PASSIVE_LEVEL.
+/// `NDIS_IO_WORKITEM_ROUTINE` (`ndis.h`): runs at PASSIVE_LEVEL.
 pub type NDIS_IO_WORKITEM_ROUTINE = Option<crate::ndis_fn_type!(fn(*mut c_void, NDIS_HANDLE))>;
 
 crate::ndis_imports! {

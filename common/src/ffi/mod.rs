@@ -1,7 +1,7 @@
 //! NDIS FFI: the C names, values and layouts the two miniports use, nothing more.
 //!
 //! Names follow the WDK headers so that a driver engineer can grep for them; every value and
-//! layout is taken from `shared/NDIS-FACTS.md` (section numbers are cited beside them) and is
+//! layout is recorded, with its header or documentation page, in `docs/ndis-reference.md` and is
 //! pinned by the layout tests in `common/tests/layouts.rs`.
 #![allow(
     non_camel_case_types,

@@ -1,8 +1,9 @@
-//! OIDs, request types, object types, revisions and flags (NDIS-FACTS §4, §5.1, appendix;
-//! cross-checked there against windows-sys 0.59, mingw-w64 `ntddndis.h` and WDK 22621).
+//! OIDs, request types, object types, revisions and flags (`ntddndis.h`, `ndis.h`; each
+//! cross-checked against windows-sys 0.59, mingw-w64 `ntddndis.h` and WDK 22621, see
+//! docs/ndis-reference.md).
 use super::types::{NDIS_OID, NDIS_REQUEST_TYPE};
 
-// NDIS_REQUEST_TYPE (§4, PDB `_NDIS_REQUEST_TYPE`).
+// NDIS_REQUEST_TYPE (`ntddndis.h`; ndis.sys symbols `_NDIS_REQUEST_TYPE`).
 pub const NdisRequestQueryInformation: NDIS_REQUEST_TYPE = 0;
 pub const NdisRequestSetInformation: NDIS_REQUEST_TYPE = 1;
 pub const NdisRequestQueryStatistics: NDIS_REQUEST_TYPE = 2;
@@ -102,7 +103,7 @@ pub const NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1: u8 = 1;
 pub const NDIS_NIC_SWITCH_CAPABILITIES_REVISION_2: u8 = 2;
 pub const NDIS_LINK_STATE_REVISION_1: u8 = 1;
 
-// NDIS_SIZEOF_* (§5.2): what Header.Size carries; may be less than size_of.
+// NDIS_SIZEOF_* (`ndis.h`, `ntddndis.h`): what Header.Size carries; may be less than size_of.
 pub const NDIS_SIZEOF_OID_REQUEST_REVISION_1: u16 = 0xEC;
 pub const NDIS_SIZEOF_OID_REQUEST_REVISION_2: u16 = 0xF8;
 pub const NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2: u16 = 0x98;
@@ -132,12 +133,12 @@ pub const NDIS_PF_FUNCTION_ID: u16 = 0xFFFF;
 pub const NDIS_INVALID_VF_FUNCTION_ID: u16 = 0xFFFF;
 pub const NdisNicSwitchTypeExternal: u32 = 1;
 
-// Attributes flags (§5.1).
+// Attributes flags (`ndis.h`).
 pub const NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE: u32 = 0x1;
 pub const NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK: u32 = 0x4;
 pub const NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER: u32 = 0x40;
 
-// Media and interface (§5.1 "Additional values").
+// Media and interface (`ntddndis.h`, `ifdef.h`, `ipifcons.h`).
 pub const NdisMedium802_3: u32 = 0;
 pub const NdisPhysicalMedium802_3: u32 = 14;
 pub const NdisInterfacePci: u32 = 5;
@@ -158,20 +159,20 @@ pub const NDIS_PACKET_TYPE_ALL_MULTICAST: u32 = 0x4;
 pub const NDIS_PACKET_TYPE_BROADCAST: u32 = 0x8;
 pub const NDIS_PACKET_TYPE_PROMISCUOUS: u32 = 0x20;
 
-// NDIS_HALT_ACTION / NDIS_SHUTDOWN_ACTION (§3).
+// NDIS_HALT_ACTION / NDIS_SHUTDOWN_ACTION (`ndis.h`).
 pub const NdisHaltDeviceDisabled: u32 = 0;
 pub const NdisHaltDeviceSurpriseRemoved: u32 = 3;
 pub const NdisShutdownPowerOff: u32 = 0;
 pub const NdisShutdownBugCheck: u32 = 1;
 
-// NDIS_DEVICE_PNP_EVENT (§3).
+// NDIS_DEVICE_PNP_EVENT (`ndis.h`).
 pub const NdisDevicePnPEventSurpriseRemoved: u32 = 2;
 pub const NdisDevicePnPEventPowerProfileChanged: u32 = 5;
 
-/// `NDIS_RUNTIME_VERSION_630` pieces (§3).
+/// `NDIS_RUNTIME_VERSION_630` pieces (`ndis.h`).
 pub const NDIS_MINIPORT_MAJOR_VERSION: u8 = 6;
 pub const NDIS_MINIPORT_MINOR_VERSION: u8 = 30;
 
-/// Send/return flags (§3, WDK1709).
+/// Send/return flags (WDK 1709 `ndis.h`).
 pub const NDIS_SEND_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 pub const NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;

@@ -1,4 +1,4 @@
-//! NDIS_STATUS values (NDIS-FACTS §4: WDK1709 `km/ndis.h` l.2355-2450, NTSTATUS aliases via
+//! NDIS_STATUS values (WDK 1709 `km/ndis.h` l.2355-2450, NTSTATUS aliases via
 //! windows-sys). The 0xC001xxxx literals are the NDIS ones, not the STATUS_NDIS_* NTSTATUS codes.
 use super::types::NDIS_STATUS;
 
@@ -34,7 +34,7 @@ pub const NDIS_STATUS_PAUSED: NDIS_STATUS = s(0xC023_002A);
 pub const NDIS_STATUS_UNSUPPORTED_REVISION: NDIS_STATUS = s(0xC023_002C);
 pub const NDIS_STATUS_MEDIA_DISCONNECTED: NDIS_STATUS = s(0xC023_001F);
 
-/// Status indication codes (§4: WDK1709 l.2090-2108; mingw `ddk/ndis.h` l.373).
+/// Status indication codes (WDK 1709 `km/ndis.h` l.2090-2108; mingw `ddk/ndis.h` l.373).
 pub const NDIS_STATUS_MEDIA_CONNECT: NDIS_STATUS = s(0x4001_000B);
 pub const NDIS_STATUS_MEDIA_DISCONNECT: NDIS_STATUS = s(0x4001_000C);
 pub const NDIS_STATUS_LINK_STATE: NDIS_STATUS = s(0x4001_0017);

@@ -1,11 +1,11 @@
-//! `#[repr(C)]` structures (NDIS-FACTS §6 and the mingw-w64 appendix). Each one's x64 size and
-//! field offsets are asserted in `common/tests/layouts.rs`, and the ones mingw-w64 defines are
-//! also compiled against its `ntddndis.h` there.
+//! `#[repr(C)]` structures, each with its WDK header (docs/ndis-reference.md). Each one's x64
+//! size and field offsets are asserted in `common/tests/layouts.rs`, and the ones mingw-w64
+//! defines are also compiled against its `ntddndis.h` there.
 use super::types::*;
 use crate::ndis_fn_type;
 use core::ffi::c_void;
 
-/// NDIS_OID_REQUEST.DATA.QUERY_INFORMATION (§6.2).
+/// NDIS_OID_REQUEST.DATA.QUERY_INFORMATION (`km/ndis/oidrequest.h`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_OID_QUERY_INFORMATION {
@@ -16,7 +16,7 @@ pub struct NDIS_OID_QUERY_INFORMATION {
     pub BytesNeeded: u32,
 }
 
-/// NDIS_OID_REQUEST.DATA.SET_INFORMATION (§6.2).
+/// NDIS_OID_REQUEST.DATA.SET_INFORMATION (`km/ndis/oidrequest.h`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_OID_SET_INFORMATION {
@@ -27,7 +27,7 @@ pub struct NDIS_OID_SET_INFORMATION {
     pub BytesNeeded: u32,
 }
 
-/// NDIS_OID_REQUEST.DATA.METHOD_INFORMATION (§6.2).
+/// NDIS_OID_REQUEST.DATA.METHOD_INFORMATION (`km/ndis/oidrequest.h`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_OID_METHOD_INFORMATION {
@@ -41,7 +41,7 @@ pub struct NDIS_OID_METHOD_INFORMATION {
     pub BytesNeeded: u32,
 }
 
-/// The request union (§6.2: size 0x28).
+/// The request union (`km/ndis/oidrequest.h`: size 0x28).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union NDIS_OID_REQUEST_DATA {
@@ -50,7 +50,7 @@ pub union NDIS_OID_REQUEST_DATA {
     pub METHOD_INFORMATION: NDIS_OID_METHOD_INFORMATION,
 }
 
-/// NDIS_OID_REQUEST (§6.2: size 0xF8, REVISION_1 ends at 0xEC).
+/// NDIS_OID_REQUEST (`km/ndis/oidrequest.h`: size 0xF8, REVISION_1 ends at 0xEC).
 #[repr(C)]
 pub struct NDIS_OID_REQUEST {
     pub Header: NDIS_OBJECT_HEADER,
@@ -71,7 +71,7 @@ pub struct NDIS_OID_REQUEST {
     pub Flags: u32,
 }
 
-/// NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS (§6.4, MINGW l.4093): size 20.
+/// NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS (`ntddndis.h`, mingw-w64 l.4093): size 20.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS {
@@ -82,10 +82,10 @@ pub struct NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS {
     pub BufferOffset: u32,
 }
 
-/// NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS (§6.4, MINGW l.4101): same shape as the read.
+/// NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS (`ntddndis.h`, mingw-w64 l.4101): as the read.
 pub type NDIS_SRIOV_WRITE_VF_CONFIG_BLOCK_PARAMETERS = NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS;
 
-/// NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO (§6.3): size 16, BlockMask at 8.
+/// NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO (`ntddndis.h`): size 16, BlockMask at 8.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO {
@@ -93,7 +93,7 @@ pub struct NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO {
     pub BlockMask: u64,
 }
 
-/// NDIS_SRIOV_CAPABILITIES (§6.6): size 12.
+/// NDIS_SRIOV_CAPABILITIES (`ntddndis.h`): size 12.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_SRIOV_CAPABILITIES {
@@ -102,7 +102,7 @@ pub struct NDIS_SRIOV_CAPABILITIES {
     pub SriovCapabilities: u32,
 }
 
-/// NDIS_SRIOV_RESET_VF_PARAMETERS (§6.7): size 6.
+/// NDIS_SRIOV_RESET_VF_PARAMETERS (`ntddndis.h`): size 6.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_SRIOV_RESET_VF_PARAMETERS {
@@ -110,7 +110,7 @@ pub struct NDIS_SRIOV_RESET_VF_PARAMETERS {
     pub VFId: NDIS_SRIOV_FUNCTION_ID,
 }
 
-/// NDIS_NIC_SWITCH_CAPABILITIES, revision 2 (mingw appendix: size 116).
+/// NDIS_NIC_SWITCH_CAPABILITIES, revision 2 (`ntddndis.h`: size 116).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_NIC_SWITCH_CAPABILITIES {
@@ -145,7 +145,7 @@ pub struct NDIS_NIC_SWITCH_CAPABILITIES {
     pub NdisReserved17: u32,
 }
 
-/// NDIS_NIC_SWITCH_PARAMETERS, revision 1 (§6.9 / mingw appendix: size 548).
+/// NDIS_NIC_SWITCH_PARAMETERS, revision 1 (`ntddndis.h`: size 548).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_NIC_SWITCH_PARAMETERS {
@@ -160,7 +160,7 @@ pub struct NDIS_NIC_SWITCH_PARAMETERS {
     pub NdisReserved3: u32,
 }
 
-/// NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS (mingw appendix: size 12).
+/// NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS (`ntddndis.h`: size 12).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS {
@@ -169,7 +169,7 @@ pub struct NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS {
     pub SwitchId: NDIS_NIC_SWITCH_ID,
 }
 
-/// NDIS_NIC_SWITCH_VF_PARAMETERS (§6.8: size 0x660).
+/// NDIS_NIC_SWITCH_VF_PARAMETERS (`ntddndis.h`: size 0x660).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_NIC_SWITCH_VF_PARAMETERS {
@@ -186,7 +186,7 @@ pub struct NDIS_NIC_SWITCH_VF_PARAMETERS {
     pub RequestorId: NDIS_VF_RID,
 }
 
-/// NDIS_NIC_SWITCH_FREE_VF_PARAMETERS (§6.8: size 12, Header.Size 10).
+/// NDIS_NIC_SWITCH_FREE_VF_PARAMETERS (`ntddndis.h`: size 12, Header.Size 10).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_NIC_SWITCH_FREE_VF_PARAMETERS {
@@ -195,7 +195,7 @@ pub struct NDIS_NIC_SWITCH_FREE_VF_PARAMETERS {
     pub VFId: NDIS_SRIOV_FUNCTION_ID,
 }
 
-/// NDIS_LINK_STATE (mingw appendix: size 40).
+/// NDIS_LINK_STATE (`ntddndis.h`: size 40).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_LINK_STATE {
@@ -218,7 +218,7 @@ pub struct GUID {
     pub Data4: [u8; 8],
 }
 
-/// NDIS_STATUS_INDICATION (§6.14: size 0x70).
+/// NDIS_STATUS_INDICATION (`ndis.h`: size 0x70).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_STATUS_INDICATION {
@@ -235,7 +235,7 @@ pub struct NDIS_STATUS_INDICATION {
     pub NdisReserved: [*mut c_void; 4],
 }
 
-/// NDIS_MINIPORT_INIT_PARAMETERS (§6.15: size 0x40).
+/// NDIS_MINIPORT_INIT_PARAMETERS (`ndis.h`: size 0x40).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_MINIPORT_INIT_PARAMETERS {
@@ -250,7 +250,7 @@ pub struct NDIS_MINIPORT_INIT_PARAMETERS {
     pub PciDeviceCustomProperties: *mut c_void,
 }
 
-/// NDIS_MINIPORT_PAUSE_PARAMETERS (§6.15: size 0xC).
+/// NDIS_MINIPORT_PAUSE_PARAMETERS (`ndis.h`: size 0xC).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_MINIPORT_PAUSE_PARAMETERS {
@@ -259,7 +259,7 @@ pub struct NDIS_MINIPORT_PAUSE_PARAMETERS {
     pub PauseReason: u32,
 }
 
-/// NDIS_MINIPORT_RESTART_PARAMETERS (§6.15: size 0x18).
+/// NDIS_MINIPORT_RESTART_PARAMETERS (`ndis.h`: size 0x18).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_MINIPORT_RESTART_PARAMETERS {
@@ -268,7 +268,7 @@ pub struct NDIS_MINIPORT_RESTART_PARAMETERS {
     pub Flags: u32,
 }
 
-/// NET_DEVICE_PNP_EVENT (§6.15: size 0x30).
+/// NET_DEVICE_PNP_EVENT (`ndis.h`: size 0x30).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NET_DEVICE_PNP_EVENT {
@@ -280,7 +280,7 @@ pub struct NET_DEVICE_PNP_EVENT {
     pub NdisReserved: [u8; 16],
 }
 
-/// NDIS_SPIN_LOCK (§2.1, §6.15: size 0x10).
+/// NDIS_SPIN_LOCK (`ndis.h` l.1114: size 0x10).
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct NDIS_SPIN_LOCK {
@@ -318,7 +318,7 @@ pub struct NDIS_CONFIGURATION_PARAMETER {
     pub ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA,
 }
 
-// MiniportXxx handler types (§3), all with the NDIS ABI.
+// MiniportXxx handler types (`ndis.h`), all with the NDIS ABI.
 pub type MINIPORT_SET_OPTIONS = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_HANDLE) -> NDIS_STATUS);
 pub type MINIPORT_INITIALIZE =
     ndis_fn_type!(fn(NDIS_HANDLE, NDIS_HANDLE, *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS);
@@ -342,7 +342,7 @@ pub type MINIPORT_DEVICE_PNP_EVENT_NOTIFY =
 pub type MINIPORT_SHUTDOWN = ndis_fn_type!(fn(NDIS_HANDLE, NDIS_SHUTDOWN_ACTION));
 pub type MINIPORT_CANCEL_OID_REQUEST = ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void));
 
-/// NDIS_MINIPORT_DRIVER_CHARACTERISTICS, revision 2 (§6.10: size 0x98).
+/// NDIS_MINIPORT_DRIVER_CHARACTERISTICS, revision 2 (`ndis.h` l.10868: size 0x98).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
@@ -371,7 +371,7 @@ pub struct NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     pub CancelDirectOidRequestHandler: Option<MINIPORT_CANCEL_OID_REQUEST>,
 }
 
-/// NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES (§6.11: size 0x20, Header.Size 0x1C).
+/// NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES (`ndis.h`: size 0x20, Header.Size 0x1C).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
@@ -382,7 +382,7 @@ pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
     pub InterfaceType: NDIS_INTERFACE_TYPE,
 }
 
-/// NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, revision 2 (§6.12: size 0xE0).
+/// NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, revision 2 (`ndis.h` l.10256: size 0xE0).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
@@ -421,7 +421,7 @@ pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
     pub PowerManagementCapabilitiesEx: *mut c_void,
 }
 
-/// NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES (§6.13: size 0x60; a 6.30 driver sends
+/// NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES (`ndis.h`: size 0x60; a 6.30 driver sends
 /// revision 3 with Header.Size 0x50).
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -444,7 +444,7 @@ pub struct NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES {
 /// them apart by `Header.Type`, which is why every one starts with the header.
 pub type NDIS_MINIPORT_ADAPTER_ATTRIBUTES = NDIS_OBJECT_HEADER;
 
-/// VPCI_INVALIDATE_BLOCK_OUTPUT (§6.16: size 8): what the guest VPCI driver completes
+/// VPCI_INVALIDATE_BLOCK_OUTPUT (`km/vpci.h`: size 8): what the guest VPCI driver completes
 /// `IOCTL_VPCI_INVALIDATE_BLOCK` with.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -452,9 +452,9 @@ pub struct VPCI_INVALIDATE_BLOCK_OUTPUT {
     pub BlockMask: u64,
 }
 
-/// `IOCTL_VPCI_INVALIDATE_BLOCK` (§5.3).
+/// `IOCTL_VPCI_INVALIDATE_BLOCK` (`km/vpci.h`).
 pub const IOCTL_VPCI_INVALIDATE_BLOCK: u32 = 0x002A_C007;
-/// `VPCI_MAX_READ_WRITE_BLOCK_SIZE` (§5.1, WDK22621 `km/pcivirt.h` l.214).
+/// `VPCI_MAX_READ_WRITE_BLOCK_SIZE` (WDK 22621 `km/pcivirt.h` l.214).
 pub const VPCI_MAX_READ_WRITE_BLOCK_SIZE: u32 = 128;
 
 macro_rules! zeroed_default {

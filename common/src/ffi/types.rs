@@ -1,8 +1,8 @@
-//! Scalar typedefs (NDIS-FACTS §1) and the object header every NDIS structure starts with.
+//! Scalar typedefs (`ndis.h`, `ntddndis.h`) and the object header every NDIS structure starts with.
 use core::ffi::c_void;
 
 pub type NDIS_HANDLE = *mut c_void;
-/// `int` in the WDK (§1); negative values are errors.
+/// `int` in the WDK (`ndis.h`); negative values are errors.
 pub type NDIS_STATUS = i32;
 pub type NDIS_OID = u32;
 pub type NDIS_PORT_NUMBER = u32;
@@ -12,9 +12,9 @@ pub type NDIS_NIC_SWITCH_VPORT_ID = u32;
 pub type NDIS_VF_RID = u32;
 pub type BOOLEAN = u8;
 pub type KIRQL = u8;
-/// `ULONG_PTR` (§1, PDB `_NDIS_SPIN_LOCK.SpinLock`).
+/// `ULONG_PTR` (`wdm.h`; ndis.sys symbols `_NDIS_SPIN_LOCK.SpinLock`).
 pub type KSPIN_LOCK = usize;
-/// C enums are `int`-sized (§1); kept as plain integers so a hostile value is never UB.
+/// C enums are `int`-sized (MSVC); kept as plain integers so a hostile value is never UB.
 pub type NDIS_REQUEST_TYPE = u32;
 pub type NDIS_HALT_ACTION = u32;
 pub type NDIS_SHUTDOWN_ACTION = u32;
@@ -42,7 +42,7 @@ pub const DPFLTR_WARNING_LEVEL: u32 = 1;
 pub const DPFLTR_TRACE_LEVEL: u32 = 2;
 pub const DPFLTR_INFO_LEVEL: u32 = 3;
 
-/// NDIS_OBJECT_HEADER (§6.1): size 4, align 2.
+/// NDIS_OBJECT_HEADER (`ntddndis.h`): size 4, align 2.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_OBJECT_HEADER {
@@ -75,7 +75,7 @@ pub type PDRIVER_OBJECT = *mut c_void;
 pub type PUNICODE_STRING = *mut UNICODE_STRING;
 pub type NTSTATUS = i32;
 
-/// IF_COUNTED_STRING (§1: `{u16 Length; u16 String[257]}`, 0x204 bytes).
+/// IF_COUNTED_STRING (`ifdef.h`: `{u16 Length; u16 String[257]}`, 0x204 bytes).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct NDIS_IF_COUNTED_STRING {
