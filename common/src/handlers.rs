@@ -152,3 +152,48 @@ pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         ..Default::default()
     }
 }
+
+/// The skeleton every miniport driver here shares, instantiated once in each driver's
+/// `lib.rs`: `DriverEntry` (exported under that name only in the Windows image, so that both
+/// drivers can link into one test process), registration of the shared handler table over
+/// the driver's [`Miniport`] adapter, and, in the image, the kernel runtime (panic handler
+/// that bugchecks with the driver's code, global allocator with its pool tag).
+#[macro_export]
+macro_rules! miniport_driver {
+    (
+        adapter = $adapter:ty,
+        ndis_driver_version = ($major:expr, $minor:expr),
+        bugcheck_code = $code:expr,
+        pool_tag = $tag:expr $(,)?
+    ) => {
+        /// The handler table DriverEntry registers.
+        pub fn characteristics() -> $crate::ffi::NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+            $crate::handlers::characteristics::<$adapter>()
+        }
+
+        $crate::ndis_fn! {
+            /// DriverEntry: registers the miniport with NDIS.
+            ///
+            /// # Safety
+            /// Called once by the I/O manager (or the simulator) with a valid driver object.
+            #[cfg_attr(kernel_image, unsafe(export_name = "DriverEntry"))]
+            pub unsafe fn driver_entry(
+                driver_object: $crate::ffi::PDRIVER_OBJECT,
+                registry_path: $crate::ffi::PUNICODE_STRING,
+            ) -> $crate::ffi::NTSTATUS {
+                // SAFETY: forwarded from the I/O manager.
+                unsafe {
+                    $crate::miniport::register_driver(
+                        driver_object,
+                        registry_path,
+                        characteristics(),
+                        ($major, $minor),
+                    )
+                }
+            }
+        }
+
+        #[cfg(kernel_image)]
+        $crate::kernel_runtime!(bugcheck_code = $code, pool_tag = $tag);
+    };
+}

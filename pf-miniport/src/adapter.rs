@@ -49,10 +49,12 @@ pub(crate) struct PfState {
 }
 
 impl PfState {
-    /// The store of an allocated VF; `INVALID_PARAMETER` for anything else (the
-    /// "OID_SRIOV_READ_VF_CONFIG_BLOCK" and "OID_SRIOV_WRITE_VF_CONFIG_BLOCK" pages: a request
-    /// for a VF whose resources were not allocated must fail).
-    pub fn vf(&self, vf_id: u16) -> Result<&VfStore, OidError> {
+    /// The store of an allocated VF, in whatever state the adapter is (the host's read-only
+    /// diagnostics): SR-IOV enabled, a NIC switch, the VF allocated. `INVALID_PARAMETER` for a
+    /// VF that is not (the "OID_SRIOV_READ_VF_CONFIG_BLOCK" and
+    /// "OID_SRIOV_WRITE_VF_CONFIG_BLOCK" pages: a request for a VF whose resources were not
+    /// allocated must fail).
+    pub fn allocated_vf(&self, vf_id: u16) -> Result<&VfStore, OidError> {
         if !self.sriov_enabled {
             return Err(OidError::status(
                 NDIS_STATUS_NOT_SUPPORTED,
@@ -68,7 +70,9 @@ impl PfState {
             .ok_or(OidError::invalid_parameter("VFId not allocated"))
     }
 
-    pub fn vf_mut(&mut self, vf_id: u16) -> Result<&mut VfStore, OidError> {
+    /// The store of an allocated VF while the adapter serves requests (not halting, not
+    /// initializing): what the backchannel and the host's updates use.
+    pub fn ready_vf_mut(&mut self, vf_id: u16) -> Result<&mut VfStore, OidError> {
         if !self.state.accepts_oids() {
             return Err(OidError::status(
                 NDIS_STATUS_ADAPTER_NOT_READY,
@@ -234,50 +238,6 @@ impl Adapter {
     pub(crate) fn free_vf_store(&self, store: *mut VfStore) {
         // SAFETY: `store` came from `new_vf_store` and has just been unlinked from the table.
         drop(unsafe { PoolBox::from_raw(store, self.handle, POOL_TAG_VF) });
-    }
-
-    /// Copies the first `out.len()` bytes of a block of an allocated VF.
-    pub(crate) fn copy_block_out(
-        &self,
-        vf_id: u16,
-        id: BlockId,
-        out: &mut [u8],
-    ) -> Result<(), OidError> {
-        let mut st = self.inner.lock();
-        let vf = st.vf_mut(vf_id)?;
-        if !vf.defined.contains(id) {
-            return Err(OidError::invalid_parameter(
-                "BlockId is not defined for this VF",
-            ));
-        }
-        let src = vf
-            .block(id)
-            .and_then(|b| b.get(..out.len()))
-            .ok_or(OidError::invalid_parameter("Length does not fit the block"))?;
-        out.copy_from_slice(src);
-        vf.reads = vf.reads.wrapping_add(1);
-        Ok(())
-    }
-
-    pub(crate) fn store_guest_block(
-        &self,
-        vf_id: u16,
-        id: BlockId,
-        bytes: &[u8],
-    ) -> Result<(), OidError> {
-        let mut st = self.inner.lock();
-        let vf = st.vf_mut(vf_id)?;
-        if !vf.store_guest_block(id, bytes) {
-            return Err(OidError::invalid_parameter("Length does not fit the block"));
-        }
-        vf.writes = vf.writes.wrapping_add(1);
-        Ok(())
-    }
-
-    pub(crate) fn count_rejected(&self, vf_id: u16) {
-        if let Ok(vf) = self.inner.lock().vf_mut(vf_id) {
-            vf.rejected = vf.rejected.wrapping_add(1);
-        }
     }
 
     /// Tells the virtualization stack which blocks of a VF changed. `<= DISPATCH_LEVEL`;

@@ -50,7 +50,11 @@ pub fn read_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_ST
     let range = params.data_range();
     let end = range.end as u32;
     let copied = match req.buffer().get_mut(range) {
-        Some(dst) => adapter.copy_block_out(params.vf_id, desc.id, dst),
+        Some(dst) => adapter
+            .inner
+            .lock()
+            .ready_vf_mut(params.vf_id)
+            .and_then(|vf| vf.read_for_guest(desc.id, dst)),
         None => Err(OidError::invalid_length(end, "data area past the buffer")),
     };
     if let Err(e) = copied {
@@ -112,14 +116,21 @@ pub fn write_config_block(adapter: &Adapter, req: &mut OidRequest<'_>) -> NDIS_S
             desc.id.get(),
             e
         );
-        adapter.count_rejected(params.vf_id);
+        if let Ok(vf) = adapter.inner.lock().ready_vf_mut(params.vf_id) {
+            vf.count_rejected();
+        }
         return req.refuse(
             LOG,
             WHAT,
             OidError::status(NDIS_STATUS_INVALID_DATA, "block contents invalid"),
         );
     }
-    if let Err(e) = adapter.store_guest_block(params.vf_id, desc.id, data) {
+    let stored = adapter
+        .inner
+        .lock()
+        .ready_vf_mut(params.vf_id)
+        .and_then(|vf| vf.write_from_guest(desc.id, data));
+    if let Err(e) = stored {
         return req.refuse(LOG, WHAT, e);
     }
     req.set_bytes_read(params.data_range().end as u32);

@@ -51,8 +51,3 @@ fn success(ok: bool) -> NDIS_STATUS {
         NDIS_STATUS_FAILURE
     }
 }
-
-/// The handler table DriverEntry registers.
-pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-    common::handlers::characteristics::<Adapter>()
-}

@@ -19,7 +19,7 @@ impl Adapter {
         }
         let changed = {
             let mut st = self.inner.lock();
-            let vf = st.vf_mut(vf_id).map_err(|e| e.status)?;
+            let vf = st.ready_vf_mut(vf_id).map_err(|e| e.status)?;
             vf.update(updates).map_err(|_| NDIS_STATUS_INVALID_DATA)?
         };
         self.invalidate(vf_id, changed);
@@ -69,7 +69,7 @@ impl Adapter {
         let staged = Staged::ihv(id, &block).map_err(|_| NDIS_STATUS_INVALID_PARAMETER)?;
         let changed = {
             let mut st = self.inner.lock();
-            let vf = st.vf_mut(vf_id).map_err(|e| e.status)?;
+            let vf = st.ready_vf_mut(vf_id).map_err(|e| e.status)?;
             let (version, _) = vf.decode::<VersionBlock>().ok_or(NDIS_STATUS_FAILURE)?;
             let announced = VersionBlock {
                 defined: version.defined.with(id),
@@ -128,7 +128,7 @@ impl Adapter {
     /// A copy of a VF's encoded block, as the VF would read it.
     pub fn vf_block(&self, vf_id: u16, id: BlockId) -> Option<([u8; MAX_BLOCK_LEN], usize)> {
         let st = self.inner.lock();
-        let src = st.vf(vf_id).ok()?.block(id)?;
+        let src = st.allocated_vf(vf_id).ok()?.block(id)?;
         let mut out = [0u8; MAX_BLOCK_LEN];
         out.get_mut(..src.len())?.copy_from_slice(src);
         Some((out, src.len()))
@@ -137,19 +137,26 @@ impl Adapter {
     /// The last status block the VF wrote.
     pub fn vf_status(&self, vf_id: u16) -> Option<VfStatusBlock> {
         let st = self.inner.lock();
-        st.vf(vf_id).ok()?.decode::<VfStatusBlock>().map(|(b, _)| b)
+        st.allocated_vf(vf_id)
+            .ok()?
+            .decode::<VfStatusBlock>()
+            .map(|(b, _)| b)
     }
 
     /// The VF's current transaction generation.
     pub fn vf_generation(&self, vf_id: u16) -> Option<u32> {
-        self.inner.lock().vf(vf_id).ok().map(|v| v.generation)
+        self.inner
+            .lock()
+            .allocated_vf(vf_id)
+            .ok()
+            .map(|v| v.generation)
     }
 
     /// (reads, writes, rejected writes) seen for a VF.
     pub fn vf_counters(&self, vf_id: u16) -> Option<(u32, u32, u32)> {
         self.inner
             .lock()
-            .vf(vf_id)
+            .allocated_vf(vf_id)
             .ok()
             .map(|v| (v.reads, v.writes, v.rejected))
     }

@@ -35,7 +35,6 @@ mod switch;
 pub use adapter::{Adapter, MAX_VFS};
 pub use store::Staged;
 
-use common::ffi::*;
 use common::mem::pool_tag;
 
 pub(crate) const LOG: &str = "sriov-pf";
@@ -44,18 +43,9 @@ pub(crate) const DRIVER_VERSION: u32 = 0x0001_0000;
 pub(crate) const POOL_TAG_ADAPTER: u32 = pool_tag(b"PfAd");
 pub(crate) const POOL_TAG_VF: u32 = pool_tag(b"PfVf");
 
-common::ndis_fn! {
-    /// DriverEntry: registers the miniport with NDIS. Exported as `DriverEntry` only in the
-    /// Windows image, so the PF and the VF can be linked into one test process.
-    ///
-    /// # Safety
-    /// Called once by the I/O manager (or the simulator) with a valid driver object.
-    #[cfg_attr(kernel_image, unsafe(export_name = "DriverEntry"))]
-    pub unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
-        // SAFETY: forwarded from the I/O manager.
-        unsafe { common::miniport::register_driver(driver_object, registry_path, handlers::characteristics(), (1, 0)) }
-    }
-}
-
-#[cfg(kernel_image)]
-common::kernel_runtime!(bugcheck_code = 0xE05F_0001, pool_tag = b"PfRs");
+common::miniport_driver!(
+    adapter = adapter::Adapter,
+    ndis_driver_version = (1, 0),
+    bugcheck_code = 0xE05F_0001,
+    pool_tag = b"PfRs",
+);

@@ -4,6 +4,7 @@
 use common::blocks::wire::{self, BlockHeader, MAX_PAYLOAD_LEN};
 use common::blocks::*;
 use common::mem::Zeroable;
+use common::oid::OidError;
 
 /// One VF's blocks. Index = block id; each slot holds `descriptor.len` meaningful bytes.
 pub struct VfStore {
@@ -150,7 +151,40 @@ impl VfStore {
         Ok(())
     }
 
-    /// Stores a block the guest wrote, already validated by the caller.
+    /// The guest's read (OID_SRIOV_READ_VF_CONFIG_BLOCK): copies the first `out.len()` bytes
+    /// of a block this VF has. Checks that the block is defined for this VF and that `out`
+    /// fits in it; the caller has checked the id and length against the schema.
+    pub fn read_for_guest(&mut self, id: BlockId, out: &mut [u8]) -> Result<(), OidError> {
+        if !self.defined.contains(id) {
+            return Err(OidError::invalid_parameter(
+                "BlockId is not defined for this VF",
+            ));
+        }
+        let src = self
+            .block(id)
+            .and_then(|b| b.get(..out.len()))
+            .ok_or(OidError::invalid_parameter("Length does not fit the block"))?;
+        out.copy_from_slice(src);
+        self.reads = self.reads.wrapping_add(1);
+        Ok(())
+    }
+
+    /// The guest's write (OID_SRIOV_WRITE_VF_CONFIG_BLOCK) of a block the caller has checked
+    /// is guest-writable and valid: stores it and counts it.
+    pub fn write_from_guest(&mut self, id: BlockId, bytes: &[u8]) -> Result<(), OidError> {
+        if !self.store_guest_block(id, bytes) {
+            return Err(OidError::invalid_parameter("Length does not fit the block"));
+        }
+        self.writes = self.writes.wrapping_add(1);
+        Ok(())
+    }
+
+    /// A guest write refused for its contents.
+    pub fn count_rejected(&mut self) {
+        self.rejected = self.rejected.wrapping_add(1);
+    }
+
+    /// Stores a guest-writable block, already validated by the caller.
     pub fn store_guest_block(&mut self, id: BlockId, bytes: &[u8]) -> bool {
         match self
             .blocks

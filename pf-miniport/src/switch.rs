@@ -259,7 +259,7 @@ impl Adapter {
         };
         {
             let mut st = self.inner.lock();
-            let vf = match st.vf_mut(vf_id) {
+            let vf = match st.ready_vf_mut(vf_id) {
                 Ok(vf) => vf,
                 Err(e) => {
                     drop(st);

@@ -43,14 +43,10 @@ fn the_shipped_images_run_the_backchannel_end_to_end() {
     let pf_oid = w.pf_sim().chars().OidRequestHandler.unwrap() as *const () as usize;
     let vf_oid = w.vf_sim(0).unwrap().chars().OidRequestHandler.unwrap() as *const () as usize;
     assert!(w.image_contains(true, pf_oid) && w.image_contains(false, vf_oid));
-    assert!(
-        !w.image_contains(
-            true,
-            pf_miniport::handlers::characteristics()
-                .OidRequestHandler
-                .unwrap() as *const () as usize
-        )
-    );
+    assert!(!w.image_contains(
+        true,
+        pf_miniport::characteristics().OidRequestHandler.unwrap() as *const () as usize
+    ));
     // The attributes came from the images' own code.
     assert_eq!(
         *w.pf_sim().sriov_caps.lock().unwrap(),

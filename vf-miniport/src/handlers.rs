@@ -72,8 +72,3 @@ ndis_fn! {
         }
     }
 }
-
-/// The handler table DriverEntry registers.
-pub fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-    common::handlers::characteristics::<Adapter>()
-}

@@ -202,8 +202,9 @@ mod tests {
 
     #[test]
     fn stale_table() {
-        // (held blocks, expected stale mask)
-        let table: &[(&[(u8, u32, u64)], u64)] = &[
+        // (held blocks as (id, generation, transaction mask), expected stale mask)
+        type Held = &'static [(u8, u32, u64)];
+        let table: &[(Held, u64)] = &[
             (&[], 0),
             (&[(1, 5, 0b0110)], 0),
             // 1 and 2 written together at 5, both held at 5: consistent.
