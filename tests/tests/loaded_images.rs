@@ -160,7 +160,7 @@ fn the_shipped_pf_refuses_hostile_input() {
 #[test]
 fn the_shipped_images_recover_from_a_vf_reset_and_leave_nothing_behind() {
     let w = boot(3);
-    assert_eq!(w.inner().host_reset_vf(1), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().host_reset_vf(1), NDIS_STATUS_SUCCESS);
     w.reset_vf_in_guest(1);
     w.settle();
     assert_consistent(&w, 3);
@@ -169,7 +169,7 @@ fn the_shipped_images_recover_from_a_vf_reset_and_leave_nothing_behind() {
     w.unload_driver(false);
     assert!(w.driver_deregistered(true) && w.driver_deregistered(false));
     assert_eq!(
-        w.inner().pool_blocks(),
+        w.machine().pool_blocks(),
         0,
         "every pool block the images took was returned"
     );

@@ -152,21 +152,21 @@ fn packet_filter_lookahead_and_multicast_are_validated() {
 fn pause_restart_and_reset_follow_the_state_machine() {
     let w = host();
     let a = w.pf_sim();
-    assert_eq!(w.inner().pause(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Paused);
     assert_eq!(
-        w.inner().pause(a),
+        w.machine().pause(a),
         NDIS_STATUS_FAILURE,
         "pause of a paused adapter is refused"
     );
-    assert_eq!(w.inner().restart(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().restart(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
     assert_eq!(
-        w.inner().restart(a),
+        w.machine().restart(a),
         NDIS_STATUS_FAILURE,
         "restart of a running adapter is refused"
     );
-    assert_eq!(w.inner().reset(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().reset(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
     assert!(
         w.log().iter().any(|l| l.contains("unexpected Pause")),
@@ -179,7 +179,7 @@ fn pause_restart_and_reset_follow_the_state_machine() {
 #[test]
 fn oids_on_a_paused_adapter_still_work() {
     let w = World::boot(Config::default(), 1);
-    w.inner().pause(w.pf_sim());
+    w.machine().pause(w.pf_sim());
     w.host_change("mac", |pf| pf.set_vf_mac_vlan(0, [2, 0, 0, 0, 0, 9], 5, 0))
         .unwrap();
     w.settle();
@@ -216,14 +216,14 @@ fn sends_complete_and_other_handlers_are_harmless() {
 fn nic_switch_creation_enables_virtualization_once() {
     let w = host();
     assert_eq!(w.create_switch(8), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.inner().virtualization(), Some(8));
+    assert_eq!(w.machine().virtualization(), Some(8));
     assert_eq!(w.create_switch(8), NDIS_STATUS_INVALID_STATE);
     let w2 = host();
     assert_eq!(
         w2.create_switch(pf_miniport::MAX_VFS as u16 + 1),
         NDIS_STATUS_INVALID_PARAMETER
     );
-    assert_eq!(w2.inner().virtualization(), None);
+    assert_eq!(w2.machine().virtualization(), None);
     w.assert_clean();
     w2.assert_clean();
 }
@@ -310,10 +310,10 @@ fn freeing_a_vf_returns_its_memory_and_refuses_a_second_free() {
     w.create_switch(4);
     let tag = common::mem::pool_tag(b"PfVf");
     let vf = w.allocate_vf().unwrap();
-    let one = w.inner().pool_bytes(tag);
+    let one = w.machine().pool_bytes(tag);
     assert!(one > 0);
     assert_eq!(w.free_vf(vf), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.inner().pool_bytes(tag), 0);
+    assert_eq!(w.machine().pool_bytes(tag), 0);
     assert_eq!(w.free_vf(vf), NDIS_STATUS_INVALID_PARAMETER);
     assert_eq!(w.allocate_vf(), Ok(vf), "the id is reused");
     w.assert_clean();
@@ -341,7 +341,7 @@ fn adapter_allocation_failure_fails_initialization() {
         ..Config::default()
     });
     assert_eq!(w.load_pf(), Err(NDIS_STATUS_RESOURCES));
-    assert_eq!(w.inner().pool_blocks(), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
 }
 
 #[test]
@@ -360,9 +360,9 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
         12,
     );
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
-    assert_eq!(w.inner().virtualization(), None);
+    assert_eq!(w.machine().virtualization(), None);
     assert_eq!(w.pf().allocated_vfs(), 0);
-    assert_eq!(w.inner().pool_bytes(common::mem::pool_tag(b"PfVf")), 0);
+    assert_eq!(w.machine().pool_bytes(common::mem::pool_tag(b"PfVf")), 0);
     w.assert_clean();
 }
 
@@ -370,8 +370,8 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
 fn halt_frees_everything_the_pf_allocated() {
     let w = World::boot(Config::default(), 4);
     w.halt_pf();
-    assert_eq!(w.inner().pool_blocks(), 0, "every pool block returned");
-    assert_eq!(w.inner().virtualization(), None);
+    assert_eq!(w.machine().pool_blocks(), 0, "every pool block returned");
+    assert_eq!(w.machine().virtualization(), None);
     w.assert_clean();
 }
 
@@ -480,7 +480,7 @@ fn link_change_indicates_on_the_host_and_updates_every_vf() {
 fn reset_vf_keeps_host_blocks_and_re_announces_them() {
     let w = World::boot(Config::default(), 1);
     let gen_before = w.pf().vf_generation(0);
-    assert_eq!(w.inner().host_reset_vf(0), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().host_reset_vf(0), NDIS_STATUS_SUCCESS);
     assert_eq!(
         w.pf().vf_generation(0),
         gen_before,
@@ -491,8 +491,8 @@ fn reset_vf_keeps_host_blocks_and_re_announces_them() {
         VfStatusBlock::default(),
         "the guest's status is cleared"
     );
-    assert_eq!(w.inner().channel(0).unwrap().cache, HOST_BLOCKS.bits());
-    assert_eq!(w.inner().host_reset_vf(7), NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(w.machine().channel(0).unwrap().cache, HOST_BLOCKS.bits());
+    assert_eq!(w.machine().host_reset_vf(7), NDIS_STATUS_INVALID_PARAMETER);
     w.settle();
     w.check_consistent(0).unwrap();
     w.assert_clean();
