@@ -99,7 +99,7 @@ fn the_shipped_images_run_the_backchannel_end_to_end() {
 fn the_shipped_pf_refuses_hostile_input() {
     let w = boot(2);
     let mut buf = vec![0u8; 64];
-    sim::world::write_params(&mut buf, 9, 1, 30, 20);
+    sim::payloads::write_config_block_params(&mut buf, 9, 1, 30, 20);
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Method,
@@ -122,7 +122,7 @@ fn the_shipped_pf_refuses_hostile_input() {
         (NDIS_STATUS_INVALID_LENGTH, 20),
         "truncated header"
     );
-    sim::world::write_params(&mut buf, 0, 1, 30, 50);
+    sim::payloads::write_config_block_params(&mut buf, 0, 1, 30, 50);
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Method,

@@ -3,6 +3,7 @@ use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind;
 use common::state::AdapterState;
+use sim::payloads;
 use sim::timeline::Event;
 use sim::{Config, World};
 use std::sync::atomic::Ordering;
@@ -246,24 +247,18 @@ fn vf_allocation_is_bounded_by_the_switch_and_returns_ids_and_rids() {
 
 /// OID_NIC_SWITCH_ALLOCATE_VF asking for `mac`; returns (status, VFId, RequestorId, buffer).
 fn allocate_with_mac(w: &World, mac: [u8; 6]) -> (NDIS_STATUS, u16, u32, Vec<u8>) {
-    let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as usize;
-    let mut p = vec![0u8; size];
-    p[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    p[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
-    p[2..4].copy_from_slice(&(size as u16).to_le_bytes());
-    p[1560..1562].copy_from_slice(&6u16.to_le_bytes()); // MacAddressLength
-    p[1594..1600].copy_from_slice(&mac); // CurrentMacAddress
+    let mut p = payloads::vf_parameters(Some(mac));
+    let n = p.len() as u32;
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Method,
         OID_NIC_SWITCH_ALLOCATE_VF,
         &mut p,
-        size as u32,
-        size as u32,
+        n,
+        n,
     );
-    let vf = u16::from_le_bytes([p[0x65A], p[0x65B]]);
-    let rid = u32::from_le_bytes([p[0x65C], p[0x65D], p[0x65E], p[0x65F]]);
-    (o.status, vf, rid, p)
+    let out: NDIS_NIC_SWITCH_VF_PARAMETERS = payloads::read(&p);
+    (o.status, out.VFId, out.RequestorId, p)
 }
 
 fn pf_mac(w: &World, vf: u16) -> [u8; 6] {
@@ -289,8 +284,8 @@ fn allocated_vfs_get_the_requested_mac_and_their_requestor_id() {
     assert_eq!(rid, 0x0000_0100);
     assert_eq!(pf_mac(&w, vf), asked, "the switch's MAC becomes block 1");
     assert_eq!(
-        &out[1594..1600],
-        &asked,
+        payloads::read::<NDIS_NIC_SWITCH_VF_PARAMETERS>(&out).CurrentMacAddress[..6],
+        asked,
         "the caller's parameters come back as written"
     );
 
@@ -350,7 +345,7 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
     for vf in 0..3 {
         w.detach_vf(vf);
     }
-    let mut p = vec![0x80, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut p = payloads::delete_switch_parameters(NDIS_DEFAULT_SWITCH_ID);
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Set,
@@ -520,7 +515,7 @@ fn concurrent_updates_never_give_a_reader_a_torn_block() {
         while !stop.load(Ordering::Acquire) || reads < 100 {
             let len = MacVlanBlock::ENCODED_LEN;
             let mut buf = vec![0u8; 20 + len];
-            sim::world::write_params(&mut buf, 0, 1, len as u32, 20);
+            payloads::write_config_block_params(&mut buf, 0, 1, len as u32, 20);
             let n = buf.len() as u32;
             let o = w.oid(
                 pf_sim,
@@ -605,7 +600,7 @@ fn sriov_keyword_zero_disables_sriov_but_keeps_hardware_capabilities() {
     );
     assert_eq!(w.create_switch(2), NDIS_STATUS_NOT_SUPPORTED);
     let mut buf = vec![0u8; 64];
-    sim::world::write_params(&mut buf, 0, 1, 30, 20);
+    payloads::write_config_block_params(&mut buf, 0, 1, 30, 20);
     let o = w.oid(
         a,
         RequestKind::Method,

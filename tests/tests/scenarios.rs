@@ -3,6 +3,7 @@
 //! by checking the Verifier-style rules.
 use common::blocks::*;
 use common::ffi::*;
+use sim::payloads;
 use sim::timeline::Event;
 use sim::{Config, ReadFault, World};
 use std::sync::{Arc, Mutex};
@@ -501,7 +502,8 @@ fn invalidation_oid_validates_its_input() {
     use common::oid::RequestKind;
     let w = World::boot(Config::default(), 1);
     let vf = w.vf_sim(0).unwrap();
-    let mut short = vec![0x80, 1, 16, 0, 0, 0, 0, 0];
+    let mut short = payloads::invalidate_info(0);
+    short.truncate(8);
     let o = w.oid(
         vf,
         RequestKind::Method,
@@ -533,8 +535,7 @@ fn invalidation_oid_validates_its_input() {
     assert_eq!(o.status, NDIS_STATUS_NOT_SUPPORTED);
     // A set request with only unknown blocks is accepted and reads nothing.
     let reads = w.reads_of(0, 1);
-    let mut unknown = vec![0x80, 1, 16, 0, 0, 0, 0, 0];
-    unknown.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    let mut unknown = payloads::invalidate_info(1 << 40);
     let o = w.oid(
         vf,
         RequestKind::Set,
@@ -611,9 +612,7 @@ fn reads_equal_flagged_blocks_for_1_8_and_64() {
     w.settle();
     for mask in [1u64 << 1, 0b1_1110_1111, u64::MAX] {
         let before = w.machine().channel(0).unwrap().reads;
-        let mut buf = [0u8; 16];
-        buf[..4].copy_from_slice(&[0x80, 1, 16, 0]);
-        buf[8..].copy_from_slice(&mask.to_le_bytes());
+        let mut buf = payloads::invalidate_info(mask);
         let o = w.oid(
             w.vf_sim(0).unwrap(),
             RequestKind::Method,

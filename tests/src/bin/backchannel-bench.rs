@@ -50,7 +50,7 @@ const FULL: u32 = 40; // an IHV extension block: full-size on the wire
 
 fn read_oid(vf: u16) -> ReadOid {
     let mut buf = Box::new([0u8; 20 + MAX_BLOCK_LEN]);
-    sim::world::write_params(&mut buf[..], vf, FULL, MAX_BLOCK_LEN as u32, 20);
+    sim::payloads::write_config_block_params(&mut buf[..], vf, FULL, MAX_BLOCK_LEN as u32, 20);
     let req = Box::new(sim::world::oid_request(
         RequestKind::Method,
         OID_SRIOV_READ_VF_CONFIG_BLOCK,
@@ -149,11 +149,7 @@ fn vf_invalidate(vfs: u16, mask: u64, trials: usize, iters: u64) -> (f64, u64) {
     }
     w.settle();
     let a = w.vf_sim(vf).unwrap();
-    let mut buf = [0u8; 16];
-    buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    buf[1] = 1;
-    buf[2] = 16;
-    buf[8..].copy_from_slice(&mask.to_le_bytes());
+    let mut buf = sim::payloads::invalidate_info(mask);
     let reads_before = w.machine().channel(vf).unwrap().reads;
     let ns = measure(trials, iters, &mut |_| {
         let o = w.oid(

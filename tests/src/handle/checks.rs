@@ -3,6 +3,7 @@
 //! the drivers' debug log.
 use super::World;
 use crate::mac_text;
+use crate::payloads::{CONFIG_BLOCK_PARAMS_LEN, write_config_block_params};
 use crate::timeline::{self, Event};
 use common::blocks::wire;
 use common::blocks::*;
@@ -115,15 +116,16 @@ impl World {
     /// A block as the PF serves it to `vf` (OID_SRIOV_READ_VF_CONFIG_BLOCK), whatever the PF is.
     pub fn pf_block_via_oid(&self, vf: u16, id: BlockId) -> Result<Vec<u8>, String> {
         let len = descriptor_of(id).len;
-        let mut buf = vec![0u8; 20 + len];
-        crate::payloads::write_params(&mut buf, vf, id.get() as u32, len as u32, 20);
+        let at = CONFIG_BLOCK_PARAMS_LEN;
+        let mut buf = vec![0u8; at + len];
+        write_config_block_params(&mut buf, vf, id.get() as u32, len as u32, at as u32);
         let n = buf.len() as u32;
         let o = self.oid(
             self.pf_sim(),
             RequestKind::Method,
             OID_SRIOV_READ_VF_CONFIG_BLOCK,
             &mut buf,
-            20,
+            at as u32,
             n,
         );
         if o.status != NDIS_STATUS_SUCCESS {
@@ -133,7 +135,7 @@ impl World {
                 timeline::status_text(o.status)
             ));
         }
-        Ok(buf.split_off(20))
+        Ok(buf.split_off(at))
     }
 
     /// The MAC a VF reports to NDIS (OID_802_3_CURRENT_ADDRESS).

@@ -3,6 +3,7 @@
 //! running the machine until it settles.
 use super::World;
 use crate::mac_text;
+use crate::payloads;
 use crate::timeline::{self, Event};
 use crate::world::Role;
 use common::ffi::*;
@@ -11,13 +12,7 @@ use common::oid::RequestKind;
 impl World {
     /// OID_NIC_SWITCH_CREATE_SWITCH with `num_vfs`.
     pub fn create_switch(&self, num_vfs: u16) -> NDIS_STATUS {
-        let mut p = vec![0u8; NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as usize];
-        p[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        p[1] = NDIS_NIC_SWITCH_PARAMETERS_REVISION_1;
-        p[2..4].copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1.to_le_bytes());
-        p[8..12].copy_from_slice(&NdisNicSwitchTypeExternal.to_le_bytes());
-        p[12..16].copy_from_slice(&NDIS_DEFAULT_SWITCH_ID.to_le_bytes());
-        p[532..536].copy_from_slice(&(num_vfs as u32).to_le_bytes());
+        let mut p = payloads::nic_switch_parameters(num_vfs);
         let n = p.len() as u32;
         let o = self.oid(
             self.pf_sim(),
@@ -39,23 +34,20 @@ impl World {
 
     /// OID_NIC_SWITCH_ALLOCATE_VF; returns the VFId the PF assigned.
     pub fn allocate_vf(&self) -> Result<u16, NDIS_STATUS> {
-        let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as usize;
-        let mut p = vec![0u8; size];
-        p[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        p[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
-        p[2..4].copy_from_slice(&(size as u16).to_le_bytes());
+        let mut p = payloads::vf_parameters(None);
+        let n = p.len() as u32;
         let o = self.oid(
             self.pf_sim(),
             RequestKind::Method,
             OID_NIC_SWITCH_ALLOCATE_VF,
             &mut p,
-            size as u32,
-            size as u32,
+            n,
+            n,
         );
         if o.status != NDIS_STATUS_SUCCESS {
             return Err(o.status);
         }
-        let vf = u16::from_le_bytes([p[0x65A], p[0x65B]]);
+        let vf = payloads::read::<NDIS_NIC_SWITCH_VF_PARAMETERS>(&p).VFId;
         self.machine.record(Event::Lifecycle {
             who: "PF".into(),
             what: format!("OID_NIC_SWITCH_ALLOCATE_VF -> VF {vf}"),
@@ -93,19 +85,15 @@ impl World {
     /// virtualization stack forgets whatever was cached for it.
     pub fn free_vf(&self, vf: u16) -> NDIS_STATUS {
         self.detach_vf(vf);
-        let mut p = vec![0u8; 12];
-        p[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        p[1] = NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1;
-        p[2..4]
-            .copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1.to_le_bytes());
-        p[8..10].copy_from_slice(&vf.to_le_bytes());
+        let mut p = payloads::free_vf_parameters(vf);
+        let n = p.len() as u32;
         let o = self.oid(
             self.pf_sim(),
             RequestKind::Set,
             OID_NIC_SWITCH_FREE_VF,
             &mut p,
-            12,
-            12,
+            n,
+            n,
         );
         self.machine.drop_channel(vf);
         self.machine.record(Event::Lifecycle {

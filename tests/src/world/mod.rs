@@ -19,7 +19,8 @@ pub mod pool;
 pub mod vstack;
 pub mod work_items;
 
-pub use crate::payloads::write_params;
+/// Its former path, kept so that code written against it still builds.
+pub use crate::payloads::write_config_block_params as write_params;
 pub use calls::{OidOutcome, oid_request};
 pub use ndis_objects::{GeneralAttrs, Role, SimAdapter, SimDriver, SimDriverObject};
 pub use pool::tag_text;

@@ -19,7 +19,7 @@
 //!    ORing until OID_NIC_SWITCH_FREE_VF, when the stack forgets the VF
 //!    ([`Machine::drop_channel`]).
 use super::{Machine, State, lock};
-use crate::payloads::write_params;
+use crate::payloads::{self, CONFIG_BLOCK_PARAMS_LEN, write_config_block_params};
 use crate::timeline::Event;
 use common::ffi::*;
 use common::oid::RequestKind;
@@ -157,18 +157,15 @@ impl Machine {
             vf,
             mask: out.BlockMask,
         });
-        let mut buf = vec![0u8; 16];
-        buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        buf[1] = NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1;
-        buf[2..4].copy_from_slice(&16u16.to_le_bytes());
-        buf[8..16].copy_from_slice(&out.BlockMask.to_le_bytes());
+        let mut buf = payloads::invalidate_info(out.BlockMask);
+        let n = buf.len() as u32;
         let o = self.call_oid(
             adapter,
             RequestKind::Method,
             OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
             &mut buf,
-            16,
-            16,
+            n,
+            n,
         );
         self.record(Event::OidInvalidate {
             vf,
@@ -206,18 +203,19 @@ impl Machine {
             ReadFault::Proceed => match self.pf_adapter() {
                 None => NDIS_STATUS_FAILURE,
                 Some(pf) => {
-                    let mut buf = vec![0u8; 20 + out.len()];
-                    write_params(&mut buf, vf, block, len, 20);
+                    let at = CONFIG_BLOCK_PARAMS_LEN;
+                    let mut buf = vec![0u8; at + out.len()];
+                    write_config_block_params(&mut buf, vf, block, len, at as u32);
                     let o = self.call_oid(
                         pf,
                         RequestKind::Method,
                         OID_SRIOV_READ_VF_CONFIG_BLOCK,
                         &mut buf,
-                        20,
-                        20 + len,
+                        at as u32,
+                        at as u32 + len,
                     );
                     if o.status == NDIS_STATUS_SUCCESS {
-                        out.copy_from_slice(&buf[20..]);
+                        out.copy_from_slice(&buf[at..]);
                     }
                     o.status
                 }
@@ -282,9 +280,10 @@ impl Machine {
             match self.pf_adapter() {
                 None => NDIS_STATUS_FAILURE,
                 Some(pf) => {
-                    let mut buf = vec![0u8; 20 + data.len()];
-                    write_params(&mut buf, vf, block, len, 20);
-                    buf[20..].copy_from_slice(data);
+                    let at = CONFIG_BLOCK_PARAMS_LEN;
+                    let mut buf = vec![0u8; at + data.len()];
+                    write_config_block_params(&mut buf, vf, block, len, at as u32);
+                    buf[at..].copy_from_slice(data);
                     let n = buf.len() as u32;
                     self.call_oid(
                         pf,
@@ -316,12 +315,9 @@ impl Machine {
         let Some(pf) = self.pf_adapter() else {
             return NDIS_STATUS_FAILURE;
         };
-        let mut buf = vec![0u8; 6];
-        buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        buf[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
-        buf[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
-        buf[4..6].copy_from_slice(&vf.to_le_bytes());
-        self.call_oid(pf, RequestKind::Set, OID_SRIOV_RESET_VF, &mut buf, 6, 6)
+        let mut buf = payloads::reset_vf_parameters(vf);
+        let n = buf.len() as u32;
+        self.call_oid(pf, RequestKind::Set, OID_SRIOV_RESET_VF, &mut buf, n, n)
             .status
     }
 
