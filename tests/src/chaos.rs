@@ -28,7 +28,7 @@ pub fn run_seed(seed: u64, vfs: u16, actions: u32) -> Result<RunStats, String> {
     let fault_rng = Arc::new(Mutex::new(crate::rng::Rng::new(seed ^ 0xFA17)));
     {
         let (faults, fault_rng) = (faults.clone(), fault_rng.clone());
-        w.inner().set_read_hook(Some(Box::new(move |ctx| {
+        w.machine().set_read_hook(Some(Box::new(move |ctx| {
             let mut r = fault_rng.lock().unwrap_or_else(|e| e.into_inner());
             let roll = r.below(1000);
             let mut n = faults.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,7 +136,7 @@ pub fn run_seed(seed: u64, vfs: u16, actions: u32) -> Result<RunStats, String> {
     }
 
     // Quiesce: no more faults, every VF running, everything delivered.
-    w.inner().set_read_hook(None);
+    w.machine().set_read_hook(None);
     for vf in 0..vfs {
         if paused[vf as usize] {
             w.restart_vf(vf);

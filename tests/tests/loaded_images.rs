@@ -95,7 +95,7 @@ fn the_shipped_images_run_the_backchannel_end_to_end() {
 fn the_shipped_pf_refuses_hostile_input() {
     let w = boot(2);
     let mut buf = vec![0u8; 64];
-    sim::world::write_params(&mut buf, 9, 1, 30, 20);
+    sim::payloads::write_config_block_params(&mut buf, 9, 1, 30, 20);
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Method,
@@ -118,7 +118,7 @@ fn the_shipped_pf_refuses_hostile_input() {
         (NDIS_STATUS_INVALID_LENGTH, 20),
         "truncated header"
     );
-    sim::world::write_params(&mut buf, 0, 1, 30, 50);
+    sim::payloads::write_config_block_params(&mut buf, 0, 1, 30, 50);
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Method,
@@ -156,7 +156,7 @@ fn the_shipped_pf_refuses_hostile_input() {
 #[test]
 fn the_shipped_images_recover_from_a_vf_reset_and_leave_nothing_behind() {
     let w = boot(3);
-    assert_eq!(w.inner().host_reset_vf(1), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().host_reset_vf(1), NDIS_STATUS_SUCCESS);
     w.reset_vf_in_guest(1);
     w.settle();
     assert_consistent(&w, 3);
@@ -165,7 +165,7 @@ fn the_shipped_images_recover_from_a_vf_reset_and_leave_nothing_behind() {
     w.unload_driver(false);
     assert!(w.driver_deregistered(true) && w.driver_deregistered(false));
     assert_eq!(
-        w.inner().pool_blocks(),
+        w.machine().pool_blocks(),
         0,
         "every pool block the images took was returned"
     );

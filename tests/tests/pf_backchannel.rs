@@ -5,7 +5,7 @@ use common::blocks::wire;
 use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind;
-use sim::world::write_params;
+use sim::payloads::{self, write_config_block_params};
 use sim::{Config, OidOutcome, World};
 
 const VFS: u16 = 3;
@@ -47,7 +47,7 @@ fn read(
     buf_len: usize,
 ) -> (OidOutcome, Vec<u8>) {
     let mut buf = vec![0u8; buf_len.max(20)];
-    write_params(&mut buf, vf, block, len, offset);
+    write_config_block_params(&mut buf, vf, block, len, offset);
     let n = buf_len as u32;
     let o = raw(
         w,
@@ -180,7 +180,7 @@ fn read_with_a_truncated_header_is_invalid_length() {
     for n in [0u32, 4, 19] {
         let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
             let mut buf = vec![0u8; 64];
-            write_params(&mut buf, 0, 2, LINK_LEN, 20);
+            write_config_block_params(&mut buf, 0, 2, LINK_LEN, 20);
             raw(
                 w,
                 RequestKind::Method,
@@ -200,7 +200,7 @@ fn read_with_wrong_header_type_revision_or_size_is_invalid_parameter() {
     for (i, value) in [(0usize, 0x81u8), (1, 0), (2, 12)] {
         refused(&w, NDIS_STATUS_INVALID_PARAMETER, |w| {
             let mut buf = vec![0u8; 64];
-            write_params(&mut buf, 0, 2, LINK_LEN, 20);
+            write_config_block_params(&mut buf, 0, 2, LINK_LEN, 20);
             buf[i] = value;
             raw(
                 w,
@@ -236,7 +236,7 @@ fn read_as_a_set_or_query_request_is_not_supported() {
     for kind in [RequestKind::Set, RequestKind::Query] {
         refused(&w, NDIS_STATUS_NOT_SUPPORTED, |w| {
             let mut buf = vec![0u8; 64];
-            write_params(&mut buf, 0, 2, LINK_LEN, 20);
+            write_config_block_params(&mut buf, 0, 2, LINK_LEN, 20);
             raw(w, kind, OID_SRIOV_READ_VF_CONFIG_BLOCK, &mut buf, 64, 64)
         });
     }
@@ -253,7 +253,7 @@ fn read_of_a_prefix_is_allowed() {
 
 fn write(w: &World, vf: u16, block: u32, data: &[u8], kind: RequestKind) -> OidOutcome {
     let mut buf = vec![0u8; 20 + data.len()];
-    write_params(&mut buf, vf, block, data.len() as u32, 20);
+    write_config_block_params(&mut buf, vf, block, data.len() as u32, 20);
     buf[20..].copy_from_slice(data);
     let n = buf.len() as u32;
     raw(w, kind, OID_SRIOV_WRITE_VF_CONFIG_BLOCK, &mut buf, n, n)
@@ -354,7 +354,7 @@ fn write_with_data_past_the_buffer_is_invalid_length() {
     let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
         let data = status_block(1);
         let mut buf = vec![0u8; 20 + data.len()];
-        write_params(&mut buf, 0, 4, data.len() as u32, 20);
+        write_config_block_params(&mut buf, 0, 4, data.len() as u32, 20);
         buf[20..].copy_from_slice(&data);
         let short = buf.len() as u32 - 1;
         raw(
@@ -373,7 +373,8 @@ fn write_with_data_past_the_buffer_is_invalid_length() {
 fn write_with_a_truncated_header_is_invalid_length() {
     let w = world();
     let o = refused(&w, NDIS_STATUS_INVALID_LENGTH, |w| {
-        let mut buf = vec![0x80, 1, 20, 0, 0, 0];
+        let mut buf = payloads::config_block_params(0, 0, 0, 0);
+        buf.truncate(6);
         raw(
             w,
             RequestKind::Set,
@@ -421,10 +422,9 @@ fn hostile_fuzz_never_changes_a_block() {
         let len = rng.below(160) as usize;
         let mut buf: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         if len >= 4 && rng.chance(0.7) {
-            buf[0] = 0x80;
-            buf[1] = 1;
-            buf[2] = 20;
-            buf[3] = 0;
+            buf[..4].copy_from_slice(&payloads::header_image(
+                payloads::CONFIG_BLOCK_PARAMS_HEADER,
+            ));
         }
         let input = rng.below(len as u64 + 8) as u32;
         let output = rng.below(len as u64 + 8) as u32;

@@ -3,6 +3,7 @@ use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind;
 use common::state::AdapterState;
+use sim::payloads;
 use sim::timeline::Event;
 use sim::{Config, World};
 use std::sync::atomic::Ordering;
@@ -152,21 +153,21 @@ fn packet_filter_lookahead_and_multicast_are_validated() {
 fn pause_restart_and_reset_follow_the_state_machine() {
     let w = host();
     let a = w.pf_sim();
-    assert_eq!(w.inner().pause(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Paused);
     assert_eq!(
-        w.inner().pause(a),
+        w.machine().pause(a),
         NDIS_STATUS_FAILURE,
         "pause of a paused adapter is refused"
     );
-    assert_eq!(w.inner().restart(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().restart(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
     assert_eq!(
-        w.inner().restart(a),
+        w.machine().restart(a),
         NDIS_STATUS_FAILURE,
         "restart of a running adapter is refused"
     );
-    assert_eq!(w.inner().reset(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().reset(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
     assert!(
         w.log().iter().any(|l| l.contains("unexpected Pause")),
@@ -179,7 +180,7 @@ fn pause_restart_and_reset_follow_the_state_machine() {
 #[test]
 fn oids_on_a_paused_adapter_still_work() {
     let w = World::boot(Config::default(), 1);
-    w.inner().pause(w.pf_sim());
+    w.machine().pause(w.pf_sim());
     w.host_change("mac", |pf| pf.set_vf_mac_vlan(0, [2, 0, 0, 0, 0, 9], 5, 0))
         .unwrap();
     w.settle();
@@ -216,14 +217,14 @@ fn sends_complete_and_other_handlers_are_harmless() {
 fn nic_switch_creation_enables_virtualization_once() {
     let w = host();
     assert_eq!(w.create_switch(8), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.inner().virtualization(), Some(8));
+    assert_eq!(w.machine().virtualization(), Some(8));
     assert_eq!(w.create_switch(8), NDIS_STATUS_INVALID_STATE);
     let w2 = host();
     assert_eq!(
         w2.create_switch(pf_miniport::MAX_VFS as u16 + 1),
         NDIS_STATUS_INVALID_PARAMETER
     );
-    assert_eq!(w2.inner().virtualization(), None);
+    assert_eq!(w2.machine().virtualization(), None);
     w.assert_clean();
     w2.assert_clean();
 }
@@ -246,24 +247,18 @@ fn vf_allocation_is_bounded_by_the_switch_and_returns_ids_and_rids() {
 
 /// OID_NIC_SWITCH_ALLOCATE_VF asking for `mac`; returns (status, VFId, RequestorId, buffer).
 fn allocate_with_mac(w: &World, mac: [u8; 6]) -> (NDIS_STATUS, u16, u32, Vec<u8>) {
-    let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as usize;
-    let mut p = vec![0u8; size];
-    p[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    p[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
-    p[2..4].copy_from_slice(&(size as u16).to_le_bytes());
-    p[1560..1562].copy_from_slice(&6u16.to_le_bytes()); // MacAddressLength
-    p[1594..1600].copy_from_slice(&mac); // CurrentMacAddress
+    let mut p = payloads::vf_parameters(Some(mac));
+    let n = p.len() as u32;
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Method,
         OID_NIC_SWITCH_ALLOCATE_VF,
         &mut p,
-        size as u32,
-        size as u32,
+        n,
+        n,
     );
-    let vf = u16::from_le_bytes([p[0x65A], p[0x65B]]);
-    let rid = u32::from_le_bytes([p[0x65C], p[0x65D], p[0x65E], p[0x65F]]);
-    (o.status, vf, rid, p)
+    let out: NDIS_NIC_SWITCH_VF_PARAMETERS = payloads::read(&p);
+    (o.status, out.VFId, out.RequestorId, p)
 }
 
 fn pf_mac(w: &World, vf: u16) -> [u8; 6] {
@@ -289,8 +284,8 @@ fn allocated_vfs_get_the_requested_mac_and_their_requestor_id() {
     assert_eq!(rid, 0x0000_0100);
     assert_eq!(pf_mac(&w, vf), asked, "the switch's MAC becomes block 1");
     assert_eq!(
-        &out[1594..1600],
-        &asked,
+        payloads::read::<NDIS_NIC_SWITCH_VF_PARAMETERS>(&out).CurrentMacAddress[..6],
+        asked,
         "the caller's parameters come back as written"
     );
 
@@ -310,10 +305,10 @@ fn freeing_a_vf_returns_its_memory_and_refuses_a_second_free() {
     w.create_switch(4);
     let tag = common::mem::pool_tag(b"PfVf");
     let vf = w.allocate_vf().unwrap();
-    let one = w.inner().pool_bytes(tag);
+    let one = w.machine().pool_bytes(tag);
     assert!(one > 0);
     assert_eq!(w.free_vf(vf), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.inner().pool_bytes(tag), 0);
+    assert_eq!(w.machine().pool_bytes(tag), 0);
     assert_eq!(w.free_vf(vf), NDIS_STATUS_INVALID_PARAMETER);
     assert_eq!(w.allocate_vf(), Ok(vf), "the id is reused");
     w.assert_clean();
@@ -341,7 +336,7 @@ fn adapter_allocation_failure_fails_initialization() {
         ..Config::default()
     });
     assert_eq!(w.load_pf(), Err(NDIS_STATUS_RESOURCES));
-    assert_eq!(w.inner().pool_blocks(), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
 }
 
 #[test]
@@ -350,7 +345,7 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
     for vf in 0..3 {
         w.detach_vf(vf);
     }
-    let mut p = vec![0x80, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut p = payloads::delete_switch_parameters(NDIS_DEFAULT_SWITCH_ID);
     let o = w.oid(
         w.pf_sim(),
         RequestKind::Set,
@@ -360,9 +355,9 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
         12,
     );
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
-    assert_eq!(w.inner().virtualization(), None);
+    assert_eq!(w.machine().virtualization(), None);
     assert_eq!(w.pf().allocated_vfs(), 0);
-    assert_eq!(w.inner().pool_bytes(common::mem::pool_tag(b"PfVf")), 0);
+    assert_eq!(w.machine().pool_bytes(common::mem::pool_tag(b"PfVf")), 0);
     w.assert_clean();
 }
 
@@ -370,8 +365,8 @@ fn delete_switch_frees_every_vf_and_disables_virtualization() {
 fn halt_frees_everything_the_pf_allocated() {
     let w = World::boot(Config::default(), 4);
     w.halt_pf();
-    assert_eq!(w.inner().pool_blocks(), 0, "every pool block returned");
-    assert_eq!(w.inner().virtualization(), None);
+    assert_eq!(w.machine().pool_blocks(), 0, "every pool block returned");
+    assert_eq!(w.machine().virtualization(), None);
     w.assert_clean();
 }
 
@@ -480,7 +475,7 @@ fn link_change_indicates_on_the_host_and_updates_every_vf() {
 fn reset_vf_keeps_host_blocks_and_re_announces_them() {
     let w = World::boot(Config::default(), 1);
     let gen_before = w.pf().vf_generation(0);
-    assert_eq!(w.inner().host_reset_vf(0), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().host_reset_vf(0), NDIS_STATUS_SUCCESS);
     assert_eq!(
         w.pf().vf_generation(0),
         gen_before,
@@ -491,8 +486,8 @@ fn reset_vf_keeps_host_blocks_and_re_announces_them() {
         VfStatusBlock::default(),
         "the guest's status is cleared"
     );
-    assert_eq!(w.inner().channel(0).unwrap().cache, HOST_BLOCKS.bits());
-    assert_eq!(w.inner().host_reset_vf(7), NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(w.machine().channel(0).unwrap().cache, HOST_BLOCKS.bits());
+    assert_eq!(w.machine().host_reset_vf(7), NDIS_STATUS_INVALID_PARAMETER);
     w.settle();
     w.check_consistent(0).unwrap();
     w.assert_clean();
@@ -520,7 +515,7 @@ fn concurrent_updates_never_give_a_reader_a_torn_block() {
         while !stop.load(Ordering::Acquire) || reads < 100 {
             let len = MacVlanBlock::ENCODED_LEN;
             let mut buf = vec![0u8; 20 + len];
-            sim::world::write_params(&mut buf, 0, 1, len as u32, 20);
+            payloads::write_config_block_params(&mut buf, 0, 1, len as u32, 20);
             let n = buf.len() as u32;
             let o = w.oid(
                 pf_sim,
@@ -605,7 +600,7 @@ fn sriov_keyword_zero_disables_sriov_but_keeps_hardware_capabilities() {
     );
     assert_eq!(w.create_switch(2), NDIS_STATUS_NOT_SUPPORTED);
     let mut buf = vec![0u8; 64];
-    sim::world::write_params(&mut buf, 0, 1, 30, 20);
+    payloads::write_config_block_params(&mut buf, 0, 1, 30, 20);
     let o = w.oid(
         a,
         RequestKind::Method,

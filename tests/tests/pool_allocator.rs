@@ -22,7 +22,7 @@ fn allocates_tagged_nonpaged_blocks_and_frees_them() {
         "pool blocks are 16-byte aligned"
     );
     assert_eq!(
-        w.inner().pool_bytes(TAG),
+        w.machine().pool_bytes(TAG),
         300,
         "the block is charged to the tag"
     );
@@ -30,8 +30,8 @@ fn allocates_tagged_nonpaged_blocks_and_frees_them() {
     unsafe { std::ptr::write_bytes(p, 0xA5, 300) };
     // SAFETY: allocated above by this allocator with this layout.
     unsafe { a.dealloc(p, layout) };
-    assert_eq!(w.inner().pool_bytes(TAG), 0);
-    assert_eq!(w.inner().pool_blocks(), 0);
+    assert_eq!(w.machine().pool_bytes(TAG), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
     w.assert_clean();
 }
 
@@ -48,7 +48,7 @@ fn refuses_what_pool_cannot_honour_with_null() {
         let p = unsafe { a.alloc(layout) };
         assert!(p.is_null(), "{layout:?} must be refused, got {p:p}");
     }
-    assert_eq!(w.inner().pool_blocks(), 0, "a refusal allocates nothing");
+    assert_eq!(w.machine().pool_blocks(), 0, "a refusal allocates nothing");
     w.assert_clean();
 }
 
@@ -62,7 +62,7 @@ fn pool_exhaustion_is_null_not_a_crash() {
     // SAFETY: a non-zero layout; null is how GlobalAlloc reports failure.
     let p = unsafe { a.alloc(Layout::from_size_align(128, 16).unwrap()) };
     assert!(p.is_null());
-    assert_eq!(w.inner().pool_blocks(), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! by checking the Verifier-style rules.
 use common::blocks::*;
 use common::ffi::*;
+use sim::payloads;
 use sim::timeline::Event;
 use sim::{Config, ReadFault, World};
 use std::sync::{Arc, Mutex};
@@ -139,7 +140,7 @@ fn ten_thousand_updates_during_an_inflight_read_cost_at_most_two_reads() {
     let reads_before = w.reads_of(0, 1);
     let fired = Arc::new(Mutex::new(false));
     let f = fired.clone();
-    w.inner().set_read_hook(Some(Box::new(move |ctx| {
+    w.machine().set_read_hook(Some(Box::new(move |ctx| {
         let mut done = f.lock().unwrap();
         if ctx.block == 1 && !*done {
             *done = true;
@@ -183,7 +184,7 @@ fn invalidation_during_initialization_is_not_lost() {
     w.load_pf().unwrap();
     w.create_switch(1);
     let vf = w.allocate_vf().unwrap();
-    w.inner().set_read_hook(Some(Box::new(|ctx| {
+    w.machine().set_read_hook(Some(Box::new(|ctx| {
         if ctx.nth == 2 {
             ctx.pf
                 .set_vf_mac_vlan(ctx.vf, [2, 0, 0, 0, 0, 0x77], 9, 0)
@@ -204,7 +205,7 @@ fn vf_reset_in_the_middle_of_a_read_recovers_everything() {
     let w = World::boot(Config::default(), 1);
     let once = Arc::new(Mutex::new(true));
     let o = once.clone();
-    w.inner().set_read_hook(Some(Box::new(move |ctx| {
+    w.machine().set_read_hook(Some(Box::new(move |ctx| {
         let mut first = o.lock().unwrap();
         if ctx.block == 2 && *first {
             *first = false;
@@ -230,18 +231,18 @@ fn vf_reset_in_the_middle_of_a_read_recovers_everything() {
 fn vf_freed_with_invalidations_pending_drops_them_cleanly() {
     let w = World::boot(Config::default(), 2);
     let tag = common::mem::pool_tag(b"PfVf");
-    let per_vf = w.inner().pool_bytes(tag) / 2;
+    let per_vf = w.machine().pool_bytes(tag) / 2;
     w.pf().set_vf_mac_vlan(1, mac(5), 0, 0).unwrap();
     w.pf().set_vf_mac_vlan(0, mac(6), 0, 0).unwrap();
     assert_ne!(
-        w.inner().channel(1).unwrap().cache,
+        w.machine().channel(1).unwrap().cache,
         0,
         "pending in the virtualization stack"
     );
     assert_eq!(w.free_vf(1), NDIS_STATUS_SUCCESS);
     w.settle();
     assert!(w.vf(1).is_none());
-    assert_eq!(w.inner().pool_bytes(tag), per_vf, "VF 1's store returned");
+    assert_eq!(w.machine().pool_bytes(tag), per_vf, "VF 1's store returned");
     // An invalidation for the freed VF is dropped, not delivered.
     // SAFETY: the PF's own handle, at PASSIVE_LEVEL.
     unsafe { sim::exports::NdisMInvalidateConfigBlock(w.pf_sim().handle(), 1, 2) };
@@ -261,7 +262,11 @@ fn pf_halted_with_vfs_and_pending_changes_leaks_nothing() {
     w.pf().set_link(false, 0, 1500).unwrap();
     w.halt_pf();
     w.settle();
-    assert_eq!(w.inner().pool_blocks(), 0, "PF and VF memory all returned");
+    assert_eq!(
+        w.machine().pool_blocks(),
+        0,
+        "PF and VF memory all returned"
+    );
     assert!(w.vf_ids().is_empty());
     w.assert_clean();
 }
@@ -339,7 +344,7 @@ fn protocol_major_mismatch_refuses_to_start() {
         w.log()
     );
     assert_eq!(
-        w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")),
+        w.machine().pool_bytes(common::mem::pool_tag(b"VfAd")),
         0,
         "the failed VF freed its adapter"
     );
@@ -432,7 +437,7 @@ fn racing_transactions_never_apply_half_old_half_new() {
             .unwrap(),
         ]
     };
-    w.inner().set_read_hook(Some(Box::new(move |ctx| {
+    w.machine().set_read_hook(Some(Box::new(move |ctx| {
         // SAFETY: the VF adapter outlives this world's hook; snapshot takes only its own lock.
         let vf = unsafe { &*(vf_addr as *const vf_miniport::Adapter) };
         let a = vf.snapshot().applied;
@@ -446,7 +451,7 @@ fn racing_transactions_never_apply_half_old_half_new() {
     })));
     w.pf().set_blocks(0, &txn(1)).unwrap();
     w.settle();
-    w.inner().set_read_hook(None);
+    w.machine().set_read_hook(None);
     let a = w.vf(0).unwrap().snapshot();
     for (m, rate) in seen
         .lock()
@@ -497,7 +502,8 @@ fn invalidation_oid_validates_its_input() {
     use common::oid::RequestKind;
     let w = World::boot(Config::default(), 1);
     let vf = w.vf_sim(0).unwrap();
-    let mut short = vec![0x80, 1, 16, 0, 0, 0, 0, 0];
+    let mut short = payloads::invalidate_info(0);
+    short.truncate(8);
     let o = w.oid(
         vf,
         RequestKind::Method,
@@ -529,8 +535,7 @@ fn invalidation_oid_validates_its_input() {
     assert_eq!(o.status, NDIS_STATUS_NOT_SUPPORTED);
     // A set request with only unknown blocks is accepted and reads nothing.
     let reads = w.reads_of(0, 1);
-    let mut unknown = vec![0x80, 1, 16, 0, 0, 0, 0, 0];
-    unknown.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    let mut unknown = payloads::invalidate_info(1 << 40);
     let o = w.oid(
         vf,
         RequestKind::Set,
@@ -606,10 +611,8 @@ fn reads_equal_flagged_blocks_for_1_8_and_64() {
     }
     w.settle();
     for mask in [1u64 << 1, 0b1_1110_1111, u64::MAX] {
-        let before = w.inner().channel(0).unwrap().reads;
-        let mut buf = [0u8; 16];
-        buf[..4].copy_from_slice(&[0x80, 1, 16, 0]);
-        buf[8..].copy_from_slice(&mask.to_le_bytes());
+        let before = w.machine().channel(0).unwrap().reads;
+        let mut buf = payloads::invalidate_info(mask);
         let o = w.oid(
             w.vf_sim(0).unwrap(),
             RequestKind::Method,
@@ -619,7 +622,7 @@ fn reads_equal_flagged_blocks_for_1_8_and_64() {
             16,
         );
         assert_eq!(o.status, NDIS_STATUS_SUCCESS);
-        let reads = w.inner().channel(0).unwrap().reads - before;
+        let reads = w.machine().channel(0).unwrap().reads - before;
         assert_eq!(
             reads,
             BlockMask(mask).intersection(HOST_BLOCKS).len() as u64,
@@ -635,12 +638,12 @@ fn halt_waits_for_a_queued_refresh_work_item() {
     let w = World::boot(Config::default(), 1);
     // MiniportResetEx (DISPATCH_LEVEL) defers the re-read to a work item...
     assert_eq!(w.reset_vf_in_guest(0), NDIS_STATUS_SUCCESS);
-    assert!(w.inner().has_pending_work());
+    assert!(w.machine().has_pending_work());
     let reads = w.reads_of(0, 1);
     // ...and the VF is removed before the worker thread gets to it.
     w.detach_vf(0);
     assert!(
-        !w.inner().has_pending_work(),
+        !w.machine().has_pending_work(),
         "the work item ran before the adapter was freed"
     );
     assert_eq!(
@@ -649,7 +652,7 @@ fn halt_waits_for_a_queued_refresh_work_item() {
         "it ran against the live, by then paused, adapter and read nothing"
     );
     assert_eq!(
-        w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")),
+        w.machine().pool_bytes(common::mem::pool_tag(b"VfAd")),
         0,
         "and the adapter was then freed"
     );

@@ -27,7 +27,7 @@ fn cache_ors_masks_until_the_guest_takes_them() {
         sim::exports::NdisMInvalidateConfigBlock(w.pf_sim().handle(), 0, 0b0100);
         sim::exports::NdisMInvalidateConfigBlock(w.pf_sim().handle(), 0, 0b0010);
     }
-    assert_eq!(w.inner().channel(0).unwrap().cache, 0b0110);
+    assert_eq!(w.machine().channel(0).unwrap().cache, 0b0110);
     let before = w.deliveries(0);
     w.settle();
     assert_eq!(
@@ -36,7 +36,7 @@ fn cache_ors_masks_until_the_guest_takes_them() {
         "three invalidations, one delivery"
     );
     assert_eq!(
-        w.inner().channel(0).unwrap().cache,
+        w.machine().channel(0).unwrap().cache,
         0,
         "cache cleared on delivery"
     );
@@ -52,7 +52,7 @@ fn ioctl_is_reissued_so_the_next_change_is_delivered() {
         w.pf().set_vf_mac_vlan(0, [2, 0, 0, 0, 1, i], 0, 0).unwrap();
         w.settle();
         assert!(
-            w.inner().channel(0).unwrap().ioctl_pending,
+            w.machine().channel(0).unwrap().ioctl_pending,
             "IOCTL pending again after completion {i}"
         );
     }
@@ -72,7 +72,7 @@ fn invalidation_for_an_absent_vf_is_dropped() {
             .iter()
             .any(|(_, e)| *e == Event::InvalidateDropped { vf: 42, mask: 1 })
     );
-    assert!(w.inner().channel(42).is_none());
+    assert!(w.machine().channel(42).is_none());
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn delivery_waits_for_the_vf_to_finish_initializing() {
         .set_vf_mac_vlan(vf, [2, 0, 0, 0, 0, 0x33], 0, 0)
         .unwrap();
     assert!(
-        !w.inner().deliver(vf),
+        !w.machine().deliver(vf),
         "no VF adapter yet, nothing delivered"
     );
     w.attach_vf(vf).unwrap();
@@ -202,7 +202,7 @@ fn verifier_catches_an_oversized_block_transfer() {
 #[test]
 fn pool_tracker_catches_a_bad_free() {
     let w = World::boot(Config::default(), 1);
-    let p = w.inner().allocate(16, 0x4141_4141);
-    w.inner().free(p, 0x4242_4242);
+    let p = w.machine().allocate(16, 0x4141_4141);
+    w.machine().free(p, 0x4242_4242);
     assert!(w.violations().iter().any(|m| m.contains("freed with tag")));
 }

@@ -50,7 +50,7 @@ const FULL: u32 = 40; // an IHV extension block: full-size on the wire
 
 fn read_oid(vf: u16) -> ReadOid {
     let mut buf = Box::new([0u8; 20 + MAX_BLOCK_LEN]);
-    sim::world::write_params(&mut buf[..], vf, FULL, MAX_BLOCK_LEN as u32, 20);
+    sim::payloads::write_config_block_params(&mut buf[..], vf, FULL, MAX_BLOCK_LEN as u32, 20);
     let req = Box::new(sim::world::oid_request(
         RequestKind::Method,
         OID_SRIOV_READ_VF_CONFIG_BLOCK,
@@ -149,12 +149,8 @@ fn vf_invalidate(vfs: u16, mask: u64, trials: usize, iters: u64) -> (f64, u64) {
     }
     w.settle();
     let a = w.vf_sim(vf).unwrap();
-    let mut buf = [0u8; 16];
-    buf[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    buf[1] = 1;
-    buf[2] = 16;
-    buf[8..].copy_from_slice(&mask.to_le_bytes());
-    let reads_before = w.inner().channel(vf).unwrap().reads;
+    let mut buf = sim::payloads::invalidate_info(mask);
+    let reads_before = w.machine().channel(vf).unwrap().reads;
     let ns = measure(trials, iters, &mut |_| {
         let o = w.oid(
             a,
@@ -166,7 +162,7 @@ fn vf_invalidate(vfs: u16, mask: u64, trials: usize, iters: u64) -> (f64, u64) {
         );
         black_box(o);
     });
-    let reads = w.inner().channel(vf).unwrap().reads - reads_before;
+    let reads = w.machine().channel(vf).unwrap().reads - reads_before;
     (ns, reads / (trials as u64 * iters))
 }
 
@@ -288,7 +284,7 @@ fn main() {
 
     // 5. Memory per VF.
     let w = quiet(8);
-    let store = w.inner().pool_bytes(common::mem::pool_tag(b"PfVf")) / 8;
+    let store = w.machine().pool_bytes(common::mem::pool_tag(b"PfVf")) / 8;
     let slot = std::mem::size_of::<usize>();
     let per_vf = store + slot;
     let limit = 64 * MAX_BLOCK_LEN + 1024;
@@ -299,7 +295,7 @@ fn main() {
         format!("<= 64 x 127 + 1024 = {limit}"),
         Some(per_vf <= limit),
     );
-    let vf_adapter = w.inner().pool_bytes(common::mem::pool_tag(b"VfAd")) / 8;
+    let vf_adapter = w.machine().pool_bytes(common::mem::pool_tag(b"VfAd")) / 8;
     row(
         &mut rows,
         "5. VF adapter, nonpaged bytes (guest side)",
@@ -329,7 +325,7 @@ fn coalescing() -> (usize, bool) {
     let before = w.reads_of(0, 1);
     let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let f = fired.clone();
-    w.inner().set_read_hook(Some(Box::new(move |ctx| {
+    w.machine().set_read_hook(Some(Box::new(move |ctx| {
         if ctx.block == 1 && !f.swap(true, std::sync::atomic::Ordering::SeqCst) {
             for i in 0..10_000u32 {
                 ctx.pf

@@ -263,7 +263,7 @@ fn main() -> ExitCode {
 /// A VF MAC/VLAN change: the PF's API, or its management OID for a loaded image.
 fn set_mac_vlan(w: &World, images: bool, vf: u16, mac: [u8; 6], vlan: u16, what: String) {
     if images {
-        w.inner().record(Event::HostChange { what });
+        w.machine().record(Event::HostChange { what });
         let mut payload = pf_miniport::management::SetVfMacVlan::encode(vf, mac, vlan, 0);
         let n = payload.len() as u32;
         w.oid(
@@ -283,7 +283,7 @@ fn set_mac_vlan(w: &World, images: bool, vf: u16, mac: [u8; 6], vlan: u16, what:
 /// A link change from the hardware: the PF's API, or its management OID for a loaded image.
 fn set_link(w: &World, images: bool, up: bool, speed: u64, mtu: u32, what: &str) {
     if images {
-        w.inner().record(Event::HostChange { what: what.into() });
+        w.machine().record(Event::HostChange { what: what.into() });
         let mut payload = pf_miniport::management::SetLink::encode(up, mtu, speed);
         let n = payload.len() as u32;
         w.oid(

@@ -1,71 +1,21 @@
-//! The NDIS and ntoskrnl functions the drivers import, defined under their real names with
-//! the NDIS ABI. Each is a thin check-and-forward: find the world from the handle, check the
-//! IRQL rule from the function's `ndis.h` annotation / DDI page, and hand over to `world.rs`.
+//! What `ndis.sys` exports to the drivers: registration and attributes, OID completion and
+//! status indications, the SR-IOV backchannel (virtualization, invalidate, read and write
+//! config blocks), pool memory, I/O work items, registry configuration, NdisMSleep.
 #![allow(non_snake_case)]
 
+use super::{adapter, current_world, irql_max, vf_of};
 use crate::irql;
 use crate::timeline::Event;
-use crate::world::{GeneralAttrs, Role, SimAdapter, SimDriverObject, WorldInner};
+use crate::world::{GeneralAttrs, Machine, Role, SimDriverObject};
 use common::ffi::*;
 use common::ndis_fn;
-use std::cell::Cell;
-use std::ffi::{CStr, c_char, c_void};
+use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
 /// An open registry configuration: the value NdisReadConfiguration hands out lives here.
 struct SimConfiguration {
-    world: *const WorldInner,
+    world: *const Machine,
     value: NDIS_CONFIGURATION_PARAMETER,
-}
-
-thread_local! {
-    /// The world whose drivers run on this thread (for calls that carry no handle).
-    static CURRENT: Cell<*const WorldInner> = const { Cell::new(std::ptr::null()) };
-}
-
-pub fn enter(world: *const WorldInner) {
-    CURRENT.with(|c| c.set(world));
-}
-
-pub fn leave(world: *const WorldInner) {
-    CURRENT.with(|c| {
-        if std::ptr::eq(c.get(), world) {
-            c.set(std::ptr::null());
-        }
-    });
-}
-
-fn current_world<'a>() -> Option<&'a WorldInner> {
-    // SAFETY: set by a live World for this thread and cleared when it drops.
-    CURRENT.with(|c| unsafe { c.get().as_ref() })
-}
-
-fn adapter<'a>(h: NDIS_HANDLE, what: &str) -> Option<&'a SimAdapter> {
-    // SAFETY: handles come from this simulator; the magic number rejects strangers.
-    let a = unsafe { SimAdapter::from_handle(h) };
-    if a.is_none() {
-        let msg = format!("{what}: invalid miniport adapter handle {h:p}");
-        match current_world() {
-            Some(w) => w.violation(msg),
-            None => irql::orphan_violation(msg),
-        }
-    }
-    a
-}
-
-fn irql_max(w: &WorldInner, max: KIRQL, what: &str) -> bool {
-    w.check(irql::require_max(max, what))
-}
-
-fn vf_of(a: &SimAdapter, what: &str) -> Option<u16> {
-    match a.role {
-        Role::Vf { vf_id } => Some(vf_id),
-        Role::Pf => {
-            a.world()
-                .violation(format!("{what} called by the PF (VF-only)"));
-            None
-        }
-    }
 }
 
 ndis_fn! {
@@ -399,181 +349,4 @@ ndis_fn! {
         }
     }
 
-    #[unsafe(no_mangle)]
-    pub unsafe fn KeGetCurrentIrql() -> KIRQL {
-        irql::current()
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn KeAcquireSpinLockRaiseToDpc(Lock: *mut KSPIN_LOCK) -> KIRQL {
-        irql::acquire_raise_to_dpc(Lock)
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn KeReleaseSpinLock(Lock: *mut KSPIN_LOCK, NewIrql: KIRQL) {
-        irql::release(Lock, NewIrql)
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn KeAcquireSpinLockAtDpcLevel(Lock: *mut KSPIN_LOCK) {
-        irql::acquire_at_dpc(Lock)
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn KeReleaseSpinLockFromDpcLevel(Lock: *mut KSPIN_LOCK) {
-        irql::release_from_dpc(Lock)
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn IoAllocateDriverObjectExtension(DriverObject: PDRIVER_OBJECT, Id: *mut c_void, Size: u32, Out: *mut *mut c_void) -> NTSTATUS {
-        // SAFETY: driver objects are SimDriverObjects made by the world.
-        let Some(obj) = (unsafe { (DriverObject as *const SimDriverObject).as_ref() }) else { return NDIS_STATUS_INVALID_PARAMETER };
-        let mut ext = obj.extensions.lock().unwrap_or_else(|e| e.into_inner());
-        if Size as usize > 32 || ext.iter().any(|(k, _)| *k == Id as usize) {
-            // STATUS_OBJECT_NAME_COLLISION for a second allocation with the same id.
-            return 0xC000_0035u32 as i32;
-        }
-        let mut b = Box::new([0u64; 4]);
-        // SAFETY: out-pointer from the driver; the box lives as long as the driver object.
-        unsafe { *Out = b.as_mut_ptr().cast() };
-        ext.push((Id as usize, b));
-        0
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn IoGetDriverObjectExtension(DriverObject: PDRIVER_OBJECT, Id: *mut c_void) -> *mut c_void {
-        // SAFETY: as above.
-        let Some(obj) = (unsafe { (DriverObject as *const SimDriverObject).as_ref() }) else { return std::ptr::null_mut() };
-        let mut ext = obj.extensions.lock().unwrap_or_else(|e| e.into_inner());
-        ext.iter_mut().find(|(k, _)| *k == Id as usize).map_or(std::ptr::null_mut(), |(_, b)| b.as_mut_ptr().cast())
-    }
-
-    /// Defined with four fixed arguments: the drivers always call it as ("%s", message), and
-    /// in the Windows x64 ABI a variadic call passes those exactly like a fixed one.
-    #[unsafe(no_mangle)]
-    pub unsafe fn DbgPrintEx(_Component: u32, Level: u32, Format: *const c_char, Arg: *const c_char) -> u32 {
-        // SAFETY: both are NUL-terminated strings from the driver.
-        let fmt = unsafe { CStr::from_ptr(Format) };
-        let text = if fmt.to_bytes() == b"%s" && !Arg.is_null() {
-            // SAFETY: as above.
-            unsafe { CStr::from_ptr(Arg) }.to_string_lossy().into_owned()
-        } else {
-            fmt.to_string_lossy().into_owned()
-        };
-        match current_world() {
-            Some(w) => w.debug_print(Level, &text),
-            None => if std::env::var_os("SIM_LOG").is_some() { eprint!("{text}") },
-        }
-        0
-    }
-}
-
-// What a loaded image needs beyond the NDIS surface: the C memory routines and the kernel
-// runtime (panic handler, allocator) that the host-linked drivers get from std. The pool
-// routines are also exported by name, for `common::pool_alloc` on the host.
-ndis_fn! {
-    pub unsafe fn sim_memcpy(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void {
-        // SAFETY: the image passes valid, non-overlapping buffers of n bytes (memcpy's contract).
-        unsafe { std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), n) };
-        dst
-    }
-
-    pub unsafe fn sim_memmove(dst: *mut c_void, src: *const c_void, n: usize) -> *mut c_void {
-        // SAFETY: valid buffers of n bytes that may overlap (memmove's contract).
-        unsafe { std::ptr::copy(src.cast::<u8>(), dst.cast::<u8>(), n) };
-        dst
-    }
-
-    pub unsafe fn sim_memset(dst: *mut c_void, c: i32, n: usize) -> *mut c_void {
-        // SAFETY: a valid buffer of n bytes (memset's contract).
-        unsafe { std::ptr::write_bytes(dst.cast::<u8>(), c as u8, n) };
-        dst
-    }
-
-    pub unsafe fn sim_memcmp(a: *const c_void, b: *const c_void, n: usize) -> i32 {
-        // SAFETY: two valid buffers of n bytes (memcmp's contract).
-        let (a, b) = unsafe { (std::slice::from_raw_parts(a.cast::<u8>(), n), std::slice::from_raw_parts(b.cast::<u8>(), n)) };
-        match a.cmp(b) {
-            std::cmp::Ordering::Less => -1,
-            std::cmp::Ordering::Equal => 0,
-            std::cmp::Ordering::Greater => 1,
-        }
-    }
-
-    pub unsafe fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) {
-        eprintln!("simulated bugcheck {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})");
-        std::process::abort();
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn ExAllocatePool2(_flags: u64, size: usize, tag: u32) -> *mut c_void {
-        match (current_world(), u32::try_from(size)) {
-            (Some(w), Ok(n)) => w.allocate(n, tag),
-            _ => std::ptr::null_mut(),
-        }
-    }
-
-    #[unsafe(no_mangle)]
-    pub unsafe fn ExFreePoolWithTag(p: *mut c_void, tag: u32) {
-        if let Some(w) = current_world() {
-            w.free(p, tag);
-        }
-    }
-}
-
-/// The simulator's definition of `module!name`, for a loaded image's import table.
-pub fn resolve(module: &str, name: &str) -> Option<usize> {
-    macro_rules! table {
-        ($($f:ident),* $(,)?) => {
-            match name { $(stringify!($f) => Some($f as *const () as usize),)* _ => None }
-        };
-    }
-    let ndis = || {
-        table!(
-            NdisMRegisterMiniportDriver,
-            NdisMDeregisterMiniportDriver,
-            NdisMSetMiniportAttributes,
-            NdisMOidRequestComplete,
-            NdisMIndicateStatusEx,
-            NdisMSendNetBufferListsComplete,
-            NdisMEnableVirtualization,
-            NdisMGetVirtualFunctionLocation,
-            NdisMInvalidateConfigBlock,
-            NdisMReadConfigBlock,
-            NdisMWriteConfigBlock,
-            NdisAllocateMemoryWithTagPriority,
-            NdisFreeMemoryWithTagPriority,
-            NdisAllocateIoWorkItem,
-            NdisQueueIoWorkItem,
-            NdisFreeIoWorkItem,
-            NdisMSleep,
-            NdisOpenConfigurationEx,
-            NdisReadConfiguration,
-            NdisCloseConfiguration,
-        )
-    };
-    let ntoskrnl = || match name {
-        "memcpy" => Some(sim_memcpy as *const () as usize),
-        "memmove" => Some(sim_memmove as *const () as usize),
-        "memset" => Some(sim_memset as *const () as usize),
-        "memcmp" => Some(sim_memcmp as *const () as usize),
-        _ => table!(
-            KeGetCurrentIrql,
-            KeAcquireSpinLockRaiseToDpc,
-            KeReleaseSpinLock,
-            KeAcquireSpinLockAtDpcLevel,
-            KeReleaseSpinLockFromDpcLevel,
-            IoAllocateDriverObjectExtension,
-            IoGetDriverObjectExtension,
-            DbgPrintEx,
-            KeBugCheckEx,
-            ExAllocatePool2,
-            ExFreePoolWithTag,
-        ),
-    };
-    match module {
-        "ndis.sys" => ndis(),
-        "ntoskrnl.exe" => ntoskrnl(),
-        _ => None,
-    }
 }

@@ -1,0 +1,321 @@
+//! Calling a driver: each Miniport handler NDIS calls (OID requests, initialize, restart,
+//! pause, reset, halt) run at the IRQL NDIS calls it at (`irql::call_at`), its Verifier-style
+//! violations kept and its outcome recorded on the timeline.
+use super::{Machine, Role, SimAdapter, SimDriver, lock, vstack};
+use crate::irql;
+use crate::timeline::Event;
+use common::ffi::*;
+use common::oid::RequestKind;
+use std::ffi::c_void;
+use std::sync::atomic::Ordering;
+
+/// Outcome of one OID request the simulator issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OidOutcome {
+    pub status: NDIS_STATUS,
+    pub bytes_written: u32,
+    pub bytes_read: u32,
+    pub bytes_needed: u32,
+}
+
+impl Machine {
+    /// Issues one OID request to a miniport at PASSIVE_LEVEL, as NDIS does.
+    pub fn call_oid(
+        &self,
+        adapter: &SimAdapter,
+        kind: RequestKind,
+        oid: NDIS_OID,
+        buf: &mut [u8],
+        input_len: u32,
+        output_len: u32,
+    ) -> OidOutcome {
+        let ptr: *mut c_void = if buf.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            buf.as_mut_ptr().cast()
+        };
+        let mut req = oid_request(kind, oid, ptr, input_len, output_len);
+        let status = self.call_oid_raw(adapter, &mut req);
+        // SAFETY: reads back the variant this function wrote.
+        unsafe {
+            match kind {
+                RequestKind::Query => OidOutcome {
+                    status,
+                    bytes_written: req.DATA.QUERY_INFORMATION.BytesWritten,
+                    bytes_read: 0,
+                    bytes_needed: req.DATA.QUERY_INFORMATION.BytesNeeded,
+                },
+                RequestKind::Set => OidOutcome {
+                    status,
+                    bytes_written: 0,
+                    bytes_read: req.DATA.SET_INFORMATION.BytesRead,
+                    bytes_needed: req.DATA.SET_INFORMATION.BytesNeeded,
+                },
+                RequestKind::Method => OidOutcome {
+                    status,
+                    bytes_written: req.DATA.METHOD_INFORMATION.BytesWritten,
+                    bytes_read: req.DATA.METHOD_INFORMATION.BytesRead,
+                    bytes_needed: req.DATA.METHOD_INFORMATION.BytesNeeded,
+                },
+            }
+        }
+    }
+
+    /// Calls MiniportOidRequest with a caller-built request (hostile-input tests use this).
+    /// The status is also returned; a PENDING request must be completed before this returns.
+    pub fn call_oid_raw(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+        let Some(handler) = adapter.chars().OidRequestHandler else {
+            return NDIS_STATUS_NOT_SUPPORTED;
+        };
+        let ctx = adapter.ctx();
+        let key = req as *mut NDIS_OID_REQUEST as usize;
+        // SAFETY: calls the driver's registered handler with its own context and a valid request.
+        let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportOidRequest", || unsafe {
+            handler(ctx, req)
+        });
+        if let Some(v) = v {
+            self.violation(v);
+        }
+        if status == NDIS_STATUS_PENDING {
+            let done = lock(&adapter.completions)
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|c| c.1);
+            match done {
+                Some(s) => {
+                    lock(&adapter.completions).retain(|(k, _)| *k != key);
+                    s
+                }
+                None => {
+                    self.violation(format!("{}: OID pended and never completed", adapter.name));
+                    NDIS_STATUS_FAILURE
+                }
+            }
+        } else {
+            status
+        }
+    }
+
+    pub fn complete_oid(
+        &self,
+        adapter: &SimAdapter,
+        req: *mut NDIS_OID_REQUEST,
+        status: NDIS_STATUS,
+    ) {
+        lock(&adapter.completions).push((req as usize, status));
+    }
+
+    /// Brings up an adapter: MiniportInitializeEx, then MiniportRestart (NDIS leaves a freshly
+    /// initialized adapter Paused and restarts it).
+    pub fn start_adapter(
+        &self,
+        role: Role,
+        name: String,
+        driver_index: usize,
+    ) -> Result<&SimAdapter, NDIS_STATUS> {
+        let driver: *const SimDriver = {
+            let st = lock(&self.state);
+            &*st.drivers[driver_index]
+        };
+        let adapter = self.new_adapter(role, name, driver);
+        {
+            let mut st = lock(&self.state);
+            let i = st.adapters.len() - 1;
+            match role {
+                Role::Pf => st.pf = Some(i),
+                Role::Vf { vf_id } => {
+                    st.vfs.insert(vf_id, i);
+                    vstack::post_first_ioctl(&mut st, vf_id);
+                }
+            }
+        }
+        let chars = adapter.chars();
+        let Some(init) = chars.InitializeHandlerEx else {
+            return Err(NDIS_STATUS_BAD_CHARACTERISTICS);
+        };
+        let mut params = NDIS_MINIPORT_INIT_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_INIT_PARAMETERS, 1, 0x40),
+            ..Default::default()
+        };
+        // SAFETY: the driver's registered InitializeHandlerEx with our handle.
+        let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportInitializeEx", || unsafe {
+            init(adapter.handle(), std::ptr::null_mut(), &mut params)
+        });
+        if let Some(v) = v {
+            self.violation(v);
+        }
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!(
+                "MiniportInitializeEx -> {}",
+                crate::timeline::status_text(status)
+            ),
+        });
+        if status != NDIS_STATUS_SUCCESS {
+            self.forget_adapter(role);
+            return Err(status);
+        }
+        if adapter.ctx().is_null() || adapter.general.lock().map(|g| g.is_none()).unwrap_or(true) {
+            self.violation(format!(
+                "{}: initialized without registration and general attributes",
+                adapter.name
+            ));
+        }
+        adapter.initialized.store(true, Ordering::Release);
+        self.restart(adapter);
+        Ok(adapter)
+    }
+
+    pub fn restart(&self, adapter: &SimAdapter) -> NDIS_STATUS {
+        let Some(h) = adapter.chars().RestartHandler else {
+            return NDIS_STATUS_FAILURE;
+        };
+        let mut p = NDIS_MINIPORT_RESTART_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(0x80, 1, 0x14),
+            ..Default::default()
+        };
+        let ctx = adapter.ctx();
+        // SAFETY: registered handler, own context.
+        let (s, v) = irql::call_at(PASSIVE_LEVEL, "MiniportRestart", || unsafe {
+            h(ctx, &mut p)
+        });
+        if let Some(v) = v {
+            self.violation(v);
+        }
+        adapter
+            .running
+            .store(s == NDIS_STATUS_SUCCESS, Ordering::Release);
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!("MiniportRestart -> {}", crate::timeline::status_text(s)),
+        });
+        s
+    }
+
+    pub fn pause(&self, adapter: &SimAdapter) -> NDIS_STATUS {
+        let Some(h) = adapter.chars().PauseHandler else {
+            return NDIS_STATUS_FAILURE;
+        };
+        let mut p = NDIS_MINIPORT_PAUSE_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(0x80, 1, 0xC),
+            ..Default::default()
+        };
+        let ctx = adapter.ctx();
+        // SAFETY: registered handler, own context.
+        let (s, v) = irql::call_at(PASSIVE_LEVEL, "MiniportPause", || unsafe { h(ctx, &mut p) });
+        if let Some(v) = v {
+            self.violation(v);
+        }
+        adapter.running.store(false, Ordering::Release);
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!("MiniportPause -> {}", crate::timeline::status_text(s)),
+        });
+        s
+    }
+
+    /// MiniportResetEx, which NDIS may call at DISPATCH_LEVEL.
+    pub fn reset(&self, adapter: &SimAdapter) -> NDIS_STATUS {
+        let Some(h) = adapter.chars().ResetHandlerEx else {
+            return NDIS_STATUS_NOT_SUPPORTED;
+        };
+        let mut addressing: BOOLEAN = TRUE;
+        let ctx = adapter.ctx();
+        // SAFETY: registered handler, own context.
+        let (s, v) = irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
+            h(ctx, &mut addressing)
+        });
+        if let Some(v) = v {
+            self.violation(v);
+        }
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: format!("MiniportResetEx -> {}", crate::timeline::status_text(s)),
+        });
+        s
+    }
+
+    /// Pause (if running) and halt, as NDIS does when a device goes away.
+    pub fn halt(&self, adapter: &SimAdapter, action: NDIS_HALT_ACTION) {
+        if adapter.halted.load(Ordering::Acquire) {
+            return;
+        }
+        if adapter.running.load(Ordering::Acquire) {
+            self.pause(adapter);
+        }
+        if let Some(h) = adapter.chars().HaltHandlerEx {
+            let ctx = adapter.ctx();
+            // SAFETY: registered handler, own context; nothing else runs on it afterwards.
+            let ((), v) = irql::call_at(PASSIVE_LEVEL, "MiniportHaltEx", || unsafe {
+                h(ctx, action)
+            });
+            if let Some(v) = v {
+                self.violation(v);
+            }
+        }
+        adapter.halted.store(true, Ordering::Release);
+        adapter
+            .context
+            .store(std::ptr::null_mut(), Ordering::Release);
+        self.forget_adapter(adapter.role);
+        self.record(Event::Lifecycle {
+            who: adapter.name.clone(),
+            what: "MiniportHaltEx".into(),
+        });
+    }
+}
+
+/// An `NDIS_OID_REQUEST` as NDIS builds one: header, request type, and the shape's fields
+/// over `buffer` (not owned: it must outlive the request).
+pub fn oid_request(
+    kind: RequestKind,
+    oid: NDIS_OID,
+    buffer: *mut c_void,
+    input_len: u32,
+    output_len: u32,
+) -> NDIS_OID_REQUEST {
+    let mut req = NDIS_OID_REQUEST {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_OID_REQUEST,
+            NDIS_OID_REQUEST_REVISION_2,
+            NDIS_SIZEOF_OID_REQUEST_REVISION_2,
+        ),
+        ..Default::default()
+    };
+    match kind {
+        RequestKind::Query => {
+            req.RequestType = NdisRequestQueryInformation;
+            req.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
+                Oid: oid,
+                InformationBuffer: buffer,
+                InformationBufferLength: output_len,
+                BytesWritten: 0,
+                BytesNeeded: 0,
+            };
+        }
+        RequestKind::Set => {
+            req.RequestType = NdisRequestSetInformation;
+            req.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
+                Oid: oid,
+                InformationBuffer: buffer,
+                InformationBufferLength: input_len,
+                BytesRead: 0,
+                BytesNeeded: 0,
+            };
+        }
+        RequestKind::Method => {
+            req.RequestType = NdisRequestMethod;
+            req.DATA.METHOD_INFORMATION = NDIS_OID_METHOD_INFORMATION {
+                Oid: oid,
+                InformationBuffer: buffer,
+                InputBufferLength: input_len,
+                OutputBufferLength: output_len,
+                MethodId: 0,
+                BytesWritten: 0,
+                BytesRead: 0,
+                BytesNeeded: 0,
+            };
+        }
+    }
+    req
+}

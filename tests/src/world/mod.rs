@@ -1,0 +1,221 @@
+//! The simulated machine: a Hyper-V host partition running the PF miniport, guest partitions
+//! each running the VF miniport on one VF, and between them the virtualization stack's
+//! per-VF mask cache and each guest's VPCI `IOCTL_VPCI_INVALIDATE_BLOCK`.
+//!
+//! [`Machine`] is the machine itself; tests hold it through the [`World`](crate::World)
+//! handle. By concern:
+//! - [`ndis_objects`]: driver objects, registered drivers, adapters (the NDIS handles).
+//! - [`pool`]: pool memory and its tags.
+//! - [`work_items`]: NDIS I/O work items and the system worker thread that runs them.
+//! - [`vstack`]: the virtualization stack and guest VPCI, the whole BlockMask story.
+//! - [`calls`]: calling a driver's handler at its IRQL and recording what it did.
+//!
+//! Everything a driver calls arrives through the exported symbols in [`crate::exports`], which
+//! find their way back here from the handle they are given. Nothing holds a lock of this
+//! module while a driver callback runs, because drivers call back in.
+pub mod calls;
+pub mod ndis_objects;
+pub mod pool;
+pub mod vstack;
+pub mod work_items;
+
+/// Its former path, kept so that code written against it still builds.
+pub use crate::payloads::write_config_block_params as write_params;
+pub use calls::{OidOutcome, oid_request};
+pub use ndis_objects::{GeneralAttrs, Role, SimAdapter, SimDriver, SimDriverObject};
+pub use pool::tag_text;
+pub use vstack::{ReadCtx, ReadFault, ReadHook, VfChannel};
+pub use work_items::SimWorkItem;
+
+use crate::irql;
+use crate::rng::Rng;
+use crate::timeline::Event;
+use pool::Memory;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard};
+use work_items::WorkRoutine;
+
+/// The machine's former name, kept so that code written against it still builds.
+pub type WorldInner = Machine;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub seed: u64,
+    /// Probability (0..=1) that a ready delivery is held back for one step.
+    pub delivery_delay: f64,
+    /// Every block read and write fails, as on hosts without the backchannel.
+    pub backchannel_absent: bool,
+    /// The pool allocation with this number (1-based) fails.
+    pub fail_allocation: Option<u64>,
+    /// Print driver debug output as it happens.
+    pub echo_log: bool,
+    /// Keep the timeline and the debug log (benchmarks turn this off so that millions of
+    /// operations do not grow them).
+    pub record: bool,
+    /// The adapters' registry keywords (NdisReadConfiguration), e.g. `("*SRIOV", 0)`.
+    pub keywords: Vec<(String, u32)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            delivery_delay: 0.0,
+            backchannel_absent: false,
+            fail_allocation: None,
+            echo_log: false,
+            record: true,
+            keywords: Vec::new(),
+        }
+    }
+}
+
+/// Boxed so that each object's address (its NDIS handle) stays put as the vectors grow.
+#[derive(Default)]
+#[allow(clippy::vec_box)]
+struct State {
+    objects: Vec<Box<SimDriverObject>>,
+    drivers: Vec<Box<SimDriver>>,
+    adapters: Vec<Box<SimAdapter>>,
+    work_items: Vec<Box<SimWorkItem>>,
+    queued_work: VecDeque<(usize, WorkRoutine, usize)>,
+    pending_resets: VecDeque<u16>,
+    pf: Option<usize>,
+    pf_driver: Option<usize>,
+    vf_driver: Option<usize>,
+    vfs: BTreeMap<u16, usize>,
+    channels: BTreeMap<u16, VfChannel>,
+    virtualization: Option<u16>,
+    step: u64,
+}
+
+/// The simulated machine: both partitions' NDIS, the pool, the work queue, the
+/// virtualization stack, and what was recorded (timeline, violations, debug log).
+pub struct Machine {
+    pub cfg: Config,
+    state: Mutex<State>,
+    pub rng: Mutex<Rng>,
+    timeline: Mutex<Vec<(u64, Event)>>,
+    violations: Mutex<Vec<String>>,
+    log: Mutex<Vec<String>>,
+    memory: Mutex<Memory>,
+    read_hook: Mutex<Option<ReadHook>>,
+    /// The PF is a loaded image: its adapter is not a `pf_miniport::Adapter` of this build,
+    /// so read hooks (which get one) are not run.
+    pub pf_is_image: AtomicBool,
+}
+
+// SAFETY: raw pointers inside point to objects owned by this world; all mutable state is
+// behind mutexes or atomics.
+unsafe impl Sync for Machine {}
+// SAFETY: as above.
+unsafe impl Send for Machine {}
+
+impl Machine {
+    pub fn record(&self, event: Event) {
+        if !self.cfg.record {
+            return;
+        }
+        let step = lock(&self.state).step;
+        lock(&self.timeline).push((step, event));
+    }
+
+    pub fn violation(&self, msg: String) {
+        if self.cfg.echo_log {
+            eprintln!("VIOLATION: {msg}");
+        }
+        lock(&self.violations).push(msg);
+    }
+
+    pub fn check(&self, r: Result<(), String>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(m) => {
+                self.violation(m);
+                false
+            }
+        }
+    }
+
+    pub fn debug_print(&self, level: u32, msg: &str) {
+        if !self.cfg.record && !self.cfg.echo_log {
+            return;
+        }
+        let line = format!(
+            "[{}] {}",
+            ["ERROR", "WARN", "TRACE", "INFO"]
+                .get(level as usize)
+                .unwrap_or(&"?"),
+            msg.trim_end()
+        );
+        if self.cfg.echo_log {
+            eprintln!("{line}");
+        }
+        if self.cfg.record {
+            lock(&self.log).push(line);
+        }
+    }
+
+    /// One round of the machine: queued work items, guest resets, and invalidation
+    /// deliveries (some held back under the seed). Returns whether anything happened.
+    pub fn step(&self) -> bool {
+        lock(&self.state).step += 1;
+        let mut progressed = false;
+
+        progressed |= self.run_work_items();
+        progressed |= self.run_guest_resets();
+        progressed |= self.deliver_ready();
+        progressed
+    }
+
+    pub fn has_pending_work(&self) -> bool {
+        let st = lock(&self.state);
+        !st.queued_work.is_empty()
+            || !st.pending_resets.is_empty()
+            || st
+                .channels
+                .iter()
+                .any(|(vf, ch)| ch.cache != 0 && ch.ioctl_pending && st.vfs.contains_key(vf))
+    }
+
+    pub fn timeline(&self) -> Vec<(u64, Event)> {
+        lock(&self.timeline).clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        let mut v = lock(&self.violations);
+        v.extend(irql::take_orphans());
+        v.clone()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        lock(&self.log).clone()
+    }
+
+    pub fn new(cfg: Config) -> Box<Machine> {
+        Box::new(Machine {
+            rng: Mutex::new(Rng::new(cfg.seed)),
+            cfg,
+            state: Mutex::new(State::default()),
+            timeline: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+            memory: Mutex::new(Memory::default()),
+            read_hook: Mutex::new(None),
+            pf_is_image: AtomicBool::new(false),
+        })
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        // Return whatever the drivers still hold, so a failed scenario does not leak into
+        // the next one in the same process.
+        self.release_pool();
+    }
+}

@@ -1,0 +1,226 @@
+//! The NDIS objects: what the I/O manager hands DriverEntry (driver objects and their
+//! extensions), the miniport drivers registered with NDIS, and the adapters, whose addresses
+//! are the NDIS miniport adapter handles the drivers get.
+use super::{Machine, lock, vstack};
+use common::ffi::*;
+use std::ffi::c_void;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+const MAGIC: u64 = 0x5349_4D5F_4144_5054; // "SIM_ADPT"
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Pf,
+    Vf { vf_id: u16 },
+}
+
+/// A registered miniport driver in one partition.
+pub struct SimDriver {
+    pub world: *const Machine,
+    pub chars: NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+    pub deregistered: AtomicBool,
+}
+
+/// What the I/O manager hands DriverEntry; holds driver-object extensions.
+pub struct SimDriverObject {
+    pub world: *const Machine,
+    pub extensions: Mutex<Vec<(usize, Box<[u64; 4]>)>>,
+}
+
+/// One miniport adapter instance; its address is the NDIS miniport adapter handle.
+pub struct SimAdapter {
+    magic: u64,
+    pub world: *const Machine,
+    pub role: Role,
+    pub name: String,
+    pub driver: *const SimDriver,
+    pub context: AtomicPtr<c_void>,
+    pub initialized: AtomicBool,
+    pub halted: AtomicBool,
+    pub running: AtomicBool,
+    pub general: Mutex<Option<GeneralAttrs>>,
+    pub sriov_caps: Mutex<Option<u32>>,
+    /// `CurrentSriovCapabilities` (NULL when SR-IOV is disabled).
+    pub sriov_current: Mutex<Option<u32>>,
+    pub nic_switch_max_vfs: Mutex<Option<u32>>,
+    pub link: Mutex<Vec<(bool, u64)>>,
+    pub completions: Mutex<Vec<(usize, NDIS_STATUS)>>,
+    pub sends_completed: AtomicU64,
+}
+
+/// A copy of what a miniport declared in its general attributes.
+#[derive(Clone, Debug)]
+pub struct GeneralAttrs {
+    pub current_mac: [u8; 6],
+    pub mtu: u32,
+    pub supported_oids: Vec<NDIS_OID>,
+    pub media_connected: bool,
+}
+
+impl SimAdapter {
+    /// # Safety
+    /// `h` is a handle this simulator handed out (checked by a magic number).
+    pub unsafe fn from_handle<'a>(h: NDIS_HANDLE) -> Option<&'a SimAdapter> {
+        // SAFETY: handles are addresses of boxed SimAdapters owned by a live world.
+        let a = unsafe { (h as *const SimAdapter).as_ref() }?;
+        (a.magic == MAGIC).then_some(a)
+    }
+
+    pub fn world(&self) -> &Machine {
+        // SAFETY: the world outlives every adapter it owns.
+        unsafe { &*self.world }
+    }
+
+    pub fn handle(&self) -> NDIS_HANDLE {
+        self as *const SimAdapter as NDIS_HANDLE
+    }
+
+    pub fn chars(&self) -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+        // SAFETY: the driver record lives as long as the world.
+        unsafe { (*self.driver).chars }
+    }
+
+    pub fn ctx(&self) -> NDIS_HANDLE {
+        self.context.load(Ordering::Acquire)
+    }
+}
+
+// SAFETY: an adapter's mutable state is in mutexes/atomics; its pointers are world-owned.
+unsafe impl Sync for SimAdapter {}
+// SAFETY: as above.
+unsafe impl Send for SimAdapter {}
+impl Machine {
+    pub fn new_driver_object(&self) -> *mut SimDriverObject {
+        let mut obj = Box::new(SimDriverObject {
+            world: self,
+            extensions: Mutex::new(Vec::new()),
+        });
+        let ptr: *mut SimDriverObject = &mut *obj;
+        lock(&self.state).objects.push(obj);
+        ptr
+    }
+
+    pub fn register_driver(&self, chars: NDIS_MINIPORT_DRIVER_CHARACTERISTICS) -> NDIS_HANDLE {
+        let drv = Box::new(SimDriver {
+            world: self,
+            chars,
+            deregistered: AtomicBool::new(false),
+        });
+        let ptr = &*drv as *const SimDriver as NDIS_HANDLE;
+        lock(&self.state).drivers.push(drv);
+        ptr
+    }
+
+    pub fn deregister_driver(&self, handle: NDIS_HANDLE) {
+        let st = lock(&self.state);
+        let Some(d) = st
+            .drivers
+            .iter()
+            .find(|d| std::ptr::eq(&***d, handle as *const SimDriver))
+        else {
+            drop(st);
+            self.violation("NdisMDeregisterMiniportDriver with an unknown handle".into());
+            return;
+        };
+        let live = st
+            .adapters
+            .iter()
+            .any(|a| std::ptr::eq(a.driver, &**d) && !a.halted.load(Ordering::Acquire));
+        if d.deregistered.swap(true, Ordering::AcqRel) {
+            drop(st);
+            self.violation("NdisMDeregisterMiniportDriver called twice".into());
+        } else if live {
+            drop(st);
+            self.violation("NdisMDeregisterMiniportDriver with adapters not yet halted".into());
+        }
+    }
+
+    /// The handler table the driver at this index registered.
+    pub fn driver_chars(&self, index: usize) -> Option<NDIS_MINIPORT_DRIVER_CHARACTERISTICS> {
+        lock(&self.state).drivers.get(index).map(|d| d.chars)
+    }
+
+    /// Whether the driver registered by this handle index has deregistered.
+    pub fn driver_deregistered(&self, index: usize) -> bool {
+        lock(&self.state)
+            .drivers
+            .get(index)
+            .is_some_and(|d| d.deregistered.load(Ordering::Acquire))
+    }
+    pub(super) fn new_adapter(
+        &self,
+        role: Role,
+        name: String,
+        driver: *const SimDriver,
+    ) -> &SimAdapter {
+        let a = Box::new(SimAdapter {
+            magic: MAGIC,
+            world: self,
+            role,
+            name,
+            driver,
+            context: AtomicPtr::new(std::ptr::null_mut()),
+            initialized: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            general: Mutex::new(None),
+            sriov_caps: Mutex::new(None),
+            sriov_current: Mutex::new(None),
+            nic_switch_max_vfs: Mutex::new(None),
+            link: Mutex::new(Vec::new()),
+            completions: Mutex::new(Vec::new()),
+            sends_completed: AtomicU64::new(0),
+        });
+        let ptr: *const SimAdapter = &*a;
+        lock(&self.state).adapters.push(a);
+        // SAFETY: boxed and owned by the world until it drops.
+        unsafe { &*ptr }
+    }
+
+    pub fn pf_adapter(&self) -> Option<&SimAdapter> {
+        let st = lock(&self.state);
+        let i = st.pf?;
+        let ptr: *const SimAdapter = &*st.adapters[i];
+        // SAFETY: adapters are never removed before the world drops.
+        Some(unsafe { &*ptr })
+    }
+
+    pub fn vf_adapter(&self, vf: u16) -> Option<&SimAdapter> {
+        let st = lock(&self.state);
+        let i = *st.vfs.get(&vf)?;
+        let ptr: *const SimAdapter = &*st.adapters[i];
+        // SAFETY: as above.
+        Some(unsafe { &*ptr })
+    }
+
+    pub fn set_driver_index(&self, role: Role, handle: NDIS_HANDLE) {
+        let mut st = lock(&self.state);
+        let Some(i) = st
+            .drivers
+            .iter()
+            .position(|d| std::ptr::eq(&**d, handle as *const SimDriver))
+        else {
+            return;
+        };
+        match role {
+            Role::Pf => st.pf_driver = Some(i),
+            Role::Vf { .. } => st.vf_driver = Some(i),
+        }
+    }
+
+    pub fn driver_index(&self, pf: bool) -> Option<usize> {
+        let st = lock(&self.state);
+        if pf { st.pf_driver } else { st.vf_driver }
+    }
+    pub(super) fn forget_adapter(&self, role: Role) {
+        let mut st = lock(&self.state);
+        match role {
+            Role::Pf => st.pf = None,
+            Role::Vf { vf_id } => {
+                st.vfs.remove(&vf_id);
+                vstack::ioctl_gone(&mut st, vf_id);
+            }
+        }
+    }
+}

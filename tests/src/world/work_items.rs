@@ -1,0 +1,57 @@
+//! NDIS I/O work items: allocated and queued by the drivers, run at PASSIVE_LEVEL by the
+//! system worker thread (here: each step of the machine, or a driver's NdisMSleep).
+use super::{Machine, SimAdapter, lock};
+use crate::irql;
+use common::ffi::*;
+use std::ffi::c_void;
+
+/// An NDIS I/O work item.
+pub struct SimWorkItem {
+    pub adapter: *const SimAdapter,
+}
+
+/// The routine a driver queues with a work item.
+pub(super) type WorkRoutine = common::ndis_fn_type!(fn(*mut c_void, NDIS_HANDLE));
+
+impl Machine {
+    pub fn new_work_item(&self, adapter: *const SimAdapter) -> NDIS_HANDLE {
+        let wi = Box::new(SimWorkItem { adapter });
+        let ptr = &*wi as *const SimWorkItem as NDIS_HANDLE;
+        lock(&self.state).work_items.push(wi);
+        ptr
+    }
+
+    pub fn queue_work(&self, item: NDIS_HANDLE, routine: WorkRoutine, ctx: *mut c_void) {
+        lock(&self.state)
+            .queued_work
+            .push_back((item as usize, routine, ctx as usize));
+    }
+
+    pub fn free_work_item(&self, item: NDIS_HANDLE) {
+        let mut st = lock(&self.state);
+        if st.queued_work.iter().any(|(i, _, _)| *i == item as usize) {
+            drop(st);
+            self.violation("NdisFreeIoWorkItem while the item is queued".into());
+            return;
+        }
+        st.work_items
+            .retain(|w| !std::ptr::eq(&**w, item as *const SimWorkItem));
+    }
+
+    /// Runs the queued NDIS I/O work items at PASSIVE_LEVEL, as the system worker thread does.
+    pub fn run_work_items(&self) -> bool {
+        let work: Vec<_> = lock(&self.state).queued_work.drain(..).collect();
+        let ran = !work.is_empty();
+        for (item, routine, ctx) in work {
+            // SAFETY: the routine and context the driver queued, called at PASSIVE_LEVEL.
+            let ((), v) = irql::call_at(PASSIVE_LEVEL, "NDIS_IO_WORKITEM_ROUTINE", || unsafe {
+                routine(ctx as *mut c_void, item as NDIS_HANDLE)
+            });
+            if let Some(v) = v {
+                self.violation(v);
+            }
+        }
+
+        ran
+    }
+}
