@@ -10,8 +10,6 @@ pub enum AdapterState {
     Restarting,
     Running,
     Pausing,
-    /// Between MiniportResetEx and its completion.
-    Resetting,
     Halted,
 }
 
@@ -22,8 +20,9 @@ pub enum AdapterEvent {
     RestartDone,
     Pause,
     PauseDone,
+    /// MiniportResetEx: not a state of its own ("Adapter States of a Miniport Driver"): the
+    /// adapter stays in the state it was in.
     Reset,
-    ResetDone,
     Halt,
 }
 
@@ -41,8 +40,7 @@ impl AdapterState {
             (S::Restarting, E::RestartDone) => S::Running,
             (S::Running, E::Pause) => S::Pausing,
             (S::Pausing, E::PauseDone) => S::Paused,
-            (S::Running | S::Paused, E::Reset) => S::Resetting,
-            (S::Resetting, E::ResetDone) => S::Running,
+            (s @ (S::Running | S::Paused | S::Pausing | S::Restarting), E::Reset) => s,
             (S::Paused, E::Halt) => S::Halted,
             _ => return None,
         })
@@ -61,6 +59,23 @@ impl AdapterState {
                 false
             }
         }
+    }
+
+    /// Several events as one step (e.g. Pause then PauseDone when nothing is outstanding),
+    /// all or nothing: the caller holds its lock across, so nothing lands in between.
+    pub fn apply_all(&mut self, events: &[AdapterEvent], log: &str) -> bool {
+        let mut s = *self;
+        for &e in events {
+            match s.next(e) {
+                Some(n) => s = n,
+                None => {
+                    crate::ndis_log!(ERROR, log, "unexpected {:?} in state {:?}", e, s);
+                    return false;
+                }
+            }
+        }
+        *self = s;
+        true
     }
 
     /// OIDs are accepted from the end of initialization until halt.

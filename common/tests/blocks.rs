@@ -66,7 +66,7 @@ fn sample(payload_len: usize) -> Vec<u8> {
         format: 1,
         id: id(7),
         generation: 42,
-        txn: BlockMask(0b1000_0000),
+        writes: 0x0102_0380,
     };
     let mut out = vec![0u8; MAX_BLOCK_LEN];
     let n = wire::encode(&header, &payload, &mut out).unwrap();
@@ -79,8 +79,8 @@ fn envelope_round_trips() {
     let bytes = sample(10);
     let (h, p) = wire::decode(&bytes).unwrap();
     assert_eq!(
-        (h.format, h.id.get(), h.generation, h.txn.bits()),
-        (1, 7, 42, 0x80)
+        (h.format, h.id.get(), h.generation, h.writes),
+        (1, 7, 42, 0x0102_0380)
     );
     assert_eq!(p, &(0..10).map(|i| i as u8).collect::<Vec<_>>()[..]);
 }
@@ -110,7 +110,7 @@ fn envelope_lengths_0_127_128_129() {
         format: 1,
         id: id(0),
         generation: 0,
-        txn: BlockMask::EMPTY,
+        writes: 0,
     };
     let mut out = [0u8; 200];
     assert!(matches!(
@@ -177,7 +177,7 @@ fn crc32_known_answer() {
 
 fn encode<B: ConfigBlock>(b: &B) -> Vec<u8> {
     let mut out = vec![0u8; MAX_BLOCK_LEN];
-    let n = b.encode(3, BlockMask::of(B::id()), &mut out).unwrap();
+    let n = b.encode(3, 4, &mut out).unwrap();
     out.truncate(n);
     out
 }
@@ -196,7 +196,7 @@ fn with_valid_crc(mut bytes: Vec<u8>, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
 #[test]
 fn every_block_round_trips_and_fits_the_backchannel() {
     let v = VersionBlock {
-        major: 1,
+        major: 2,
         minor: 0,
         vf_id: 9,
         features: 0,
@@ -229,6 +229,7 @@ fn every_block_round_trips_and_fits_the_backchannel() {
         blocks_read: 9,
         read_errors: 0,
         applied_mac: [2; 6],
+        applied_digest: 0xDEAD_BEEF,
     };
     assert_eq!(VfStatusBlock::decode(&encode(&s)).unwrap().0, s);
     for d in descriptors() {
@@ -273,7 +274,7 @@ fn decode_refuses_an_unknown_format() {
         format: 9,
         id: LinkBlock::id(),
         generation: 1,
-        txn: BlockMask::EMPTY,
+        writes: 0,
     };
     let mut payload = [0u8; 16];
     l.write_payload(&mut wire::Writer::new(&mut payload))
@@ -452,7 +453,8 @@ fn schema_descriptors_are_consistent() {
         assert_eq!(d.guest_writable, GUEST_BLOCKS.contains(d.id));
         assert_eq!(HOST_BLOCKS.contains(d.id), !d.guest_writable);
     }
-    assert_eq!(descriptor(5).unwrap().name, "ihv");
+    assert_eq!(descriptor(5).unwrap().name, "commit");
+    assert_eq!(descriptor(6).unwrap().name, "ihv");
     assert_eq!(
         descriptor(63).unwrap().len,
         MAX_BLOCK_LEN,
@@ -475,7 +477,7 @@ fn format_travels<B: ConfigBlock + Copy>(sample: B) {
         B::NAME
     );
     let mut buf = [0u8; MAX_BLOCK_LEN];
-    let n = sample.encode(7, BlockMask::of(B::id()), &mut buf).unwrap();
+    let n = sample.encode(7, 2, &mut buf).unwrap();
     assert_eq!(n, d.len);
     let header = validate(B::id(), &buf[..n]).unwrap();
     assert_eq!(header.format, B::FORMAT, "{}", B::NAME);
@@ -525,4 +527,56 @@ fn each_typed_blocks_format_travels_from_its_type_to_the_wire() {
     // Every id below the IHV range is a typed block, and the typed masks agree with the types.
     assert_eq!(BASE_BLOCKS.len(), FIRST_IHV_BLOCK as u32);
     assert_eq!(GUEST_BLOCKS, BlockMask::of(VfStatusBlock::id()));
+}
+
+// ---- the commit block ---------------------------------------------------------------------
+
+fn commit_block(present: &[u8], counters: &[(u8, u8)]) -> CommitBlock {
+    let mut c = [0u8; BLOCK_COUNT];
+    for &(i, v) in counters {
+        c[i as usize] = v;
+    }
+    CommitBlock {
+        generation: 77,
+        present: present
+            .iter()
+            .fold(BlockMask::EMPTY, |m, n| m.with(id(*n as u32))),
+        counters: c,
+    }
+}
+
+#[test]
+fn commit_block_round_trips_and_refuses_what_cannot_be_a_state() {
+    let good = commit_block(&[0, 1, 2, 3, 5, 9], &[(0, 1), (1, 200), (9, 3)]);
+    assert_eq!(CommitBlock::decode(&encode(&good)).unwrap().0, good);
+    assert_eq!(good.counter(id(1)), 200);
+    const { assert!(CommitBlock::ENCODED_LEN <= MAX_BLOCK_LEN) };
+    let refused = |c: CommitBlock, field| {
+        assert_eq!(
+            CommitBlock::decode(&encode(&c)),
+            Err(BlockError::BadValue {
+                block: CommitBlock::ID,
+                field
+            }),
+            "{c:?}"
+        );
+    };
+    // Block 0 and the commit block always exist; the VF's own block is never listed.
+    refused(commit_block(&[1, 5], &[]), "present");
+    refused(commit_block(&[0, 1], &[]), "present");
+    refused(commit_block(&[0, 4, 5], &[]), "present");
+    // A counter for a block that does not exist, or for the commit block itself.
+    refused(commit_block(&[0, 5], &[(7, 1)]), "counters");
+    refused(commit_block(&[0, 5], &[(5, 1)]), "counters");
+}
+
+#[test]
+fn view_digest_depends_on_every_byte_and_id() {
+    let a = [1u8, 2, 3];
+    let b = [1u8, 2, 4];
+    let d = |blocks: &[(u32, &[u8])]| view_digest(blocks.iter().map(|(i, bytes)| (id(*i), *bytes)));
+    assert_ne!(d(&[(1, &a)]), d(&[(1, &b)]));
+    assert_ne!(d(&[(1, &a)]), d(&[(2, &a)]));
+    assert_ne!(d(&[(1, &a), (2, &b)]), d(&[(1, &a)]));
+    assert_eq!(d(&[(1, &a), (2, &b)]), d(&[(1, &a), (2, &b)]));
 }

@@ -206,6 +206,11 @@ impl Adapter {
         self.inner.lock().transition(event)
     }
 
+    /// Several events under one hold of the lock, all or nothing.
+    pub fn events(&self, events: &[AdapterEvent]) -> bool {
+        self.inner.lock().state.apply_all(events, LOG)
+    }
+
     pub fn state(&self) -> AdapterState {
         self.inner.lock().state
     }
@@ -214,23 +219,15 @@ impl Adapter {
         self.handle
     }
 
-    /// Allocates and fills a VF's store; called with no lock held (pool allocation).
-    pub(crate) fn new_vf_store(
-        &self,
-        vf_id: u16,
-        mac: [u8; 6],
-        link: &EthernetInfo,
-    ) -> Result<*mut VfStore, NDIS_STATUS> {
+    /// Allocates a zeroed VF store; called with no lock held (pool allocation). The caller
+    /// fills it ([`VfStore::init`]) under the lock, from the state in force then.
+    pub(crate) fn alloc_vf_store(&self, vf_id: u16) -> Result<*mut VfStore, NDIS_STATUS> {
         // SAFETY: our adapter handle, valid until halt (which frees every store first).
-        let Some(mut store) = (unsafe { PoolBox::<VfStore>::new_zeroed(self.handle, POOL_TAG_VF) })
+        let Some(store) = (unsafe { PoolBox::<VfStore>::new_zeroed(self.handle, POOL_TAG_VF) })
         else {
             ndis_log!(ERROR, LOG, "VF {}: no memory for its block store", vf_id);
             return Err(NDIS_STATUS_RESOURCES);
         };
-        let initial = initial_blocks(vf_id, mac, link).map_err(|_| NDIS_STATUS_FAILURE)?;
-        store
-            .init(vf_id, &initial)
-            .map_err(|_| NDIS_STATUS_FAILURE)?;
         Ok(store.into_raw())
     }
 

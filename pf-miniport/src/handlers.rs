@@ -25,17 +25,20 @@ impl Miniport for Adapter {
         Adapter::oid_request(self, req)
     }
 
-    /// No sends are ever outstanding, so a pause completes at once.
+    /// No sends are ever outstanding, so a pause completes at once, as one step. MiniportPause
+    /// cannot fail ("MiniportPause"): an unexpected call is logged by the state machine.
     fn pause(&self) -> NDIS_STATUS {
-        success(self.event(AdapterEvent::Pause) && self.event(AdapterEvent::PauseDone))
+        self.events(&[AdapterEvent::Pause, AdapterEvent::PauseDone]);
+        NDIS_STATUS_SUCCESS
     }
 
     fn restart(&self) -> NDIS_STATUS {
-        success(self.event(AdapterEvent::Restart) && self.event(AdapterEvent::RestartDone))
+        success(self.events(&[AdapterEvent::Restart, AdapterEvent::RestartDone]))
     }
 
+    /// A reset leaves the adapter in the state it was in.
     fn reset(&self) -> NDIS_STATUS {
-        success(self.event(AdapterEvent::Reset) && self.event(AdapterEvent::ResetDone))
+        success(self.event(AdapterEvent::Reset))
     }
 
     fn surprise_removed(&self) {

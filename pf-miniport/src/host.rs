@@ -1,7 +1,8 @@
 //! The PF-side API: how the host (virtual switch policy, hardware events, an IHV management
 //! path) changes a VF's configuration. Each update is one transaction on the VF's store, and
-//! `NdisMInvalidateConfigBlock` is called with exactly the blocks that changed; an update that
-//! changes nothing sends nothing. Callable at `<= DISPATCH_LEVEL`.
+//! `NdisMInvalidateConfigBlock` is called with exactly the blocks that changed (and the commit
+//! block); an update that changes nothing sends nothing. Every block is checked as the VF will
+//! check it before anything changes. Callable at `<= DISPATCH_LEVEL`.
 
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, link_block};
@@ -11,16 +12,25 @@ use common::ffi::*;
 use common::miniport;
 use common::ndis_log;
 
+/// A block the VF would refuse (a value out of range, an undefined block) is the caller's
+/// error: INVALID_PARAMETER, and nothing changes.
+fn refused(e: BlockError) -> NDIS_STATUS {
+    match e {
+        BlockError::BadValue { .. } | BlockError::WrongBlock { .. } => {
+            NDIS_STATUS_INVALID_PARAMETER
+        }
+        _ => NDIS_STATUS_INVALID_DATA,
+    }
+}
+
 impl Adapter {
     /// Applies staged blocks to one VF as a single transaction and invalidates what changed.
+    /// Every block is checked as the VF will check it first; one refusal changes nothing.
     pub fn set_blocks(&self, vf_id: u16, updates: &[Staged]) -> Result<BlockMask, NDIS_STATUS> {
-        if updates.iter().any(|u| !HOST_BLOCKS.contains(u.id)) {
-            return Err(NDIS_STATUS_INVALID_PARAMETER);
-        }
         let changed = {
             let mut st = self.inner.lock();
             let vf = st.ready_vf_mut(vf_id).map_err(|e| e.status)?;
-            vf.update(updates).map_err(|_| NDIS_STATUS_INVALID_DATA)?
+            vf.update(updates).map_err(refused)?
         };
         self.invalidate(vf_id, changed);
         Ok(changed)
@@ -32,7 +42,7 @@ impl Adapter {
         vf_id: u16,
         block: &B,
     ) -> Result<BlockMask, NDIS_STATUS> {
-        let staged = Staged::of(block).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
+        let staged = Staged::of(block).map_err(refused)?;
         self.set_blocks(vf_id, &[staged])
     }
 
@@ -44,21 +54,18 @@ impl Adapter {
         vlan_id: u16,
         priority: u8,
     ) -> Result<BlockMask, NDIS_STATUS> {
-        let block = MacVlanBlock {
-            mac,
-            vlan_id,
-            priority,
-        };
-        // Validate exactly as the VF will, so the host cannot publish what the guest refuses.
-        let mut probe = [0u8; MAX_BLOCK_LEN];
-        MacVlanBlock::encode(&block, 1, BlockMask::EMPTY, &mut probe)
-            .and_then(|n| MacVlanBlock::decode(probe.get(..n).unwrap_or(&[])))
-            .map_err(|_| NDIS_STATUS_INVALID_PARAMETER)?;
-        self.set_block(vf_id, &block)
+        self.set_block(
+            vf_id,
+            &MacVlanBlock {
+                mac,
+                vlan_id,
+                priority,
+            },
+        )
     }
 
-    /// Sets an IHV extension block (5..=63). The first time a block is set, block 0's
-    /// `defined` mask gains it in the same transaction, so the VF learns that it exists.
+    /// Sets an IHV extension block (6..=63). The first time a block is set it comes into
+    /// existence: block 0 and the commit block name it in the same transaction.
     pub fn set_ihv_block(
         &self,
         vf_id: u16,
@@ -67,20 +74,7 @@ impl Adapter {
     ) -> Result<BlockMask, NDIS_STATUS> {
         let block = IhvBlock::new(data).ok_or(NDIS_STATUS_INVALID_LENGTH)?;
         let staged = Staged::ihv(id, &block).map_err(|_| NDIS_STATUS_INVALID_PARAMETER)?;
-        let changed = {
-            let mut st = self.inner.lock();
-            let vf = st.ready_vf_mut(vf_id).map_err(|e| e.status)?;
-            let (version, _) = vf.decode::<VersionBlock>().ok_or(NDIS_STATUS_FAILURE)?;
-            let announced = VersionBlock {
-                defined: version.defined.with(id),
-                ..version
-            };
-            let version = Staged::of(&announced).map_err(|_| NDIS_STATUS_FAILURE)?;
-            vf.update(&[version, staged])
-                .map_err(|_| NDIS_STATUS_INVALID_DATA)?
-        };
-        self.invalidate(vf_id, changed);
-        Ok(changed)
+        self.set_blocks(vf_id, &[staged])
     }
 
     pub fn set_vf_policy(&self, vf_id: u16, policy: PolicyBlock) -> Result<BlockMask, NDIS_STATUS> {
@@ -88,30 +82,46 @@ impl Adapter {
     }
 
     /// A link or MTU change from the hardware: updates the PF's own link (with an
-    /// NDIS_STATUS_LINK_STATE indication to the host stack) and every VF's link block.
+    /// NDIS_STATUS_LINK_STATE indication to the host stack) and every VF's link block, all
+    /// under one hold of the lock, so that concurrent changes and VF allocations see either
+    /// all of it or none (a VF allocated meanwhile starts from the link in force when it is
+    /// linked into the table). Returns how many VFs changed.
     pub fn set_link(&self, link_up: bool, speed_bps: u64, mtu: u32) -> Result<u32, NDIS_STATUS> {
-        if !(LinkBlock::MIN_MTU..=LinkBlock::MAX_MTU).contains(&mtu) {
-            return Err(NDIS_STATUS_INVALID_PARAMETER);
-        }
-        let (info, was) = {
+        let block = link_block(&miniport::EthernetInfo {
+            link_up,
+            speed_bps,
+            mtu,
+            ..self.inner.lock().info
+        });
+        let staged = Staged::of(&block).map_err(refused)?;
+        // A link the VF would refuse is refused here, for the PF too, before anything changes.
+        staged.check().map_err(refused)?;
+        let mut changed = [0u64; MAX_VFS];
+        let (was, touched) = {
             let mut st = self.inner.lock();
+            if !st.state.accepts_oids() {
+                return Err(NDIS_STATUS_ADAPTER_NOT_READY);
+            }
             let was = st.info;
             st.info.link_up = link_up;
             st.info.speed_bps = speed_bps;
             st.info.mtu = mtu;
-            (st.info, was)
+            let mut touched = 0u32;
+            for (slot, out) in st.vfs.iter_mut().zip(changed.iter_mut()) {
+                if let Some(vf) = slot.get_mut() {
+                    let mask = vf.update(&[staged]).map_err(refused)?;
+                    *out = mask.bits();
+                    touched = touched.saturating_add(u32::from(!mask.is_empty()));
+                }
+            }
+            (was, touched)
         };
         if (was.link_up, was.speed_bps) != (link_up, speed_bps) {
             // SAFETY: valid adapter handle between initialize and halt.
             unsafe { miniport::indicate_link_state(self.handle, link_up, speed_bps) };
         }
-        let staged = Staged::of(&link_block(&info)).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
-        let mut touched = 0;
-        for vf_id in 0..MAX_VFS as u16 {
-            match self.set_blocks(vf_id, &[staged]) {
-                Ok(mask) if !mask.is_empty() => touched += 1,
-                _ => {}
-            }
+        for (vf_id, mask) in changed.iter().enumerate() {
+            self.invalidate(vf_id as u16, BlockMask(*mask));
         }
         ndis_log!(
             INFO,
@@ -137,10 +147,15 @@ impl Adapter {
     /// The last status block the VF wrote.
     pub fn vf_status(&self, vf_id: u16) -> Option<VfStatusBlock> {
         let st = self.inner.lock();
-        st.allocated_vf(vf_id)
-            .ok()?
-            .decode::<VfStatusBlock>()
-            .map(|(b, _)| b)
+        st.allocated_vf(vf_id).ok()?.decode::<VfStatusBlock>()
+    }
+
+    /// The state the PF holds for a VF: its generation and the digest of every block that
+    /// exists (what a VF holding exactly that state reports in its status block).
+    pub fn vf_committed(&self, vf_id: u16) -> Option<(u32, u32)> {
+        let st = self.inner.lock();
+        let vf = st.allocated_vf(vf_id).ok()?;
+        Some((vf.generation, vf.digest()))
     }
 
     /// The VF's current transaction generation.
@@ -158,7 +173,7 @@ impl Adapter {
             .lock()
             .allocated_vf(vf_id)
             .ok()
-            .map(|v| (v.reads, v.writes, v.rejected))
+            .map(|v| (v.reads, v.guest_writes, v.rejected))
     }
 
     pub fn allocated_vfs(&self) -> usize {

@@ -1,5 +1,15 @@
-//! The per-VF block store: every defined block of one VF, encoded, in nonpaged memory that is
-//! allocated once when the VF is allocated. Reads, writes and updates only copy bytes.
+//! The per-VF block store: every block of one VF, encoded, in nonpaged memory allocated once
+//! when the VF is allocated. Reads, writes and updates only copy bytes, under the adapter's
+//! spin lock.
+//!
+//! The consistency protocol's PF half (docs/consistency.md): a transaction rewrites the
+//! blocks whose payload changes, bumps each one's write counter, stamps them with the new
+//! generation, and rewrites the commit block (generation, blocks present, low byte of every
+//! write counter), all under the one lock that also serves the guest's reads. The caller
+//! invalidates the returned mask, which always includes the commit block, only after the lock
+//! is released.
+// The crate denies panics; guest-supplied values here may not overflow either.
+#![deny(clippy::arithmetic_side_effects)]
 
 use common::blocks::wire::{self, BlockHeader, MAX_PAYLOAD_LEN};
 use common::blocks::*;
@@ -9,14 +19,16 @@ use common::oid::OidError;
 /// One VF's blocks. Index = block id; each slot holds `descriptor.len` meaningful bytes.
 pub struct VfStore {
     pub vf_id: u16,
-    /// Last PF transaction applied to this VF's blocks; stamped into every block it wrote.
+    /// Transactions committed for this VF (wraps; 0 only before the first).
     pub generation: u32,
-    /// Blocks that exist for this VF: block 0's `defined` mask plus the VF's status block.
-    pub defined: BlockMask,
+    /// Host blocks that exist for this VF (the commit block's `present`).
+    pub present: BlockMask,
+    /// Each block's write counter.
+    pub writes: [u32; BLOCK_COUNT],
     pub blocks: [[u8; MAX_BLOCK_LEN]; BLOCK_COUNT],
     /// Backchannel traffic for this VF (for the debugger and the benchmarks).
     pub reads: u32,
-    pub writes: u32,
+    pub guest_writes: u32,
     pub rejected: u32,
 }
 
@@ -47,7 +59,7 @@ impl Staged {
         })
     }
 
-    /// An IHV extension block (ids 5..=63).
+    /// An IHV extension block (ids 6..=63).
     pub fn ihv(id: BlockId, block: &IhvBlock) -> Result<Self, BlockError> {
         if id.get() < FIRST_IHV_BLOCK {
             return Err(BlockError::WrongBlock {
@@ -67,21 +79,42 @@ impl Staged {
     fn payload(&self) -> &[u8] {
         self.payload.get(..self.len).unwrap_or(&[])
     }
+
+    /// Refuses what the VF would refuse: the envelope and every field, checked by the same
+    /// `validate` the VF runs, so the host can never publish a block the guest rejects.
+    pub fn check(&self) -> Result<(), BlockError> {
+        let d = descriptor_of(self.id);
+        if wire::HEADER_LEN.checked_add(self.len) != Some(d.len) {
+            return Err(BlockError::BadLength {
+                expected: d.len,
+                found: wire::HEADER_LEN.saturating_add(self.len),
+            });
+        }
+        let mut probe = [0u8; MAX_BLOCK_LEN];
+        let header = BlockHeader {
+            format: d.format,
+            id: self.id,
+            generation: 1,
+            writes: 1,
+        };
+        let n = wire::encode(&header, self.payload(), &mut probe)?;
+        validate(self.id, probe.get(..n).unwrap_or(&[])).map(|_| ())
+    }
 }
 
+/// The commit block's id.
+const COMMIT: BlockId = BlockId::masked(CommitBlock::ID);
+
 impl VfStore {
-    /// Fills a freshly zeroed store: the initial typed blocks stamped generation 1, every
-    /// extension block empty (generation 0, not yet announced in block 0's `defined`).
-    pub fn init(&mut self, vf_id: u16, initial: &[Staged]) -> Result<(), BlockError> {
+    /// Fills a freshly zeroed store: the VF's status block (written by the guest later), then
+    /// the initial blocks as the first transaction. Copies only: callable under the lock.
+    pub fn init(&mut self, vf_id: u16, initial: &[Staged]) -> Result<BlockMask, BlockError> {
         self.vf_id = vf_id;
         self.generation = 0;
+        self.present = BlockMask::of(COMMIT);
         let status = Staged::of(&VfStatusBlock::default())?;
-        self.write_stamped(&status, 0, GUEST_BLOCKS)?;
-        for id in HOST_BLOCKS.difference(BASE_BLOCKS) {
-            self.write_stamped(&Staged::ihv(id, &IhvBlock::EMPTY)?, 0, BlockMask::EMPTY)?;
-        }
-        self.update(initial)?;
-        Ok(())
+        self.write_stamped(&status, 0, 0)?;
+        self.update(initial)
     }
 
     /// The encoded bytes of a block.
@@ -89,57 +122,120 @@ impl VfStore {
         self.blocks.get(id.index())?.get(..descriptor_of(id).len)
     }
 
-    /// Applies `updates` as one transaction: only blocks whose payload really changes are
-    /// rewritten, all stamped with the next generation and the transaction's mask. Returns
-    /// that mask (empty when nothing changed, and then the generation stays).
+    /// Blocks a guest may read: the host blocks that exist and its own.
+    pub fn readable(&self) -> BlockMask {
+        self.present.union(GUEST_BLOCKS)
+    }
+
+    /// Applies `updates` as one transaction (all or nothing): every update is checked as the
+    /// VF will check it before anything changes; then only blocks whose payload really changes
+    /// (or that did not exist yet) are rewritten, block 0's `defined` follows the blocks that
+    /// now exist, and the commit block is rewritten. Returns the blocks to invalidate (empty
+    /// when nothing changed: then the generation stays and nothing is sent).
     pub fn update(&mut self, updates: &[Staged]) -> Result<BlockMask, BlockError> {
         let mut changed = BlockMask::EMPTY;
         for u in updates {
-            let d = descriptor_of(u.id);
-            if wire::HEADER_LEN + u.len != d.len {
-                return Err(BlockError::BadLength {
-                    expected: d.len,
-                    found: wire::HEADER_LEN + u.len,
+            if !HOST_BLOCKS.contains(u.id) || u.id == COMMIT {
+                return Err(BlockError::WrongBlock {
+                    expected: VersionBlock::ID,
+                    found: u.id.get(),
                 });
             }
+            u.check()?;
             let current = self.block(u.id).and_then(|b| b.get(wire::HEADER_LEN..));
-            // A block the VF does not know yet is news even if its bytes equal the empty
-            // default: it must be flagged so the VF reads it.
-            if current != Some(u.payload()) || self.generation == 0 || !self.defined.contains(u.id)
-            {
+            if !self.present.contains(u.id) || current != Some(u.payload()) {
                 changed = changed.with(u.id);
             }
+        }
+        let created = changed.difference(self.present);
+        // A new block is announced in block 0 in the same transaction.
+        let announce = if created.is_empty() {
+            None
+        } else {
+            let version = match updates.iter().rev().find(|u| u.id == VersionBlock::id()) {
+                Some(v) => decode_staged::<VersionBlock>(v)?,
+                None => self
+                    .decode::<VersionBlock>()
+                    .ok_or(BlockError::UnknownBlock {
+                        id: VersionBlock::ID as u32,
+                    })?,
+            };
+            let defined = version.defined.union(self.present).union(changed);
+            Some(Staged::of(&VersionBlock { defined, ..version })?)
+        };
+        if let Some(v) = &announce {
+            v.check()?;
+            changed = changed.with(VersionBlock::id());
         }
         if changed.is_empty() {
             return Ok(changed);
         }
-        let generation = self.generation.wrapping_add(1).max(1);
-        for u in updates.iter().filter(|u| changed.contains(u.id)) {
-            self.write_stamped(u, generation, changed)?;
+        let generation = match self.generation.wrapping_add(1) {
+            0 => 1,
+            g => g,
+        };
+        for id in changed {
+            if let Some(w) = self.writes.get_mut(id.index()) {
+                *w = w.wrapping_add(1);
+            }
         }
+        // Last update of a block wins, as if applied in order; the announcement last of all.
+        for u in updates.iter().chain(announce.iter()) {
+            if changed.contains(u.id) {
+                let writes = self.writes.get(u.id.index()).copied().unwrap_or(0);
+                self.write_stamped(u, generation, writes)?;
+            }
+        }
+        self.present = self.present.union(changed);
         self.generation = generation;
-        if changed.contains(VersionBlock::id())
-            && let Some((v, _)) = self.decode::<VersionBlock>()
-        {
-            self.defined = v.defined.union(GUEST_BLOCKS);
+        self.write_commit()?;
+        Ok(changed.with(COMMIT))
+    }
+
+    /// The commit block of the current state: generation, presence, counter bytes.
+    pub fn commit(&self) -> CommitBlock {
+        let mut counters = [0u8; BLOCK_COUNT];
+        for id in self.present.without(COMMIT) {
+            if let (Some(c), Some(w)) = (counters.get_mut(id.index()), self.writes.get(id.index()))
+            {
+                *c = w.to_le_bytes()[0];
+            }
         }
-        Ok(changed)
+        CommitBlock {
+            generation: self.generation,
+            present: self.present,
+            counters,
+        }
+    }
+
+    fn write_commit(&mut self) -> Result<(), BlockError> {
+        let commit = self.commit();
+        let writes = self.writes.get(COMMIT.index()).copied().unwrap_or(0);
+        let writes = writes.wrapping_add(1);
+        if let Some(w) = self.writes.get_mut(COMMIT.index()) {
+            *w = writes;
+        }
+        let slot = self
+            .blocks
+            .get_mut(COMMIT.index())
+            .ok_or(BlockError::UnknownBlock {
+                id: CommitBlock::ID as u32,
+            })?;
+        commit.encode(self.generation, writes, slot).map(|_| ())
     }
 
     fn write_stamped(
         &mut self,
         s: &Staged,
         generation: u32,
-        txn: BlockMask,
+        writes: u32,
     ) -> Result<(), BlockError> {
-        let d = descriptor(s.id.get() as u32).ok_or(BlockError::UnknownBlock {
-            id: s.id.get() as u32,
-        })?;
+        let d = descriptor_of(s.id);
         let header = BlockHeader {
             format: d.format,
             id: s.id,
             generation,
-            txn,
+            writes,
         };
         let slot = self
             .blocks
@@ -152,10 +248,10 @@ impl VfStore {
     }
 
     /// The guest's read (OID_SRIOV_READ_VF_CONFIG_BLOCK): copies the first `out.len()` bytes
-    /// of a block this VF has. Checks that the block is defined for this VF and that `out`
-    /// fits in it; the caller has checked the id and length against the schema.
+    /// of a block this VF has. Checks that the block exists for this VF and that `out` fits
+    /// in it; the caller has checked the id and length against the schema.
     pub fn read_for_guest(&mut self, id: BlockId, out: &mut [u8]) -> Result<(), OidError> {
-        if !self.defined.contains(id) {
+        if !self.readable().contains(id) {
             return Err(OidError::invalid_parameter(
                 "BlockId is not defined for this VF",
             ));
@@ -170,12 +266,13 @@ impl VfStore {
     }
 
     /// The guest's write (OID_SRIOV_WRITE_VF_CONFIG_BLOCK) of a block the caller has checked
-    /// is guest-writable and valid: stores it and counts it.
+    /// is guest-writable and valid: stores it and counts it. Guest blocks are outside the
+    /// commit set: no generation, no invalidation.
     pub fn write_from_guest(&mut self, id: BlockId, bytes: &[u8]) -> Result<(), OidError> {
         if !self.store_guest_block(id, bytes) {
             return Err(OidError::invalid_parameter("Length does not fit the block"));
         }
-        self.writes = self.writes.wrapping_add(1);
+        self.guest_writes = self.guest_writes.wrapping_add(1);
         Ok(())
     }
 
@@ -186,6 +283,9 @@ impl VfStore {
 
     /// Stores a guest-writable block, already validated by the caller.
     pub fn store_guest_block(&mut self, id: BlockId, bytes: &[u8]) -> bool {
+        if !GUEST_BLOCKS.contains(id) {
+            return false;
+        }
         match self
             .blocks
             .get_mut(id.index())
@@ -200,7 +300,21 @@ impl VfStore {
     }
 
     /// Decodes a typed block from the store.
-    pub fn decode<B: ConfigBlock>(&self) -> Option<(B, BlockHeader)> {
-        B::decode(self.block(B::id())?).ok()
+    pub fn decode<B: ConfigBlock>(&self) -> Option<B> {
+        B::decode(self.block(B::id())?).ok().map(|(b, _)| b)
     }
+
+    /// The [`view_digest`] of the current state: what a VF that holds it reports.
+    pub fn digest(&self) -> u32 {
+        view_digest(
+            self.present
+                .iter()
+                .filter_map(|id| Some((id, self.block(id)?))),
+        )
+    }
+}
+
+fn decode_staged<B: ConfigBlock>(s: &Staged) -> Result<B, BlockError> {
+    let mut r = wire::Reader::new(s.id.get(), s.payload());
+    B::read_payload(&mut r)
 }

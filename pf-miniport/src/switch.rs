@@ -5,8 +5,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 use crate::LOG;
-use crate::adapter::{Adapter, MAX_VFS, VfPtr, default_vf_mac};
-use crate::store::Staged;
+use crate::adapter::{Adapter, MAX_VFS, VfPtr, default_vf_mac, initial_blocks};
 use common::blocks::*;
 use common::ffi::imports::*;
 use common::ffi::*;
@@ -163,7 +162,7 @@ impl Adapter {
             return req.refuse(LOG, WHAT, OidError::invalid_parameter("unknown SwitchId"));
         }
 
-        let (free_id, info) = {
+        let free_id = {
             let st = self.inner.lock();
             if !st.switch_created {
                 drop(st);
@@ -174,8 +173,7 @@ impl Adapter {
                 );
             }
             let limit = (st.num_vfs as usize).min(MAX_VFS);
-            let free = st.vfs.iter().take(limit).position(|v| v.0.is_null());
-            (free, st.info)
+            st.vfs.iter().take(limit).position(|v| v.0.is_null())
         };
         let Some(vf_index) = free_id else {
             return req.refuse(
@@ -189,23 +187,36 @@ impl Adapter {
             Some(m) if m != [0; 6] && m[0] & 1 == 0 => m,
             _ => default_vf_mac(vf_id),
         };
-        let store = match self.new_vf_store(vf_id, mac, &info) {
+        let store = match self.alloc_vf_store(vf_id) {
             Ok(s) => s,
             Err(status) => return status,
         };
         {
             let mut st = self.inner.lock();
-            match st.vfs.get_mut(vf_index) {
-                Some(slot) if slot.0.is_null() => *slot = VfPtr(store),
-                _ => {
-                    drop(st);
-                    self.free_vf_store(store);
-                    return req.refuse(
-                        LOG,
-                        WHAT,
-                        OidError::status(NDIS_STATUS_RESOURCES, "VF taken concurrently"),
-                    );
+            // Filled here, under the lock, from the link in force now: a link change racing
+            // this allocation either reached the table before (and this store starts from it)
+            // or comes after (and updates this store too).
+            let info = st.info;
+            let linked = match st.vfs.get_mut(vf_index) {
+                Some(slot) if slot.0.is_null() => {
+                    // SAFETY: freshly allocated and not yet shared with anyone.
+                    let filled = initial_blocks(vf_id, mac, &info)
+                        .and_then(|initial| unsafe { &mut *store }.init(vf_id, &initial));
+                    if filled.is_ok() {
+                        *slot = VfPtr(store);
+                    }
+                    filled.map_err(|_| NDIS_STATUS_FAILURE)
                 }
+                _ => Err(NDIS_STATUS_RESOURCES),
+            };
+            if let Err(status) = linked {
+                drop(st);
+                self.free_vf_store(store);
+                return req.refuse(
+                    LOG,
+                    WHAT,
+                    OidError::status(status, "VF taken concurrently or its blocks refused"),
+                );
             }
         }
 
@@ -253,11 +264,11 @@ impl Adapter {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
-        let status = match Staged::of(&VfStatusBlock::default()) {
-            Ok(s) => s,
-            Err(_) => return NDIS_STATUS_FAILURE,
+        let mut cleared = [0u8; MAX_BLOCK_LEN];
+        let Ok(len) = VfStatusBlock::default().encode(0, 0, &mut cleared) else {
+            return NDIS_STATUS_FAILURE;
         };
-        {
+        let present = {
             let mut st = self.inner.lock();
             let vf = match st.ready_vf_mut(vf_id) {
                 Ok(vf) => vf,
@@ -266,26 +277,12 @@ impl Adapter {
                     return req.refuse(LOG, WHAT, e);
                 }
             };
-            let mut bytes = [0u8; MAX_BLOCK_LEN];
-            let header = BlockHeader {
-                format: VfStatusBlock::FORMAT,
-                id: status.id,
-                generation: 0,
-                txn: GUEST_BLOCKS,
-            };
-            if VfStatusBlock::default()
-                .encode(header.generation, header.txn, &mut bytes)
-                .is_ok()
-            {
-                vf.store_guest_block(
-                    status.id,
-                    bytes.get(..VfStatusBlock::ENCODED_LEN).unwrap_or(&[]),
-                );
-            }
+            vf.store_guest_block(VfStatusBlock::id(), cleared.get(..len).unwrap_or(&[]));
             vf.reads = 0;
-            vf.writes = 0;
-        }
-        self.invalidate(vf_id, HOST_BLOCKS);
+            vf.guest_writes = 0;
+            vf.present
+        };
+        self.invalidate(vf_id, present);
         req.set_bytes_read(NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "VF {} reset", vf_id);
         NDIS_STATUS_SUCCESS

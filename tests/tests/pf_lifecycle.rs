@@ -157,9 +157,13 @@ fn pause_restart_and_reset_follow_the_state_machine() {
     assert_eq!(w.pf().state(), AdapterState::Paused);
     assert_eq!(
         w.machine().pause(a),
-        NDIS_STATUS_FAILURE,
-        "pause of a paused adapter is refused"
+        NDIS_STATUS_SUCCESS,
+        "MiniportPause never fails, even when NDIS should not have called it"
     );
+    assert_eq!(w.pf().state(), AdapterState::Paused);
+    // A reset is not a state: a reset while paused leaves the adapter paused.
+    assert_eq!(w.machine().reset(a), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.pf().state(), AdapterState::Paused);
     assert_eq!(w.machine().restart(a), NDIS_STATUS_SUCCESS);
     assert_eq!(w.pf().state(), AdapterState::Running);
     assert_eq!(
@@ -379,7 +383,11 @@ fn an_update_that_changes_nothing_sends_nothing() {
     assert!(mask.is_empty());
     assert_eq!(w.pf().invalidations_sent(), before);
     let mask = w.pf().set_vf_mac_vlan(0, mac, 10, 0).unwrap();
-    assert_eq!(mask, BlockMask::of(MacVlanBlock::id()));
+    assert_eq!(
+        mask,
+        BlockMask::of(MacVlanBlock::id()).with(CommitBlock::id()),
+        "the changed block and the commit block"
+    );
     assert_eq!(w.pf().invalidations_sent(), before + 1);
     w.assert_clean();
 }
@@ -411,7 +419,9 @@ fn a_transaction_invalidates_exactly_the_blocks_that_changed() {
     let mask = w.pf().set_blocks(0, &staged).unwrap();
     assert_eq!(
         mask,
-        BlockMask::of(MacVlanBlock::id()).with(PolicyBlock::id())
+        BlockMask::of(MacVlanBlock::id())
+            .with(PolicyBlock::id())
+            .with(CommitBlock::id())
     );
     let t = w.timeline();
     let (_, last) = t
@@ -486,7 +496,11 @@ fn reset_vf_keeps_host_blocks_and_re_announces_them() {
         VfStatusBlock::default(),
         "the guest's status is cleared"
     );
-    assert_eq!(w.machine().channel(0).unwrap().cache, HOST_BLOCKS.bits());
+    assert_eq!(
+        w.machine().channel(0).unwrap().cache,
+        HOST_BLOCKS.intersection(BASE_BLOCKS).bits(),
+        "every block the VF has is announced again"
+    );
     assert_eq!(w.machine().host_reset_vf(7), NDIS_STATUS_INVALID_PARAMETER);
     w.settle();
     w.check_consistent(0).unwrap();

@@ -17,9 +17,12 @@ fn initial_read_fetches_every_host_block_once_and_reports_back() {
     let w = World::boot(Config::default(), 2);
     for vf in 0..2 {
         for id in HOST_BLOCKS.intersection(BASE_BLOCKS) {
+            // Block 0 twice: first alone, to refuse an incompatible PF before anything else,
+            // then with the others after the commit block that names them.
+            let expected = if id == VersionBlock::id() { 2 } else { 1 };
             assert_eq!(
                 w.reads_of(vf, id.get() as u32),
-                1,
+                expected,
                 "VF {vf} block {}",
                 id.get()
             );
@@ -66,11 +69,22 @@ fn initial_read_fetches_every_host_block_once_and_reports_back() {
 #[test]
 fn single_block_change_reads_only_that_block() {
     let w = World::boot(Config::default(), 1);
+    let before: Vec<usize> = (0..4).map(|b| w.reads_of(0, b)).collect();
+    let commits = w.reads_of(0, CommitBlock::ID as u32);
     w.pf().set_vf_mac_vlan(0, mac(1), 12, 3).unwrap();
     w.settle();
-    assert_eq!(w.reads_of(0, 1), 2, "initial + one re-read");
+    assert_eq!(w.reads_of(0, 1), before[1] + 1, "one re-read");
+    assert_eq!(
+        w.reads_of(0, CommitBlock::ID as u32),
+        commits + 1,
+        "and the commit block that says so"
+    );
     for other in [0, 2, 3] {
-        assert_eq!(w.reads_of(0, other), 1, "block {other} not re-read");
+        assert_eq!(
+            w.reads_of(0, other),
+            before[other as usize],
+            "block {other} not re-read"
+        );
     }
     let a = w.vf(0).unwrap().snapshot().applied;
     assert_eq!((a.mac, a.vlan_id, a.priority), (mac(1), 12, 3));
@@ -280,7 +294,7 @@ fn guest_writing_a_bad_block_is_refused_and_changes_nothing() {
         applied_generation: 1234,
         ..Default::default()
     }
-    .encode(0, GUEST_BLOCKS, &mut buf)
+    .encode(0, 0, &mut buf)
     .unwrap();
     buf[30] ^= 0x40;
     let h = w.vf_sim(0).unwrap().handle();
@@ -333,7 +347,7 @@ fn world_with_version(major: u16, minor: u16) -> (World, u16) {
 
 #[test]
 fn protocol_major_mismatch_refuses_to_start() {
-    let (w, vf) = world_with_version(2, 0);
+    let (w, vf) = world_with_version(PROTOCOL_MAJOR + 1, 0);
     assert_eq!(w.attach_vf(vf), Err(NDIS_STATUS_BAD_VERSION));
     assert!(w.vf(vf).is_none());
     assert!(
@@ -353,7 +367,7 @@ fn protocol_major_mismatch_refuses_to_start() {
 
 #[test]
 fn protocol_minor_mismatch_is_tolerated() {
-    let (w, vf) = world_with_version(1, 7);
+    let (w, vf) = world_with_version(PROTOCOL_MAJOR, 7);
     w.attach_vf(vf).unwrap();
     w.settle();
     assert!(w.log().iter().any(|l| l.contains("tolerated")));
@@ -558,8 +572,10 @@ fn ihv_extension_blocks_are_announced_then_read() {
     let mask = w.pf().set_ihv_block(0, id, &data).unwrap();
     assert_eq!(
         mask,
-        BlockMask::of(VersionBlock::id()).with(id),
-        "first set announces the block in block 0"
+        BlockMask::of(VersionBlock::id())
+            .with(id)
+            .with(CommitBlock::id()),
+        "first set announces the block in block 0 (and every transaction rewrites the commit block)"
     );
     w.settle();
     assert_eq!(w.vf(0).unwrap().ihv_block(id).unwrap().bytes(), &data[..]);
@@ -567,7 +583,7 @@ fn ihv_extension_blocks_are_announced_then_read() {
     // A second set changes only the extension block.
     assert_eq!(
         w.pf().set_ihv_block(0, id, b"v2").unwrap(),
-        BlockMask::of(id)
+        BlockMask::of(id).with(CommitBlock::id())
     );
     w.settle();
     assert_eq!(w.vf(0).unwrap().ihv_block(id).unwrap().bytes(), b"v2");
@@ -598,11 +614,11 @@ fn an_empty_extension_block_is_still_announced_and_read() {
     w.assert_clean();
 }
 
-/// Issue 5's read count, asserted: one invalidation with 1, 8 or 64 flagged blocks makes the VF
-/// issue exactly one read per flagged host-owned block (block 4 is the VF's own status block).
+/// Issue 5's read count, asserted: a PF change of 1, 7 or every block flags those and the
+/// commit block every transaction rewrites (2, 8 and 63 blocks: 64 less the VF's own status
+/// block), and the VF issues exactly one read per flagged block.
 #[test]
-fn reads_equal_flagged_blocks_for_1_8_and_64() {
-    use common::oid::RequestKind;
+fn reads_equal_flagged_blocks_for_2_8_and_63() {
     let w = World::boot(Config::default(), 1);
     for id in FIRST_IHV_BLOCK..64 {
         w.pf()
@@ -610,26 +626,69 @@ fn reads_equal_flagged_blocks_for_1_8_and_64() {
             .unwrap();
     }
     w.settle();
-    for mask in [1u64 << 1, 0b1_1110_1111, u64::MAX] {
+    let ihv = |round: u8, n: usize| -> Vec<pf_miniport::Staged> {
+        (FIRST_IHV_BLOCK..64)
+            .take(n)
+            .map(|id| {
+                pf_miniport::Staged::ihv(BlockId::masked(id), &IhvBlock::new(&[round, id]).unwrap())
+                    .unwrap()
+            })
+            .collect()
+    };
+    let typed = |round: u8| -> Vec<pf_miniport::Staged> {
+        vec![
+            pf_miniport::Staged::of(&VersionBlock {
+                major: PROTOCOL_MAJOR,
+                minor: PROTOCOL_MINOR,
+                vf_id: 0,
+                features: round as u32,
+                defined: DEFINED_BLOCKS,
+            })
+            .unwrap(),
+            pf_miniport::Staged::of(&MacVlanBlock {
+                mac: mac(round as u32),
+                vlan_id: 0,
+                priority: 0,
+            })
+            .unwrap(),
+            pf_miniport::Staged::of(&LinkBlock {
+                mtu: 1500 + round as u32,
+                link_up: true,
+                duplex: 2,
+                speed_bps: 10_000_000_000,
+            })
+            .unwrap(),
+            pf_miniport::Staged::of(&PolicyBlock {
+                flags: 0,
+                max_tx_rate_mbps: round as u32,
+                queue_pairs: 1,
+            })
+            .unwrap(),
+        ]
+    };
+    for (round, updates, flagged) in [
+        (1u8, ihv(1, 0), 2usize),
+        (2, ihv(2, 7), 8),
+        (3, [typed(3), ihv(3, 58)].concat(), 63),
+    ] {
+        let updates = if updates.is_empty() {
+            typed(round)[1..2].to_vec()
+        } else {
+            updates
+        };
         let before = w.machine().channel(0).unwrap().reads;
-        let mut buf = payloads::invalidate_info(mask);
-        let o = w.oid(
-            w.vf_sim(0).unwrap(),
-            RequestKind::Method,
-            OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK,
-            &mut buf,
-            16,
-            16,
-        );
-        assert_eq!(o.status, NDIS_STATUS_SUCCESS);
+        let mask = w.pf().set_blocks(0, &updates).unwrap();
+        assert_eq!(mask.len() as usize, flagged, "round {round}: {mask:?}");
+        w.settle();
         let reads = w.machine().channel(0).unwrap().reads - before;
         assert_eq!(
             reads,
-            BlockMask(mask).intersection(HOST_BLOCKS).len() as u64,
-            "mask {mask:#x}"
+            mask.intersection(HOST_BLOCKS).len() as u64,
+            "round {round}: mask {:#x}",
+            mask.bits()
         );
+        w.check_consistent(0).unwrap();
     }
-    w.check_consistent(0).unwrap();
     w.assert_clean();
 }
 

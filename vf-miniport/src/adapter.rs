@@ -36,6 +36,8 @@ pub(crate) struct VfState {
     pub view: View,
     pub applied: Applied,
     pub applied_generation: u32,
+    /// `view.digest()` of the applied view, computed once when it is applied.
+    pub applied_digest: u32,
     /// Running on defaults because the backchannel did not answer.
     pub degraded: bool,
     pub info: EthernetInfo,
@@ -121,10 +123,9 @@ impl Adapter {
             st.degraded = vf_id.is_none();
         }
         if vf_id.is_some() {
-            // Re-read every block at start: nothing cached survives a (re)start.
-            adapter
-                .pending
-                .store(HOST_BLOCKS.without(VersionBlock::id()));
+            // Read every block at start: the view has no base yet, so the refresh first reads
+            // the commit block to learn which blocks exist, then all of them.
+            adapter.pending.store(BlockMask::of(CommitBlock::id()));
             adapter.refresh_inline();
         }
 
@@ -151,7 +152,7 @@ impl Adapter {
             .inner
             .get_mut()
             .transition(AdapterEvent::InitializeDone);
-        adapter.report_status(VfStatusBlock::STATE_INITIALIZING);
+        adapter.report_status();
         ndis_log!(
             INFO,
             LOG,
@@ -228,7 +229,7 @@ impl Adapter {
             format: VersionBlock::FORMAT,
             id: VersionBlock::id(),
             generation: 0,
-            txn: BlockMask::EMPTY,
+            writes: 0,
         };
         let header = validate(VersionBlock::id(), &buf).unwrap_or(header);
         self.inner
@@ -282,6 +283,11 @@ impl Adapter {
         self.inner.lock().transition(event)
     }
 
+    /// Several events under one hold of the lock, all or nothing.
+    pub fn events(&self, events: &[AdapterEvent]) -> bool {
+        self.inner.lock().state.apply_all(events, LOG)
+    }
+
     pub fn state(&self) -> AdapterState {
         self.inner.lock().state
     }
@@ -314,17 +320,21 @@ impl Adapter {
     pub(crate) fn apply(&self, view: &View) {
         let new = Applied::from_view(view, self.inner.lock().applied);
         let generation = view.generation();
+        let digest = view.digest();
         let old = {
             let mut st = self.inner.lock();
             let old = st.applied;
             st.view.copy_from(view);
             st.applied = new;
             st.applied_generation = generation;
+            st.applied_digest = digest;
             st.degraded = false;
             st.info = st.info_from(&new);
             st.counters.applied = st.counters.applied.wrapping_add(1);
             old
         };
+        // Progress: the retry budget starts again.
+        self.retries.store(0, Ordering::Release);
         let running = self.state() != AdapterState::Initializing;
         if running && (old.link_up, old.speed_bps) != (new.link_up, new.speed_bps) {
             // SAFETY: our adapter handle, between initialization and halt.
@@ -338,42 +348,70 @@ impl Adapter {
         }
         ndis_log!(TRACE, LOG, "applied generation {}", generation);
         if running {
-            let state = if self.state() == AdapterState::Running {
-                VfStatusBlock::STATE_RUNNING
-            } else {
-                VfStatusBlock::STATE_PAUSED
-            };
-            self.report_status(state);
+            self.report_status();
         }
     }
 
+    /// The status block as of now: the adapter's state, what it applied, its counters.
+    /// `None` when there is nobody to report to (no backchannel at initialization).
+    fn status_now(&self) -> Option<VfStatusBlock> {
+        let st = self.inner.lock();
+        if st.degraded && st.vf_id == NDIS_INVALID_VF_FUNCTION_ID {
+            return None;
+        }
+        let state = match st.state {
+            _ if st.degraded => VfStatusBlock::STATE_DEGRADED,
+            AdapterState::Initializing => VfStatusBlock::STATE_INITIALIZING,
+            AdapterState::Running | AdapterState::Restarting => VfStatusBlock::STATE_RUNNING,
+            _ => VfStatusBlock::STATE_PAUSED,
+        };
+        let c = st.counters;
+        Some(VfStatusBlock {
+            applied_generation: st.applied_generation,
+            state,
+            invalidations: c.invalidations,
+            blocks_read: c.blocks_read,
+            read_errors: c.read_errors,
+            applied_mac: st.applied.mac,
+            applied_digest: st.applied_digest,
+        })
+    }
+
     /// Tells the PF what the VF runs (block 4, NdisMWriteConfigBlock). PASSIVE only.
-    pub(crate) fn report_status(&self, state: u8) {
-        let (block, skip) = {
-            let st = self.inner.lock();
-            let state = if st.degraded {
-                VfStatusBlock::STATE_DEGRADED
-            } else {
-                state
-            };
-            let c = st.counters;
+    ///
+    /// Pause, restart and a refresh may report at once from different threads, and the write
+    /// happens outside the lock, so an older report can land after a newer one. Each reporter
+    /// therefore looks again after writing and writes once more if the state it reported is
+    /// no longer the adapter's: the last write is always the current state.
+    pub(crate) fn report_status(&self) {
+        let same = |a: &VfStatusBlock, b: &VfStatusBlock| {
             (
-                VfStatusBlock {
-                    applied_generation: st.applied_generation,
-                    state,
-                    invalidations: c.invalidations,
-                    blocks_read: c.blocks_read,
-                    read_errors: c.read_errors,
-                    applied_mac: st.applied.mac,
-                },
-                st.degraded && st.vf_id == NDIS_INVALID_VF_FUNCTION_ID,
+                a.state,
+                a.applied_generation,
+                a.applied_digest,
+                a.applied_mac,
+            ) == (
+                b.state,
+                b.applied_generation,
+                b.applied_digest,
+                b.applied_mac,
             )
         };
-        if skip {
+        let Some(mut block) = self.status_now() else {
             return;
+        };
+        for _ in 0..4 {
+            self.write_status(&block);
+            match self.status_now() {
+                Some(now) if !same(&now, &block) => block = now,
+                _ => return,
+            }
         }
+    }
+
+    fn write_status(&self, block: &VfStatusBlock) {
         let mut buf = [0u8; VfStatusBlock::ENCODED_LEN];
-        if block.encode(0, GUEST_BLOCKS, &mut buf).is_err() {
+        if block.encode(0, 0, &mut buf).is_err() {
             return;
         }
         // SAFETY: PASSIVE_LEVEL, no lock held, buffer of the block's length.

@@ -2,7 +2,7 @@
 //! the work item that re-reads blocks at PASSIVE_LEVEL.
 use crate::LOG;
 use crate::adapter::Adapter;
-use common::blocks::{HOST_BLOCKS, VfStatusBlock};
+use common::blocks::{BlockMask, CommitBlock, ConfigBlock};
 use common::ffi::*;
 use common::handlers::Miniport;
 use common::ndis_fn;
@@ -29,31 +29,32 @@ impl Miniport for Adapter {
         Adapter::oid_request(self, req)
     }
 
+    /// MiniportPause cannot fail ("MiniportPause"): nothing is outstanding, so the pause
+    /// completes at once, as one step; an unexpected call is logged by the state machine.
     fn pause(&self) -> NDIS_STATUS {
-        if !(self.event(AdapterEvent::Pause) && self.event(AdapterEvent::PauseDone)) {
-            return NDIS_STATUS_FAILURE;
-        }
-        self.report_status(VfStatusBlock::STATE_PAUSED);
+        self.events(&[AdapterEvent::Pause, AdapterEvent::PauseDone]);
+        self.report_status();
         NDIS_STATUS_SUCCESS
     }
 
     /// Invalidations that arrived while paused are applied now.
     fn restart(&self) -> NDIS_STATUS {
-        if !(self.event(AdapterEvent::Restart) && self.event(AdapterEvent::RestartDone)) {
+        if !self.events(&[AdapterEvent::Restart, AdapterEvent::RestartDone]) {
             return NDIS_STATUS_FAILURE;
         }
         self.refresh_if_running();
-        self.report_status(VfStatusBlock::STATE_RUNNING);
+        self.report_status();
         NDIS_STATUS_SUCCESS
     }
 
-    /// May run at DISPATCH_LEVEL: the re-read of every block is deferred to a work item.
+    /// May run at DISPATCH_LEVEL, and leaves the adapter in the state it was in: every block
+    /// is re-read (nothing cached may be trusted), from the work item, or at restart.
     fn reset(&self) -> NDIS_STATUS {
         if !self.event(AdapterEvent::Reset) {
             return NDIS_STATUS_FAILURE;
         }
-        self.mark_pending(HOST_BLOCKS);
-        self.event(AdapterEvent::ResetDone);
+        self.inner.lock().view.forget_base();
+        self.mark_pending(BlockMask::of(CommitBlock::id()));
         self.queue_refresh();
         NDIS_STATUS_SUCCESS
     }

@@ -8,8 +8,9 @@
 //! pending and are retried from the work item, a bounded number of times.
 
 use crate::LOG;
-use crate::adapter::{Adapter, Counters};
-use crate::snapshot::{Compatibility, View, compatibility};
+use crate::adapter::Adapter;
+use crate::snapshot::{Compatibility, Verdict, View, compatibility, judge};
+use common::blocks::wire::BlockHeader;
 use common::blocks::*;
 use common::ffi::imports::*;
 use common::ffi::*;
@@ -17,15 +18,21 @@ use common::ndis_log;
 use common::state::AdapterState;
 use core::sync::atomic::Ordering;
 
-/// Re-reads of stale blocks before a view is given up for this round.
+/// Rounds of re-reads (blocks the commit block says differ, then the commit block again)
+/// before a refresh gives up for now and keeps its blocks pending.
 const MAX_CONSISTENCY_ROUNDS: u32 = 3;
-/// Deferred retries after rounds that read nothing at all, before waiting for the next
-/// notification (a dead backchannel must not keep the VF busy).
+/// Refreshes retried from the work item after one that ended without applying, before the VF
+/// waits for the next notification. Only an applied view or a new notification renews them
+/// (a successful read alone does not: a refused block would otherwise retry forever).
 const MAX_RETRIES: u32 = 3;
+
+const COMMIT: BlockId = BlockId::masked(CommitBlock::ID);
 
 impl Adapter {
     /// Records newly flagged blocks (from OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK or a reset).
+    /// A notification is new information: the retry budget starts again.
     pub(crate) fn mark_pending(&self, mask: BlockMask) {
+        self.retries.store(0, Ordering::Release);
         self.pending.insert(mask);
     }
 
@@ -38,7 +45,15 @@ impl Adapter {
     }
 
     /// Defers a refresh to PASSIVE_LEVEL (used where NDIS may call us at DISPATCH_LEVEL).
+    /// Never while initializing: the work item must not outlive a failed initialization, and
+    /// MiniportRestart reads whatever is still pending.
     pub(crate) fn queue_refresh(&self) {
+        if matches!(
+            self.state(),
+            AdapterState::Initializing | AdapterState::Halted
+        ) {
+            return;
+        }
         if self.work_queued.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -64,12 +79,6 @@ impl Adapter {
             self.queue_refresh();
             return;
         }
-        let good_reads = |c: Counters| {
-            c.blocks_read
-                .wrapping_sub(c.read_errors)
-                .wrapping_sub(c.bad_blocks)
-        };
-        let before = good_reads(self.inner.lock().counters);
         let mut retry_later = BlockMask::EMPTY;
         let mut refreshed = false;
         // One refresher at a time (an OID and the work item can race); whoever holds the
@@ -89,82 +98,91 @@ impl Adapter {
                 break;
             }
         }
-        if !refreshed {
+        if !refreshed || retry_later.is_empty() {
             return;
         }
-        if retry_later.is_empty() {
-            self.retries.store(0, Ordering::Release);
-            return;
-        }
-        // Failed or inconsistent blocks stay pending and are retried from a work item. Rounds
-        // that read nothing at all are counted: after MAX_RETRIES of those in a row the VF
-        // waits for the next notification rather than spin on a dead backchannel.
-        self.mark_pending(retry_later);
-        if good_reads(self.inner.lock().counters) != before {
-            self.retries.store(0, Ordering::Release);
-        }
+        // Failed or inconsistent blocks stay pending (without renewing the budget) and are
+        // retried from the work item; after MAX_RETRIES the VF waits for a notification.
+        self.pending.insert(retry_later);
         if self.retries.fetch_add(1, Ordering::AcqRel) < MAX_RETRIES {
             self.queue_refresh();
         } else {
             ndis_log!(
                 WARN,
                 LOG,
-                "blocks {:#x} still unread after {} retries: waiting for the next notification",
+                "blocks {:#x} not applied after {} retries: waiting for the next notification",
                 retry_later.bits(),
                 MAX_RETRIES
             );
         }
     }
 
-    /// One round: read `mask`, re-read stale blocks a bounded number of times, apply when
-    /// consistent. Returns the blocks to retry later. `view` is the staging view, held.
+    /// One refresh (docs/consistency.md): read the commit block, then exactly the blocks it
+    /// says the view lacks; apply when every block is the one the commit block names. A
+    /// block written again after the commit block was read sends the VF to a newer commit
+    /// block, a bounded number of rounds. Returns the blocks to keep pending. `view` is the
+    /// staging view, held. The flagged `mask` only says that something changed: the commit
+    /// block says what.
     #[inline(never)] // a breakpoint target in docs/windbg.md
     fn refresh_once(&self, mask: BlockMask, view: &mut View) -> BlockMask {
         view.copy_from(&self.inner.lock().view);
-        let mut failed = BlockMask::EMPTY;
-        // Block 0 first: it says which extension blocks exist, so nothing undefined is read.
-        let version = VersionBlock::id();
-        let known = view.defined();
-        if mask.contains(version) && self.read_block(version, view).is_err() {
-            failed = failed.with(version);
-        }
-        // Blocks block 0 now defines for the first time are read even if not flagged: the
-        // VF holds every block that exists, whatever the PF flagged.
-        let mask = mask.union(view.defined().difference(known).intersection(HOST_BLOCKS));
-        let mut to_read = mask.without(version).intersection(view.defined());
-        // A flagged block block 0 does not (yet) define: if block 0 could not be read we
-        // cannot tell whether it was just added, so keep it for the retry; otherwise the PF
-        // says it does not exist and there is nothing to read.
-        let undefined = mask.without(version).difference(view.defined());
-        if failed.contains(version) {
-            failed = failed.union(undefined);
-        }
+        let keep = mask.with(COMMIT);
+        // The applied view was exactly the PF's state at its generation: the base for the
+        // counter comparison. Without one, every block is read.
+        let mut base = match view.generation() {
+            0 => None,
+            g => Some(g),
+        };
         let mut rounds = 0u32;
-        let stale = loop {
-            for id in to_read {
-                if self.read_block(id, view).is_err() {
-                    failed = failed.with(id);
+        loop {
+            let Some(commit) = self.read_commit(view) else {
+                return keep;
+            };
+            let need = match judge(view, &commit, base) {
+                Verdict::Consistent => {
+                    view.settle_at(&commit);
+                    return self.apply_checked(view);
+                }
+                Verdict::RereadAll(all) => {
+                    // Every block is read after this commit block: it is the new base.
+                    base = Some(commit.generation);
+                    all
+                }
+                Verdict::Reread(differ) => differ,
+            };
+            let mut written_since = false;
+            for id in need {
+                match self.read_block(id, view) {
+                    // Last written at or before the commit block's transaction: as it was then.
+                    Ok(h) => {
+                        written_since |= commit.generation.wrapping_sub(h.generation) >= 1 << 31
+                    }
+                    // The backchannel failed or the PF served a block we refuse: no view with
+                    // it can be applied now.
+                    Err(()) => return keep.union(need),
                 }
             }
-            let stale = view.stale().difference(failed);
-            if stale.is_empty() || rounds >= MAX_CONSISTENCY_ROUNDS {
-                break stale;
+            if !written_since {
+                view.settle_at(&commit);
+                return self.apply_checked(view);
+            }
+            if rounds >= MAX_CONSISTENCY_ROUNDS {
+                ndis_log!(
+                    WARN,
+                    LOG,
+                    "no consistent view after {} rounds: keeping the applied one",
+                    rounds
+                );
+                self.count(|c| c.deferred = c.deferred.wrapping_add(1));
+                return keep;
             }
             rounds = rounds.saturating_add(1);
-            let extra = stale.len();
-            self.count(|c| c.consistency_rereads = c.consistency_rereads.wrapping_add(extra));
-            to_read = stale;
-        };
-        if !stale.is_empty() || !view.stale().is_empty() {
-            ndis_log!(
-                WARN,
-                LOG,
-                "no consistent snapshot yet (stale {:#x}): keeping the applied configuration",
-                stale.bits()
-            );
-            self.count(|c| c.deferred = c.deferred.wrapping_add(1));
-            return mask.union(stale).union(failed);
+            self.count(|c| c.consistency_rereads = c.consistency_rereads.wrapping_add(1));
         }
+    }
+
+    /// Applies a consistent view unless its protocol version is one we cannot run.
+    fn apply_checked(&self, view: &View) -> BlockMask {
         if let Some(v) = view.decode::<VersionBlock>()
             && let Compatibility::Incompatible { major } = compatibility(&v)
         {
@@ -175,14 +193,32 @@ impl Adapter {
                 major
             );
             self.inner.lock().degraded = true;
-            return failed;
+            return BlockMask::EMPTY;
         }
-        self.apply(view);
-        failed
+        let unchanged = {
+            let st = self.inner.lock();
+            st.applied_generation == view.generation() && !st.degraded
+        };
+        // A notification that arrived after its change was already applied (or a reset that
+        // found nothing new): nothing to apply, but the PF hears what the VF runs.
+        if unchanged {
+            if self.state() != AdapterState::Initializing {
+                self.report_status();
+            }
+        } else {
+            self.apply(view);
+        }
+        BlockMask::EMPTY
+    }
+
+    /// Reads the commit block into `view` and decodes it.
+    fn read_commit(&self, view: &mut View) -> Option<CommitBlock> {
+        self.read_block(COMMIT, view).ok()?;
+        view.decode::<CommitBlock>()
     }
 
     /// Reads one block into `view` after validating it.
-    fn read_block(&self, id: BlockId, view: &mut View) -> Result<(), ()> {
+    fn read_block(&self, id: BlockId, view: &mut View) -> Result<BlockHeader, ()> {
         let Some(d) = descriptor(id.get() as u32) else {
             return Err(());
         };
@@ -214,7 +250,7 @@ impl Adapter {
         match validate(id, dst) {
             Ok(header) => {
                 view.put(id, dst, &header);
-                Ok(())
+                Ok(header)
             }
             Err(e) => {
                 self.count(|c| c.bad_blocks = c.bad_blocks.wrapping_add(1));

@@ -1,33 +1,39 @@
-//! Turning block reads into one consistent configuration.
+//! Turning block reads into one consistent configuration (docs/consistency.md).
 //!
-//! The VF reads blocks one OID at a time, so a PF transaction that rewrites several blocks can
-//! land between two reads. Every block carries the generation of the transaction that wrote
-//! it and that transaction's block mask; a block Y is *stale* when another block X we hold
-//! was written by a later transaction that also wrote Y. A view with no stale block is a
-//! snapshot the PF really had; only such a view is applied.
+//! The VF reads blocks one OID at a time, so PF transactions can land between two reads. Each
+//! block carries its write counter, and the commit block, read last, lists the low byte of
+//! every block's counter in the state the PF was in when it was read. A view whose blocks
+//! carry exactly those counters is that state; only such a view is applied ([`judge`]).
 // The crate denies panics; guest-supplied values here may not overflow either.
 #![deny(clippy::arithmetic_side_effects)]
 
 use common::blocks::wire::BlockHeader;
 use common::blocks::*;
 
-/// Raw blocks as the VF holds them (index = block id), with the mask of valid ones and each
-/// one's transaction stamp, decoded once when the block is stored.
+/// Transactions after which a counter's low byte may repeat: past this many since the view's
+/// base, every block is read again.
+pub const ALIAS_WINDOW: u32 = 256;
+
+const COMMIT: BlockId = BlockId::masked(CommitBlock::ID);
+
+/// Raw blocks as the VF holds them (index = block id), with the mask of held ones, each one's
+/// write counter (from its header, decoded once when stored), and the commit generation the
+/// view was last found consistent at (0: never).
 #[derive(Clone, Copy)]
 pub struct View {
     pub blocks: [[u8; MAX_BLOCK_LEN]; BLOCK_COUNT],
     pub have: BlockMask,
-    generations: [u32; BLOCK_COUNT],
-    txns: [u64; BLOCK_COUNT],
+    writes: [u32; BLOCK_COUNT],
+    generation: u32,
 }
 
 impl View {
     /// Copies `other` in place: an 8 KiB value must not travel through a kernel stack.
     pub fn copy_from(&mut self, other: &View) {
         self.blocks.copy_from_slice(&other.blocks);
-        self.generations.copy_from_slice(&other.generations);
-        self.txns.copy_from_slice(&other.txns);
+        self.writes.copy_from_slice(&other.writes);
         self.have = other.have;
+        self.generation = other.generation;
     }
 
     pub fn block(&self, id: BlockId) -> Option<&[u8]> {
@@ -39,47 +45,39 @@ impl View {
 
     /// Stores a block already validated with [`validate`], which returned `header`.
     pub fn put(&mut self, id: BlockId, bytes: &[u8], header: &BlockHeader) {
-        let (Some(dst), Some(g), Some(t)) = (
+        let (Some(dst), Some(w)) = (
             self.blocks
                 .get_mut(id.index())
                 .and_then(|b| b.get_mut(..bytes.len())),
-            self.generations.get_mut(id.index()),
-            self.txns.get_mut(id.index()),
+            self.writes.get_mut(id.index()),
         ) else {
             return;
         };
         dst.copy_from_slice(bytes);
-        *g = header.generation;
-        *t = header.txn.bits();
+        *w = header.writes;
         self.have = self.have.with(id);
     }
 
-    fn generation_of(&self, id: BlockId) -> u32 {
-        self.generations.get(id.index()).copied().unwrap_or(0)
+    /// The write counter of a held block.
+    pub fn writes_of(&self, id: BlockId) -> u32 {
+        self.writes.get(id.index()).copied().unwrap_or(0)
     }
 
-    /// Blocks older than a transaction another held block says also wrote them.
-    pub fn stale(&self) -> BlockMask {
-        let mut stale = BlockMask::EMPTY;
-        for x in self.have {
-            let gx = self.generation_of(x);
-            let txn = BlockMask(self.txns.get(x.index()).copied().unwrap_or(0));
-            for y in txn.intersection(self.have).without(x) {
-                if self.generation_of(y) < gx {
-                    stale = stale.with(y);
-                }
-            }
-        }
-        stale
-    }
-
-    /// Highest generation among the held blocks: what the view reflects.
+    /// The commit generation this view was found consistent at (0: never).
     pub fn generation(&self) -> u32 {
-        self.have
-            .iter()
-            .map(|id| self.generation_of(id))
-            .max()
-            .unwrap_or(0)
+        self.generation
+    }
+
+    /// Forgets that the view was ever consistent: the next refresh reads every block (after a
+    /// reset, when nothing cached may be trusted).
+    pub fn forget_base(&mut self) {
+        self.generation = 0;
+    }
+
+    /// Marks the view as the PF's state at `commit`: forgets blocks the PF no longer has.
+    pub fn settle_at(&mut self, commit: &CommitBlock) {
+        self.have = self.have.intersection(commit.present);
+        self.generation = commit.generation;
     }
 
     /// The blocks the PF says exist for this VF (block 0), or the base blocks before it is known.
@@ -95,6 +93,50 @@ impl View {
     /// An IHV extension block, if held.
     pub fn ihv(&self, id: BlockId) -> Option<IhvBlock> {
         IhvBlock::decode(id, self.block(id)?).ok().map(|(b, _)| b)
+    }
+
+    /// [`view_digest`] of every held block: what the status block reports.
+    pub fn digest(&self) -> u32 {
+        view_digest(
+            self.have
+                .iter()
+                .filter_map(|id| Some((id, self.block(id)?))),
+        )
+    }
+}
+
+/// What to do with a view after reading a commit block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The view is the PF's state at the commit block: apply it.
+    Consistent,
+    /// Re-read these blocks, then the commit block again.
+    Reread(BlockMask),
+    /// More than [`ALIAS_WINDOW`] transactions since `base`: a counter byte may match by
+    /// accident, so re-read every block (the commit block just read becomes the new base).
+    RereadAll(BlockMask),
+}
+
+/// Judges `view` (holding the commit block just read, `commit`) against the state that
+/// commit block names. `base` is a generation the PF had reached before any block the view
+/// holds was read (the applied view's, or that of a commit block read before them all);
+/// `None` when there is none. Serial arithmetic (RFC 1982): generations wrap.
+pub fn judge(view: &View, commit: &CommitBlock, base: Option<u32>) -> Verdict {
+    let others = commit.present.without(COMMIT);
+    let fresh = base.is_some_and(|b| commit.generation.wrapping_sub(b) < ALIAS_WINDOW);
+    if !fresh {
+        return Verdict::RereadAll(others);
+    }
+    let mut differ = others.difference(view.have);
+    for id in others.intersection(view.have) {
+        if view.writes_of(id).to_le_bytes()[0] != commit.counter(id) {
+            differ = differ.with(id);
+        }
+    }
+    if differ.is_empty() {
+        Verdict::Consistent
+    } else {
+        Verdict::Reread(differ)
     }
 }
 
@@ -178,50 +220,101 @@ pub fn compatibility(v: &VersionBlock) -> Compatibility {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::blocks::wire::BlockHeader;
 
     fn id(n: u8) -> BlockId {
         BlockId::masked(n)
     }
 
-    /// A view holding `blocks`: (id, generation, transaction mask).
-    fn view(blocks: &[(u8, u32, u64)]) -> View {
+    /// A view holding blocks as (id, write counter).
+    fn view(blocks: &[(u8, u32)]) -> View {
         // SAFETY: View is plain integers and byte arrays; all-zero is a valid empty view.
         let mut v: View = unsafe { core::mem::zeroed() };
-        for &(n, generation, txn) in blocks {
+        for &(n, writes) in blocks {
             let header = BlockHeader {
                 format: 1,
                 id: id(n),
-                generation,
-                txn: BlockMask(txn),
+                generation: 1,
+                writes,
             };
             v.put(id(n), &[0; 20], &header);
         }
         v
     }
 
+    /// A commit block: generation, present ids, counter bytes per id.
+    fn commit(generation: u32, blocks: &[(u8, u8)]) -> CommitBlock {
+        let mut counters = [0u8; BLOCK_COUNT];
+        let mut present = BlockMask::of(COMMIT);
+        for &(n, c) in blocks {
+            if let Some(slot) = counters.get_mut(n as usize) {
+                *slot = c;
+            }
+            present = present.with(id(n));
+        }
+        CommitBlock {
+            generation,
+            present,
+            counters,
+        }
+    }
+
     #[test]
-    fn stale_table() {
-        // (held blocks as (id, generation, transaction mask), expected stale mask)
-        type Held = &'static [(u8, u32, u64)];
-        let table: &[(Held, u64)] = &[
-            (&[], 0),
-            (&[(1, 5, 0b0110)], 0),
-            // 1 and 2 written together at 5, both held at 5: consistent.
-            (&[(1, 5, 0b0110), (2, 5, 0b0110)], 0),
-            // 2 still from 4 while 1 says transaction 5 also wrote 2: 2 is stale.
-            (&[(1, 5, 0b0110), (2, 4, 0b0100)], 0b0100),
-            // 2 is newer than a transaction that did not name 1: nothing stale.
-            (&[(1, 4, 0b0010), (2, 5, 0b0100)], 0),
-            // 3 names 1 and 2; both older: both stale.
-            (&[(1, 1, 0b0010), (2, 2, 0b0100), (3, 6, 0b1110)], 0b0110),
-            // Equal generations never make a block stale.
-            (&[(1, 7, 0b0110), (2, 7, 0b0110), (3, 7, 0b1000)], 0),
-            // A transaction mask naming a block we do not hold changes nothing.
-            (&[(1, 9, 0b1_0000_0010)], 0),
+    fn judge_table() {
+        use Verdict::*;
+        let m = |ids: &[u8]| ids.iter().fold(BlockMask::EMPTY, |m, n| m.with(id(*n)));
+        // (view, commit, base, verdict)
+        type Held = &'static [(u8, u32)];
+        type Listed = &'static [(u8, u8)];
+        type Row = (Held, (u32, Listed), Option<u32>, Verdict);
+        let table: &[Row] = &[
+            // Every block at the listed counter: consistent.
+            (
+                &[(0, 1), (1, 3), (5, 9)],
+                (10, &[(0, 1), (1, 3)]),
+                Some(9),
+                Consistent,
+            ),
+            // Block 1 one write behind: re-read it.
+            (
+                &[(0, 1), (1, 2), (5, 9)],
+                (10, &[(0, 1), (1, 3)]),
+                Some(9),
+                Reread(m(&[1])),
+            ),
+            // A block the PF has and the view lacks: read it.
+            (&[(0, 1)], (10, &[(0, 1), (7, 1)]), Some(9), Reread(m(&[7]))),
+            // The counter byte compares modulo 256: 257 writes is byte 1.
+            (&[(0, 257)], (10, &[(0, 1)]), Some(9), Consistent),
+            // 255 transactions since the base: still inside the window.
+            (&[(0, 1)], (264, &[(0, 1)]), Some(9), Consistent),
+            // 256 since the base: a byte may alias, so everything is read again.
+            (&[(0, 1)], (265, &[(0, 1)]), Some(9), RereadAll(m(&[0]))),
+            // No base yet: everything.
+            (
+                &[(0, 1)],
+                (3, &[(0, 1), (2, 1)]),
+                None,
+                RereadAll(m(&[0, 2])),
+            ),
+            // Across the wrap of the generation: 0xFFFF_FFF0 to 5 is 21 transactions.
+            (&[(0, 4)], (5, &[(0, 4)]), Some(0xFFFF_FFF0), Consistent),
+            // A base "after" the commit (serial arithmetic: far in the future) is not fresh.
+            (&[(0, 4)], (5, &[(0, 4)]), Some(6), RereadAll(m(&[0]))),
+            // The transaction A/B/C example: MAC/VLAN (1) from A, policy (3) from C, while the
+            // commit (after C) lists 1 at B's counter: 1 is re-read.
+            (
+                &[(0, 1), (1, 1), (3, 3)],
+                (4, &[(0, 1), (1, 2), (3, 3)]),
+                Some(1),
+                Reread(m(&[1])),
+            ),
         ];
-        for (blocks, expected) in table {
-            assert_eq!(view(blocks).stale(), BlockMask(*expected), "{blocks:?}");
+        for (held, (generation, listed), base, verdict) in table {
+            assert_eq!(
+                judge(&view(held), &commit(*generation, listed), *base),
+                *verdict,
+                "{held:?} against {generation}:{listed:?} from {base:?}"
+            );
         }
     }
 

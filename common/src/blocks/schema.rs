@@ -1,7 +1,8 @@
 //! This driver pair's config blocks: what each id means, its length and format, and who may
-//! write it. Ids 0..=63 are the invalidatable range, and this schema uses all of it: 0..=4 are
-//! typed blocks, 5..=63 are IHV extension blocks ([`IhvBlock`]: opaque, full-size), which the PF
-//! announces in block 0's `defined` mask when it first sets one.
+//! write it. Ids 0..=63 are the invalidatable range, and this schema uses all of it: 0..=5 are
+//! typed blocks (5 is the commit block every transaction rewrites), 6..=63 are IHV extension
+//! blocks ([`IhvBlock`]: opaque, full-size), which exist once the PF first sets one (block 0's
+//! `defined` and the commit block's `present` then name them).
 //!
 //! Versioning follows a PF/VF mailbox: block 0 ([`VersionBlock`]) never changes layout; a
 //! different protocol major is fatal for the VF, a different minor is tolerated. A block's
@@ -15,7 +16,8 @@
 use super::mask::{BlockId, BlockMask};
 use super::wire::{self, BlockError, BlockHeader, HEADER_LEN, Reader, Writer};
 
-pub const PROTOCOL_MAJOR: u16 = 1;
+/// 2: the commit block (5) and per-block write counters replaced the transaction masks.
+pub const PROTOCOL_MAJOR: u16 = 2;
 pub const PROTOCOL_MINOR: u16 = 0;
 
 /// Static facts about one block id.
@@ -60,8 +62,9 @@ pub trait ConfigBlock: Sized {
         Self::DESCRIPTOR
     }
 
-    /// Encodes with the given transaction stamp; returns the encoded length.
-    fn encode(&self, generation: u32, txn: BlockMask, out: &mut [u8]) -> Result<usize, BlockError> {
+    /// Encodes with the given stamp (the writing transaction's generation and the block's
+    /// write counter); returns the encoded length.
+    fn encode(&self, generation: u32, writes: u32, out: &mut [u8]) -> Result<usize, BlockError> {
         let mut payload = [0u8; wire::MAX_PAYLOAD_LEN];
         let body = payload
             .get_mut(..Self::PAYLOAD_LEN)
@@ -80,7 +83,7 @@ pub trait ConfigBlock: Sized {
             format: Self::FORMAT,
             id: Self::id(),
             generation,
-            txn,
+            writes,
         };
         wire::encode(
             &header,
@@ -320,6 +323,9 @@ pub struct VfStatusBlock {
     pub blocks_read: u32,
     pub read_errors: u32,
     pub applied_mac: [u8; 6],
+    /// [`view_digest`] of the view the VF applied: lets the host check, from this block
+    /// alone, that the VF runs exactly a state the PF committed.
+    pub applied_digest: u32,
 }
 
 impl VfStatusBlock {
@@ -334,7 +340,7 @@ impl ConfigBlock for VfStatusBlock {
     const ID: u8 = 4;
     const NAME: &'static str = "vf-status";
     const FORMAT: u8 = 1;
-    const PAYLOAD_LEN: usize = 28;
+    const PAYLOAD_LEN: usize = 32;
     const GUEST_WRITABLE: bool = true;
 
     fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
@@ -345,7 +351,8 @@ impl ConfigBlock for VfStatusBlock {
         w.u32(self.blocks_read)?;
         w.u32(self.read_errors)?;
         w.bytes(&self.applied_mac)?;
-        w.u16(0)
+        w.u16(0)?;
+        w.u32(self.applied_digest)
     }
 
     fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
@@ -357,6 +364,7 @@ impl ConfigBlock for VfStatusBlock {
         let read_errors = r.u32()?;
         let applied_mac = r.bytes()?;
         r.reserved::<2>("reserved2")?;
+        let applied_digest = r.u32()?;
         check(state <= Self::STATE_DEGRADED, Self::ID, "state")?;
         Ok(Self {
             applied_generation,
@@ -365,12 +373,91 @@ impl ConfigBlock for VfStatusBlock {
             blocks_read,
             read_errors,
             applied_mac,
+            applied_digest,
         })
     }
 }
 
-/// First id of the IHV extension range (5..=63).
-pub const FIRST_IHV_BLOCK: u8 = 5;
+/// Block 5: the commit block, rewritten by every PF transaction under the same lock that
+/// serves reads. It names the state the PF is in: its generation, which blocks exist, and
+/// the low byte of each one's write counter. A VF whose blocks carry exactly those counters
+/// holds that state (docs/consistency.md gives the argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitBlock {
+    /// Transactions the PF has committed for this VF (wraps; compared with serial
+    /// arithmetic).
+    pub generation: u32,
+    /// Host blocks that exist for this VF, this one and block 0 included.
+    pub present: BlockMask,
+    /// Low byte of each present block's write counter (index = id); 0 for the others and
+    /// for this block itself.
+    pub counters: [u8; BLOCK_COUNT],
+}
+
+impl CommitBlock {
+    /// The low byte of `id`'s write counter as listed here.
+    pub fn counter(&self, id: BlockId) -> u8 {
+        self.counters.get(id.index()).copied().unwrap_or(0)
+    }
+}
+
+impl ConfigBlock for CommitBlock {
+    const ID: u8 = 5;
+    const NAME: &'static str = "commit";
+    const FORMAT: u8 = 1;
+    const PAYLOAD_LEN: usize = 12 + BLOCK_COUNT;
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), BlockError> {
+        w.u32(self.generation)?;
+        w.u64(self.present.bits())?;
+        w.bytes(&self.counters)
+    }
+
+    fn read_payload(r: &mut Reader<'_>) -> Result<Self, BlockError> {
+        let generation = r.u32()?;
+        let present = BlockMask(r.u64()?);
+        let counters: [u8; BLOCK_COUNT] = r.bytes()?;
+        let required = BlockMask::of(VersionBlock::id()).with(Self::id());
+        check(
+            present.intersection(required) == required
+                && present.intersection(GUEST_BLOCKS).is_empty(),
+            Self::ID,
+            "present",
+        )?;
+        let listed = counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0)
+            .fold(BlockMask::EMPTY, |m, (i, _)| {
+                m.with(BlockId::masked(i as u8))
+            });
+        check(
+            listed.difference(present).is_empty() && !listed.contains(Self::id()),
+            Self::ID,
+            "counters",
+        )?;
+        Ok(Self {
+            generation,
+            present,
+            counters,
+        })
+    }
+}
+
+/// A digest of a view: CRC-32 over each block's id and its own CRC (header bytes 16..20, which
+/// cover every byte of that block), in id order. What the VF reports as its applied view
+/// ([`VfStatusBlock::applied_digest`]) and what the host computes over a state it committed.
+/// `blocks` yields (id, encoded bytes).
+pub fn view_digest<'a>(blocks: impl Iterator<Item = (BlockId, &'a [u8])>) -> u32 {
+    let crc = blocks.fold(!0u32, |crc, (id, bytes)| {
+        let own = bytes.get(16..HEADER_LEN).unwrap_or(bytes);
+        super::crc32::update(super::crc32::update(crc, &[id.get()]), own)
+    });
+    !crc
+}
+
+/// First id of the IHV extension range (6..=63).
+pub const FIRST_IHV_BLOCK: u8 = 6;
 /// Opaque bytes an IHV extension block carries: the full payload less its length byte.
 pub const IHV_DATA_LEN: usize = wire::MAX_PAYLOAD_LEN - 1;
 
@@ -435,7 +522,7 @@ impl IhvBlock {
         &self,
         id: BlockId,
         generation: u32,
-        txn: BlockMask,
+        writes: u32,
         out: &mut [u8],
     ) -> Result<usize, BlockError> {
         if id.get() < FIRST_IHV_BLOCK {
@@ -451,7 +538,7 @@ impl IhvBlock {
                 format: Self::FORMAT,
                 id,
                 generation,
-                txn,
+                writes,
             },
             &payload,
             out,
@@ -537,7 +624,8 @@ typed_blocks!(
     MacVlanBlock,
     LinkBlock,
     PolicyBlock,
-    VfStatusBlock
+    VfStatusBlock,
+    CommitBlock
 );
 
 // The IHV range starts right after the typed blocks, and no typed block sits inside it.

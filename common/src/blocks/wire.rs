@@ -7,7 +7,9 @@
 //!   2   1 length      payload bytes that follow the header
 //!   3   1 flags       reserved, must be 0
 //!   4   4 generation  PF transaction that last wrote this block (little endian)
-//!   8   8 txn mask    every block that transaction wrote (consistency check on the VF)
+//!   8   4 writes      how many times the PF has written this block for this VF: the block's
+//!                     write counter, whose low byte the commit block lists (docs/consistency.md)
+//!  12   4 reserved    must be 0
 //!  16   4 crc32       IEEE CRC over bytes 0..16 and the payload
 //!  20   n payload
 //! ```
@@ -21,7 +23,7 @@
     clippy::indexing_slicing
 )]
 use super::crc32;
-use super::mask::{BlockId, BlockMask};
+use super::mask::BlockId;
 
 pub const HEADER_LEN: usize = 20;
 pub const MAX_BLOCK_LEN: usize = 127;
@@ -72,7 +74,8 @@ pub struct BlockHeader {
     pub format: u8,
     pub id: BlockId,
     pub generation: u32,
-    pub txn: BlockMask,
+    /// The block's write counter (wraps; only compared through its low byte).
+    pub writes: u32,
 }
 
 /// CRC over the first 16 header bytes (everything but the CRC itself) and the payload.
@@ -93,19 +96,15 @@ pub fn encode(header: &BlockHeader, payload: &[u8], out: &mut [u8]) -> Result<us
     head[2] = payload.len() as u8;
     head[3] = 0;
     let [g0, g1, g2, g3] = header.generation.to_le_bytes();
-    let [t0, t1, t2, t3, t4, t5, t6, t7] = header.txn.bits().to_le_bytes();
+    let [w0, w1, w2, w3] = header.writes.to_le_bytes();
     head[4] = g0;
     head[5] = g1;
     head[6] = g2;
     head[7] = g3;
-    head[8] = t0;
-    head[9] = t1;
-    head[10] = t2;
-    head[11] = t3;
-    head[12] = t4;
-    head[13] = t5;
-    head[14] = t6;
-    head[15] = t7;
+    head[8] = w0;
+    head[9] = w1;
+    head[10] = w2;
+    head[11] = w3;
     let [c0, c1, c2, c3] = checksum(&head, payload).to_le_bytes();
     head[16] = c0;
     head[17] = c1;
@@ -153,13 +152,17 @@ pub fn decode(buf: &[u8]) -> Result<(BlockHeader, &[u8]), BlockError> {
             field: "flags",
         });
     }
+    if head[12..16] != [0; 4] {
+        return Err(BlockError::BadValue {
+            block: id.get(),
+            field: "reserved",
+        });
+    }
     let header = BlockHeader {
         format: head[0],
         id,
         generation: u32::from_le_bytes([head[4], head[5], head[6], head[7]]),
-        txn: BlockMask(u64::from_le_bytes([
-            head[8], head[9], head[10], head[11], head[12], head[13], head[14], head[15],
-        ])),
+        writes: u32::from_le_bytes([head[8], head[9], head[10], head[11]]),
     };
     Ok((header, payload))
 }

@@ -19,15 +19,15 @@ impl World {
             return Err(format!("VF {vf} is not attached"));
         };
         let snap = a.snapshot();
-        let (version, n) = self
+        let (commit, n) = self
             .pf()
-            .vf_block(vf, VersionBlock::id())
+            .vf_block(vf, CommitBlock::id())
             .ok_or(format!("PF has no VF {vf}"))?;
-        let defined = VersionBlock::decode(&version[..n])
-            .map_err(|e| format!("PF version block: {e:?}"))?
+        let defined = CommitBlock::decode(&commit[..n])
+            .map_err(|e| format!("PF commit block: {e:?}"))?
             .0
-            .defined;
-        for id in HOST_BLOCKS.intersection(defined) {
+            .present;
+        for id in defined {
             let (pf_bytes, len) = self
                 .pf()
                 .vf_block(vf, id)
@@ -42,13 +42,9 @@ impl World {
                 snap.counters
             ))?;
             if vf_bytes != &pf_bytes[..len] {
-                let g = |b: &[u8]| {
-                    wire::decode(b)
-                        .map(|(h, _)| (h.generation, h.txn.bits()))
-                        .ok()
-                };
+                let g = |b: &[u8]| wire::decode(b).map(|(h, _)| (h.generation, h.writes)).ok();
                 return Err(format!(
-                    "VF {vf} block {} differs from the PF's: VF holds (generation, txn) {:?}, PF {:?}; VF {:?} pending {:#x}, channel {:?}",
+                    "VF {vf} block {} differs from the PF's: VF holds (generation, writes) {:?}, PF {:?}; VF {:?} pending {:#x}, channel {:?}",
                     id.get(),
                     g(vf_bytes),
                     g(&pf_bytes[..len]),
@@ -75,7 +71,8 @@ impl World {
     }
 
     /// The consistency check through NDIS alone (for loaded images): the VF reports the MAC the
-    /// PF serves, and its status block names the PF's latest generation and that MAC.
+    /// PF serves, and its status block names the PF's latest generation, that MAC, and the
+    /// digest of exactly the blocks the PF holds.
     pub fn check_consistent_via_oids(&self, vf: u16) -> Result<(), String> {
         let mac = MacVlanBlock::decode(&self.pf_block_via_oid(vf, MacVlanBlock::id())?)
             .map_err(|e| format!("{e:?}"))?
@@ -89,24 +86,31 @@ impl World {
                 mac_text(&mac)
             ));
         }
-        let mut generation = 0;
-        for id in HOST_BLOCKS.intersection(BASE_BLOCKS) {
-            let block = self.pf_block_via_oid(vf, id)?;
-            generation = generation.max(
-                wire::decode(&block)
-                    .map_err(|e| format!("{e:?}"))?
-                    .0
-                    .generation,
-            );
+        // The PF's state: its commit block, then every block it names (OIDs are serialized,
+        // and nothing else runs meanwhile, so these reads see one state).
+        let commit = CommitBlock::decode(&self.pf_block_via_oid(vf, CommitBlock::id())?)
+            .map_err(|e| format!("{e:?}"))?
+            .0;
+        let generation = commit.generation;
+        let mut blocks = Vec::new();
+        for id in commit.present {
+            blocks.push((id, self.pf_block_via_oid(vf, id)?));
         }
+        let digest = view_digest(blocks.iter().map(|(id, b)| (*id, b.as_slice())));
         let status = VfStatusBlock::decode(&self.pf_block_via_oid(vf, VfStatusBlock::id())?)
             .map_err(|e| format!("{e:?}"))?
             .0;
-        if (status.applied_generation, status.applied_mac) != (generation, mac) {
+        if (
+            status.applied_generation,
+            status.applied_mac,
+            status.applied_digest,
+        ) != (generation, mac, digest)
+        {
             return Err(format!(
-                "VF {vf} reported generation {} MAC {}, the PF is at {generation} with {}",
+                "VF {vf} reported generation {} MAC {} digest {:#x}, the PF is at {generation} with {} digest {digest:#x}",
                 status.applied_generation,
                 mac_text(&status.applied_mac),
+                status.applied_digest,
                 mac_text(&mac)
             ));
         }
