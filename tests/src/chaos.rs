@@ -1,6 +1,7 @@
 //! The seeded randomized run: PF updates, deliveries held back or let through, VF pauses,
-//! restarts and resets, faults on the read path, all chosen by one seed. Afterwards every
-//! VF must hold exactly the PF's last data and no Verifier rule may have been broken.
+//! restarts and resets, faults on the read path, all chosen by one seed. At every apply the VF
+//! must hold a state the PF committed (`world::history`, a violation otherwise); afterwards
+//! every VF must hold exactly the PF's last data and no Verifier rule may have been broken.
 use crate::{Config, ReadFault, World};
 use common::blocks::*;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,8 @@ pub struct RunStats {
     pub actions: u32,
     pub deliveries: u64,
     pub faults: u32,
+    /// VF status reports checked against the PF's committed states (`world::history`).
+    pub invariant_checks: u64,
 }
 
 /// Runs one seed; `Err` says what broke, with the seed to reproduce it.
@@ -38,6 +41,34 @@ pub fn run_seed(seed: u64, vfs: u16, actions: u32) -> Result<RunStats, String> {
             } else if roll < 25 {
                 *n += 1;
                 ReadFault::ResetVf
+            } else if roll < 45 {
+                // Two transactions land between two reads: one rewrites MAC/VLAN and policy
+                // together, the next policy alone (the A/B/C interleaving of issue 9).
+                let k = r.next_u64() as u32;
+                let both = [
+                    pf_miniport::Staged::of(&MacVlanBlock {
+                        mac: [2, 0x66, (k >> 16) as u8, (k >> 8) as u8, k as u8, 0],
+                        vlan_id: 0,
+                        priority: 0,
+                    }),
+                    pf_miniport::Staged::of(&PolicyBlock {
+                        flags: 0,
+                        max_tx_rate_mbps: k % 1000,
+                        queue_pairs: 1,
+                    }),
+                ];
+                if let [Ok(a), Ok(b)] = both {
+                    let _ = ctx.pf.set_blocks(ctx.vf, &[a, b]);
+                }
+                let _ = ctx.pf.set_vf_policy(
+                    ctx.vf,
+                    PolicyBlock {
+                        flags: 0,
+                        max_tx_rate_mbps: k % 1000 + 1,
+                        queue_pairs: 2,
+                    },
+                );
+                ReadFault::Proceed
             } else if roll < 60 {
                 // A PF update lands between two reads of the same notification.
                 let k = r.next_u64() as u32;
@@ -169,5 +200,6 @@ pub fn run_seed(seed: u64, vfs: u16, actions: u32) -> Result<RunStats, String> {
         actions,
         deliveries,
         faults,
+        invariant_checks: w.machine().invariant_checks(),
     })
 }

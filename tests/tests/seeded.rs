@@ -18,21 +18,26 @@ fn randomized_runs_lose_nothing_and_break_no_rule() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
     let mut failures = Vec::new();
-    let (mut faults, mut deliveries) = (0u64, 0u64);
+    let (mut faults, mut deliveries, mut checks) = (0u64, 0u64, 0u64);
     for seed in 0..seeds {
         match run_seed(seed, 3, 60) {
             Ok(s) => {
                 faults += s.faults as u64;
                 deliveries += s.deliveries;
+                checks += s.invariant_checks;
             }
             Err(e) => failures.push(e),
         }
     }
     println!(
-        "{seeds} seeds: {deliveries} deliveries, {faults} injected faults, {} failures",
+        "{seeds} seeds: {deliveries} deliveries, {faults} injected faults, {checks} applies checked against the PF's history, {} failures",
         failures.len()
     );
     assert!(faults > seeds / 2, "faults were injected ({faults})");
+    assert!(
+        checks > deliveries,
+        "every apply was checked against the PF's history ({checks} checks, {deliveries} deliveries)"
+    );
     assert!(
         failures.is_empty(),
         "{} of {seeds} seeds failed; first: {}\nreproduce with SEED=<n>",

@@ -69,12 +69,24 @@ impl Machine {
         };
         let ctx = adapter.ctx();
         let key = req as *mut NDIS_OID_REQUEST as usize;
+        let to_pf = adapter.role == Role::Pf;
+        if to_pf {
+            self.pf_oid_begins();
+        }
         // SAFETY: calls the driver's registered handler with its own context and a valid request.
         let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportOidRequest", || unsafe {
             handler(ctx, req)
         });
         if let Some(v) = v {
             self.violation(v);
+        }
+        if to_pf {
+            if status == NDIS_STATUS_SUCCESS
+                && let Some(vf) = allocated_vf(req)
+            {
+                self.vf_allocated(vf);
+            }
+            self.pf_oid_ends();
         }
         if status == NDIS_STATUS_PENDING {
             let done = lock(&adapter.completions)
@@ -318,4 +330,25 @@ pub fn oid_request(
         }
     }
     req
+}
+
+/// The VFId a successful OID_NIC_SWITCH_ALLOCATE_VF returned in its parameters.
+fn allocated_vf(req: &NDIS_OID_REQUEST) -> Option<u16> {
+    if req.RequestType != NdisRequestMethod {
+        return None;
+    }
+    // SAFETY: a method request: the METHOD_INFORMATION arm is the one in use.
+    let m = unsafe { req.DATA.METHOD_INFORMATION };
+    let size = std::mem::size_of::<NDIS_NIC_SWITCH_VF_PARAMETERS>();
+    if m.Oid != OID_NIC_SWITCH_ALLOCATE_VF
+        || m.InformationBuffer.is_null()
+        || (m.OutputBufferLength as usize) < size
+    {
+        return None;
+    }
+    // SAFETY: the caller's buffer holds at least one NDIS_NIC_SWITCH_VF_PARAMETERS.
+    let p = unsafe {
+        std::ptr::read_unaligned(m.InformationBuffer as *const NDIS_NIC_SWITCH_VF_PARAMETERS)
+    };
+    Some(p.VFId)
 }

@@ -9,11 +9,14 @@
 //! - [`work_items`]: NDIS I/O work items and the system worker thread that runs them.
 //! - [`vstack`]: the virtualization stack and guest VPCI, the whole BlockMask story.
 //! - [`calls`]: calling a driver's handler at its IRQL and recording what it did.
+//! - [`history`]: every state the PF committed per VF, and the check that a VF applies only
+//!   those (the test oracle, not part of the simulated NDIS).
 //!
 //! Everything a driver calls arrives through the exported symbols in [`crate::exports`], which
 //! find their way back here from the handle they are given. Nothing holds a lock of this
 //! module while a driver callback runs, because drivers call back in.
 pub mod calls;
+pub mod history;
 pub mod ndis_objects;
 pub mod pool;
 pub mod vstack;
@@ -105,6 +108,7 @@ pub struct Machine {
     log: Mutex<Vec<String>>,
     memory: Mutex<Memory>,
     read_hook: Mutex<Option<ReadHook>>,
+    history: Mutex<history::History>,
     /// The PF is a loaded image: its adapter is not a `pf_miniport::Adapter` of this build,
     /// so read hooks (which get one) are not run.
     pub pf_is_image: AtomicBool,
@@ -207,6 +211,7 @@ impl Machine {
             log: Mutex::new(Vec::new()),
             memory: Mutex::new(Memory::default()),
             read_hook: Mutex::new(None),
+            history: Mutex::new(history::History::default()),
             pf_is_image: AtomicBool::new(false),
         })
     }

@@ -21,6 +21,7 @@
 use super::{Machine, State, lock};
 use crate::payloads::{self, CONFIG_BLOCK_PARAMS_LEN, write_config_block_params};
 use crate::timeline::Event;
+use common::blocks::{ConfigBlock, VfStatusBlock};
 use common::ffi::*;
 use common::oid::RequestKind;
 use std::sync::atomic::Ordering;
@@ -94,6 +95,7 @@ impl Machine {
 
     /// The PF's NdisMInvalidateConfigBlock: OR the mask into the VF's cache.
     pub fn invalidate(&self, vf: u16, mask: u64) {
+        self.note_commit(vf);
         let mut st = lock(&self.state);
         let present = st.vfs.contains_key(&vf) || st.channels.contains_key(&vf);
         if !present {
@@ -303,6 +305,9 @@ impl Machine {
             len,
             status,
         });
+        if status == NDIS_STATUS_SUCCESS && block == VfStatusBlock::ID as u32 {
+            self.check_status_report(vf, data);
+        }
         if status == NDIS_STATUS_SUCCESS {
             status
         } else {
@@ -327,5 +332,6 @@ impl Machine {
 
     pub fn drop_channel(&self, vf: u16) {
         lock(&self.state).channels.remove(&vf);
+        self.forget_history(vf);
     }
 }
