@@ -28,6 +28,8 @@ mod backchannel;
 pub mod handlers;
 mod host;
 pub mod management;
+#[cfg(not(kernel_image))]
+pub mod observe;
 mod oids;
 pub mod store;
 mod switch;

@@ -19,6 +19,8 @@ use common::oid::OidError;
 /// One VF's blocks. Index = block id; each slot holds `descriptor.len` meaningful bytes.
 pub struct VfStore {
     pub vf_id: u16,
+    /// The owning adapter's NDIS handle (for the host-build commit observer only).
+    pub owner: usize,
     /// Transactions committed for this VF (wraps; 0 only before the first).
     pub generation: u32,
     /// Host blocks that exist for this VF (the commit block's `present`).
@@ -108,8 +110,14 @@ const COMMIT: BlockId = BlockId::masked(CommitBlock::ID);
 impl VfStore {
     /// Fills a freshly zeroed store: the VF's status block (written by the guest later), then
     /// the initial blocks as the first transaction. Copies only: callable under the lock.
-    pub fn init(&mut self, vf_id: u16, initial: &[Staged]) -> Result<BlockMask, BlockError> {
+    pub fn init(
+        &mut self,
+        vf_id: u16,
+        owner: usize,
+        initial: &[Staged],
+    ) -> Result<BlockMask, BlockError> {
         self.vf_id = vf_id;
+        self.owner = owner;
         self.generation = 0;
         self.present = BlockMask::of(COMMIT);
         let status = Staged::of(&VfStatusBlock::default())?;
@@ -189,6 +197,8 @@ impl VfStore {
         self.present = self.present.union(changed);
         self.generation = generation;
         self.write_commit()?;
+        #[cfg(not(kernel_image))]
+        crate::observe::committed(self);
         Ok(changed.with(COMMIT))
     }
 

@@ -199,9 +199,10 @@ impl Adapter {
             let info = st.info;
             let linked = match st.vfs.get_mut(vf_index) {
                 Some(slot) if slot.0.is_null() => {
-                    // SAFETY: freshly allocated and not yet shared with anyone.
-                    let filled = initial_blocks(vf_id, mac, &info)
-                        .and_then(|initial| unsafe { &mut *store }.init(vf_id, &initial));
+                    let filled = initial_blocks(vf_id, mac, &info).and_then(|initial| {
+                        // SAFETY: freshly allocated and not yet shared with anyone.
+                        unsafe { &mut *store }.init(vf_id, self.handle as usize, &initial)
+                    });
                     if filled.is_ok() {
                         *slot = VfPtr(store);
                     }

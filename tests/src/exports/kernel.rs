@@ -39,6 +39,11 @@ ndis_fn! {
     pub unsafe fn IoAllocateDriverObjectExtension(DriverObject: PDRIVER_OBJECT, Id: *mut c_void, Size: u32, Out: *mut *mut c_void) -> NTSTATUS {
         // SAFETY: driver objects are SimDriverObjects made by the world.
         let Some(obj) = (unsafe { (DriverObject as *const SimDriverObject).as_ref() }) else { return NDIS_STATUS_INVALID_PARAMETER };
+        // SAFETY: the world outlives its driver objects.
+        if unsafe { &*obj.world }.fails("IoAllocateDriverObjectExtension") {
+            // STATUS_INSUFFICIENT_RESOURCES.
+            return 0xC000_009Au32 as i32;
+        }
         let mut ext = obj.extensions.lock().unwrap_or_else(|e| e.into_inner());
         if Size as usize > 32 || ext.iter().any(|(k, _)| *k == Id as usize) {
             // STATUS_OBJECT_NAME_COLLISION for a second allocation with the same id.
@@ -119,6 +124,7 @@ ndis_fn! {
     #[unsafe(no_mangle)]
     pub unsafe fn ExAllocatePool2(_flags: u64, size: usize, tag: u32) -> *mut c_void {
         match (current_world(), u32::try_from(size)) {
+            (Some(w), _) if w.fails("ExAllocatePool") => std::ptr::null_mut(),
             (Some(w), Ok(n)) => w.allocate(n, tag),
             _ => std::ptr::null_mut(),
         }

@@ -32,6 +32,7 @@ ndis_fn! {
         // SAFETY: the world outlives its driver objects.
         let w = unsafe { &*obj.world };
         irql_max(w, PASSIVE_LEVEL, "NdisMRegisterMiniportDriver");
+        if w.fails("NdisMRegisterMiniportDriver") { return NDIS_STATUS_FAILURE; }
         // SAFETY: the driver passes a valid characteristics structure (NDIS copies it).
         let Some(chars) = (unsafe { Characteristics.as_ref() }) else { return NDIS_STATUS_INVALID_PARAMETER };
         let h = chars.Header;
@@ -79,6 +80,8 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMSetMiniportAttributes") else { return NDIS_STATUS_INVALID_PARAMETER };
         let w = a.world();
         irql_max(w, PASSIVE_LEVEL, "NdisMSetMiniportAttributes");
+        // The page lists no particular failure: the generic one.
+        if w.fails("NdisMSetMiniportAttributes") { return NDIS_STATUS_FAILURE; }
         // SAFETY: every attribute structure starts with its header.
         let Some(h) = (unsafe { Attributes.as_ref() }).copied() else { return NDIS_STATUS_INVALID_PARAMETER };
         match h.Type {
@@ -175,6 +178,7 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMEnableVirtualization") else { return NDIS_STATUS_FAILURE };
         let w = a.world();
         irql_max(w, PASSIVE_LEVEL, "NdisMEnableVirtualization");
+        if w.fails("NdisMEnableVirtualization") { return NDIS_STATUS_FAILURE; }
         if a.role != Role::Pf {
             w.violation("NdisMEnableVirtualization from a VF".into());
             return NDIS_STATUS_NOT_SUPPORTED;
@@ -212,6 +216,8 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMReadConfigBlock") else { return NDIS_STATUS_FAILURE };
         let w = a.world();
         if !irql_max(w, APC_LEVEL, "NdisMReadConfigBlock") { return NDIS_STATUS_FAILURE; }
+        // "NDIS_STATUS_FAILURE: the read failed" (NdisMReadConfigBlock).
+        if w.fails("NdisMReadConfigBlock") { return NDIS_STATUS_FAILURE; }
         let Some(vf) = vf_of(a, "NdisMReadConfigBlock") else { return NDIS_STATUS_FAILURE };
         if Buffer.is_null() || Length == 0 || Length > VPCI_MAX_READ_WRITE_BLOCK_SIZE {
             w.violation(format!("NdisMReadConfigBlock(block {BlockId}, len {Length}): length outside 1..=128 or no buffer"));
@@ -227,6 +233,7 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMWriteConfigBlock") else { return NDIS_STATUS_FAILURE };
         let w = a.world();
         if !irql_max(w, APC_LEVEL, "NdisMWriteConfigBlock") { return NDIS_STATUS_FAILURE; }
+        if w.fails("NdisMWriteConfigBlock") { return NDIS_STATUS_FAILURE; }
         let Some(vf) = vf_of(a, "NdisMWriteConfigBlock") else { return NDIS_STATUS_FAILURE };
         if Buffer.is_null() || Length == 0 || Length > VPCI_MAX_READ_WRITE_BLOCK_SIZE {
             w.violation(format!("NdisMWriteConfigBlock(block {BlockId}, len {Length}): length outside 1..=128 or no buffer"));
@@ -241,6 +248,8 @@ ndis_fn! {
     pub unsafe fn NdisAllocateMemoryWithTagPriority(Handle: NDIS_HANDLE, Length: u32, Tag: u32, _Priority: u32) -> *mut c_void {
         let Some(a) = adapter(Handle, "NdisAllocateMemoryWithTagPriority") else { return std::ptr::null_mut() };
         irql_max(a.world(), DISPATCH_LEVEL, "NdisAllocateMemoryWithTagPriority");
+        // NULL when no memory is available (NdisAllocateMemoryWithTagPriority).
+        if a.world().fails("NdisAllocateMemoryWithTagPriority") { return std::ptr::null_mut(); }
         a.world().allocate(Length, Tag)
     }
 
@@ -255,6 +264,8 @@ ndis_fn! {
     pub unsafe fn NdisAllocateIoWorkItem(Handle: NDIS_HANDLE) -> NDIS_HANDLE {
         let Some(a) = adapter(Handle, "NdisAllocateIoWorkItem") else { return std::ptr::null_mut() };
         irql_max(a.world(), DISPATCH_LEVEL, "NdisAllocateIoWorkItem");
+        // NULL "if the allocation fails" (NdisAllocateIoWorkItem).
+        if a.world().fails("NdisAllocateIoWorkItem") { return std::ptr::null_mut(); }
         a.world().new_work_item(a)
     }
 
@@ -288,6 +299,7 @@ ndis_fn! {
         let Some(a) = adapter(obj.NdisHandle, "NdisOpenConfigurationEx") else { return NDIS_STATUS_INVALID_PARAMETER };
         let w = a.world();
         irql_max(w, PASSIVE_LEVEL, "NdisOpenConfigurationEx");
+        if w.fails("NdisOpenConfigurationEx") { return NDIS_STATUS_RESOURCES; }
         let h = obj.Header;
         if h.Type != NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT || h.Revision < 1 || h.Size < NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1 {
             w.violation(format!("{}: malformed NDIS_CONFIGURATION_OBJECT {h:?}", a.name));
@@ -317,6 +329,11 @@ ndis_fn! {
         let w = unsafe { &*config.world };
         // SAFETY: Length bytes of UTF-16 at Buffer.
         let name = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(keyword.Buffer, keyword.Length as usize / 2) });
+        if w.fails("NdisReadConfiguration") {
+            // SAFETY: out-pointer from the driver.
+            unsafe { *Status = NDIS_STATUS_FAILURE };
+            return;
+        }
         match w.cfg.keywords.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
             Some((_, v)) => {
                 config.value = NDIS_CONFIGURATION_PARAMETER { ParameterType: NdisParameterInteger, ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: *v } };

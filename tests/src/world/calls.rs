@@ -81,10 +81,21 @@ impl Machine {
             self.violation(v);
         }
         if to_pf {
-            if status == NDIS_STATUS_SUCCESS
-                && let Some(vf) = allocated_vf(req)
-            {
-                self.vf_allocated(vf);
+            if status == NDIS_STATUS_SUCCESS {
+                match oid_of(req) {
+                    OID_NIC_SWITCH_ALLOCATE_VF => {
+                        if let Some(vf) = allocated_vf(req) {
+                            self.vf_allocated(vf);
+                        }
+                    }
+                    OID_NIC_SWITCH_FREE_VF => {
+                        if let Some(vf) = freed_vf(req) {
+                            self.forget_history(vf);
+                        }
+                    }
+                    OID_NIC_SWITCH_DELETE_SWITCH => self.forget_all_history(),
+                    _ => {}
+                }
             }
             self.pf_oid_ends();
         }
@@ -330,6 +341,29 @@ pub fn oid_request(
         }
     }
     req
+}
+
+fn oid_of(req: &NDIS_OID_REQUEST) -> NDIS_OID {
+    // SAFETY: every arm of the DATA union starts with the OID.
+    unsafe { req.DATA.QUERY_INFORMATION.Oid }
+}
+
+/// The VFId an OID_NIC_SWITCH_FREE_VF (set) named.
+fn freed_vf(req: &NDIS_OID_REQUEST) -> Option<u16> {
+    // SAFETY: a set request's arm, read only for a set request.
+    let s = unsafe { req.DATA.SET_INFORMATION };
+    let size = std::mem::size_of::<NDIS_NIC_SWITCH_FREE_VF_PARAMETERS>();
+    if req.RequestType != NdisRequestSetInformation
+        || s.InformationBuffer.is_null()
+        || (s.InformationBufferLength as usize) < size
+    {
+        return None;
+    }
+    // SAFETY: the caller's buffer holds at least one NDIS_NIC_SWITCH_FREE_VF_PARAMETERS.
+    let p = unsafe {
+        std::ptr::read_unaligned(s.InformationBuffer as *const NDIS_NIC_SWITCH_FREE_VF_PARAMETERS)
+    };
+    Some(p.VFId)
 }
 
 /// The VFId a successful OID_NIC_SWITCH_ALLOCATE_VF returned in its parameters.

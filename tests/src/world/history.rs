@@ -2,11 +2,13 @@
 //! applies is a state the PF committed for it, no older than the one it applied before.
 //!
 //! The machine keeps, per VF, every state the PF committed: (generation, digest of every block
-//! that exists). It learns of a commit from the PF's own NdisMInvalidateConfigBlock, which the
-//! PF calls after each transaction: at once when no PF OID is in progress (the host API, or a
-//! read hook), or when the PF's OID returns (a management OID, OID_SRIOV_RESET_VF), and from a
-//! successful OID_NIC_SWITCH_ALLOCATE_VF (a VF's first state). It reads that state through the
-//! PF's host API, or, for a loaded image, through OID_SRIOV_READ_VF_CONFIG_BLOCK like a guest.
+//! that exists). The host-linked PF reports each commit from inside the lock that makes it
+//! (`pf_miniport::observe`), so no state is missed however many CPUs change blocks at once. A
+//! loaded image cannot: its commits are learnt from its NdisMInvalidateConfigBlock, which it
+//! calls after each transaction, and from a successful OID_NIC_SWITCH_ALLOCATE_VF (a VF's
+//! first state), and read through OID_SRIOV_READ_VF_CONFIG_BLOCK like a guest, once the PF's
+//! OID in progress (if any) has returned. Image runs drive one change at a time, so nothing
+//! is missed there either.
 //! The VF tells what it applied in its status block (applied generation and digest), which it
 //! writes after every apply; each such write is checked against the history.
 //!
@@ -35,8 +37,20 @@ pub struct History {
 }
 
 impl Machine {
-    /// The PF committed a transaction for `vf` (it invalidated blocks of it).
+    /// The host-linked PF committed (generation, digest) for `vf`.
+    pub(super) fn committed(&self, vf: u16, state: (u32, u32)) {
+        let mut h = lock(&self.history);
+        let states = h.committed.entry(vf).or_default();
+        if states.last() != Some(&state) {
+            states.push(state);
+        }
+    }
+
+    /// The PF invalidated blocks of `vf`: a loaded image committed a transaction.
     pub(super) fn note_commit(&self, vf: u16) {
+        if !self.pf_is_image.load(Ordering::Acquire) {
+            return;
+        }
         let mut h = lock(&self.history);
         if h.pf_oids > 0 {
             h.dirty.insert(vf);
@@ -66,8 +80,12 @@ impl Machine {
         }
     }
 
-    /// OID_NIC_SWITCH_ALLOCATE_VF succeeded for `vf`: a new store, a new history.
+    /// OID_NIC_SWITCH_ALLOCATE_VF succeeded for `vf`: a new store, a new history (the
+    /// host-linked PF reported its first commit already).
     pub(super) fn vf_allocated(&self, vf: u16) {
+        if !self.pf_is_image.load(Ordering::Acquire) {
+            return;
+        }
         {
             let mut h = lock(&self.history);
             h.committed.remove(&vf);
@@ -87,27 +105,22 @@ impl Machine {
         h.reported.remove(&vf);
     }
 
-    fn record_state(&self, vf: u16) {
-        let Some(state) = self.pf_state(vf) else {
-            return;
-        };
+    /// The NIC switch is gone, and every VF with it.
+    pub(super) fn forget_all_history(&self) {
         let mut h = lock(&self.history);
-        let states = h.committed.entry(vf).or_default();
-        if states.last() != Some(&state) {
-            states.push(state);
+        h.committed.clear();
+        h.reported.clear();
+    }
+
+    fn record_state(&self, vf: u16) {
+        if let Some(state) = self.pf_state(vf) {
+            self.committed(vf, state);
         }
     }
 
-    /// The PF's current (generation, digest) for `vf`.
+    /// A loaded PF image's current (generation, digest) for `vf`, read as a guest would.
     fn pf_state(&self, vf: u16) -> Option<(u32, u32)> {
         let pf = self.pf_adapter()?;
-        if !self.pf_is_image.load(Ordering::Acquire) {
-            // SAFETY: the PF context is live while its adapter is not halted.
-            let a = unsafe {
-                common::handlers::adapter_from_context::<pf_miniport::Adapter>(pf.ctx())
-            }?;
-            return a.vf_committed(vf);
-        }
         lock(&self.history).pf_oids += 1;
         let read = |id: BlockId| -> Option<Vec<u8>> {
             let len = descriptor_of(id).len;
@@ -177,5 +190,14 @@ impl Machine {
     /// Status reports checked against the history so far.
     pub fn invariant_checks(&self) -> u64 {
         lock(&self.history).checked
+    }
+}
+
+/// `pf_miniport::observe`'s callback: routes a commit to the machine that owns the adapter.
+pub fn observe_commit(owner: usize, vf: u16, generation: u32, digest: u32) {
+    // SAFETY: the owner is a miniport adapter handle this simulator handed out (checked by
+    // its magic number); the adapter lives as long as its machine.
+    if let Some(a) = unsafe { crate::world::SimAdapter::from_handle(owner as NDIS_HANDLE) } {
+        a.world().committed(vf, (generation, digest));
     }
 }

@@ -9,6 +9,7 @@
 //! - [`work_items`]: NDIS I/O work items and the system worker thread that runs them.
 //! - [`vstack`]: the virtualization stack and guest VPCI, the whole BlockMask story.
 //! - [`calls`]: calling a driver's handler at its IRQL and recording what it did.
+//! - [`faults`]: fault injection and interleaving at every fallible call site.
 //! - [`history`]: every state the PF committed per VF, and the check that a VF applies only
 //!   those (the test oracle, not part of the simulated NDIS).
 //!
@@ -16,6 +17,7 @@
 //! find their way back here from the handle they are given. Nothing holds a lock of this
 //! module while a driver callback runs, because drivers call back in.
 pub mod calls;
+pub mod faults;
 pub mod history;
 pub mod ndis_objects;
 pub mod pool;
@@ -25,6 +27,7 @@ pub mod work_items;
 /// Its former path, kept so that code written against it still builds.
 pub use crate::payloads::write_config_block_params as write_params;
 pub use calls::{OidOutcome, oid_request};
+pub use faults::{CallFault, CallHook, FALLIBLE};
 pub use ndis_objects::{GeneralAttrs, Role, SimAdapter, SimDriver, SimDriverObject};
 pub use pool::tag_text;
 pub use vstack::{ReadCtx, ReadFault, ReadHook, VfChannel};
@@ -109,6 +112,7 @@ pub struct Machine {
     memory: Mutex<Memory>,
     read_hook: Mutex<Option<ReadHook>>,
     history: Mutex<history::History>,
+    faults: Mutex<faults::Faults>,
     /// The PF is a loaded image: its adapter is not a `pf_miniport::Adapter` of this build,
     /// so read hooks (which get one) are not run.
     pub pf_is_image: AtomicBool,
@@ -202,6 +206,7 @@ impl Machine {
     }
 
     pub fn new(cfg: Config) -> Box<Machine> {
+        pf_miniport::observe::set_commit_observer(Some(history::observe_commit));
         Box::new(Machine {
             rng: Mutex::new(Rng::new(cfg.seed)),
             cfg,
@@ -212,6 +217,7 @@ impl Machine {
             memory: Mutex::new(Memory::default()),
             read_hook: Mutex::new(None),
             history: Mutex::new(history::History::default()),
+            faults: Mutex::new(faults::Faults::default()),
             pf_is_image: AtomicBool::new(false),
         })
     }
