@@ -158,6 +158,14 @@ impl Adapter {
         Some((vf.generation, vf.digest()))
     }
 
+    /// Test hook (host builds only): moves a VF's generation counter, e.g. next to its wrap.
+    #[cfg(not(kernel_image))]
+    pub fn set_vf_generation_for_tests(&self, vf_id: u16, generation: u32) {
+        if let Ok(vf) = self.inner.lock().ready_vf_mut(vf_id) {
+            vf.generation = generation;
+        }
+    }
+
     /// The VF's current transaction generation.
     pub fn vf_generation(&self, vf_id: u16) -> Option<u32> {
         self.inner

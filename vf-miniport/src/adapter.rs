@@ -57,6 +57,9 @@ pub struct Adapter {
     /// Where a refresh assembles its view (8 KiB, too large for a kernel stack). Holding it
     /// is what makes a thread the refresher.
     pub(crate) staging: TryLock<View>,
+    /// Held by whoever writes the status block; `report_wanted` asks it to write again.
+    reporter: TryLock<()>,
+    report_wanted: AtomicBool,
     pub(crate) inner: SpinLock<VfState>,
 }
 
@@ -379,32 +382,22 @@ impl Adapter {
 
     /// Tells the PF what the VF runs (block 4, NdisMWriteConfigBlock). PASSIVE only.
     ///
-    /// Pause, restart and a refresh may report at once from different threads, and the write
-    /// happens outside the lock, so an older report can land after a newer one. Each reporter
-    /// therefore looks again after writing and writes once more if the state it reported is
-    /// no longer the adapter's: the last write is always the current state.
+    /// Pause, restart and a refresh may report at once from different CPUs, and the write
+    /// happens outside the lock. So reports are written by one reporter at a time, each built
+    /// when it is written: a caller that finds another one writing leaves its request behind,
+    /// and that reporter writes once more. The PF never sees an older report after a newer
+    /// one, and the last one it sees is the current state.
     pub(crate) fn report_status(&self) {
-        let same = |a: &VfStatusBlock, b: &VfStatusBlock| {
-            (
-                a.state,
-                a.applied_generation,
-                a.applied_digest,
-                a.applied_mac,
-            ) == (
-                b.state,
-                b.applied_generation,
-                b.applied_digest,
-                b.applied_mac,
-            )
-        };
-        let Some(mut block) = self.status_now() else {
-            return;
-        };
-        for _ in 0..4 {
-            self.write_status(&block);
-            match self.status_now() {
-                Some(now) if !same(&now, &block) => block = now,
-                _ => return,
+        self.report_wanted.store(true, Ordering::Release);
+        while let Some(writing) = self.reporter.try_lock() {
+            while self.report_wanted.swap(false, Ordering::AcqRel) {
+                if let Some(block) = self.status_now() {
+                    self.write_status(&block);
+                }
+            }
+            drop(writing);
+            if !self.report_wanted.load(Ordering::Acquire) {
+                break;
             }
         }
     }
