@@ -40,7 +40,7 @@ fn pf_of(m: &Machine) -> &pf_miniport::Adapter {
     .unwrap()
 }
 
-/// 1. Transaction A writes MAC/VLAN and policy; the VF reads MAC/VLAN; B rewrites both, C
+/// Defect 1: Transaction A writes MAC/VLAN and policy; the VF reads MAC/VLAN; B rewrites both, C
 /// policy alone; the VF reads policy. A's MAC with C's policy is a state the PF never had.
 #[test]
 fn d1_a_view_the_pf_never_had_is_never_applied() {
@@ -149,7 +149,7 @@ fn d1_the_invariant_catches_a_torn_view_and_a_step_back() {
     );
 }
 
-/// 2. A block whose reads keep failing must not keep the VF reading forever; later valid
+/// Defect 2: A block whose reads keep failing must not keep the VF reading forever; later valid
 /// changes are applied once the block reads again.
 #[test]
 fn d2_a_failing_block_does_not_livelock_the_vf() {
@@ -182,7 +182,7 @@ fn d2_a_failing_block_does_not_livelock_the_vf() {
     w.assert_clean();
 }
 
-/// 3. The host API refuses what the VF would refuse, and a refusal changes nothing.
+/// Defect 3: The host API refuses what the VF would refuse, and a refusal changes nothing.
 #[test]
 fn d3_the_host_api_never_publishes_what_the_vf_refuses() {
     let w = World::boot(Config::default(), 2);
@@ -278,7 +278,7 @@ fn d3_the_host_api_never_publishes_what_the_vf_refuses() {
     w.assert_clean();
 }
 
-/// 4. Two CPUs changing the link at once: every VF ends with the PF's link.
+/// Defect 4: Two CPUs changing the link at once: every VF ends with the PF's link.
 #[test]
 fn d4_concurrent_link_changes_lose_no_update() {
     let w = World::boot(Config::default(), 8);
@@ -317,7 +317,7 @@ fn d4_concurrent_link_changes_lose_no_update() {
     w.assert_clean();
 }
 
-/// 5. A link change landing while OID_NIC_SWITCH_ALLOCATE_VF builds the new VF's store: the
+/// Defect 5: A link change landing while OID_NIC_SWITCH_ALLOCATE_VF builds the new VF's store: the
 /// new VF starts with the link in force when it is linked in, not a stale copy.
 #[test]
 fn d5_a_link_change_racing_allocate_vf_reaches_the_new_vf() {
@@ -348,7 +348,7 @@ fn d5_a_link_change_racing_allocate_vf_reaches_the_new_vf() {
     w.assert_clean();
 }
 
-/// 6a. A reset is not a state: a pause and a restart racing resets on another CPU always
+/// Defect 6a: A reset is not a state: a pause and a restart racing resets on another CPU always
 /// succeed, and a reset while paused leaves the VF paused.
 #[test]
 fn d6_pause_restart_and_reset_race_without_refusals() {
@@ -392,7 +392,7 @@ fn d6_pause_restart_and_reset_race_without_refusals() {
     w.assert_clean();
 }
 
-/// 6b. A pause racing a refresh on another CPU: once paused, the PF hears "paused", whichever
+/// Defect 6b: A pause racing a refresh on another CPU: once paused, the PF hears "paused", whichever
 /// status report reached it first.
 #[test]
 fn d6_a_pause_racing_a_refresh_leaves_paused_reported() {
@@ -421,7 +421,7 @@ fn d6_a_pause_racing_a_refresh_leaves_paused_reported() {
     w.assert_clean();
 }
 
-/// 7. An extension block written before anything announced it: the first write brings it
+/// Defect 7: An extension block written before anything announced it: the first write brings it
 /// into existence (block 0 and the commit block name it), an identical second write is no
 /// change at all, and the VF catches up with the PF's generation.
 #[test]
@@ -447,7 +447,7 @@ fn d7_an_unannounced_extension_block_settles() {
     w.assert_clean();
 }
 
-/// 8. Generations wrap at 2^32: the VF keeps applying the newest state across the wrap.
+/// Defect 8: Generations wrap at 2^32: the VF keeps applying the newest state across the wrap.
 #[test]
 fn d8_generations_compare_across_the_wrap() {
     let w = World::new(Config::default());
@@ -472,7 +472,7 @@ fn d8_generations_compare_across_the_wrap() {
     w.assert_clean();
 }
 
-/// 9. The VF's first reads fail, then a later attribute call fails: initialization fails
+/// Defect 9: The VF's first reads fail, then a later attribute call fails: initialization fails
 /// cleanly (no work item left queued on a freed adapter, nothing leaked), and a retry works.
 #[test]
 fn d9_a_failed_initialization_leaves_no_work_item_behind() {
