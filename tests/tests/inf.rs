@@ -362,8 +362,8 @@ fn checker_catches_broken_infs() {
             "Class must be Net",
         ),
         (
-            pf.replace("[Models.NT$ARCH$]", "[Models.NTx86]"),
-            "models section [models.ntamd64] missing",
+            pf.replace("[Models.NT$ARCH$.10.0...17763]", "[Models.NTx86]"),
+            "models section [models.ntamd64.10.0...17763] missing",
         ),
         (
             format!("{pf}\n[Extra]\nHKR, Ndi\\params\\*SriovPreferred, Default, 0, \"1\"\n"),
