@@ -117,3 +117,140 @@ pub fn cross_built_images() -> &'static std::path::Path {
 pub fn image_bytes(name: &str) -> Vec<u8> {
     std::fs::read(cross_built_images().join(format!("{name}.dll"))).expect("image built")
 }
+
+/// Holds an exclusive lock on `target/tool-install.lock` while alive: installs from parallel
+/// test processes run one at a time, and a second caller waits for the first.
+pub struct InstallLock {
+    _file: std::fs::File,
+}
+
+impl InstallLock {
+    pub fn acquire() -> InstallLock {
+        use std::os::fd::AsRawFd;
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
+        std::fs::create_dir_all(&dir).expect("target directory");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("tool-install.lock"))
+            .expect("install lock file");
+        // SAFETY: flock on a descriptor this File owns; blocks until the lock is ours.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+        InstallLock { _file: file }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn apt_install(args: &[&str]) -> bool {
+    Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// osslsigncode's version as (major, minor), if it runs.
+fn osslsigncode_version() -> Option<(u32, u32)> {
+    let out = Command::new("osslsigncode")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "osslsigncode 2.9, using: ..."
+    let v = text.split_whitespace().nth(1)?;
+    let mut parts = v.split('.').map(|p| {
+        p.trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse::<u32>()
+            .ok()
+    });
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+/// osslsigncode 2.8 or later (the first to verify catalog files and to check a file against a
+/// catalog, per its change log), from Debian's packages: the release's own, or on Debian 12
+/// (which has 2.5) bookworm-backports. `None` only where it cannot exist (the reason printed).
+pub fn osslsigncode() -> Option<&'static str> {
+    const MIN: (u32, u32) = (2, 8);
+    if osslsigncode_version().is_some_and(|v| v >= MIN) {
+        return Some("osslsigncode");
+    }
+    if !cfg!(target_os = "linux") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "osslsigncode >= 2.8 is required in CI"
+        );
+        eprintln!("SKIPPED: osslsigncode >= 2.8 is not installed on this host");
+        return None;
+    }
+    assert!(
+        is_root(),
+        "osslsigncode >= 2.8 is missing and this user cannot install it (apt-get install osslsigncode, from bookworm-backports on Debian 12)"
+    );
+    let _lock = InstallLock::acquire();
+    if osslsigncode_version().is_some_and(|v| v >= MIN) {
+        return Some("osslsigncode");
+    }
+    let _ = Command::new("apt-get").arg("update").status();
+    apt_install(&["osslsigncode"]);
+    let bookworm = std::fs::read_to_string("/etc/os-release")
+        .is_ok_and(|t| t.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+    if !osslsigncode_version().is_some_and(|v| v >= MIN) && bookworm {
+        std::fs::write(
+            "/etc/apt/sources.list.d/bookworm-backports.list",
+            "deb http://deb.debian.org/debian bookworm-backports main\n",
+        )
+        .expect("writing the bookworm-backports source");
+        let _ = Command::new("apt-get").arg("update").status();
+        apt_install(&["-t", "bookworm-backports", "osslsigncode"]);
+    }
+    let v = osslsigncode_version();
+    assert!(
+        v.is_some_and(|v| v >= MIN),
+        "installing osslsigncode >= 2.8 failed (found {v:?})"
+    );
+    Some("osslsigncode")
+}
+
+/// A Python 3 with the `pefile` module (from PyPI), for an independent PE checksum.
+/// `None` only where it cannot exist (the reason printed).
+pub fn python_with_pefile() -> Option<&'static str> {
+    let has = || {
+        Command::new("python3")
+            .args(["-c", "import pefile"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has() {
+        return Some("python3");
+    }
+    let python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !python {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 is required in CI"
+        );
+        eprintln!("SKIPPED: no python3 on this host for pefile");
+        return None;
+    }
+    let _lock = InstallLock::acquire();
+    if !has() {
+        let ok = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "pefile"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok && has(), "pip install pefile failed");
+    }
+    Some("python3")
+}

@@ -16,3 +16,6 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 /// The version all crates of the workspace share (`version.workspace = true`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The ASN.1 crate the catalog types are written with, for readers of them.
+pub use der;
