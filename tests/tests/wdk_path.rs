@@ -113,11 +113,7 @@ fn every_driver_has_its_inx_the_wdk_feature_and_a_cdylib() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        for needed in [
-            "sriov-common/wdk",
-            "dep:wdk-build",
-            "dep:wdk-panic",
-        ] {
+        for needed in ["sriov-common/wdk", "dep:wdk-build", "dep:wdk-panic"] {
             assert!(
                 wdk.contains(&needed),
                 "{name}: `wdk` feature lacks {needed}"
@@ -165,4 +161,56 @@ fn makefile_and_build_scripts_use_the_same_wdk_build() {
             "{name}: wdk-build {dep}, Makefile.toml {in_script}"
         );
     }
+}
+
+/// Both paths lay out one package shape (xtask/src/package.rs): Makefile.toml's last packaging
+/// step copies wdk-build's `<crate>_package` into target/driver-packages the same way.
+#[test]
+fn wdk_path_lays_out_the_same_package_folders() {
+    let makefile = read_toml("Makefile.toml");
+    assert_eq!(
+        get(&makefile, &["tasks", "package-driver", "run_task"]).and_then(Value::as_str),
+        Some("lay-out-driver-packages"),
+        "wdk-build's package-driver ends with the layout step"
+    );
+    let script = get(&makefile, &["tasks", "lay-out-driver-packages", "script"])
+        .and_then(Value::as_str)
+        .expect("the layout script");
+    use xtask::package::{CERTIFICATE, OUT_DIR, SYMBOLS};
+    for needle in [
+        format!("/target/{OUT_DIR}\""),
+        format!("${{out}}/{SYMBOLS}/${{name}}.pdb"),
+        format!("${{out}}/{CERTIFICATE}"),
+        "${out}/${name}/${name}.${ext}".to_string(),
+        "exts = array sys inf cat".to_string(),
+    ] {
+        assert!(script.contains(&needle), "the layout script lacks {needle}");
+    }
+    // stampinf stamps as xtask does: architecture, catalog name, major.minor.patch.0.
+    let args: Vec<&str> = get(&makefile, &["tasks", "stampinf", "args"])
+        .and_then(Value::as_array)
+        .expect("stampinf args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let after = |flag: &str| args.iter().position(|a| *a == flag).map(|i| args[i + 1]);
+    assert_eq!(after("-v"), Some("${CARGO_MAKE_CRATE_VERSION}.0"));
+    assert_eq!(after("-c"), Some("${CARGO_MAKE_CRATE_FS_NAME}.cat"));
+    assert_eq!(after("-a"), Some("${WDK_BUILD_STAMPINF_ARCH}"));
+    assert_eq!(
+        xtask::inf::driver_version(env!("CARGO_PKG_VERSION")).unwrap(),
+        format!("{}.0", env!("CARGO_PKG_VERSION")),
+        "the two paths derive the same DriverVer version"
+    );
+    // Inf2Cat targets what the INFs' decorations say (NTamd64.10.0...17763).
+    let inf2cat: Vec<&str> = get(&makefile, &["tasks", "inf2cat", "args"])
+        .and_then(Value::as_array)
+        .expect("inf2cat args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        inf2cat.contains(&"/os:10_RS5_X64,ServerRS5_X64"),
+        "{inf2cat:?}"
+    );
 }
