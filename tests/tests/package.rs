@@ -460,3 +460,32 @@ fn a_certificate_the_user_names_signs_the_packages() {
     ));
     assert!(mismatched.is_err_and(|e| e.contains("is not the key of")));
 }
+
+/// The docs speak of this package shape: every `pnputil /add-driver` path they give, and the
+/// certificate they import, exist in the laid-out packages.
+#[test]
+fn docs_install_from_the_package_folders() {
+    let mut paths = 0;
+    for doc in ["README.md", "docs/windbg.md"] {
+        let text = std::fs::read_to_string(xtask::workspace_root().join(doc)).unwrap();
+        for line in text.lines().filter(|l| l.contains("pnputil /add-driver")) {
+            let path = line
+                .split_whitespace()
+                .skip_while(|w| *w != "/add-driver")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{doc}: {line}"));
+            let relative = path.trim_start_matches(".\\").replace('\\', "/");
+            assert!(
+                built().out.join(&relative).is_file(),
+                "{doc}: {path} is not in the package layout"
+            );
+            paths += 1;
+        }
+        assert!(
+            text.contains(package::CERTIFICATE),
+            "{doc} does not name {}",
+            package::CERTIFICATE
+        );
+    }
+    assert!(paths >= 4, "only {paths} pnputil lines");
+}
