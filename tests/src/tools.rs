@@ -203,7 +203,7 @@ pub fn osslsigncode() -> Option<&'static str> {
     apt_install(&["osslsigncode"]);
     let bookworm = std::fs::read_to_string("/etc/os-release")
         .is_ok_and(|t| t.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
-    if !osslsigncode_version().is_some_and(|v| v >= MIN) && bookworm {
+    if osslsigncode_version().is_none_or(|v| v < MIN) && bookworm {
         std::fs::write(
             "/etc/apt/sources.list.d/bookworm-backports.list",
             "deb http://deb.debian.org/debian bookworm-backports main\n",

@@ -117,10 +117,10 @@ fn catalog_members(cat: &Path) -> Option<Vec<(String, String)>> {
             if n.contains('.') && !n.contains(':') {
                 name = Some(n.to_string());
             }
-        } else if let Some(d) = line.strip_prefix("Message digest: ") {
-            if let Some(n) = name.take() {
-                members.push((n, d.trim().to_string()));
-            }
+        } else if let Some(d) = line.strip_prefix("Message digest: ")
+            && let Some(n) = name.take()
+        {
+            members.push((n, d.trim().to_string()));
         }
     }
     Some(members)
