@@ -126,7 +126,6 @@ pub struct InstallLock {
 
 impl InstallLock {
     pub fn acquire() -> InstallLock {
-        use std::os::fd::AsRawFd;
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
         std::fs::create_dir_all(&dir).expect("target directory");
         let file = std::fs::OpenOptions::new()
@@ -135,9 +134,14 @@ impl InstallLock {
             .write(true)
             .open(dir.join("tool-install.lock"))
             .expect("install lock file");
-        // SAFETY: flock on a descriptor this File owns; blocks until the lock is ours.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+        // Installs happen on Linux only; elsewhere the file is opened and nothing is locked.
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a descriptor this File owns; blocks until the lock is ours.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+        }
         InstallLock { _file: file }
     }
 }

@@ -357,6 +357,7 @@ fn images_carry_the_pe_checksum() {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn loader_refuses_a_missing_or_wrong_checksum() {
     let good = images()["vf_miniport"].bytes.clone();

@@ -218,7 +218,7 @@ impl Inf {
     /// every file [SourceDisksFiles] lists, lower-cased, sorted, without duplicates.
     pub fn package_files(&self) -> Vec<String> {
         let mut files = std::collections::BTreeSet::new();
-        for (name, lines) in &self.sections {
+        for lines in self.sections.values() {
             for line in lines {
                 let Some((k, v)) = line.split_once('=') else {
                     continue;
@@ -237,7 +237,6 @@ impl Inf {
                         }
                     }
                 }
-                let _ = name;
             }
         }
         for (name, _) in self
