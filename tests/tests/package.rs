@@ -489,3 +489,34 @@ fn docs_install_from_the_package_folders() {
     }
     assert!(paths >= 4, "only {paths} pnputil lines");
 }
+
+/// The test certificate is what wdk-build's makecert makes (`-r -a SHA256 -eku 1.3.6.1.5.5.7.3.3`):
+/// self-signed, SHA-256 with RSA, code signing; read back by openssl.
+#[test]
+fn the_test_certificate_is_a_self_signed_code_signing_certificate() {
+    let cer = built().out.join(package::CERTIFICATE);
+    let (ok, text) = run(Command::new("openssl")
+        .args(["x509", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&cer));
+    assert!(ok, "openssl x509: {text}");
+    for needed in [
+        "Signature Algorithm: sha256WithRSAEncryption",
+        "Public-Key: (2048 bit)",
+        "X509v3 Extended Key Usage",
+        "Code Signing",
+    ] {
+        assert!(text.contains(needed), "{needed} missing:\n{text}");
+    }
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(str::trim))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(field("Issuer:"), field("Subject:"), "self-signed");
+    assert!(
+        field("Subject:").contains("test signing"),
+        "{}",
+        field("Subject:")
+    );
+}

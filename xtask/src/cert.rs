@@ -2,10 +2,10 @@
 //! first use (as the WDK's packaging makes `WDRLocalTestCert`) or read from PEM files the user
 //! names.
 //!
-//! The certificate follows what "Creating Test Certificates" (learn.microsoft.com, install)
-//! makes with MakeCert `-r`: self-signed, with the code signing extended key usage
-//! (1.3.6.1.5.5.7.3.3). It is not a CA (basic constraints cA false): Windows trusts it as a
-//! root in the Trusted Root store and as a publisher in Trusted Publishers.
+//! The certificate is the kind the WDK path's makefile makes (wdk-build's generate-certificate
+//! task: `makecert -r -pe -a SHA256 -eku 1.3.6.1.5.5.7.3.3`): self-signed, SHA-256, with the
+//! code signing extended key usage as its one extension. Windows trusts it as a root in the
+//! Trusted Root store and as a publisher in Trusted Publishers.
 use crate::authenticode::Signer;
 use der::asn1::UtcTime;
 use der::{Decode, DecodePem, Encode, EncodePem};
@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
@@ -80,7 +80,7 @@ pub fn load(files: &Files) -> Result<Signer, String> {
 }
 
 /// Makes a new RSA-2048 key and a self-signed code-signing certificate valid for ten years
-/// from yesterday, and writes them to `files` (creating the directory).
+/// from yesterday (a clock a little behind still accepts it), and writes them to `files` (creating the directory).
 pub fn generate(files: &Files) -> Result<Signer, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let mut rng = rand::thread_rng();
@@ -111,15 +111,6 @@ pub fn generate(files: &Files) -> Result<Signer, String> {
         &signing,
     )
     .map_err(|x| e(&x))?;
-    builder
-        .add_extension(&BasicConstraints {
-            ca: false,
-            path_len_constraint: None,
-        })
-        .map_err(|x| e(&x))?;
-    builder
-        .add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
-        .map_err(|x| e(&x))?;
     builder
         .add_extension(&ExtendedKeyUsage(vec![CODE_SIGNING]))
         .map_err(|x| e(&x))?;

@@ -11,7 +11,8 @@ pub mod pe;
 
 /// The workspace root (this crate sits in `xtask/`).
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The version all crates of the workspace share (`version.workspace = true`).
