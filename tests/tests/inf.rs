@@ -4,41 +4,10 @@ use std::collections::BTreeMap;
 
 type Sections = BTreeMap<String, Vec<String>>;
 
-/// Parses INF text into lower-cased section names and their non-empty, comment-free lines.
+/// Parses INF text into lower-cased section names and their non-empty, comment-free lines
+/// (the packaging tool's parser, which reads the same INFs), `$ARCH$` read as `amd64`.
 fn parse(text: &str) -> Sections {
-    let mut sections = Sections::new();
-    let mut current = String::new();
-    for raw in text.lines() {
-        let mut line = String::new();
-        let mut quoted = false;
-        for c in raw.chars() {
-            match c {
-                '"' => {
-                    quoted = !quoted;
-                    line.push(c);
-                }
-                ';' if !quoted => break,
-                _ => line.push(c),
-            }
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('[') && line.ends_with(']') {
-            current = line[1..line.len() - 1]
-                .trim()
-                .replace("$ARCH$", "amd64")
-                .to_lowercase();
-            sections.entry(current.clone()).or_default();
-        } else {
-            sections
-                .entry(current.clone())
-                .or_default()
-                .push(line.replace("$ARCH$", "amd64"));
-        }
-    }
-    sections
+    xtask::inf::Inf::parse(&text.replace("$ARCH$", "amd64")).sections
 }
 
 fn key_values(lines: &[String]) -> Vec<(String, String)> {

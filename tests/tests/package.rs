@@ -371,15 +371,6 @@ fn catalogs_carry_the_os_attributes_and_hardware_ids_of_the_infs() {
             xtask::catalog::CATALOG_LIST_MEMBER2
         );
         assert_eq!(ctl.subjects.len(), 2);
-        let text = |v: &xtask::der::asn1::OctetString| {
-            let units: Vec<u16> = v
-                .as_bytes()
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .take_while(|&u| u != 0)
-                .collect();
-            String::from_utf16_lossy(&units)
-        };
         let ext: Vec<(String, String)> = ctl
             .extensions
             .as_ref()
@@ -388,7 +379,7 @@ fn catalogs_carry_the_os_attributes_and_hardware_ids_of_the_infs() {
             .map(|e| {
                 let nv: xtask::catalog::CatNameValue =
                     xtask::der::Decode::from_der(e.extn_value.as_bytes()).unwrap();
-                (nv.tag.to_string(), text(&nv.value))
+                (nv.tag.to_string(), nv.text())
             })
             .collect();
         let inf = xtask::inf::Inf::parse(&std::fs::read_to_string(file(driver, "inf")).unwrap());
@@ -409,7 +400,7 @@ fn catalogs_carry_the_os_attributes_and_hardware_ids_of_the_infs() {
                 .flat_map(|a| a.values.iter())
                 .filter_map(|v| v.decode_as::<xtask::catalog::CatNameValue>().ok())
                 .filter(|nv| nv.tag.to_string() == "OSAttr")
-                .map(|nv| text(&nv.value))
+                .map(|nv| nv.text())
                 .collect();
             assert_eq!(os_attr, ["2:10.0"], "{driver}: {:?}", s.file_name());
         }

@@ -223,15 +223,20 @@ impl TrustedSubject {
             .flat_map(|a| a.values.iter())
             .filter_map(|v| v.decode_as::<CatNameValue>().ok())
             .find(|nv| nv.tag.to_string() == "File")
-            .map(|nv| {
-                let units: Vec<u16> = nv
-                    .value
-                    .as_bytes()
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .take_while(|&u| u != 0)
-                    .collect();
-                String::from_utf16_lossy(&units)
-            })
+            .map(|nv| nv.text())
+    }
+}
+
+impl CatNameValue {
+    /// The value as text (NUL-terminated UTF-16LE).
+    pub fn text(&self) -> String {
+        let units: Vec<u16> = self
+            .value
+            .as_bytes()
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&u| u != 0)
+            .collect();
+        String::from_utf16_lossy(&units)
     }
 }
