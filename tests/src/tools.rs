@@ -250,11 +250,17 @@ pub fn python_with_pefile() -> Option<&'static str> {
     }
     let _lock = InstallLock::acquire();
     if !has() {
-        let ok = Command::new("python3")
+        let _ = Command::new("python3")
             .args(["-m", "pip", "install", "--quiet", "pefile"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok && has(), "pip install pefile failed");
+            .status();
     }
+    if !has() && cfg!(target_os = "linux") && is_root() {
+        // A system Python that pip may not change (PEP 668): Debian packages pefile too.
+        apt_install(&["python3-pefile"]);
+    }
+    assert!(
+        has(),
+        "installing pefile failed (pip install pefile, or apt-get install python3-pefile)"
+    );
     Some("python3")
 }

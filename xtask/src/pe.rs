@@ -135,7 +135,11 @@ pub fn authenticode_sha256(b: &[u8]) -> Result<[u8; 32], String> {
     let l = layout(b)?;
     let (cert_at, cert_len) = certificate_table(b)?;
     let end = if cert_len == 0 { b.len() } else { cert_at };
-    if end > b.len() || end < l.sections_end || cert_at + cert_len > b.len() {
+    if end > b.len()
+        || end < l.sections_end
+        || end < l.security_dir + 8
+        || cert_at + cert_len > b.len()
+    {
         return Err("the Certificate Table overlaps the sections or the file end".into());
     }
     let mut h = Sha256::new();
