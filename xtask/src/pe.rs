@@ -219,3 +219,77 @@ fn der_length(b: &[u8]) -> Result<usize, String> {
     let len = bytes.iter().fold(0usize, |a, &x| (a << 8) | x as usize);
     Ok(2 + n + len)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal PE32+ image: headers in the first 0x200 bytes, one 0x200-byte section.
+    fn image() -> Vec<u8> {
+        let mut b = vec![0u8; 0x400];
+        b[..2].copy_from_slice(b"MZ");
+        b[0x3C..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        b[0x40..0x44].copy_from_slice(b"PE\0\0");
+        b[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
+        b[0x46..0x48].copy_from_slice(&1u16.to_le_bytes());
+        b[0x54..0x56].copy_from_slice(&240u16.to_le_bytes());
+        let opt = 0x58;
+        b[opt..opt + 2].copy_from_slice(&0x20Bu16.to_le_bytes());
+        b[opt + 60..opt + 64].copy_from_slice(&0x200u32.to_le_bytes());
+        b[opt + 108..opt + 112].copy_from_slice(&16u32.to_le_bytes());
+        let section = opt + 240;
+        b[section..section + 5].copy_from_slice(b".text");
+        b[section + 16..section + 20].copy_from_slice(&0x200u32.to_le_bytes());
+        b[section + 20..section + 24].copy_from_slice(&0x200u32.to_le_bytes());
+        for (i, x) in b[0x200..].iter_mut().enumerate() {
+            *x = (i * 7 + 3) as u8;
+        }
+        b
+    }
+
+    #[test]
+    fn checksum_set_checked_and_refused_when_missing_or_stale() {
+        let mut b = image();
+        assert!(verify_checksum(&b).unwrap_err().contains("missing"));
+        let sum = set_checksum(&mut b).unwrap();
+        assert_eq!(stored_checksum(&b), Ok(sum));
+        assert_eq!(verify_checksum(&b), Ok(()));
+        b[0x300] ^= 1;
+        assert!(verify_checksum(&b).unwrap_err().contains("wrong"));
+    }
+
+    #[test]
+    fn signing_leaves_the_authenticode_digest_and_fixes_the_checksum() {
+        let mut b = image();
+        set_checksum(&mut b).unwrap();
+        let digest = authenticode_sha256(&b).unwrap();
+        let blob = [0x30, 0x03, 0x02, 0x01, 0x01];
+        embed_signature(&mut b, &blob).unwrap();
+        assert_eq!(authenticode_sha256(&b).unwrap(), digest);
+        assert_eq!(verify_checksum(&b), Ok(()));
+        assert_eq!(embedded_signature(&b).unwrap(), Some(&blob[..]));
+        let (at, len) = certificate_table(&b).unwrap();
+        assert_eq!((at % 8, len % 8, at + len), (0, 0, b.len()));
+        assert!(embed_signature(&mut b, &blob).is_err(), "signed twice");
+        // The digest covers the sections.
+        let mut other = image();
+        other[0x250] ^= 1;
+        assert_ne!(authenticode_sha256(&other).unwrap(), digest);
+    }
+
+    #[test]
+    fn truncated_or_foreign_files_are_errors_not_panics() {
+        let full = image();
+        for len in 0..full.len() {
+            let b = &full[..len];
+            let _ = layout(b);
+            let _ = compute_checksum(b);
+            let _ = authenticode_sha256(b);
+            let _ = embedded_signature(b);
+        }
+        assert!(layout(b"MZ").is_err());
+        let mut pe32 = full.clone();
+        pe32[0x58..0x5A].copy_from_slice(&0x10Bu16.to_le_bytes());
+        assert!(layout(&pe32).unwrap_err().contains("PE32+"));
+    }
+}
