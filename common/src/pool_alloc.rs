@@ -4,12 +4,14 @@
 //! Not `ExAllocatePool2`: its page ("ExAllocatePool2 function (wdm.h)") says it is available
 //! starting with Windows 10 version 2004, and an image that imports it does not load on an
 //! older system (Windows Server 2019, build 17763, a common Hyper-V host), even if the import is
-//! never called. `ExAllocatePoolWithTag` has been exported since Windows 2000, and the
-//! `NonPagedPoolNx` pool type since Windows 8 ("POOL_TYPE enumeration (wdm.h)"); its page marks
-//! it deprecated in favour of ExAllocatePool2, which the INFs' oldest target does not have.
-//! Unlike ExAllocatePool2 it does not zero the block, which `GlobalAlloc::alloc` does not promise. Built on every target so the
-//! simulator (which exports the two pool routines and tracks blocks by tag) can test it; only
-//! the kernel images install it as `#[global_allocator]` (see `kernel_runtime!`).
+//! never called. `ExAllocatePoolWithTag` is the older routine (its page states no minimum and
+//! marks it deprecated in favour of ExAllocatePool2); the `NonPagedPoolNx` pool type exists
+//! since Windows 8 ("POOL_TYPE enumeration (wdm.h)"). docs/imports.md lists both. Unlike
+//! ExAllocatePool2 it does not zero the block, which `GlobalAlloc::alloc` does not promise.
+//!
+//! Built on every target so the simulator (which exports the two pool routines and tracks
+//! blocks by tag) can test it; only the kernel images install it as `#[global_allocator]` (see
+//! `kernel_runtime!`).
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 
