@@ -264,3 +264,33 @@ pub fn python_with_pefile() -> Option<&'static str> {
     );
     Some("python3")
 }
+
+/// A command-line tool from one of Debian's packages (`openssl`, ...), installed when missing.
+/// `None` only where it cannot exist (the reason printed).
+pub fn debian_tool(tool: &'static str, version_arg: &str, package: &str) -> Option<&'static str> {
+    let runs = || {
+        Command::new(tool)
+            .arg(version_arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if runs() {
+        return Some(tool);
+    }
+    if !cfg!(target_os = "linux") {
+        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
+        eprintln!("SKIPPED: {tool} is not installed on this host");
+        return None;
+    }
+    assert!(
+        is_root(),
+        "{tool} is missing and this user cannot install it: apt-get install {package}"
+    );
+    let _lock = InstallLock::acquire();
+    if !runs() {
+        let _ = Command::new("apt-get").arg("update").status();
+        apt_install(&[package]);
+    }
+    assert!(runs(), "installing {package} for {tool} failed");
+    Some(tool)
+}
