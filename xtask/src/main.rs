@@ -26,7 +26,7 @@ fn run() -> Result<(), String> {
                     "{}",
                     include_str!("main.rs")
                         .lines()
-                        .take(8)
+                        .take_while(|l| l.starts_with("//!"))
                         .map(|l| l.trim_start_matches("//!"))
                         .collect::<Vec<_>>()
                         .join("\n")
