@@ -514,3 +514,50 @@ fn the_test_certificate_is_a_self_signed_code_signing_certificate() {
         field("Subject:")
     );
 }
+
+/// The signed images in the packages, as a tester installs them, load into the simulator
+/// (checksum accepted, certificate table ignored as the loader ignores it) and carry a MAC
+/// change from the PF image to the VF image.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_packaged_images_run_in_the_simulator() {
+    use common::oid::RequestKind;
+    use pf_miniport::management::{OID_REF_SET_VF_MAC_VLAN, SetVfMacVlan};
+    use sim::loader::LoadedImage;
+    let load = |driver: &str| {
+        let bytes = std::fs::read(file(driver, "sys")).unwrap();
+        assert!(
+            xtask::pe::embedded_signature(&bytes).unwrap().is_some(),
+            "{driver} is signed"
+        );
+        LoadedImage::load(&bytes, sim::exports::resolve).unwrap_or_else(|e| panic!("{driver}: {e}"))
+    };
+    let w = sim::World::with_images(
+        sim::Config::default(),
+        Some(load("pf_miniport")),
+        Some(load("vf_miniport")),
+    );
+    w.load_pf().unwrap();
+    assert_eq!(w.create_switch(2), common::ffi::NDIS_STATUS_SUCCESS);
+    for _ in 0..2 {
+        let vf = w.allocate_vf().unwrap();
+        w.attach_vf(vf).unwrap();
+    }
+    let mac = [2, 0x13, 0x13, 0, 0, 1];
+    let mut payload = SetVfMacVlan::encode(1, mac, 13, 0);
+    let n = payload.len() as u32;
+    w.oid(
+        w.pf_sim(),
+        RequestKind::Set,
+        OID_REF_SET_VF_MAC_VLAN,
+        &mut payload,
+        n,
+        n,
+    );
+    w.settle();
+    assert_eq!(w.vf_mac_via_oid(1).unwrap(), mac);
+    for vf in 0..2 {
+        w.check_consistent_via_oids(vf).unwrap();
+    }
+    w.assert_clean();
+}
