@@ -370,7 +370,30 @@ fn catalogs_carry_the_os_attributes_and_hardware_ids_of_the_infs() {
             ctl.subject_algorithm.oid,
             xtask::catalog::CATALOG_LIST_MEMBER2
         );
-        assert_eq!(ctl.subjects.len(), 2);
+        // Image and INF, each under its SHA-256 and, as makecat also lists it, its SHA-1.
+        assert_eq!(ctl.subjects.len(), 4);
+        let inf_sha1 = {
+            let (ok, text) = run(Command::new("sha1sum").arg(file(driver, "inf")));
+            assert!(ok, "sha1sum: {text}");
+            text.split_whitespace().next().unwrap().to_uppercase()
+        };
+        let sha1_keys: Vec<String> = ctl
+            .subjects
+            .iter()
+            .filter(|s| s.identifier.as_bytes().len() == 20)
+            .map(|s| {
+                s.identifier
+                    .as_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(sha1_keys.len(), 2, "{driver}");
+        assert!(
+            sha1_keys.contains(&inf_sha1),
+            "{driver}: the INF's SHA-1 {inf_sha1} not among {sha1_keys:?}"
+        );
         let ext: Vec<(String, String)> = ctl
             .extensions
             .as_ref()
@@ -393,6 +416,15 @@ fn catalogs_carry_the_os_attributes_and_hardware_ids_of_the_infs() {
             "{expected:?}"
         );
         for s in &ctl.subjects {
+            if s.identifier.as_bytes().len() == 20 {
+                let oids: Vec<_> = s.attributes.iter().map(|a| a.oid).collect();
+                assert_eq!(
+                    oids,
+                    [xtask::catalog::CAT_MEMBERINFO2],
+                    "{driver}: a SHA-1 entry"
+                );
+                continue;
+            }
             let os_attr: Vec<String> = s
                 .attributes
                 .iter()

@@ -73,9 +73,10 @@ pub fn sha256_algorithm() -> AlgorithmIdentifierOwned {
 }
 
 /// SpcLink's `file` choice ([2] EXPLICIT SpcString) holding SpcString's `unicode` choice
-/// ([0] IMPLICIT BMPString) with the text "<<<Obsolete>>>", as signtool writes it.
-fn obsolete_file_link() -> Result<Any, String> {
-    let text = BmpString::from_utf8("<<<Obsolete>>>").map_err(|e| e.to_string())?;
+/// ([0] IMPLICIT BMPString) with `text`: "<<<Obsolete>>>" in signatures, as signtool writes
+/// it; empty for a catalog's flat-file member, as makecat writes it.
+fn file_link(text: &str) -> Result<Any, String> {
+    let text = BmpString::from_utf8(text).map_err(|e| e.to_string())?;
     let unicode = ContextSpecific {
         tag_number: TagNumber::N0,
         tag_mode: TagMode::Implicit,
@@ -93,7 +94,7 @@ fn obsolete_file_link() -> Result<Any, String> {
 pub fn pe_indirect_data(authenticode_sha256: &[u8; 32]) -> Result<SpcIndirectDataContent, String> {
     let image_data = SpcPeImageData {
         flags: BitString::new(0, Vec::new()).map_err(|e| e.to_string())?,
-        file: Some(obsolete_file_link()?),
+        file: Some(file_link("<<<Obsolete>>>")?),
     };
     let value = Any::from_der(&image_data.to_der().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
@@ -115,7 +116,7 @@ pub fn flat_indirect_data(sha256: &[u8; 32]) -> Result<SpcIndirectDataContent, S
     Ok(SpcIndirectDataContent {
         data: SpcAttributeTypeAndOptionalValue {
             kind: SPC_CAB_DATA,
-            value: Some(obsolete_file_link()?),
+            value: Some(file_link("")?),
         },
         message_digest: DigestInfo {
             algorithm: sha256_algorithm(),

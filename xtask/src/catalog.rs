@@ -6,7 +6,8 @@
 //! entries, and catalog-level attributes as [0] extensions. This writes version 2 catalogs
 //! (subject algorithm szOID_CATALOG_LIST_MEMBER2, 1.3.6.1.4.1.311.12.1.3; makecat's
 //! `CatalogVersion=2` requires `HashAlgorithms=SHA256`), in which each entry is keyed by its
-//! SHA-256 hash and carries:
+//! SHA-256 hash and carries (makecat also lists each member under its SHA-1, with only the
+//! member-info attribute; this does the same):
 //! - SPC_INDIRECT_DATA_OBJID: SpcIndirectDataContent with the hash Windows checks: for a PE
 //!   image the Authenticode digest, for any other file (the INF) the digest of its bytes;
 //! - CAT_MEMBERINFO2_OBJID (1.3.6.1.4.1.311.12.2.3);
@@ -150,6 +151,22 @@ pub fn trust_list(
         }
         subjects.push(TrustedSubject {
             identifier: OctetString::new(hash.to_vec()).map_err(|e| e.to_string())?,
+            attributes,
+        });
+        let sha1 = if is_pe(m.bytes) {
+            crate::pe::authenticode_digest::<sha1::Sha1>(m.bytes)?
+        } else {
+            sha1::Sha1::digest(m.bytes).to_vec()
+        };
+        let mut attributes = SetOfVec::new();
+        attributes
+            .insert(attribute(
+                CAT_MEMBERINFO2,
+                Any::from_der(&info).map_err(|e| e.to_string())?,
+            )?)
+            .map_err(|e| e.to_string())?;
+        subjects.push(TrustedSubject {
+            identifier: OctetString::new(sha1).map_err(|e| e.to_string())?,
             attributes,
         });
     }

@@ -132,6 +132,12 @@ pub fn certificate_table(b: &[u8]) -> Result<(usize, usize), String> {
 /// for an image whose sections follow the headers contiguously, which `layout` and this
 /// function check.
 pub fn authenticode_sha256(b: &[u8]) -> Result<[u8; 32], String> {
+    let d = authenticode_digest::<Sha256>(b)?;
+    d.try_into().map_err(|_| "digest length".into())
+}
+
+/// The Authenticode digest with any hash (catalogs also key images by SHA-1).
+pub fn authenticode_digest<D: Digest>(b: &[u8]) -> Result<Vec<u8>, String> {
     let l = layout(b)?;
     let (cert_at, cert_len) = certificate_table(b)?;
     let end = if cert_len == 0 { b.len() } else { cert_at };
@@ -142,11 +148,11 @@ pub fn authenticode_sha256(b: &[u8]) -> Result<[u8; 32], String> {
     {
         return Err("the Certificate Table overlaps the sections or the file end".into());
     }
-    let mut h = Sha256::new();
+    let mut h = D::new();
     h.update(&b[..l.checksum]);
     h.update(&b[l.checksum + 4..l.security_dir]);
     h.update(&b[l.security_dir + 8..end]);
-    Ok(h.finalize().into())
+    Ok(h.finalize().to_vec())
 }
 
 /// Appends a PKCS#7 SignedData as the image's only WIN_CERTIFICATE (revision 2.0, type
