@@ -33,6 +33,8 @@ pub const SPC_STATEMENT_TYPE: ObjectIdentifier =
 pub const SPC_INDIVIDUAL_SP_KEY_PURPOSE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.2.1.21");
 pub const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+/// rsaEncryption (PKCS #1).
+pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// SpcAttributeTypeAndOptionalValue.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
@@ -179,9 +181,26 @@ pub fn sign(
         .add_signer_info::<_, rsa::pkcs1v15::Signature>(info)
         .map_err(|x| e(&x))?;
     let mut content_info = builder.build().map_err(|x| e(&x))?;
-    // cms sets version 3 for a content type other than id-data; Authenticode wants 1.
+    // cms sets version 3 for a content type other than id-data; Authenticode wants 1. And
+    // signtool names the signature algorithm rsaEncryption (the hash is digestAlgorithm's);
+    // the PKCS #1 v1.5 signature is the same bytes under either name.
     let mut signed: SignedData = content_info.content.decode_as().map_err(|x| e(&x))?;
     signed.version = CmsVersion::V1;
+    let infos: Vec<cms::signed_data::SignerInfo> = signed
+        .signer_infos
+        .0
+        .iter()
+        .cloned()
+        .map(|mut info| {
+            info.signature_algorithm = AlgorithmIdentifierOwned {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(Any::null()),
+            };
+            info
+        })
+        .collect();
+    signed.signer_infos =
+        cms::signed_data::SignerInfos(SetOfVec::try_from(infos).map_err(|x| e(&x))?);
     content_info.content =
         Any::from_der(&signed.to_der().map_err(|x| e(&x))?).map_err(|x| e(&x))?;
     content_info.to_der().map_err(|x| e(&x))
