@@ -593,3 +593,45 @@ fn the_packaged_images_run_in_the_simulator() {
     }
     w.assert_clean();
 }
+
+/// The SignedData in every signature has the shape signtool gives it: version 1, SHA-256, the
+/// signature algorithm named rsaEncryption, the signer's certificate included, and the
+/// Authenticode statement type (individual) among the signed attributes.
+#[test]
+fn signatures_are_shaped_like_signtools() {
+    use xtask::der::Decode;
+    for driver in DRIVERS {
+        let image = std::fs::read(file(driver, "sys")).unwrap();
+        let catalog = std::fs::read(file(driver, "cat")).unwrap();
+        let blobs = [
+            xtask::pe::embedded_signature(&image)
+                .unwrap()
+                .unwrap()
+                .to_vec(),
+            catalog,
+        ];
+        for blob in blobs {
+            let ci = xtask::cms::content_info::ContentInfo::from_der(&blob).unwrap();
+            let sd: xtask::cms::signed_data::SignedData = ci.content.decode_as().unwrap();
+            assert_eq!(
+                sd.version,
+                xtask::cms::content_info::CmsVersion::V1,
+                "{driver}"
+            );
+            assert_eq!(sd.certificates.as_ref().map(|c| c.0.len()), Some(1));
+            let si = sd.signer_infos.0.get(0).unwrap();
+            assert_eq!(si.digest_alg.oid, xtask::authenticode::SHA256);
+            assert_eq!(
+                si.signature_algorithm.oid,
+                xtask::authenticode::RSA_ENCRYPTION
+            );
+            let attrs = si.signed_attrs.as_ref().unwrap();
+            assert!(
+                attrs
+                    .iter()
+                    .any(|a| a.oid == xtask::authenticode::SPC_STATEMENT_TYPE),
+                "{driver}: no SpcStatementType"
+            );
+        }
+    }
+}

@@ -18,5 +18,6 @@ pub fn workspace_root() -> std::path::PathBuf {
 /// The version all crates of the workspace share (`version.workspace = true`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The ASN.1 crate the catalog types are written with, for readers of them.
+/// The ASN.1 and CMS crates the catalog and signature types are written with, for readers.
+pub use cms;
 pub use der;
