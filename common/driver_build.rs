@@ -25,6 +25,13 @@ fn main() {
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     if target_os == "windows" && target_env == "msvc" {
+        // What link.exe's /DRIVER gives a driver and rust-lld must be told: every section that
+        // stays resident is not pageable (/SECTION with P sets IMAGE_SCN_MEM_NOT_PAGED; lld
+        // replaces the section's memory flags with the letters given, so each keeps its own
+        // R/W/E). The discardable .reloc is left as it is. A section that an image lacks (the
+        // VF has no .data) is ignored by the linker. /CETCOMPAT marks the image compatible
+        // with kernel-mode hardware-enforced stack protection (shadow stacks); the PE
+        // checksum is not written by rust-lld and is set after linking (xtask::pe).
         for arg in [
             "/SUBSYSTEM:NATIVE",
             "/DRIVER",
@@ -32,6 +39,12 @@ fn main() {
             "/NODEFAULTLIB",
             "/INCREMENTAL:NO",
             "/OPT:REF,ICF",
+            "/CETCOMPAT",
+            "/RELEASE",
+            "/SECTION:.text,ERP",
+            "/SECTION:.rdata,RP",
+            "/SECTION:.data,RWP",
+            "/SECTION:.pdata,RP",
         ] {
             println!("cargo::rustc-cdylib-link-arg={arg}");
         }

@@ -3,7 +3,7 @@
 //! C memory routines (imported from ntoskrnl, like the WDK's own CRT-less drivers).
 //! Instantiated per driver with [`kernel_runtime!`](crate::kernel_runtime) so that each one
 //! has its own bugcheck code and pool tag. On the WDK path (`feature = "wdk"` in the driver),
-//! `wdk-panic` and `wdk-alloc` provide the first two instead.
+//! `wdk-panic` provides the panic handler instead (the allocator is the same on both paths).
 use core::ffi::c_void;
 
 crate::ndis_imports! {
@@ -53,8 +53,11 @@ macro_rules! kernel_runtime {
         mod kernel_runtime {
             use wdk_panic as _;
 
+            // Not wdk-alloc: it allocates with ExAllocatePool2, which Windows before 10 version
+            // 2004 does not export (see `pool_alloc`); both paths ship the same imports.
             #[global_allocator]
-            static ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+            static ALLOCATOR: $crate::pool_alloc::PoolAllocator =
+                $crate::pool_alloc::PoolAllocator::new($crate::mem::pool_tag($tag));
         }
     };
 }

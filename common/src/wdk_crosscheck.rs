@@ -39,7 +39,7 @@ same_value! {
     NDIS_STATUS_INVALID_STATE => wdk_sys::STATUS_INVALID_DEVICE_STATE,
 }
 
-// wdm.h: IRQLs, DbgPrintEx levels; pool flags (wdk-sys ports the UI64 defines by hand).
+// wdm.h: IRQLs, DbgPrintEx levels; the pool type of the global allocator.
 same_value! {
     PASSIVE_LEVEL => wdk_sys::PASSIVE_LEVEL,
     APC_LEVEL => wdk_sys::APC_LEVEL,
@@ -48,7 +48,7 @@ same_value! {
     DPFLTR_WARNING_LEVEL => wdk_sys::DPFLTR_WARNING_LEVEL,
     DPFLTR_TRACE_LEVEL => wdk_sys::DPFLTR_TRACE_LEVEL,
     DPFLTR_INFO_LEVEL => wdk_sys::DPFLTR_INFO_LEVEL,
-    crate::pool_alloc::POOL_FLAG_NON_PAGED => wdk_sys::POOL_FLAG_NON_PAGED,
+    crate::pool_alloc::NON_PAGED_POOL_NX => wdk_sys::_POOL_TYPE::NonPagedPoolNx,
 }
 
 same_layout! {

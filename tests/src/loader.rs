@@ -3,7 +3,8 @@
 //! the same Windows x64 ABI, see `common::abi`), and hands back its `DriverEntry`. The bytes
 //! shipped to Windows then run the same scenarios as the host-linked drivers.
 //!
-//! x86_64 Linux only: the image's code runs natively.
+//! An image whose PE checksum is missing or wrong is refused, as the Windows loader may refuse
+//! a driver's. x86_64 Linux only: the image's code runs natively.
 use common::ffi::*;
 use object::LittleEndian as LE;
 use object::pe;
@@ -41,6 +42,9 @@ impl LoadedImage {
         resolve: impl Fn(&str, &str) -> Option<usize>,
     ) -> Result<Self, String> {
         let file = PeFile64::parse(bytes).map_err(|e| format!("not a PE32+ image: {e}"))?;
+        // Windows requires a driver's checksum ("the operating system requires the Checksum
+        // for device drivers", /RELEASE in the MSVC linker reference); refuse as it may.
+        xtask::pe::verify_checksum(bytes)?;
         let nt = file.nt_headers();
         if nt.file_header().machine.get(LE) != pe::IMAGE_FILE_MACHINE_AMD64 {
             return Err("not an AMD64 image".into());

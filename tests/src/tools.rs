@@ -97,17 +97,13 @@ pub fn mingw(tool: &'static str) -> Option<&'static str> {
         return Some(tool);
     }
     if cfg!(target_os = "linux") {
-        let is_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0"));
         assert!(
-            is_root,
+            is_root(),
             "{tool} is missing and this user cannot install it: apt-get install {}",
             PACKAGES.join(" ")
         );
         let installer = Installer {
-            lock: std::env::temp_dir().join("sriov-sim-install-mingw-w64.lock"),
+            lock: install_lock("mingw-w64"),
             installed: &|| {
                 runs("x86_64-w64-mingw32-gcc")
                     && runs("x86_64-w64-mingw32-nm")
@@ -191,4 +187,155 @@ pub fn cross_built_images() -> &'static std::path::Path {
 /// The bytes of a cross-built image: `pf_miniport` or `vf_miniport`.
 pub fn image_bytes(name: &str) -> Vec<u8> {
     std::fs::read(cross_built_images().join(format!("{name}.dll"))).expect("image built")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// The lock file for installing `what`, shared by every test process on the machine.
+fn install_lock(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("sriov-sim-install-{what}.lock"))
+}
+
+/// Where a tool cannot be installed at all (not Linux), say so; in CI, fail.
+fn not_installable(what: &str) -> Option<&'static str> {
+    assert!(std::env::var_os("CI").is_none(), "{what} is required in CI");
+    eprintln!("SKIPPED: {what} is not installed on this host");
+    None
+}
+
+/// osslsigncode's version as (major, minor), if it runs.
+fn osslsigncode_version() -> Option<(u32, u32)> {
+    let out = Command::new("osslsigncode")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "osslsigncode 2.9, using: ..."
+    let v = text.split_whitespace().nth(1)?;
+    let mut parts = v.split('.').map(|p| {
+        p.trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse::<u32>()
+            .ok()
+    });
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+/// osslsigncode 2.8 or later (the first to verify catalog files and to check a file against a
+/// catalog, per its change log), from Debian's packages: the release's own, or on Debian 12
+/// (which has 2.5) bookworm-backports. `None` only where it cannot exist (the reason printed).
+pub fn osslsigncode() -> Option<&'static str> {
+    const MIN: (u32, u32) = (2, 8);
+    let installed = || osslsigncode_version().is_some_and(|v| v >= MIN);
+    if installed() {
+        return Some("osslsigncode");
+    }
+    if !cfg!(target_os = "linux") {
+        return not_installable("osslsigncode >= 2.8");
+    }
+    assert!(
+        is_root(),
+        "osslsigncode >= 2.8 is missing and this user cannot install it (apt-get install osslsigncode, from bookworm-backports on Debian 12)"
+    );
+    let install = || {
+        let _ = apt_install(&["osslsigncode"]);
+        let bookworm = std::fs::read_to_string("/etc/os-release")
+            .is_ok_and(|t| t.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+        if !installed() && bookworm {
+            std::fs::write(
+                "/etc/apt/sources.list.d/bookworm-backports.list",
+                "deb http://deb.debian.org/debian bookworm-backports main\n",
+            )
+            .map_err(|e| format!("writing the bookworm-backports source: {e}"))?;
+            apt_install(&["-t", "bookworm-backports", "osslsigncode"])?;
+        }
+        Ok(())
+    };
+    let result = Installer {
+        lock: install_lock("osslsigncode"),
+        installed: &installed,
+        install: &install,
+    }
+    .ensure();
+    if let Err(e) = result {
+        panic!(
+            "installing osslsigncode >= 2.8 failed ({e}; found {:?})",
+            osslsigncode_version()
+        );
+    }
+    Some("osslsigncode")
+}
+
+/// A Python 3 with the `pefile` module (from PyPI), for an independent PE checksum.
+/// `None` only where it cannot exist (the reason printed).
+pub fn python_with_pefile() -> Option<&'static str> {
+    let has = || {
+        Command::new("python3")
+            .args(["-c", "import pefile"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has() {
+        return Some("python3");
+    }
+    if !runs("python3") {
+        return not_installable("python3");
+    }
+    let install = || {
+        let _ = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "pefile"])
+            .status();
+        if !has() && cfg!(target_os = "linux") && is_root() {
+            // A system Python that pip may not change (PEP 668): Debian packages pefile too.
+            apt_install(&["python3-pefile"])?;
+        }
+        Ok(())
+    };
+    let result = Installer {
+        lock: install_lock("pefile"),
+        installed: &has,
+        install: &install,
+    }
+    .ensure();
+    if let Err(e) = result {
+        panic!(
+            "installing pefile failed ({e}): pip install pefile, or apt-get install python3-pefile"
+        );
+    }
+    Some("python3")
+}
+
+/// A command-line tool from one of Debian's packages (`openssl`, ...), installed when missing.
+/// `None` only where it cannot exist (the reason printed).
+pub fn debian_tool(tool: &'static str, version_arg: &str, package: &str) -> Option<&'static str> {
+    let tool_runs = || {
+        Command::new(tool)
+            .arg(version_arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if tool_runs() {
+        return Some(tool);
+    }
+    if !cfg!(target_os = "linux") {
+        return not_installable(tool);
+    }
+    assert!(
+        is_root(),
+        "{tool} is missing and this user cannot install it: apt-get install {package}"
+    );
+    let result = Installer {
+        lock: install_lock(package),
+        installed: &tool_runs,
+        install: &|| apt_install(&[package]),
+    }
+    .ensure();
+    if let Err(e) = result {
+        panic!("installing {package} for {tool} failed: {e}");
+    }
+    Some(tool)
 }

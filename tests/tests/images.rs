@@ -1,8 +1,11 @@
 //! The Windows images themselves: cross-builds both drivers for `x86_64-pc-windows-msvc`
 //! with rust-lld (the README's command) and inspects the PE32+ files: headers, entry point,
 //! relocations, sections, imports, and every imported name against mingw-w64's import
-//! libraries for ndis.sys, ntoskrnl.exe and hal.dll (an independent export list), and each
-//! function's stack frame from its unwind codes. What the PDBs hold: `debugging.rs`.
+//! libraries for ndis.sys, ntoskrnl.exe and hal.dll (an independent export list), each import's
+//! minimum Windows version (docs/imports.md) against the INFs' target, what the linker must say
+//! for a driver (checksum, non-pageable sections, CET compatibility), and each function's stack
+//! frame from its unwind codes. What the PDBs hold: `debugging.rs`; the signed packages:
+//! `package.rs`.
 use object::pe;
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{LittleEndian as LE, Object, ObjectSection};
@@ -10,12 +13,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-/// Exports newer than mingw-w64 10's import libraries, each with its source.
-const NEWER_THAN_MINGW: &[(&str, &str, &str)] = &[(
-    "ntoskrnl.exe",
-    "ExAllocatePool2",
-    "Windows 10 2004+, learn.microsoft.com ddi/wdm/nf-wdm-exallocatepool2",
-)];
+/// Exports newer than mingw-w64 10's import libraries, each with its source (none today: the
+/// one there was, ExAllocatePool2, is newer than the INFs' target and no longer imported).
+const NEWER_THAN_MINGW: &[(&str, &str, &str)] = &[];
 
 struct Image {
     bytes: Vec<u8>,
@@ -338,4 +338,174 @@ fn kernel_stack_frames_stay_under_a_page() {
         );
         assert!(size > 0, "{name}: no frame sizes decoded");
     }
+}
+
+#[test]
+fn images_carry_the_pe_checksum() {
+    for name in ["pf_miniport", "vf_miniport"] {
+        let bytes = &images()[name].bytes;
+        assert_ne!(
+            xtask::pe::stored_checksum(bytes),
+            Ok(0),
+            "{name}: no checksum"
+        );
+        assert_eq!(
+            xtask::pe::verify_checksum(bytes),
+            Ok(()),
+            "{name}: checksum"
+        );
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn loader_refuses_a_missing_or_wrong_checksum() {
+    let good = images()["vf_miniport"].bytes.clone();
+    let at = xtask::pe::layout(&good).unwrap().checksum;
+    let stored = xtask::pe::stored_checksum(&good).unwrap();
+    for (what, value) in [("missing", 0u32), ("wrong", stored ^ 0x10)] {
+        let mut bad = good.clone();
+        bad[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        match sim::loader::LoadedImage::load(&bad, sim::exports::resolve) {
+            Err(e) => assert!(e.contains("checksum"), "{what}: {e}"),
+            Ok(_) => panic!("an image with a {what} checksum was loaded"),
+        }
+    }
+    // A changed byte elsewhere (here in the DOS stub) no longer matches the stored sum either.
+    let mut changed = good.clone();
+    changed[0x40] ^= 0xFF;
+    assert!(sim::loader::LoadedImage::load(&changed, sim::exports::resolve).is_err());
+    assert!(sim::loader::LoadedImage::load(&good, sim::exports::resolve).is_ok());
+}
+
+/// link.exe's /DRIVER marks a driver's sections not pageable; rust-lld is told with /SECTION
+/// (common/driver_build.rs). Only the discardable .reloc may lack it.
+#[test]
+fn resident_sections_are_not_pageable() {
+    for name in ["pf_miniport", "vf_miniport"] {
+        let file = pe(name);
+        let mut resident = 0;
+        for s in file.section_table().iter() {
+            let flags = s.characteristics.get(LE);
+            let section = String::from_utf8_lossy(s.raw_name()).into_owned();
+            assert!(
+                !section.starts_with("PAGE") && !section.starts_with("INIT"),
+                "{name}: pageable or discardable code section {section}"
+            );
+            if flags & pe::IMAGE_SCN_MEM_DISCARDABLE != 0 {
+                continue;
+            }
+            resident += 1;
+            assert_ne!(
+                flags & pe::IMAGE_SCN_MEM_NOT_PAGED,
+                0,
+                "{name}: section {section} is pageable ({flags:#010x})"
+            );
+        }
+        assert!(resident >= 3, "{name}: only {resident} resident sections");
+    }
+}
+
+/// /CETCOMPAT: the extended DLL characteristics debug entry (IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS,
+/// 20) carries IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT (0x01), "PE Format".
+#[test]
+fn images_are_cet_compatible() {
+    for name in ["pf_miniport", "vf_miniport"] {
+        let bytes = &images()[name].bytes[..];
+        let file = pe(name);
+        let dir = file
+            .data_directory(pe::IMAGE_DIRECTORY_ENTRY_DEBUG)
+            .expect("a debug directory");
+        let entries = dir
+            .data(bytes, &file.section_table())
+            .expect("debug entries");
+        let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let ex = entries
+            .chunks_exact(28)
+            .find(|e| u32_at(e, 12) == 20)
+            .unwrap_or_else(|| {
+                panic!("{name}: no extended DLL characteristics (link with /CETCOMPAT)")
+            });
+        let at = u32_at(ex, 24) as usize;
+        assert_ne!(u32_at(bytes, at) & 0x01, 0, "{name}: not CET compatible");
+    }
+}
+
+/// docs/imports.md: (module, import) -> (minimum build, minimum Windows).
+fn import_table() -> BTreeMap<(String, String), (u32, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/imports.md");
+    let text = std::fs::read_to_string(&path).expect("docs/imports.md");
+    text.lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| module"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let build = cells[4]
+                .parse::<u32>()
+                .unwrap_or_else(|_| panic!("docs/imports.md: bad build in {l}"));
+            assert!(!cells[5].is_empty(), "docs/imports.md: no page for {l}");
+            (
+                (cells[1].to_string(), cells[2].to_string()),
+                (build, cells[3].to_string()),
+            )
+        })
+        .collect()
+}
+
+/// The oldest Windows build the INFs install on: the lowest build their models decorations name
+/// (`NTamd64.10.0...17763`); a decoration without one would mean every NT release.
+fn inf_target_build() -> u32 {
+    ["pf_miniport", "vf_miniport"]
+        .iter()
+        .flat_map(|d| {
+            let path =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../inf/{d}.inx"));
+            let inx = std::fs::read_to_string(path).unwrap();
+            xtask::inf::Inf::parse(&inx).targets()
+        })
+        .map(|(section, t)| {
+            t.build
+                .unwrap_or_else(|| panic!("[{section}] names no build: every NT would be a target"))
+        })
+        .min()
+        .expect("a models section")
+}
+
+/// Imports that `table` does not know or that are newer than `target`.
+fn too_new(
+    imports: &[(String, String)],
+    table: &BTreeMap<(String, String), (u32, String)>,
+    target: u32,
+) -> Vec<String> {
+    imports
+        .iter()
+        .filter_map(|(m, f)| match table.get(&(m.clone(), f.clone())) {
+            None => Some(format!("{m}!{f} is not in docs/imports.md")),
+            Some((build, windows)) if *build > target => Some(format!(
+                "{m}!{f} needs {windows} (build {build}), newer than build {target}"
+            )),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn no_import_is_newer_than_the_infs_target() {
+    let table = import_table();
+    let target = inf_target_build();
+    assert_eq!(
+        target, 17763,
+        "the INFs target Windows 10 1809 / Server 2019"
+    );
+    for name in ["pf_miniport", "vf_miniport"] {
+        let bad = too_new(&imports(name), &table, target);
+        assert!(bad.is_empty(), "{name}:\n  {}", bad.join("\n  "));
+    }
+    // The check bites: the allocator's old import, and one the table lacks.
+    let old = [
+        ("ntoskrnl.exe".to_string(), "ExAllocatePool2".to_string()),
+        ("ntoskrnl.exe".to_string(), "ExAllocatePool3".to_string()),
+    ];
+    let bad = too_new(&old, &table, target);
+    assert!(bad[0].contains("Windows 10, version 2004"), "{bad:?}");
+    assert!(bad[1].contains("not in docs/imports.md"), "{bad:?}");
 }

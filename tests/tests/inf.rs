@@ -4,41 +4,10 @@ use std::collections::BTreeMap;
 
 type Sections = BTreeMap<String, Vec<String>>;
 
-/// Parses INF text into lower-cased section names and their non-empty, comment-free lines.
+/// Parses INF text into lower-cased section names and their non-empty, comment-free lines
+/// (the packaging tool's parser, which reads the same INFs), `$ARCH$` read as `amd64`.
 fn parse(text: &str) -> Sections {
-    let mut sections = Sections::new();
-    let mut current = String::new();
-    for raw in text.lines() {
-        let mut line = String::new();
-        let mut quoted = false;
-        for c in raw.chars() {
-            match c {
-                '"' => {
-                    quoted = !quoted;
-                    line.push(c);
-                }
-                ';' if !quoted => break,
-                _ => line.push(c),
-            }
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('[') && line.ends_with(']') {
-            current = line[1..line.len() - 1]
-                .trim()
-                .replace("$ARCH$", "amd64")
-                .to_lowercase();
-            sections.entry(current.clone()).or_default();
-        } else {
-            sections
-                .entry(current.clone())
-                .or_default()
-                .push(line.replace("$ARCH$", "amd64"));
-        }
-    }
-    sections
+    xtask::inf::Inf::parse(&text.replace("$ARCH$", "amd64")).sections
 }
 
 fn key_values(lines: &[String]) -> Vec<(String, String)> {
@@ -109,6 +78,11 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
         "Version.DriverVer (stampinf fills it)".into(),
     );
     need(v("pnplockdown") == "1", "Version.PnpLockdown".into());
+    let driver_ver = v("driverver");
+    need(
+        driver_ver.is_empty() || driver_ver_is_well_formed(&driver_ver),
+        format!("Version.DriverVer {driver_ver:?} is not mm/dd/yyyy,w.x.y.z"),
+    );
     need(
         value(&s, "destinationdirs", "defaultdestdir").as_deref() == Some("13"),
         "DefaultDestDir = 13 (run from the driver store)".into(),
@@ -320,6 +294,19 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
     errors
 }
 
+/// `mm/dd/yyyy,w.x.y.z` ("INF DriverVer directive"): a real date, four 16-bit parts.
+fn driver_ver_is_well_formed(v: &str) -> bool {
+    let Some((date, version)) = v.split_once(',') else {
+        return false;
+    };
+    let d: Vec<Option<u32>> = date.trim().split('/').map(|p| p.parse().ok()).collect();
+    let date_ok = matches!(d[..], [Some(m), Some(day), Some(y)]
+        if (1..=12).contains(&m) && (1..=31).contains(&day) && (1980..=9999).contains(&y))
+        && date.trim().len() == 10;
+    let parts: Vec<Option<u32>> = version.trim().split('.').map(|p| p.parse().ok()).collect();
+    date_ok && parts.len() == 4 && parts.iter().all(|p| p.is_some_and(|n| n <= 65_535))
+}
+
 fn source(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../inf/{name}", env!("CARGO_MANIFEST_DIR")))
         .expect("INF source present")
@@ -362,8 +349,8 @@ fn checker_catches_broken_infs() {
             "Class must be Net",
         ),
         (
-            pf.replace("[Models.NT$ARCH$]", "[Models.NTx86]"),
-            "models section [models.ntamd64] missing",
+            pf.replace("[Models.NT$ARCH$.10.0...17763]", "[Models.NTx86]"),
+            "models section [models.ntamd64.10.0...17763] missing",
         ),
         (
             format!("{pf}\n[Extra]\nHKR, Ndi\\params\\*SriovPreferred, Default, 0, \"1\"\n"),
@@ -382,4 +369,50 @@ fn checker_catches_broken_infs() {
         source("vf_miniport.inx")
     );
     assert!(!check(&vf_with_sriov, "vf_miniport", false).is_empty());
+}
+
+/// The INFs as `cargo package-drivers` ships them: stamped like stampinf (architecture, DriverVer).
+fn stamped(name: &str) -> String {
+    let version = xtask::inf::driver_version(xtask::VERSION).expect("a four-part version");
+    let date = xtask::inf::Date {
+        year: 2026,
+        month: 12,
+        day: 1,
+    };
+    xtask::inf::stamp(&source(&format!("{name}.inx")), "amd64", date, &version).expect("stamped")
+}
+
+#[test]
+fn stamped_infs_keep_every_check() {
+    for (name, pf) in [("pf_miniport", true), ("vf_miniport", false)] {
+        let text = stamped(name);
+        assert!(!text.contains("$ARCH$"), "{name}: $ARCH$ left");
+        let version = xtask::inf::driver_version(xtask::VERSION).unwrap();
+        assert!(
+            text.contains(&format!("DriverVer   = 12/01/2026,{version}")),
+            "{name}: DriverVer not stamped"
+        );
+        let e = check(&text, name, pf);
+        assert!(e.is_empty(), "{name}.inf (stamped):\n  {}", e.join("\n  "));
+    }
+}
+
+#[test]
+fn checker_catches_a_malformed_driver_ver() {
+    let version = xtask::inf::driver_version(xtask::VERSION).unwrap();
+    let text =
+        stamped("pf_miniport").replace(&format!("12/01/2026,{version}"), "12/01/2026,0.1.0.0");
+    for bad in [
+        "13/01/2026,0.1.0.0",
+        "12/01/2026,0.1.0",
+        "12/01/2026,0.70000.0.0",
+        "2026-12-01,1.0.0.0",
+    ] {
+        let broken = text.replace("12/01/2026,0.1.0.0", bad);
+        let e = check(&broken, "pf_miniport", true);
+        assert!(
+            e.iter().any(|m| m.contains("DriverVer")),
+            "{bad}: not caught ({e:?})"
+        );
+    }
 }

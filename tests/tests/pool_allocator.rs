@@ -1,6 +1,7 @@
 //! The drivers' global allocator (`common::pool_alloc::PoolAllocator`, installed in the `.sys`
-//! images by `kernel_runtime!`) against the simulator's `ExAllocatePool2` and
-//! `ExFreePoolWithTag`, which track every block by its tag.
+//! images by `kernel_runtime!`) against the simulator's `ExAllocatePoolWithTag` and
+//! `ExFreePoolWithTag`, which track every block by its tag and refuse any pool type but
+//! `NonPagedPoolNx`.
 use common::mem::pool_tag;
 use common::pool_alloc::{POOL_ALIGNMENT, PoolAllocator};
 use sim::{Config, World};
@@ -84,4 +85,24 @@ fn frees_with_its_own_tag() {
             .any(|m| m.contains("freed with tag VfRs") && m.contains("PfRs")),
         "tag mismatch not caught: {v:?}"
     );
+}
+
+#[test]
+fn simulator_refuses_executable_pool() {
+    // The check the allocator's pool type is held to: NonPagedPool (0) is executable.
+    let w = World::new(Config::default());
+    // SAFETY: the simulator's export, called as a driver would; null is its refusal.
+    let p = unsafe { sim::exports::ExAllocatePoolWithTag(0, 64, TAG) };
+    assert!(p.is_null());
+    assert!(
+        w.violations().iter().any(|m| m.contains("NonPagedPoolNx")),
+        "executable pool not caught"
+    );
+    let a = PoolAllocator::new(TAG);
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    // SAFETY: a non-zero layout; freed right after.
+    let q = unsafe { a.alloc(layout) };
+    assert!(!q.is_null(), "the allocator's own pool type is accepted");
+    // SAFETY: allocated above with this layout.
+    unsafe { a.dealloc(q, layout) };
 }

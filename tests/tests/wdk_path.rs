@@ -113,17 +113,16 @@ fn every_driver_has_its_inx_the_wdk_feature_and_a_cdylib() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        for needed in [
-            "sriov-common/wdk",
-            "dep:wdk-build",
-            "dep:wdk-alloc",
-            "dep:wdk-panic",
-        ] {
+        for needed in ["sriov-common/wdk", "dep:wdk-build", "dep:wdk-panic"] {
             assert!(
                 wdk.contains(&needed),
                 "{name}: `wdk` feature lacks {needed}"
             );
         }
+        assert!(
+            get(&manifest, &["dependencies", "wdk-alloc"]).is_none(),
+            "{name}: wdk-alloc allocates with ExAllocatePool2 (Windows 10 2004+), newer than the INFs' target"
+        );
     }
 }
 
@@ -162,4 +161,59 @@ fn makefile_and_build_scripts_use_the_same_wdk_build() {
             "{name}: wdk-build {dep}, Makefile.toml {in_script}"
         );
     }
+}
+
+/// Both paths lay out one package shape (xtask/src/package.rs): Makefile.toml's last packaging
+/// step copies wdk-build's `<crate>_package` into target/driver-packages the same way.
+#[test]
+fn wdk_path_lays_out_the_same_package_folders() {
+    let makefile = read_toml("Makefile.toml");
+    assert_eq!(
+        get(&makefile, &["tasks", "package-driver", "run_task"]).and_then(Value::as_str),
+        Some("lay-out-driver-packages"),
+        "wdk-build's package-driver ends with the layout step"
+    );
+    let script = get(&makefile, &["tasks", "lay-out-driver-packages", "script"])
+        .and_then(Value::as_str)
+        .expect("the layout script");
+    use xtask::package::{CERTIFICATE, OUT_DIR, SYMBOLS};
+    for needle in [
+        format!("/target/{OUT_DIR}\""),
+        format!("${{out}}/{SYMBOLS}/${{name}}.pdb"),
+        format!("${{out}}/{CERTIFICATE}"),
+        "${out}/${name}/${name}.${ext}".to_string(),
+        "exts = array sys inf cat".to_string(),
+    ] {
+        assert!(script.contains(&needle), "the layout script lacks {needle}");
+    }
+    // stampinf stamps as xtask does: architecture, catalog name, major.minor.patch.0.
+    let task_args = |task: &str| -> Vec<String> {
+        get(&makefile, &["tasks", task, "args"])
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{task} args"))
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let args = task_args("stampinf");
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args[i + 1].as_str())
+    };
+    assert_eq!(after("-v"), Some("${CARGO_MAKE_CRATE_VERSION}.0"));
+    assert_eq!(after("-c"), Some("${CARGO_MAKE_CRATE_FS_NAME}.cat"));
+    assert_eq!(after("-a"), Some("${WDK_BUILD_STAMPINF_ARCH}"));
+    assert_eq!(
+        xtask::inf::driver_version(env!("CARGO_PKG_VERSION")).unwrap(),
+        format!("{}.0", env!("CARGO_PKG_VERSION")),
+        "the two paths derive the same DriverVer version"
+    );
+    // Inf2Cat targets what the INFs' decorations say (NTamd64.10.0...17763).
+    let inf2cat = task_args("inf2cat");
+    assert!(
+        inf2cat.iter().any(|a| a == "/os:10_RS5_X64,ServerRS5_X64"),
+        "{inf2cat:?}"
+    );
 }

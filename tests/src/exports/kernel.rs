@@ -122,9 +122,17 @@ ndis_fn! {
     }
 
     #[unsafe(no_mangle)]
-    pub unsafe fn ExAllocatePool2(_flags: u64, size: usize, tag: u32) -> *mut c_void {
+    pub unsafe fn ExAllocatePoolWithTag(pool_type: i32, size: usize, tag: u32) -> *mut c_void {
+        if pool_type != common::pool_alloc::NON_PAGED_POOL_NX {
+            if let Some(w) = current_world() {
+                w.violation(format!(
+                    "ExAllocatePoolWithTag with pool type {pool_type}: a driver allocates NonPagedPoolNx (512), never executable pool"
+                ));
+            }
+            return std::ptr::null_mut();
+        }
         match (current_world(), u32::try_from(size)) {
-            (Some(w), _) if w.fails("ExAllocatePool") => std::ptr::null_mut(),
+            (Some(w), _) if w.fails("ExAllocatePoolWithTag") => std::ptr::null_mut(),
             (Some(w), Ok(n)) => w.allocate(n, tag),
             _ => std::ptr::null_mut(),
         }

@@ -116,7 +116,7 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             IoGetDriverObjectExtension,
             DbgPrintEx,
             KeBugCheckEx,
-            ExAllocatePool2,
+            ExAllocatePoolWithTag,
             ExFreePoolWithTag,
         ),
     };

@@ -26,7 +26,7 @@ pub const FALLIBLE: &[&str] = &[
     "IoAllocateDriverObjectExtension",
     "NdisMSetMiniportAttributes",
     "NdisAllocateMemoryWithTagPriority",
-    "ExAllocatePool",
+    "ExAllocatePoolWithTag",
     "NdisAllocateIoWorkItem",
     "NdisOpenConfigurationEx",
     "NdisReadConfiguration",

@@ -1,5 +1,5 @@
 //! Pool memory: what the drivers allocate with a tag (NdisAllocateMemoryWithTagPriority,
-//! ExAllocatePool2), counted per tag so that tests see leaks, and checked on free.
+//! ExAllocatePoolWithTag), counted per tag so that tests see leaks, and checked on free.
 use super::{Machine, lock};
 use crate::timeline::Event;
 use std::collections::BTreeMap;
