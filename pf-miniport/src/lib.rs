@@ -31,6 +31,12 @@ pub mod management;
 mod oids;
 pub mod store;
 mod switch;
+// Issue 10: VPorts, receive filters, PCI virtualization, standardized keywords.
+mod filters;
+pub mod keywords;
+mod params;
+mod pci;
+pub mod vport;
 
 pub use adapter::{Adapter, MAX_VFS};
 pub use store::Staged;

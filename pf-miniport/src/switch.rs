@@ -35,6 +35,9 @@ impl Adapter {
                 OidError::invalid_parameter("only the default switch is supported"),
             );
         }
+        if let Err(e) = crate::vport::check_create_switch(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if num_vfs as usize > MAX_VFS {
             return req.refuse(
                 LOG,
@@ -74,6 +77,7 @@ impl Adapter {
         st.switch_created = true;
         st.num_vfs = num_vfs as u16;
         drop(st);
+        self.create_default_vport();
         req.set_bytes_read(NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "NIC switch created with {} VFs", num_vfs);
         NDIS_STATUS_SUCCESS
@@ -111,6 +115,7 @@ impl Adapter {
                 self.free_vf_store(store);
             }
         }
+        self.clear_switch_objects();
         self.inner.lock().switch_created = false;
         // SAFETY: valid adapter handle; disabling is the documented inverse (NDIS-FACTS §8.2.4).
         let status = unsafe { NdisMEnableVirtualization(self.handle, 0, FALSE, FALSE, FALSE) };
@@ -230,6 +235,10 @@ impl Adapter {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
+        if self.vf_has_vport(vf_id) {
+            let e = OidError::invalid_parameter("a VPort is still attached to the VF");
+            return req.refuse(LOG, WHAT, e);
+        }
         match self.take_vf(vf_id) {
             Some(store) => self.free_vf_store(store),
             None => {

@@ -12,9 +12,11 @@
 pub mod chaos;
 pub mod debug_info;
 pub mod exports;
+pub mod hyperv; // issue 10
 pub mod irql;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod loader;
+pub mod pci; // issue 10
 pub mod rng;
 pub mod timeline;
 pub mod tools;

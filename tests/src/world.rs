@@ -59,6 +59,8 @@ pub struct SimAdapter {
     pub link: Mutex<Vec<(bool, u64)>>,
     pub completions: Mutex<Vec<(usize, NDIS_STATUS)>>,
     pub sends_completed: AtomicU64,
+    /// Issue 10: filter/switch capabilities and the PCI model (`hyperv.rs`, `pci.rs`).
+    pub ext: crate::hyperv::AdapterExt,
 }
 
 /// A copy of what a miniport declared in its general attributes.
@@ -352,6 +354,7 @@ impl WorldInner {
             link: Mutex::new(Vec::new()),
             completions: Mutex::new(Vec::new()),
             sends_completed: AtomicU64::new(0),
+            ext: Default::default(),
         });
         let ptr: *const SimAdapter = &*a;
         lock(&self.state).adapters.push(a);
