@@ -41,6 +41,11 @@ pub mod vport;
 pub use adapter::{Adapter, MAX_VFS};
 pub use store::Staged;
 
+/// The size of one VF's slice of VF BAR 0 (the simulated hardware's).
+pub const fn pci_vf_bar0_len() -> u32 {
+    pci::VF_BAR0_LEN
+}
+
 use common::ffi::*;
 use common::mem::pool_tag;
 
