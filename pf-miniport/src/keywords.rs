@@ -52,8 +52,10 @@ pub struct Keywords {
 /// # Safety
 /// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
 pub unsafe fn read(handle: NDIS_HANDLE) -> Keywords {
-    // SAFETY (all reads below): the caller's handle, at PASSIVE_LEVEL.
-    let get = |k: &[u16]| unsafe { miniport::read_keyword_u32(handle, k) };
+    let get = |k: &[u16]| {
+        // SAFETY: the caller's adapter handle, at PASSIVE_LEVEL inside MiniportInitializeEx.
+        unsafe { miniport::read_keyword_u32(handle, k) }
+    };
     let mut kw = Keywords {
         sriov_preferred: get(&SRIOV_PREFERRED) == Some(1),
         vmq_preferred: get(&RSS_OR_VMQ_PREFERENCE) == Some(1),

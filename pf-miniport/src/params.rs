@@ -74,7 +74,7 @@ pub(crate) fn require_output(req: &OidRequest<'_>, size: u32) -> Result<(), OidE
 /// an even length of at most 256 characters (`IF_MAX_STRING_SIZE`, mingw-w64 `ifdef.h`).
 pub(crate) fn counted_string_ok(input: &[u8], at: usize) -> bool {
     let len = le16(input, at);
-    len % 2 == 0 && len <= 512
+    len.is_multiple_of(2) && len <= 512
 }
 
 /// A MAC address a VPort filter may carry: not zero, not multicast or broadcast.

@@ -266,7 +266,7 @@ impl Adapter {
         let r = (|| {
             require_kind(req, RequestKind::Query)?;
             let header = NDIS_SIZEOF_SRIOV_PROBED_BARS_INFO_REVISION_1;
-            let least = header as u32 + VALUES;
+            let least = (header as u32).saturating_add(VALUES);
             let capacity = req.capacity();
             if capacity < least as usize {
                 return Err(OidError::invalid_length(
@@ -425,7 +425,7 @@ impl Adapter {
             let vf = le16(input, offset_of!(Info, VFId));
             let index = le16(input, offset_of!(Info, BarIndex));
             let at = le32(input, offset_of!(Info, BarResourcesOffset));
-            let least = size as u32 + descriptor;
+            let least = (size as u32).saturating_add(descriptor);
             if req.capacity() < least as usize {
                 return Err(OidError::invalid_length(
                     least,

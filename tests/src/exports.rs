@@ -310,7 +310,7 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMGetVirtualFunctionBusData") else { return 0 };
         let w = a.world();
         if !irql_max(w, DISPATCH_LEVEL, "NdisMGetVirtualFunctionBusData") || !pf_only(a, "NdisMGetVirtualFunctionBusData") { return 0; }
-        if Buffer.is_null() || !w.virtualization().is_some_and(|n| VFId < n) { return 0; }
+        if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
         // SAFETY: the PF passes a buffer of Length bytes.
         let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
         a.ext.pci().read_vf(VFId, Offset, out)
@@ -322,7 +322,7 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMSetVirtualFunctionBusData") else { return 0 };
         let w = a.world();
         if !irql_max(w, DISPATCH_LEVEL, "NdisMSetVirtualFunctionBusData") || !pf_only(a, "NdisMSetVirtualFunctionBusData") { return 0; }
-        if Buffer.is_null() || !w.virtualization().is_some_and(|n| VFId < n) { return 0; }
+        if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
         // SAFETY: the PF passes Length bytes.
         let data = unsafe { std::slice::from_raw_parts(Buffer.cast::<u8>(), Length as usize) };
         a.ext.pci().write_vf(VFId, Offset, data)

@@ -87,7 +87,8 @@ fn create_switch_allocates_the_default_vport_and_delete_removes_it() {
 fn create_switch_hostile_parameters() {
     let w = World::new(Config::default());
     w.load_pf().expect("PF initializes");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "SwitchType unspecified",
             Box::new(|b| put32(b, 8, NdisNicSwitchTypeUnspecified)),

@@ -178,7 +178,7 @@ fn set_filter_hostile() {
             "VLAN field and UNTAGGED_OR_ZERO",
             with(
                 f + 4,
-                NDIS_RECEIVE_FILTER_FIELD_MAC_HEADER_VLAN_UNTAGGED_OR_ZERO | 0,
+                NDIS_RECEIVE_FILTER_FIELD_MAC_HEADER_VLAN_UNTAGGED_OR_ZERO,
             ),
         ),
         ("no VLAN field and no UNTAGGED_OR_ZERO", {
