@@ -12,6 +12,7 @@
 pub mod chaos;
 pub mod debug_info;
 pub mod exports;
+pub mod host_flow; // issue 10
 pub mod hyperv; // issue 10
 pub mod irql;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
