@@ -111,3 +111,59 @@ fn the_documented_flow_runs_with_the_images() {
     assert!(flow.steps.iter().any(|s| s.kind == RequestKind::Query));
     w.assert_clean();
 }
+
+/// docs/hyperv-conformance.md: every row names a test, and every test it names exists
+/// (`file.rs::name` is a `fn name` in tests/tests/file.rs; a bare `file.rs` is a test file).
+#[test]
+fn every_conformance_row_names_an_existing_test() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let doc = std::fs::read_to_string(format!("{root}/docs/hyperv-conformance.md")).unwrap();
+    let mut rows = 0;
+    for line in doc
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---") && !l.starts_with("| Step"))
+    {
+        rows += 1;
+        let test_cell = line.trim_end_matches('|').rsplit('|').next().unwrap();
+        let mut named = 0;
+        for part in test_cell.split('`').skip(1).step_by(2) {
+            let (file, names) = part.split_once("::").unwrap_or((part, ""));
+            if !file.ends_with(".rs") {
+                continue;
+            }
+            let src = std::fs::read_to_string(format!("{root}/tests/tests/{file}"))
+                .unwrap_or_else(|_| panic!("{file} (row: {line})"));
+            for name in names.split(", ").filter(|n| !n.is_empty()) {
+                assert!(
+                    src.contains(&format!("fn {name}(")),
+                    "{file}::{name} does not exist"
+                );
+            }
+            named += 1;
+        }
+        // Names after a comma inside one backtick pair are not used; others are separate pairs.
+        for part in test_cell
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|p| !p.contains(".rs") && !p.contains('('))
+        {
+            let exists = [
+                "pf_nic_switch_oids.rs",
+                "pf_receive_filter_oids.rs",
+                "pf_pci_oids.rs",
+                "pf_keywords.rs",
+                "hyperv_flow.rs",
+            ]
+            .iter()
+            .any(|f| {
+                std::fs::read_to_string(format!("{root}/tests/tests/{f}"))
+                    .unwrap()
+                    .contains(&format!("fn {part}("))
+            });
+            assert!(exists, "{part} does not exist");
+        }
+        assert!(named > 0, "row without a test: {line}");
+    }
+    assert!(rows >= 25, "{rows} rows");
+}

@@ -741,3 +741,30 @@ fn vport_parameters_hostile() {
         None,
     );
 }
+
+/// NDIS builds OID_NIC_SWITCH_CREATE_SWITCH from the `NicSwitches\0` values the INF writes
+/// ("Standardized INF Keywords for SR-IOV"); the PF's checks accept exactly those.
+#[test]
+fn the_infs_nic_switch_values_create_the_switch() {
+    let inx = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../inf/pf_miniport.inx"
+    ))
+    .unwrap();
+    let value = |key: &str| -> u32 {
+        inx.lines()
+            .find(|l| l.starts_with("HKR, NicSwitches\\0,") && l.contains(key))
+            .and_then(|l| l.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} not in the INF"))
+    };
+    let mut b = switch_params(value("*NumVFs"), value("*Flags"));
+    put32(&mut b, 8, value("*SwitchType"));
+    put32(&mut b, 12, value("*SwitchId"));
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    let o = pf_oid(&w, Method, OID_NIC_SWITCH_CREATE_SWITCH, &mut b);
+    assert_eq!(o.status, NDIS_STATUS_SUCCESS);
+    assert_eq!(w.inner().virtualization(), Some(value("*NumVFs") as u16));
+    w.assert_clean();
+}
