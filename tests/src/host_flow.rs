@@ -134,6 +134,14 @@ impl<'w> HostFlow<'w> {
         } else {
             pf_oid(self.w, kind, oid, buf)
         };
+        self.w.inner().record(crate::timeline::Event::Lifecycle {
+            who: "host".into(),
+            what: format!(
+                "{} ({kind:?}) -> {}: {what}",
+                oid_name(oid),
+                timeline::status_text(o.status)
+            ),
+        });
         self.steps.push(Step {
             page,
             what,
@@ -401,16 +409,56 @@ impl<'w> HostFlow<'w> {
         Ok(())
     }
 
-    /// The whole documented life of `vms` VMs: switch, host vNIC, each VM's VF up and in its
-    /// guest (checked consistent through NDIS), each torn down, the switch deleted.
-    pub fn run(&mut self, vms: u16) -> Result<(), String> {
+    /// The host's part of bringing up `vms` VMs: capability checks, the switch, a host vNIC
+    /// filter, and each VM's VF through the initialization sequence into its guest.
+    pub fn start(&mut self, vms: u16) -> Result<Vec<VmVf>, String> {
         self.check_pf_capabilities()?;
         self.create_switch(u32::from(vms).max(1))?;
         self.host_vnic([0x00, 0x15, 0x5D, 0x00, 0x00, 0xF0])?;
-        let mut up = Vec::new();
-        for i in 0..vms {
-            let [hi, lo] = i.to_be_bytes();
-            let vm = self.add_vm([0x00, 0x15, 0x5D, 0x01, hi, lo], Some(100 + i))?;
+        (0..vms)
+            .map(|i| {
+                let [hi, lo] = i.to_be_bytes();
+                self.add_vm([0x00, 0x15, 0x5D, 0x01, hi, lo], Some(100 + i))
+            })
+            .collect()
+    }
+
+    /// The virtual switch changes a VM's address: a new filter on the VF's VPort, then the old
+    /// one cleared ("Setting a Receive Filter on a Virtual Port"). The PF writes the address
+    /// into the VF's MAC/VLAN block and invalidates it.
+    pub fn change_vm_address(
+        &mut self,
+        vm: &mut VmVf,
+        mac: [u8; 6],
+        vlan: Option<u16>,
+    ) -> Result<(), String> {
+        let id = self.filter_id();
+        let mut b = filter_params(id, vm.vport, mac, vlan);
+        self.issue(
+            "Setting a Receive Filter on a Virtual Port",
+            "the VM's new address on its VF VPort",
+            Method,
+            OID_RECEIVE_FILTER_SET_FILTER,
+            &mut b,
+        )?;
+        let mut b = clear_filter_params(vm.filter);
+        self.issue(
+            "OID_RECEIVE_FILTER_CLEAR_FILTER",
+            "the VM's old address cleared",
+            Set,
+            OID_RECEIVE_FILTER_CLEAR_FILTER,
+            &mut b,
+        )?;
+        vm.filter = id;
+        vm.mac = mac;
+        Ok(())
+    }
+
+    /// The whole documented life of `vms` VMs: switch, host vNIC, each VM's VF up and in its
+    /// guest (checked consistent through NDIS), each torn down, the switch deleted.
+    pub fn run(&mut self, vms: u16) -> Result<(), String> {
+        let vms = self.start(vms)?;
+        for vm in &vms {
             let reported = self.w.vf_mac_via_oid(vm.vf)?;
             if reported != vm.mac {
                 return Err(format!(
@@ -419,9 +467,8 @@ impl<'w> HostFlow<'w> {
                 ));
             }
             self.w.check_consistent_via_oids(vm.vf)?;
-            up.push(vm);
         }
-        for vm in up {
+        for vm in vms {
             self.remove_vm(vm)?;
         }
         self.delete_switch()
