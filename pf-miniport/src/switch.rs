@@ -240,7 +240,10 @@ impl Adapter {
             return req.refuse(LOG, WHAT, e);
         }
         match self.take_vf(vf_id) {
-            Some(store) => self.free_vf_store(store),
+            Some(store) => {
+                self.free_vf_store(store);
+                self.forget_vf_power(vf_id);
+            }
             None => {
                 return req.refuse(LOG, WHAT, OidError::invalid_parameter("VFId not allocated"));
             }

@@ -203,6 +203,13 @@ impl Adapter {
         self.inner.lock().sw.clear();
     }
 
+    /// A freed VF's power state is gone with it (the next VF with its id starts unset).
+    pub(crate) fn forget_vf_power(&self, vf_id: u16) {
+        if let Some(p) = self.inner.lock().sw.power.get_mut(vf_id as usize) {
+            *p = VfPower::default();
+        }
+    }
+
     /// Whether a nondefault VPort is still attached to `vf_id` (the teardown sequence deletes
     /// it before OID_NIC_SWITCH_FREE_VF).
     pub(crate) fn vf_has_vport(&self, vf_id: u16) -> bool {

@@ -504,3 +504,17 @@ fn pci_oids_without_sriov_are_not_supported() {
         None,
     );
 }
+
+#[test]
+fn a_freed_vf_forgets_its_power_state() {
+    let w = host();
+    let mut b = power_params(1, NdisDeviceStateD3, 0);
+    assert_eq!(
+        pf_oid(&w, Set, OID_SRIOV_SET_VF_POWER_STATE, &mut b).status,
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(w.free_vf(1), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.allocate_vf(), Ok(1));
+    assert_eq!(w.pf().vf_power_state(1), None);
+    w.assert_clean();
+}
