@@ -95,6 +95,9 @@ impl Adapter {
         ) {
             return req.refuse(LOG, WHAT, e);
         }
+        if let Err(e) = crate::vport::check_delete_switch(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if !self.inner.lock().switch_created {
             return req.refuse(
                 LOG,
@@ -155,6 +158,9 @@ impl Adapter {
             Ok(p) => p,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
+        if let Err(e) = crate::vport::check_allocate_vf(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if req.capacity() < size as usize {
             return req.refuse(
                 LOG,
@@ -235,6 +241,9 @@ impl Adapter {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
+        if let Err(e) = crate::vport::check_free_vf(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if self.vf_has_vport(vf_id) {
             let e = OidError::invalid_parameter("a VPort is still attached to the VF");
             return req.refuse(LOG, WHAT, e);

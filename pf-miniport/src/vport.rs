@@ -159,6 +159,53 @@ pub(crate) fn check_create_switch(input: &[u8]) -> Result<(), OidError> {
     Ok(())
 }
 
+type VfParams = NDIS_NIC_SWITCH_VF_PARAMETERS;
+
+/// The members of OID_NIC_SWITCH_ALLOCATE_VF's NDIS_NIC_SWITCH_VF_PARAMETERS beyond SwitchId
+/// and the MAC that `switch.rs` reads: no flags, well-formed names, a MacAddressLength of 0
+/// (none given) or 6 (Ethernet).
+pub(crate) fn check_allocate_vf(input: &[u8]) -> Result<(), OidError> {
+    if le32(input, offset_of!(VfParams, Flags)) != 0 {
+        return Err(OidError::invalid_parameter("Flags not zero"));
+    }
+    for at in [
+        offset_of!(VfParams, VMName),
+        offset_of!(VfParams, VMFriendlyName),
+        offset_of!(VfParams, NicName),
+    ] {
+        if !counted_string_ok(input, at) {
+            return Err(OidError::invalid_parameter("a name's Length"));
+        }
+    }
+    if !matches!(le16(input, offset_of!(VfParams, MacAddressLength)), 0 | 6) {
+        return Err(OidError::invalid_parameter(
+            "MacAddressLength neither 0 nor 6",
+        ));
+    }
+    Ok(())
+}
+
+/// NDIS_NIC_SWITCH_FREE_VF_PARAMETERS.Flags must be zero.
+pub(crate) fn check_free_vf(input: &[u8]) -> Result<(), OidError> {
+    if le32(input, 4) != 0 {
+        return Err(OidError::invalid_parameter("Flags not zero"));
+    }
+    Ok(())
+}
+
+/// NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS: no flags, the default switch.
+pub(crate) fn check_delete_switch(input: &[u8]) -> Result<(), OidError> {
+    if le32(input, 4) != 0 {
+        return Err(OidError::invalid_parameter("Flags not zero"));
+    }
+    if le32(input, 8) != NDIS_DEFAULT_SWITCH_ID {
+        return Err(OidError::invalid_parameter(
+            "SwitchId is not the default switch",
+        ));
+    }
+    Ok(())
+}
+
 fn interrupt_moderation_ok(v: u32) -> bool {
     matches!(
         v,

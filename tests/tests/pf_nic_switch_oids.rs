@@ -768,3 +768,104 @@ fn the_infs_nic_switch_values_create_the_switch() {
     assert_eq!(w.inner().virtualization(), Some(value("*NumVFs") as u16));
     w.assert_clean();
 }
+
+fn vf_params() -> Vec<u8> {
+    let size = NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as usize;
+    let mut p = vec![0u8; size];
+    p[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    p[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
+    p[2..4].copy_from_slice(&(size as u16).to_le_bytes());
+    p
+}
+
+#[test]
+fn allocate_free_and_delete_switch_check_their_other_members() {
+    let w = host_with_switch();
+    type Vf = NDIS_NIC_SWITCH_VF_PARAMETERS;
+    let cases: Vec<(&str, usize, u32)> = vec![
+        ("ALLOCATE_VF Flags", offset_of!(Vf, Flags), 1),
+        ("ALLOCATE_VF odd VMName length", offset_of!(Vf, VMName), 3),
+        (
+            "ALLOCATE_VF VMFriendlyName too long",
+            offset_of!(Vf, VMFriendlyName),
+            1000,
+        ),
+        ("ALLOCATE_VF odd NicName length", offset_of!(Vf, NicName), 7),
+        (
+            "ALLOCATE_VF MacAddressLength 8",
+            offset_of!(Vf, MacAddressLength),
+            8,
+        ),
+        (
+            "ALLOCATE_VF MacAddressLength 32",
+            offset_of!(Vf, MacAddressLength),
+            32,
+        ),
+    ];
+    for (what, at, v) in cases {
+        let mut b = vf_params();
+        b[at..at + 2].copy_from_slice(&(v as u16).to_le_bytes());
+        if at == offset_of!(Vf, Flags) {
+            put32(&mut b, at, v);
+        }
+        expect_refused(
+            &w,
+            what,
+            Method,
+            OID_NIC_SWITCH_ALLOCATE_VF,
+            &mut b,
+            NDIS_STATUS_INVALID_PARAMETER,
+            None,
+        );
+    }
+    assert_eq!(w.allocate_vf(), Ok(0));
+    let mut f = vec![0u8; 12];
+    f[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    f[1] = 1;
+    f[2..4].copy_from_slice(&10u16.to_le_bytes());
+    put32(&mut f, 4, 2);
+    expect_refused(
+        &w,
+        "FREE_VF Flags",
+        Set,
+        OID_NIC_SWITCH_FREE_VF,
+        &mut f,
+        NDIS_STATUS_INVALID_PARAMETER,
+        None,
+    );
+    let delete = |flags: u32, switch: u32| {
+        let mut b = vec![0u8; 12];
+        b[0] = NDIS_OBJECT_TYPE_DEFAULT;
+        b[1] = 1;
+        b[2..4].copy_from_slice(&12u16.to_le_bytes());
+        put32(&mut b, 4, flags);
+        put32(&mut b, 8, switch);
+        b
+    };
+    let mut b = delete(1, 0);
+    expect_refused(
+        &w,
+        "DELETE_SWITCH Flags",
+        Set,
+        OID_NIC_SWITCH_DELETE_SWITCH,
+        &mut b,
+        NDIS_STATUS_INVALID_PARAMETER,
+        None,
+    );
+    let mut b = delete(0, 1);
+    expect_refused(
+        &w,
+        "DELETE_SWITCH other switch",
+        Set,
+        OID_NIC_SWITCH_DELETE_SWITCH,
+        &mut b,
+        NDIS_STATUS_INVALID_PARAMETER,
+        None,
+    );
+    let mut b = delete(0, 0);
+    assert_eq!(
+        pf_oid(&w, Set, OID_NIC_SWITCH_DELETE_SWITCH, &mut b).status,
+        NDIS_STATUS_SUCCESS
+    );
+    w.assert_clean();
+}
