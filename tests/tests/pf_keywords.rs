@@ -185,3 +185,36 @@ fn nic_switch_capabilities_cover_what_the_vport_oids_check() {
     );
     assert_eq!(sw.MaxNumVFs as usize, pf_miniport::MAX_VFS);
 }
+
+/// The PF INF declares `*VMQVlanFiltering` as "Standardized INF Keywords for VMQ" gives it
+/// (enumeration, 0 Disabled, 1 the default), and never `*SriovPreferred` (hidden).
+#[test]
+fn the_inf_declares_vmq_vlan_filtering_and_not_sriov_preferred() {
+    let inx = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../inf/pf_miniport.inx"
+    ))
+    .unwrap();
+    let lines: Vec<String> = inx
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let has = |l: &str| lines.iter().any(|x| x == l);
+    assert!(has(
+        "HKR, Ndi\\params\\*VMQVlanFiltering, Type, 0, \"enum\""
+    ));
+    assert!(has(
+        "HKR, Ndi\\params\\*VMQVlanFiltering, Default, 0, \"1\""
+    ));
+    assert!(has(
+        "HKR, Ndi\\params\\*VMQVlanFiltering\\enum, \"0\", 0, %Disabled%"
+    ));
+    assert!(has(
+        "HKR, Ndi\\params\\*VMQVlanFiltering\\enum, \"1\", 0, %Enabled%"
+    ));
+    assert!(
+        !inx.lines()
+            .filter(|l| !l.trim_start().starts_with(';'))
+            .any(|l| l.contains("*SriovPreferred"))
+    );
+}
