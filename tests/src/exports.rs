@@ -336,10 +336,21 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMGetBusData") else { return 0 };
         let w = a.world();
         if !irql_max(w, DISPATCH_LEVEL, "NdisMGetBusData") || WhichSpace != 0 || Buffer.is_null() { return 0; }
-        if a.role != Role::Pf {
-            // A VF's configuration space is the PF's to serve (OID_SRIOV_READ_VF_CONFIG_SPACE);
-            // the guest path is not modelled yet.
-            return 0;
+        if let Role::Vf { vf_id } = a.role {
+            // In a guest, "the virtualization stack ... issues the OID method request of
+            // OID_SRIOV_READ_VF_CONFIG_SPACE when the VF miniport driver calls NdisMGetBusData"
+            // (that OID's page). The call waits for the PF, so the VF must be able to wait:
+            // the pages are silent on its IRQL there, PASSIVE_LEVEL is taken.
+            if !irql_max(w, PASSIVE_LEVEL, "NdisMGetBusData (VF, served by the PF)") { return 0; }
+            let Some(pf) = w.pf_adapter() else { return 0 };
+            let mut b = crate::hyperv::config_space_params(vf_id, Offset, Length);
+            let n = b.len() as u32;
+            let o = w.call_oid(pf, common::oid::RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b, n, n);
+            if o.status != NDIS_STATUS_SUCCESS { return 0; }
+            // SAFETY: the VF passes a buffer of Length bytes.
+            let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
+            out.copy_from_slice(&b[20..]);
+            return Length;
         }
         // SAFETY: the driver passes a buffer of Length bytes.
         let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };

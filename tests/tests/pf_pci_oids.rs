@@ -518,3 +518,24 @@ fn a_freed_vf_forgets_its_power_state() {
     assert_eq!(w.pf().vf_power_state(1), None);
     w.assert_clean();
 }
+
+/// A guest VF's NdisMGetBusData reaches the PF as OID_SRIOV_READ_VF_CONFIG_SPACE (that OID's
+/// page), and reads what the PF reads from the VF's function.
+#[test]
+fn a_guest_vfs_get_bus_data_is_served_by_the_pf() {
+    let w = host();
+    w.attach_vf(1).expect("VF 1 starts in its guest");
+    w.settle();
+    let h = w.vf_sim(1).unwrap().handle();
+    let mut out = [0u8; 12];
+    // SAFETY: the simulator's export, with a VF adapter handle and a 12-byte buffer.
+    let n = unsafe { sim::exports::NdisMGetBusData(h, 0, 0, out.as_mut_ptr().cast(), 12) };
+    assert_eq!(n, 12);
+    assert_eq!(&out[..4], &[0xFF; 4], "a VF's ids read FFFFh");
+    assert!(
+        w.pf_sim().ext.pci().vf_reads.contains(&(1, 0, 12)),
+        "through the PF's bus-data call"
+    );
+    w.detach_vf(1);
+    w.assert_clean();
+}
