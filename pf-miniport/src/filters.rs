@@ -234,6 +234,7 @@ fn vf_of(sw: &SwitchState, vport: u32) -> Option<u16> {
 
 impl Adapter {
     /// Writes a filter's address into its VF's MAC/VLAN block and invalidates it.
+    #[inline(never)] // a breakpoint target in docs/windbg.md
     fn apply_to_vf(&self, vf: u16, f: &Filter) -> Result<(), NDIS_STATUS> {
         let vlan = if f.has_vlan { f.vlan } else { 0 };
         self.set_vf_mac_vlan(vf, f.mac, vlan, 0).map(|_| ())
