@@ -311,3 +311,125 @@ fn object_types_and_caps() {
     );
     assert_eq!(VPCI_MAX_READ_WRITE_BLOCK_SIZE, 128);
 }
+
+// ---- Issue 10 ------------------------------------------------------------------------------
+// Facts copied from the x64 layout dump of the WDK 10.0.22621.0 headers (`km/ndis.h` with
+// `ntddk.h`, NDIS 6.30 view: NDIS630_MINIPORT), laid out by clang 14 in MSVC mode
+// (`-fdump-record-layouts`). Each test below lists the lines it uses, e.g.
+// "NDIS_NIC_SWITCH_VPORT_PARAMETERS size 576 align 8 / .LookaheadSize 568".
+
+/// NDIS_NIC_SWITCH_VPORT_PARAMETERS size 576 align 8; Header 0, Flags 4, SwitchId 8,
+/// VPortId 12, VPortName 16, AttachedFunctionId 532, NumQueuePairs 536,
+/// InterruptModeration 540, VPortState 544, ProcessorAffinity 552, LookaheadSize 568.
+#[test]
+fn nic_switch_vport_parameters() {
+    layout!(NDIS_NIC_SWITCH_VPORT_PARAMETERS, size 576, align 8;
+        Header @ 0, Flags @ 4, SwitchId @ 8, VPortId @ 12, VPortName @ 16,
+        AttachedFunctionId @ 532, NumQueuePairs @ 536, InterruptModeration @ 540,
+        VPortState @ 544, ProcessorAffinity @ 552, LookaheadSize @ 568);
+    assert_eq!(
+        offset_of!(NDIS_NIC_SWITCH_VPORT_PARAMETERS, LookaheadSize) + 4,
+        NDIS_SIZEOF_NIC_SWITCH_VPORT_PARAMETERS_REVISION_1 as usize
+    );
+    layout!(GROUP_AFFINITY, size 16, align 8; Mask @ 0, Group @ 8, Reserved @ 10);
+}
+
+/// NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS size 12 align 4; Header 0, Flags 4, VPortId 8.
+#[test]
+fn nic_switch_delete_vport_parameters() {
+    layout!(NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS, size 12, align 4;
+        Header @ 0, Flags @ 4, VPortId @ 8);
+}
+
+/// NDIS_RECEIVE_FILTER_CAPABILITIES size 84 align 4 (offsets 0, 4, 8, ... 80).
+#[test]
+fn receive_filter_capabilities() {
+    layout!(NDIS_RECEIVE_FILTER_CAPABILITIES, size 84, align 4;
+        Header @ 0, Flags @ 4, EnabledFilterTypes @ 8, EnabledQueueTypes @ 12, NumQueues @ 16,
+        SupportedQueueProperties @ 20, SupportedFilterTests @ 24, SupportedHeaders @ 28,
+        SupportedMacHeaderFields @ 32, MaxMacHeaderFilters @ 36, MaxQueueGroups @ 40,
+        MaxQueuesPerQueueGroup @ 44, MinLookaheadSplitSize @ 48, MaxLookaheadSplitSize @ 52,
+        SupportedARPHeaderFields @ 56, SupportedIPv4HeaderFields @ 60,
+        SupportedIPv6HeaderFields @ 64, SupportedUdpHeaderFields @ 68,
+        MaxFieldTestsPerPacketCoalescingFilter @ 72, MaxPacketCoalescingFilters @ 76,
+        NdisReserved @ 80);
+    assert_eq!(NDIS_SIZEOF_RECEIVE_FILTER_CAPABILITIES_REVISION_2, 84);
+}
+
+/// NDIS_RECEIVE_FILTER_PARAMETERS size 44 align 4; ... RequestedFilterIdBitCount 32,
+/// MaxCoalescingDelay 36, VPortId 40.
+#[test]
+fn receive_filter_parameters() {
+    layout!(NDIS_RECEIVE_FILTER_PARAMETERS, size 44, align 4;
+        Header @ 0, Flags @ 4, FilterType @ 8, QueueId @ 12, FilterId @ 16,
+        FieldParametersArrayOffset @ 20, FieldParametersArrayNumElements @ 24,
+        FieldParametersArrayElementSize @ 28, RequestedFilterIdBitCount @ 32,
+        MaxCoalescingDelay @ 36, VPortId @ 40);
+    assert_eq!(NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_1, 36);
+    assert_eq!(NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_2, 44);
+}
+
+/// NDIS_RECEIVE_FILTER_FIELD_PARAMETERS size 56 align 8; Header 0, Flags 4, FrameHeader 8,
+/// ReceiveFilterTest 12, HeaderField 16, FieldValue 24, ResultValue 40.
+#[test]
+fn receive_filter_field_parameters() {
+    layout!(NDIS_RECEIVE_FILTER_FIELD_PARAMETERS, size 56, align 8;
+        Header @ 0, Flags @ 4, FrameHeader @ 8, ReceiveFilterTest @ 12, HeaderField @ 16,
+        FieldValue @ 24, ResultValue @ 40);
+    assert_eq!(size_of::<NDIS_RECEIVE_FILTER_FIELD_VALUE>(), 16);
+}
+
+/// NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS size 16 align 4; NDIS_RECEIVE_FILTER_MOVE_FILTER_
+/// PARAMETERS size 24 align 4.
+#[test]
+fn receive_filter_clear_and_move_parameters() {
+    layout!(NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS, size 16, align 4;
+        Header @ 0, Flags @ 4, QueueId @ 8, FilterId @ 12);
+    layout!(NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS, size 24, align 4;
+        Header @ 0, FilterId @ 4, SourceQueueId @ 8, SourceVPortId @ 12, DestQueueId @ 16,
+        DestVPortId @ 20);
+}
+
+/// NDIS_SRIOV_READ/WRITE_VF_CONFIG_SPACE_PARAMETERS size 20 align 4; SET_VF_POWER_STATE 16;
+/// VF_VENDOR_DEVICE_ID_INFO 10 align 2; PROBED_BARS_INFO 8; BAR_RESOURCES_INFO 12.
+#[test]
+fn sriov_pci_virtualization_structures() {
+    layout!(NDIS_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS, size 20, align 4;
+        Header @ 0, VFId @ 4, Offset @ 8, Length @ 12, BufferOffset @ 16);
+    layout!(NDIS_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS, size 20, align 4;
+        Header @ 0, VFId @ 4, Offset @ 8, Length @ 12, BufferOffset @ 16);
+    layout!(NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS, size 16, align 4;
+        Header @ 0, VFId @ 4, PowerState @ 8, WakeEnable @ 12);
+    layout!(NDIS_SRIOV_VF_VENDOR_DEVICE_ID_INFO, size 10, align 2;
+        Header @ 0, VFId @ 4, VendorId @ 6, DeviceId @ 8);
+    layout!(NDIS_SRIOV_PROBED_BARS_INFO, size 8, align 4; Header @ 0, BaseRegisterValuesOffset @ 4);
+    layout!(NDIS_SRIOV_BAR_RESOURCES_INFO, size 12, align 4;
+        Header @ 0, VFId @ 4, BarIndex @ 6, BarResourcesOffset @ 8);
+    assert_eq!(
+        NDIS_SIZEOF_SRIOV_SET_VF_POWER_STATE_PARAMETERS_REVISION_1,
+        13
+    );
+}
+
+/// CM_PARTIAL_RESOURCE_DESCRIPTOR size 20 align 4; Type 0, ShareDisposition 1, Flags 2, u 4,
+/// u.Memory 4 (wdm.h packs it to 4: Start at 4, Length at 12).
+#[test]
+fn cm_partial_resource_descriptor() {
+    layout!(CM_PARTIAL_RESOURCE_DESCRIPTOR, size 20, align 4;
+        Type @ 0, ShareDisposition @ 1, Flags @ 2, u @ 4);
+    assert_eq!(size_of::<CM_PARTIAL_RESOURCE_DESCRIPTOR_U>(), 16);
+    layout!(CM_PARTIAL_RESOURCE_MEMORY, size 12, align 4; Start @ 0, Length @ 8);
+}
+
+/// The new OIDs (mingw-w64 `ntddndis.h` l.1289-1339; also compiled in c_oracle.rs).
+#[test]
+fn issue10_oid_values() {
+    assert_eq!(OID_NIC_SWITCH_CREATE_VPORT, 0x0001_0241);
+    assert_eq!(OID_NIC_SWITCH_VPORT_PARAMETERS, 0x0001_0242);
+    assert_eq!(OID_NIC_SWITCH_DELETE_VPORT, 0x0001_0244);
+    assert_eq!(OID_RECEIVE_FILTER_SET_FILTER, 0x0001_0227);
+    assert_eq!(OID_RECEIVE_FILTER_CLEAR_FILTER, 0x0001_0228);
+    assert_eq!(OID_RECEIVE_FILTER_MOVE_FILTER, 0x0001_0230);
+    assert_eq!(OID_SRIOV_BAR_RESOURCES, 0x0001_0259);
+    assert_eq!(OID_SRIOV_PROBED_BARS, 0x0001_0258);
+}

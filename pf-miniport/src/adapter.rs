@@ -46,6 +46,8 @@ pub(crate) struct PfState {
     pub surprise_removed: bool,
     pub oids: u32,
     pub invalidations: u32,
+    /// VPorts, receive filters and VF power states of the NIC switch (`vport.rs`).
+    pub sw: crate::vport::SwitchState,
 }
 
 impl PfState {
@@ -107,9 +109,6 @@ unsafe impl Sync for Adapter {}
 // SAFETY: as above.
 unsafe impl Send for Adapter {}
 
-/// `*SRIOV` as the NDIS_STRING keyword NdisReadConfiguration takes.
-static SRIOV_KEYWORD: [u16; 6] = miniport::utf16(b"*SRIOV");
-
 /// Defaults of the simulated hardware until the host says otherwise.
 pub const DEFAULT_MTU: u32 = 1500;
 pub const DEFAULT_SPEED: u64 = 10_000_000_000;
@@ -143,13 +142,11 @@ impl Adapter {
         let ctx = adapter.as_ptr();
         // SAFETY: `handle` is the adapter being initialized; ctx lives until halt.
         let mut status = unsafe { miniport::set_registration_attributes(handle, ctx.cast()) };
-        // *SRIOV, the standardized keyword (default 1): read once registration is done.
+        // The standardized keywords, in the documented order, once registration is done.
         // SAFETY: as above, at PASSIVE_LEVEL.
-        let sriov = unsafe { miniport::read_keyword_u32(handle, &SRIOV_KEYWORD) } != Some(0);
-        adapter.inner.get_mut().sriov_enabled = sriov;
-        if !sriov {
-            ndis_log!(INFO, LOG, "*SRIOV is 0: SR-IOV disabled on this adapter");
-        }
+        let kw = unsafe { crate::keywords::read(handle) };
+        adapter.inner.get_mut().sriov_enabled = kw.sriov;
+        adapter.inner.get_mut().sw.vlan_filtering = kw.vlan_filtering;
         if status == NDIS_STATUS_SUCCESS {
             // SAFETY: as above.
             status = unsafe {
@@ -157,13 +154,9 @@ impl Adapter {
             };
         }
         if status == NDIS_STATUS_SUCCESS {
-            let caps = NDIS_SRIOV_CAPS_SRIOV_SUPPORTED | NDIS_SRIOV_CAPS_PF_MINIPORT;
-            // Hardware capabilities always; current ones only while *SRIOV enables them
-            // ("MiniportInitializeEx Guidelines for PF Miniport Drivers").
+            // Hardware capabilities always; current ones only as the keywords allow.
             // SAFETY: as above.
-            status = unsafe {
-                miniport::set_sriov_attributes(handle, caps, Some(nic_switch_caps()), sriov)
-            };
+            status = unsafe { crate::keywords::set_hardware_assist_attributes(handle, &kw) };
         }
         if status != NDIS_STATUS_SUCCESS {
             ndis_log!(
@@ -301,24 +294,4 @@ pub(crate) fn link_block(info: &EthernetInfo) -> LinkBlock {
 pub(crate) fn default_vf_mac(vf_id: u16) -> [u8; 6] {
     let [hi, lo] = vf_id.to_be_bytes();
     [0x02, 0x15, 0x5D, hi, lo, 0x02]
-}
-
-fn nic_switch_caps() -> NDIS_NIC_SWITCH_CAPABILITIES {
-    NDIS_NIC_SWITCH_CAPABILITIES {
-        Header: NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_DEFAULT,
-            NDIS_NIC_SWITCH_CAPABILITIES_REVISION_2,
-            NDIS_SIZEOF_NIC_SWITCH_CAPABILITIES_REVISION_2,
-        ),
-        NumTotalMacAddresses: MAX_VFS as u32 + 1,
-        NumMacAddressesPerPort: 1,
-        NumVlansPerPort: 1,
-        MaxNumSwitches: 1,
-        MaxNumVPorts: MAX_VFS as u32 + 1,
-        MaxNumVFs: MAX_VFS as u32,
-        MaxNumQueuePairs: MAX_VFS as u32 + 1,
-        MaxNumQueuePairsPerNonDefaultVPort: 1,
-        MaxNumMacAddresses: MAX_VFS as u32 + 1,
-        ..Default::default()
-    }
 }

@@ -9,7 +9,21 @@ use common::oid::OidRequest;
 
 /// Listed in the general attributes' SupportedOidList ("SR-IOV OIDs" page: a PF must list
 /// the SR-IOV and NIC switch OIDs it handles).
-pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<9, 34>([
+pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<22, 47>([
+    // Issue 10: VPorts, receive filters, PCI virtualization ("SR-IOV OIDs", "P" rows).
+    OID_NIC_SWITCH_PARAMETERS,
+    OID_NIC_SWITCH_CREATE_VPORT,
+    OID_NIC_SWITCH_VPORT_PARAMETERS,
+    OID_NIC_SWITCH_DELETE_VPORT,
+    OID_RECEIVE_FILTER_SET_FILTER,
+    OID_RECEIVE_FILTER_CLEAR_FILTER,
+    OID_RECEIVE_FILTER_MOVE_FILTER,
+    OID_SRIOV_READ_VF_CONFIG_SPACE,
+    OID_SRIOV_WRITE_VF_CONFIG_SPACE,
+    OID_SRIOV_PROBED_BARS,
+    OID_SRIOV_VF_VENDOR_DEVICE_ID,
+    OID_SRIOV_SET_VF_POWER_STATE,
+    OID_SRIOV_BAR_RESOURCES,
     OID_NIC_SWITCH_CREATE_SWITCH,
     OID_NIC_SWITCH_DELETE_SWITCH,
     OID_NIC_SWITCH_ALLOCATE_VF,
@@ -46,6 +60,7 @@ impl Adapter {
             OID_NIC_SWITCH_ALLOCATE_VF => self.allocate_vf(req),
             OID_NIC_SWITCH_FREE_VF => self.free_vf(req),
             OID_SRIOV_RESET_VF => self.reset_vf(req),
+            _ if let Some(status) = self.sriov_oid(req) => status,
             _ if let Some(status) = self.management_oid(req) => status,
             _ => match miniport::general_oid(
                 req,

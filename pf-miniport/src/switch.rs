@@ -35,6 +35,9 @@ impl Adapter {
                 OidError::invalid_parameter("only the default switch is supported"),
             );
         }
+        if let Err(e) = crate::vport::check_create_switch(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if num_vfs as usize > MAX_VFS {
             return req.refuse(
                 LOG,
@@ -74,6 +77,7 @@ impl Adapter {
         st.switch_created = true;
         st.num_vfs = num_vfs as u16;
         drop(st);
+        self.create_default_vport();
         req.set_bytes_read(NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "NIC switch created with {} VFs", num_vfs);
         NDIS_STATUS_SUCCESS
@@ -89,6 +93,9 @@ impl Adapter {
             NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1,
             NDIS_SIZEOF_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1,
         ) {
+            return req.refuse(LOG, WHAT, e);
+        }
+        if let Err(e) = crate::vport::check_delete_switch(req.input()) {
             return req.refuse(LOG, WHAT, e);
         }
         if !self.inner.lock().switch_created {
@@ -111,6 +118,7 @@ impl Adapter {
                 self.free_vf_store(store);
             }
         }
+        self.clear_switch_objects();
         self.inner.lock().switch_created = false;
         // SAFETY: valid adapter handle; disabling is the documented inverse ("Deleting a NIC
         // Switch").
@@ -151,6 +159,9 @@ impl Adapter {
             Ok(p) => p,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
+        if let Err(e) = crate::vport::check_allocate_vf(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if req.capacity() < size as usize {
             return req.refuse(
                 LOG,
@@ -244,8 +255,18 @@ impl Adapter {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
+        if let Err(e) = crate::vport::check_free_vf(req.input()) {
+            return req.refuse(LOG, WHAT, e);
+        }
+        if self.vf_has_vport(vf_id) {
+            let e = OidError::invalid_parameter("a VPort is still attached to the VF");
+            return req.refuse(LOG, WHAT, e);
+        }
         match self.take_vf(vf_id) {
-            Some(store) => self.free_vf_store(store),
+            Some(store) => {
+                self.free_vf_store(store);
+                self.forget_vf_power(vf_id);
+            }
             None => {
                 return req.refuse(LOG, WHAT, OidError::invalid_parameter("VFId not allocated"));
             }

@@ -15,10 +15,13 @@ pub mod chaos;
 pub mod debug_info;
 pub mod exports;
 pub mod handle;
+pub mod host_flow;
+pub mod hyperv;
 pub mod irql;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod loader;
 pub mod payloads;
+pub mod pci;
 pub mod rng;
 pub mod timeline;
 pub mod tools;

@@ -64,6 +64,20 @@ fn build_probe() -> String {
     probe!(p, NDIS_NIC_SWITCH_CAPABILITIES, "NDIS_NIC_SWITCH_CAPABILITIES"; Header, Flags, NdisReserved1, NumTotalMacAddresses, NumMacAddressesPerPort, NumVlansPerPort, NdisReserved2, NdisReserved3, NicSwitchCapabilities, MaxNumSwitches, MaxNumVPorts, NdisReserved4, MaxNumVFs, MaxNumQueuePairs, MaxNumQueuePairsPerNonDefaultVPort, MaxNumMacAddresses, NdisReserved17);
     probe!(p, NDIS_LINK_STATE, "NDIS_LINK_STATE"; Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags);
     probe!(p, GUID, "GUID"; Data1, Data2, Data3, Data4);
+    // Issue 10: the VPort, receive-filter and PCI-virtualization structures mingw-w64 defines.
+    probe!(p, NDIS_NIC_SWITCH_VPORT_PARAMETERS, "NDIS_NIC_SWITCH_VPORT_PARAMETERS"; Header, Flags, SwitchId, VPortId, VPortName, AttachedFunctionId, NumQueuePairs, InterruptModeration, VPortState, ProcessorAffinity, LookaheadSize);
+    probe!(p, NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS, "NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS"; Header, Flags, VPortId);
+    probe!(p, NDIS_RECEIVE_FILTER_CAPABILITIES, "NDIS_RECEIVE_FILTER_CAPABILITIES"; Header, Flags, EnabledFilterTypes, EnabledQueueTypes, NumQueues, SupportedQueueProperties, SupportedFilterTests, SupportedHeaders, SupportedMacHeaderFields, MaxMacHeaderFilters, MaxQueueGroups, MaxQueuesPerQueueGroup, MinLookaheadSplitSize, MaxLookaheadSplitSize, SupportedARPHeaderFields, SupportedIPv4HeaderFields, SupportedIPv6HeaderFields, SupportedUdpHeaderFields, MaxFieldTestsPerPacketCoalescingFilter, MaxPacketCoalescingFilters, NdisReserved);
+    probe!(p, NDIS_RECEIVE_FILTER_PARAMETERS, "NDIS_RECEIVE_FILTER_PARAMETERS"; Header, Flags, FilterType, QueueId, FilterId, FieldParametersArrayOffset, FieldParametersArrayNumElements, FieldParametersArrayElementSize, RequestedFilterIdBitCount, MaxCoalescingDelay, VPortId);
+    probe!(p, NDIS_RECEIVE_FILTER_FIELD_PARAMETERS, "NDIS_RECEIVE_FILTER_FIELD_PARAMETERS"; Header, Flags, FrameHeader, ReceiveFilterTest, HeaderField, FieldValue, ResultValue);
+    probe!(p, NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS, "NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS"; Header, Flags, QueueId, FilterId);
+    probe!(p, NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS, "NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS"; Header, FilterId, SourceQueueId, SourceVPortId, DestQueueId, DestVPortId);
+    probe!(p, NDIS_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS, "NDIS_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS"; Header, VFId, Offset, Length, BufferOffset);
+    probe!(p, NDIS_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS, "NDIS_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS"; Header, VFId, Offset, Length, BufferOffset);
+    probe!(p, NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS, "NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS"; Header, VFId, PowerState, WakeEnable);
+    probe!(p, NDIS_SRIOV_VF_VENDOR_DEVICE_ID_INFO, "NDIS_SRIOV_VF_VENDOR_DEVICE_ID_INFO"; Header, VFId, VendorId, DeviceId);
+    probe!(p, NDIS_SRIOV_PROBED_BARS_INFO, "NDIS_SRIOV_PROBED_BARS_INFO"; Header, BaseRegisterValuesOffset);
+    probe!(p, NDIS_SRIOV_BAR_RESOURCES_INFO, "NDIS_SRIOV_BAR_RESOURCES_INFO"; Header, VFId, BarIndex, BarResourcesOffset);
 
     for (c, v) in [
         (
@@ -147,6 +161,229 @@ fn build_probe() -> String {
             "NDIS_SIZEOF_LINK_STATE_REVISION_1",
             NDIS_SIZEOF_LINK_STATE_REVISION_1 as i128,
         ),
+        (
+            "OID_NIC_SWITCH_CREATE_VPORT",
+            OID_NIC_SWITCH_CREATE_VPORT as i128,
+        ),
+        (
+            "OID_NIC_SWITCH_VPORT_PARAMETERS",
+            OID_NIC_SWITCH_VPORT_PARAMETERS as i128,
+        ),
+        (
+            "OID_NIC_SWITCH_DELETE_VPORT",
+            OID_NIC_SWITCH_DELETE_VPORT as i128,
+        ),
+        (
+            "OID_NIC_SWITCH_PARAMETERS",
+            OID_NIC_SWITCH_PARAMETERS as i128,
+        ),
+        (
+            "OID_RECEIVE_FILTER_SET_FILTER",
+            OID_RECEIVE_FILTER_SET_FILTER as i128,
+        ),
+        (
+            "OID_RECEIVE_FILTER_CLEAR_FILTER",
+            OID_RECEIVE_FILTER_CLEAR_FILTER as i128,
+        ),
+        (
+            "OID_RECEIVE_FILTER_MOVE_FILTER",
+            OID_RECEIVE_FILTER_MOVE_FILTER as i128,
+        ),
+        (
+            "OID_RECEIVE_FILTER_HARDWARE_CAPABILITIES",
+            OID_RECEIVE_FILTER_HARDWARE_CAPABILITIES as i128,
+        ),
+        (
+            "OID_RECEIVE_FILTER_CURRENT_CAPABILITIES",
+            OID_RECEIVE_FILTER_CURRENT_CAPABILITIES as i128,
+        ),
+        (
+            "OID_SRIOV_READ_VF_CONFIG_SPACE",
+            OID_SRIOV_READ_VF_CONFIG_SPACE as i128,
+        ),
+        (
+            "OID_SRIOV_WRITE_VF_CONFIG_SPACE",
+            OID_SRIOV_WRITE_VF_CONFIG_SPACE as i128,
+        ),
+        ("OID_SRIOV_PROBED_BARS", OID_SRIOV_PROBED_BARS as i128),
+        (
+            "OID_SRIOV_VF_VENDOR_DEVICE_ID",
+            OID_SRIOV_VF_VENDOR_DEVICE_ID as i128,
+        ),
+        (
+            "OID_SRIOV_SET_VF_POWER_STATE",
+            OID_SRIOV_SET_VF_POWER_STATE as i128,
+        ),
+        ("OID_SRIOV_BAR_RESOURCES", OID_SRIOV_BAR_RESOURCES as i128),
+        (
+            "NDIS_SIZEOF_NIC_SWITCH_VPORT_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_NIC_SWITCH_VPORT_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_NIC_SWITCH_DELETE_VPORT_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_NIC_SWITCH_DELETE_VPORT_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_RECEIVE_FILTER_CAPABILITIES_REVISION_2",
+            NDIS_SIZEOF_RECEIVE_FILTER_CAPABILITIES_REVISION_2 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_2",
+            NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_2 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_RECEIVE_FILTER_FIELD_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_RECEIVE_FILTER_FIELD_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_RECEIVE_FILTER_CLEAR_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_RECEIVE_FILTER_CLEAR_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_SET_VF_POWER_STATE_PARAMETERS_REVISION_1",
+            NDIS_SIZEOF_SRIOV_SET_VF_POWER_STATE_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_VF_VENDOR_DEVICE_ID_INFO_REVISION_1",
+            NDIS_SIZEOF_SRIOV_VF_VENDOR_DEVICE_ID_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_PROBED_BARS_INFO_REVISION_1",
+            NDIS_SIZEOF_SRIOV_PROBED_BARS_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_SRIOV_BAR_RESOURCES_INFO_REVISION_1",
+            NDIS_SIZEOF_SRIOV_BAR_RESOURCES_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_CHANGE_MASK",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_CHANGE_MASK as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_FLAGS_CHANGED",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_FLAGS_CHANGED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_NAME_CHANGED",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_NAME_CHANGED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_INT_MOD_CHANGED",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_INT_MOD_CHANGED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_STATE_CHANGED",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_STATE_CHANGED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_PROCESSOR_AFFINITY_CHANGED",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_PROCESSOR_AFFINITY_CHANGED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_VPORT_PARAMS_LOOKAHEAD_SPLIT_ENABLED",
+            NDIS_NIC_SWITCH_VPORT_PARAMS_LOOKAHEAD_SPLIT_ENABLED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_PARAMETERS_SWITCH_NAME_CHANGED",
+            NDIS_NIC_SWITCH_PARAMETERS_SWITCH_NAME_CHANGED as i128,
+        ),
+        (
+            "NDIS_NIC_SWITCH_CAPS_VLAN_SUPPORTED",
+            NDIS_NIC_SWITCH_CAPS_VLAN_SUPPORTED as i128,
+        ),
+        (
+            "NdisNicSwitchVPortStateActivated",
+            NdisNicSwitchVPortStateActivated as i128,
+        ),
+        (
+            "NdisNicSwitchVPortStateDeactivated",
+            NdisNicSwitchVPortStateDeactivated as i128,
+        ),
+        (
+            "NdisNicSwitchVPortInterruptModerationHigh",
+            NdisNicSwitchVPortInterruptModerationHigh as i128,
+        ),
+        (
+            "NdisNicSwitchTypeExternal",
+            NdisNicSwitchTypeExternal as i128,
+        ),
+        (
+            "NdisReceiveFilterTypeVMQueue",
+            NdisReceiveFilterTypeVMQueue as i128,
+        ),
+        ("NdisFrameHeaderMac", NdisFrameHeaderMac as i128),
+        (
+            "NdisReceiveFilterTestEqual",
+            NdisReceiveFilterTestEqual as i128,
+        ),
+        (
+            "NdisMacHeaderFieldDestinationAddress",
+            NdisMacHeaderFieldDestinationAddress as i128,
+        ),
+        ("NdisMacHeaderFieldVlanId", NdisMacHeaderFieldVlanId as i128),
+        (
+            "NDIS_RECEIVE_FILTER_MAC_HEADER_SUPPORTED",
+            NDIS_RECEIVE_FILTER_MAC_HEADER_SUPPORTED as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_MAC_HEADER_DEST_ADDR_SUPPORTED",
+            NDIS_RECEIVE_FILTER_MAC_HEADER_DEST_ADDR_SUPPORTED as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_MAC_HEADER_VLAN_ID_SUPPORTED",
+            NDIS_RECEIVE_FILTER_MAC_HEADER_VLAN_ID_SUPPORTED as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_TEST_HEADER_FIELD_EQUAL_SUPPORTED",
+            NDIS_RECEIVE_FILTER_TEST_HEADER_FIELD_EQUAL_SUPPORTED as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_VMQ_FILTERS_ENABLED",
+            NDIS_RECEIVE_FILTER_VMQ_FILTERS_ENABLED as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_FIELD_MAC_HEADER_VLAN_UNTAGGED_OR_ZERO",
+            NDIS_RECEIVE_FILTER_FIELD_MAC_HEADER_VLAN_UNTAGGED_OR_ZERO as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_CAPABILITIES_REVISION_2",
+            NDIS_RECEIVE_FILTER_CAPABILITIES_REVISION_2 as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_PARAMETERS_REVISION_2",
+            NDIS_RECEIVE_FILTER_PARAMETERS_REVISION_2 as i128,
+        ),
+        (
+            "NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS_REVISION_1",
+            NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SRIOV_BAR_RESOURCES_INFO_REVISION_1",
+            NDIS_SRIOV_BAR_RESOURCES_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SRIOV_PROBED_BARS_INFO_REVISION_1",
+            NDIS_SRIOV_PROBED_BARS_INFO_REVISION_1 as i128,
+        ),
+        ("NDIS_DEFAULT_VPORT_ID", NDIS_DEFAULT_VPORT_ID as i128),
+        ("NdisDeviceStateD0", NdisDeviceStateD0 as i128),
+        ("NdisDeviceStateD3", NdisDeviceStateD3 as i128),
     ] {
         p.value(c, v);
     }

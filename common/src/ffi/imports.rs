@@ -114,3 +114,33 @@ crate::ndis_imports! {
     /// can define it with four fixed arguments (identical in the Windows x64 ABI).
     pub fn DbgPrintEx(ComponentId: u32, Level: u32, Format: *const u8, ...) -> u32;
 }
+
+// Issue 10: PCI virtualization through the PF. Prototypes from WDK 22621 `km/ndis.h`
+// (l.12694, l.12705 and NdisMQueryProbedBars beside them; NdisMGetBusData: its DDI page); all four are in mingw-w64's
+// `libndis.a` export list, which `tests/tests/images.rs` checks every import against.
+crate::ndis_imports! {
+    module = "ndis.sys";
+
+    /// Bytes read from a VF's PCI configuration space, 0 on failure; `<= DISPATCH_LEVEL`.
+    pub fn NdisMGetVirtualFunctionBusData(
+        NdisMiniportHandle: NDIS_HANDLE,
+        VFId: NDIS_SRIOV_FUNCTION_ID,
+        Buffer: *mut c_void,
+        Offset: u32,
+        Length: u32,
+    ) -> u32;
+    /// Bytes written to a VF's PCI configuration space, 0 on failure; `<= DISPATCH_LEVEL`.
+    pub fn NdisMSetVirtualFunctionBusData(
+        NdisMiniportHandle: NDIS_HANDLE,
+        VFId: NDIS_SRIOV_FUNCTION_ID,
+        Buffer: *mut c_void,
+        Offset: u32,
+        Length: u32,
+    ) -> u32;
+    /// The PF's BAR values as the PCI driver probed them (`PCI_TYPE0_ADDRESSES` ULONGs);
+    /// PASSIVE_LEVEL.
+    /// Bytes read from the adapter's own bus data (`PCI_WHICHSPACE_CONFIG`: its PCI
+    /// configuration space), 0 on failure (DDI page "NdisMGetBusData function").
+    pub fn NdisMGetBusData(NdisMiniportHandle: NDIS_HANDLE, WhichSpace: u32, Offset: u32, Buffer: *mut c_void, Length: u32) -> u32;
+    pub fn NdisMQueryProbedBars(NdisMiniportHandle: NDIS_HANDLE, BaseRegisterValues: *mut u32) -> NDIS_STATUS;
+}

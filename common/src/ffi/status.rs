@@ -64,3 +64,7 @@ pub const fn status_name(status: NDIS_STATUS) -> &'static str {
         _ => "?",
     }
 }
+
+/// `NDIS_STATUS_FILE_NOT_FOUND` (WDK1709 `km/ndis.h`; docs/ndis-reference.md): what
+/// OID_RECEIVE_FILTER_CLEAR_FILTER's page gives for an unknown filter identifier.
+pub const NDIS_STATUS_FILE_NOT_FOUND: NDIS_STATUS = s(0xC001_001B);

@@ -481,3 +481,220 @@ zeroed_default!(
     NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
     NDIS_IF_COUNTED_STRING
 );
+
+// ---- Issue 10: VPorts, receive filters and PCI virtualization of the PF ----------------
+// x64 layouts from the WDK 10.0.22621 `ndis.h`/`ntddndis.h` 6.30 view (shared/wdk-layouts,
+// copied into `common/tests/layouts.rs` with their source), and mingw-w64 `ntddndis.h`
+// where it defines them (`tests/tests/c_oracle.rs`).
+
+/// `GROUP_AFFINITY` (wdm.h / winnt.h): Mask (KAFFINITY), Group, Reserved[3]; size 16.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GROUP_AFFINITY {
+    pub Mask: usize,
+    pub Group: u16,
+    pub Reserved: [u16; 3],
+}
+
+/// NDIS_NIC_SWITCH_VPORT_PARAMETERS, revision 1 (WDK 6.30 view: size 576, LookaheadSize@568).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NIC_SWITCH_VPORT_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub SwitchId: NDIS_NIC_SWITCH_ID,
+    pub VPortId: NDIS_NIC_SWITCH_VPORT_ID,
+    pub VPortName: NDIS_IF_COUNTED_STRING,
+    pub AttachedFunctionId: NDIS_SRIOV_FUNCTION_ID,
+    pub NumQueuePairs: u32,
+    pub InterruptModeration: u32,
+    pub VPortState: u32,
+    pub ProcessorAffinity: GROUP_AFFINITY,
+    pub LookaheadSize: u32,
+}
+
+/// NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS (WDK 6.30 view: size 12).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub VPortId: NDIS_NIC_SWITCH_VPORT_ID,
+}
+
+/// NDIS_RECEIVE_FILTER_CAPABILITIES, revision 2 (WDK 6.30 view: size 84).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_RECEIVE_FILTER_CAPABILITIES {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub EnabledFilterTypes: u32,
+    pub EnabledQueueTypes: u32,
+    pub NumQueues: u32,
+    pub SupportedQueueProperties: u32,
+    pub SupportedFilterTests: u32,
+    pub SupportedHeaders: u32,
+    pub SupportedMacHeaderFields: u32,
+    pub MaxMacHeaderFilters: u32,
+    pub MaxQueueGroups: u32,
+    pub MaxQueuesPerQueueGroup: u32,
+    pub MinLookaheadSplitSize: u32,
+    pub MaxLookaheadSplitSize: u32,
+    pub SupportedARPHeaderFields: u32,
+    pub SupportedIPv4HeaderFields: u32,
+    pub SupportedIPv6HeaderFields: u32,
+    pub SupportedUdpHeaderFields: u32,
+    pub MaxFieldTestsPerPacketCoalescingFilter: u32,
+    pub MaxPacketCoalescingFilters: u32,
+    pub NdisReserved: u32,
+}
+
+/// NDIS_RECEIVE_FILTER_PARAMETERS, revision 2 (WDK 6.30 view: size 44, VPortId@40).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_RECEIVE_FILTER_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub FilterType: u32,
+    pub QueueId: u32,
+    pub FilterId: u32,
+    pub FieldParametersArrayOffset: u32,
+    pub FieldParametersArrayNumElements: u32,
+    pub FieldParametersArrayElementSize: u32,
+    pub RequestedFilterIdBitCount: u32,
+    pub MaxCoalescingDelay: u32,
+    pub VPortId: NDIS_NIC_SWITCH_VPORT_ID,
+}
+
+/// The 16-byte value unions of NDIS_RECEIVE_FILTER_FIELD_PARAMETERS (`FieldByteArrayValue`
+/// is `UCHAR[16]`, the largest member; align 8 from `FieldLong64Value`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NDIS_RECEIVE_FILTER_FIELD_VALUE {
+    pub ByteValue: u8,
+    pub ShortValue: u16,
+    pub LongValue: u32,
+    pub Long64Value: u64,
+    pub ByteArrayValue: [u8; 16],
+}
+
+/// NDIS_RECEIVE_FILTER_FIELD_PARAMETERS, revision 2 (WDK 6.30 view: size 56, FieldValue@24,
+/// ResultValue@40).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_RECEIVE_FILTER_FIELD_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub FrameHeader: u32,
+    pub ReceiveFilterTest: u32,
+    /// The `HeaderField` union: every arm is a 4-byte enum (`MacHeaderField` for MAC).
+    pub HeaderField: u32,
+    pub FieldValue: NDIS_RECEIVE_FILTER_FIELD_VALUE,
+    pub ResultValue: NDIS_RECEIVE_FILTER_FIELD_VALUE,
+}
+
+/// NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS (WDK 6.30 view: size 16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub QueueId: u32,
+    pub FilterId: u32,
+}
+
+/// NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS (WDK 6.30 view: size 24).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_RECEIVE_FILTER_MOVE_FILTER_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub FilterId: u32,
+    pub SourceQueueId: u32,
+    pub SourceVPortId: NDIS_NIC_SWITCH_VPORT_ID,
+    pub DestQueueId: u32,
+    pub DestVPortId: NDIS_NIC_SWITCH_VPORT_ID,
+}
+
+/// NDIS_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS (WDK 6.30 view: size 20).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+    pub Offset: u32,
+    pub Length: u32,
+    pub BufferOffset: u32,
+}
+
+/// NDIS_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS (WDK 6.30 view: size 20, same shape).
+pub type NDIS_SRIOV_WRITE_VF_CONFIG_SPACE_PARAMETERS = NDIS_SRIOV_READ_VF_CONFIG_SPACE_PARAMETERS;
+
+/// NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS (WDK 6.30 view: size 16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+    pub PowerState: u32,
+    pub WakeEnable: BOOLEAN,
+}
+
+/// NDIS_SRIOV_VF_VENDOR_DEVICE_ID_INFO (WDK 6.30 view: size 10).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_VF_VENDOR_DEVICE_ID_INFO {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+    pub VendorId: u16,
+    pub DeviceId: u16,
+}
+
+/// NDIS_SRIOV_PROBED_BARS_INFO (WDK 6.30 view: size 8).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_PROBED_BARS_INFO {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub BaseRegisterValuesOffset: u32,
+}
+
+/// NDIS_SRIOV_BAR_RESOURCES_INFO (WDK 6.30 view: size 12).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_SRIOV_BAR_RESOURCES_INFO {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub VFId: NDIS_SRIOV_FUNCTION_ID,
+    pub BarIndex: u16,
+    pub BarResourcesOffset: u32,
+}
+
+/// `u.Memory` of CM_PARTIAL_RESOURCE_DESCRIPTOR: `PHYSICAL_ADDRESS Start; ULONG Length` under
+/// wdm.h's `#include <pshpack4.h>` (so Start sits at 4, not 8, in the descriptor).
+#[repr(C, packed(4))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CM_PARTIAL_RESOURCE_MEMORY {
+    pub Start: i64,
+    pub Length: u32,
+}
+
+/// The 16-byte `u` union of CM_PARTIAL_RESOURCE_DESCRIPTOR; only the memory arm is used.
+#[repr(C, packed(4))]
+#[derive(Clone, Copy)]
+pub union CM_PARTIAL_RESOURCE_DESCRIPTOR_U {
+    pub Memory: CM_PARTIAL_RESOURCE_MEMORY,
+    pub Raw: [u32; 4],
+}
+
+/// CM_PARTIAL_RESOURCE_DESCRIPTOR (WDK 6.30 view: size 20, align 4, u@4).
+#[repr(C, packed(4))]
+#[derive(Clone, Copy)]
+pub struct CM_PARTIAL_RESOURCE_DESCRIPTOR {
+    pub Type: u8,
+    pub ShareDisposition: u8,
+    pub Flags: u16,
+    pub u: CM_PARTIAL_RESOURCE_DESCRIPTOR_U,
+}
+
+zeroed_default!(
+    NDIS_NIC_SWITCH_VPORT_PARAMETERS,
+    NDIS_RECEIVE_FILTER_FIELD_PARAMETERS
+);

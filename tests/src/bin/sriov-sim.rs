@@ -4,9 +4,15 @@
 //!     cargo run --release -- [--vfs N] [--changes N] [--seed N] [--delay P] [--log] [--images]
 //!
 //! `--images` runs the cross-built `.sys` images instead of the host-linked drivers (x86_64
-//! Linux); host changes then go through the PF's management OIDs.
+//! Linux); host changes then go through the PF's OIDs only.
+//!
+//! The host brings each VF up through the documented sequence (`sim::host_flow`: switch,
+//! VF, VPort, filters moved onto it, VPCI exposure, the guest's VF miniport), a VM's MAC and
+//! VLAN changes arrive as receive filters on its VF's VPort (the real trigger), and at the end
+//! every VF is torn down in the documented order and the switch deleted.
 use common::blocks::{ConfigBlock, MacVlanBlock, PolicyBlock, VfStatusBlock};
 use common::oid::RequestKind;
+use sim::host_flow::{HostFlow, VmVf};
 use sim::timeline::Event;
 use sim::{Config, World, mac_text};
 use std::process::ExitCode;
@@ -86,9 +92,9 @@ fn main() -> ExitCode {
         ..Config::default()
     };
     let w = if o.images {
-        boot_images(cfg, o.vfs)
+        image_world(cfg)
     } else {
-        Ok(World::boot(cfg, o.vfs))
+        Ok(World::new(cfg))
     };
     let w = match w {
         Ok(w) => w,
@@ -97,6 +103,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(s) = w.load_pf() {
+        eprintln!("the PF failed to initialize: {s:#x}");
+        return ExitCode::FAILURE;
+    }
+    // The documented host sequence brings every VF up in its guest.
+    let mut flow = HostFlow::new(&w);
+    let mut vms: Vec<VmVf> = match flow.start(o.vfs) {
+        Ok(vms) => vms,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    w.settle();
     if o.images {
         println!(
             "drivers: the cross-built pf_miniport.sys and vf_miniport.sys, loaded into the simulator\n"
@@ -121,8 +141,8 @@ fn main() -> ExitCode {
                 let vlan = 100 + (i % 3000) as u16;
                 set_mac_vlan(
                     &w,
-                    o.images,
-                    vf,
+                    &mut flow,
+                    &mut vms[vf as usize],
                     mac,
                     vlan,
                     format!("switch sets VF {vf} MAC {} VLAN {vlan}", mac_text(&mac)),
@@ -191,8 +211,8 @@ fn main() -> ExitCode {
                     let mac = [0x02, 0x15, 0x5D, 0xCC, k, i as u8];
                     set_mac_vlan(
                         &w,
-                        o.images,
-                        vf,
+                        &mut flow,
+                        &mut vms[vf as usize],
                         mac,
                         7,
                         format!("burst {}/5: VF {vf} MAC {}", k + 1, mac_text(&mac)),
@@ -245,6 +265,16 @@ fn main() -> ExitCode {
             }
         );
     }
+    println!("\n--- teardown (Virtual Function Teardown Sequence) ---");
+    let teardown = vms
+        .into_iter()
+        .try_for_each(|vm| flow.remove_vm(vm))
+        .and_then(|()| flow.delete_switch());
+    print_new(&w, &mut printed);
+    if let Err(e) = teardown {
+        ok = false;
+        println!("teardown failed: {e}");
+    }
     let v = w.violations();
     if !v.is_empty() {
         ok = false;
@@ -260,23 +290,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// A VF MAC/VLAN change: the PF's API, or its management OID for a loaded image.
-fn set_mac_vlan(w: &World, images: bool, vf: u16, mac: [u8; 6], vlan: u16, what: String) {
-    if images {
-        w.machine().record(Event::HostChange { what });
-        let mut payload = pf_miniport::management::SetVfMacVlan::encode(vf, mac, vlan, 0);
-        let n = payload.len() as u32;
-        w.oid(
-            w.pf_sim(),
-            RequestKind::Set,
-            pf_miniport::management::OID_REF_SET_VF_MAC_VLAN,
-            &mut payload,
-            n,
-            n,
-        );
-    } else {
-        w.host_change(what, |pf| pf.set_vf_mac_vlan(vf, mac, vlan, 0))
-            .ok();
+/// A VM's MAC/VLAN change as the virtual switch makes it: a receive filter on its VF's VPort
+/// (for the host-linked PF and the image alike).
+fn set_mac_vlan(
+    w: &World,
+    flow: &mut HostFlow<'_>,
+    vm: &mut VmVf,
+    mac: [u8; 6],
+    vlan: u16,
+    what: String,
+) {
+    w.machine().record(Event::HostChange { what });
+    if let Err(e) = flow.change_vm_address(vm, mac, Some(vlan)) {
+        w.machine().violation(e);
     }
 }
 
@@ -300,15 +326,23 @@ fn set_link(w: &World, images: bool, up: bool, speed: u64, mtu: u32, what: &str)
 }
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-fn boot_images(cfg: Config, vfs: u16) -> Result<World, String> {
+fn image_world(cfg: Config) -> Result<World, String> {
     println!(
         "cross-building the .sys images (cargo build --release --target x86_64-pc-windows-msvc)..."
     );
-    World::boot_images(cfg, vfs)
+    let load = |name: &str| {
+        sim::loader::LoadedImage::load(&sim::tools::image_bytes(name), sim::exports::resolve)
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    Ok(World::with_images(
+        cfg,
+        Some(load("pf_miniport")?),
+        Some(load("vf_miniport")?),
+    ))
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-fn boot_images(_cfg: Config, _vfs: u16) -> Result<World, String> {
+fn image_world(_cfg: Config) -> Result<World, String> {
     Err("--images needs an x86_64 Linux host (it maps the Windows images into this process)".into())
 }
 

@@ -59,6 +59,16 @@ fn irql_max(w: &Machine, max: KIRQL, what: &str) -> bool {
     w.check(irql::require_max(max, what))
 }
 
+fn pf_only(a: &SimAdapter, what: &str) -> bool {
+    if a.role == Role::Pf {
+        true
+    } else {
+        a.world()
+            .violation(format!("{what} called by a VF (PF-only)"));
+        false
+    }
+}
+
 fn vf_of(a: &SimAdapter, what: &str) -> Option<u16> {
     match a.role {
         Role::Vf { vf_id } => Some(vf_id),
@@ -99,6 +109,10 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisOpenConfigurationEx,
             NdisReadConfiguration,
             NdisCloseConfiguration,
+            NdisMGetVirtualFunctionBusData,
+            NdisMSetVirtualFunctionBusData,
+            NdisMGetBusData,
+            NdisMQueryProbedBars,
         )
     };
     let ntoskrnl = || match name {

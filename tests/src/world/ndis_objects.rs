@@ -47,6 +47,9 @@ pub struct SimAdapter {
     pub link: Mutex<Vec<(bool, u64)>>,
     pub completions: Mutex<Vec<(usize, NDIS_STATUS)>>,
     pub sends_completed: AtomicU64,
+    /// What the Hyper-V side tracks of the adapter: filter and switch capabilities, the PCI
+    /// model (`hyperv.rs`, `pci.rs`).
+    pub ext: crate::hyperv::AdapterExt,
 }
 
 /// A copy of what a miniport declared in its general attributes.
@@ -171,6 +174,7 @@ impl Machine {
             link: Mutex::new(Vec::new()),
             completions: Mutex::new(Vec::new()),
             sends_completed: AtomicU64::new(0),
+            ext: Default::default(),
         });
         let ptr: *const SimAdapter = &*a;
         lock(&self.state).adapters.push(a);

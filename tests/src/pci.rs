@@ -1,0 +1,143 @@
+//! The PCI functions of the simulated SR-IOV NIC: the PF's configuration space with its
+//! SR-IOV extended capability, each VF's configuration space, and the BAR values the PCI
+//! driver probed. What `NdisMGetBusData`, `NdisMGetVirtualFunctionBusData`,
+//! `NdisMSetVirtualFunctionBusData` and `NdisMQueryProbedBars` (exports.rs) read and write.
+//!
+//! The layout follows the PCI-SIG specifications the NDIS pages point to ("Single Root I/O
+//! Virtualization and Sharing 1.1", PCI Express Base): a VF's Vendor ID and Device ID
+//! registers read FFFFh and its BARs read 0 (the PF's SR-IOV capability holds the VF Device ID
+//! and the VF BARs); extended capabilities start at 0x100.
+use std::collections::BTreeMap;
+
+/// Configuration space of one PCI Express function.
+pub const CONFIG_LEN: usize = 4096;
+/// Placeholder ids, the INF's (`VEN_FFFF&DEV_F1F0` PF, `VEN_FFFF&DEV_F1F1` VF).
+pub const PF_VENDOR_ID: u16 = 0xFFFF;
+pub const PF_DEVICE_ID: u16 = 0xF1F0;
+pub const VF_DEVICE_ID: u16 = 0xF1F1;
+/// An AER capability at 0x100 points on to the SR-IOV capability, so the PF must walk the list.
+pub const AER_CAP_AT: usize = 0x100;
+pub const SRIOV_CAP_AT: usize = 0x160;
+/// VF BAR 0 of the SR-IOV capability: 64-bit prefetchable memory (type bits 10b, bit 3).
+pub const VF_BAR0_BASE: u64 = 0x00F8_0000_0000;
+/// What the PCI driver probed on the PF's BARs: BAR 0/1 a 64-bit prefetchable 128 KiB
+/// memory BAR, the others unimplemented.
+pub const PROBED_BARS: [u32; 6] = [0xFFFE_000C, 0xFFFF_FFFF, 0, 0, 0, 0];
+pub const TOTAL_VFS: u16 = 256;
+
+fn put(space: &mut [u8], at: usize, bytes: &[u8]) {
+    space[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+pub struct PciModel {
+    pf: Box<[u8; CONFIG_LEN]>,
+    vfs: BTreeMap<u16, Box<[u8; CONFIG_LEN]>>,
+    /// (VF, offset, length) of every access, for the tests.
+    pub vf_reads: Vec<(u16, u32, u32)>,
+    pub vf_writes: Vec<(u16, u32, u32)>,
+}
+
+impl Default for PciModel {
+    fn default() -> Self {
+        let mut pf = Box::new([0u8; CONFIG_LEN]);
+        put(&mut *pf, 0x00, &PF_VENDOR_ID.to_le_bytes());
+        put(&mut *pf, 0x02, &PF_DEVICE_ID.to_le_bytes());
+        put(&mut *pf, 0x08, &[0x01, 0x00, 0x00, 0x02]); // revision 1, class 02h network
+        // AER (id 0x0001, version 1) whose next pointer is the SR-IOV capability.
+        let aer = 0x0001u32 | (1 << 16) | ((SRIOV_CAP_AT as u32) << 20);
+        put(&mut *pf, AER_CAP_AT, &aer.to_le_bytes());
+        // SR-IOV (id 0x0010, version 1, last in the list).
+        let s = SRIOV_CAP_AT;
+        put(&mut *pf, s, &(0x0010u32 | (1 << 16)).to_le_bytes());
+        put(&mut *pf, s + 0x0C, &TOTAL_VFS.to_le_bytes()); // InitialVFs
+        put(&mut *pf, s + 0x0E, &TOTAL_VFS.to_le_bytes()); // TotalVFs
+        put(&mut *pf, s + 0x14, &1u16.to_le_bytes()); // First VF Offset
+        put(&mut *pf, s + 0x16, &1u16.to_le_bytes()); // VF Stride
+        put(&mut *pf, s + 0x1A, &VF_DEVICE_ID.to_le_bytes());
+        put(
+            &mut *pf,
+            s + 0x24,
+            &((VF_BAR0_BASE as u32) | 0xC).to_le_bytes(),
+        );
+        put(
+            &mut *pf,
+            s + 0x28,
+            &((VF_BAR0_BASE >> 32) as u32).to_le_bytes(),
+        );
+        Self {
+            pf,
+            vfs: BTreeMap::new(),
+            vf_reads: Vec::new(),
+            vf_writes: Vec::new(),
+        }
+    }
+}
+
+fn range(offset: u32, len: usize) -> Option<std::ops::Range<usize>> {
+    let start = offset as usize;
+    let end = start.checked_add(len)?;
+    (end <= CONFIG_LEN).then_some(start..end)
+}
+
+impl PciModel {
+    /// NdisMEnableVirtualization: NumVFs and VF Enable / VF MSE in the SR-IOV control.
+    pub fn set_num_vfs(&mut self, num_vfs: u16) {
+        let s = SRIOV_CAP_AT;
+        let control: u16 = if num_vfs == 0 { 0 } else { 0b1001 };
+        put(&mut *self.pf, s + 0x08, &control.to_le_bytes());
+        put(&mut *self.pf, s + 0x10, &num_vfs.to_le_bytes());
+    }
+
+    pub fn read_pf(&self, offset: u32, out: &mut [u8]) -> u32 {
+        match range(offset, out.len()) {
+            Some(r) => {
+                out.copy_from_slice(&self.pf[r]);
+                out.len() as u32
+            }
+            None => 0,
+        }
+    }
+
+    fn vf_space(&mut self, vf: u16) -> &mut [u8; CONFIG_LEN] {
+        self.vfs.entry(vf).or_insert_with(|| {
+            let mut c = Box::new([0u8; CONFIG_LEN]);
+            put(&mut *c, 0x00, &0xFFFF_FFFFu32.to_le_bytes()); // VF ids read FFFFh
+            put(&mut *c, 0x08, &[0x01, 0x00, 0x00, 0x02]);
+            c
+        })
+    }
+
+    pub fn read_vf(&mut self, vf: u16, offset: u32, out: &mut [u8]) -> u32 {
+        let Some(r) = range(offset, out.len()) else {
+            return 0;
+        };
+        self.vf_reads.push((vf, offset, out.len() as u32));
+        out.copy_from_slice(&self.vf_space(vf)[r]);
+        out.len() as u32
+    }
+
+    /// Writes land except on the read-only ids (bytes 0..4).
+    pub fn write_vf(&mut self, vf: u16, offset: u32, data: &[u8]) -> u32 {
+        let Some(r) = range(offset, data.len()) else {
+            return 0;
+        };
+        self.vf_writes.push((vf, offset, data.len() as u32));
+        let space = self.vf_space(vf);
+        for (i, b) in r.zip(data) {
+            if i >= 4 {
+                space[i] = *b;
+            }
+        }
+        data.len() as u32
+    }
+
+    /// A VF's configuration space as the host sees it (a fresh one when never touched).
+    pub fn vf_config(&mut self, vf: u16) -> Vec<u8> {
+        self.vf_space(vf).to_vec()
+    }
+
+    /// A function-level reset of the VF (OID_SRIOV_RESET_VF) would restore these defaults.
+    pub fn forget_vf(&mut self, vf: u16) {
+        self.vfs.remove(&vf);
+    }
+}

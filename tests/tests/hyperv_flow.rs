@@ -1,0 +1,169 @@
+//! The documented Hyper-V host sequences end to end (`sim::host_flow`), with the host-linked
+//! PF and with the cross-built images, and a mutation check per OID the flow needs: a PF that
+//! answers it with NOT_SUPPORTED stops the flow, and the error names the OID.
+use common::ffi::*;
+use common::oid::RequestKind;
+use sim::host_flow::{HostFlow, REQUIRED, oid_name};
+use sim::{Config, World};
+
+fn pf_host() -> World {
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    w
+}
+
+#[test]
+fn the_documented_flow_runs_with_the_host_linked_drivers() {
+    let w = pf_host();
+    let mut flow = HostFlow::new(&w);
+    flow.run(3).unwrap();
+    // Every required OID was sent, with the request type its page gives.
+    for (oid, kind) in REQUIRED {
+        assert!(
+            flow.steps.iter().any(|s| s.oid == *oid && s.kind == *kind),
+            "{} ({kind:?}) never sent",
+            oid_name(*oid)
+        );
+    }
+    assert_eq!(w.pf().vport_count(), 0);
+    assert_eq!(w.pf().filter_count(), 0);
+    assert_eq!(w.pf().allocated_vfs(), 0);
+    w.assert_clean();
+}
+
+/// "Virtual Function Teardown Sequence": filters back, VPort deleted, FLR, VF freed, in order.
+#[test]
+fn teardown_runs_in_the_documented_order() {
+    let w = pf_host();
+    let mut flow = HostFlow::new(&w);
+    flow.check_pf_capabilities().unwrap();
+    flow.create_switch(2).unwrap();
+    let vm = flow
+        .add_vm([0x00, 0x15, 0x5D, 0x02, 0x00, 0x01], None)
+        .unwrap();
+    assert_eq!(
+        w.vf_mac_via_oid(vm.vf).unwrap(),
+        vm.mac,
+        "the VF took the switch's MAC"
+    );
+    let from = flow.steps.len();
+    flow.remove_vm(vm).unwrap();
+    let order: Vec<NDIS_OID> = flow.steps[from..].iter().map(|s| s.oid).collect();
+    assert_eq!(
+        order,
+        [
+            OID_RECEIVE_FILTER_MOVE_FILTER,
+            OID_NIC_SWITCH_DELETE_VPORT,
+            OID_SRIOV_RESET_VF,
+            OID_NIC_SWITCH_FREE_VF,
+            OID_RECEIVE_FILTER_CLEAR_FILTER
+        ]
+    );
+    flow.delete_switch().unwrap();
+    w.assert_clean();
+}
+
+#[test]
+fn no_switch_without_current_sriov_capabilities() {
+    let w = World::new(Config {
+        keywords: vec![("*SRIOV".into(), 0)],
+        ..Config::default()
+    });
+    w.load_pf().expect("PF initializes");
+    let err = HostFlow::new(&w).run(1).unwrap_err();
+    assert!(err.contains("Determining SR-IOV Capabilities"), "{err}");
+}
+
+#[test]
+fn each_required_oid_is_needed() {
+    for (oid, _) in REQUIRED {
+        let w = pf_host();
+        let mut flow = HostFlow::new(&w);
+        flow.refuse = Some(*oid);
+        let err = flow
+            .run(1)
+            .expect_err(&format!("the flow ran without {}", oid_name(*oid)));
+        assert!(
+            err.contains(oid_name(*oid)) && err.contains("NOT_SUPPORTED"),
+            "{}: {err}",
+            oid_name(*oid)
+        );
+    }
+}
+
+/// The same flow against the cross-built `.sys` images (x86_64 Linux only).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_documented_flow_runs_with_the_images() {
+    use sim::{loader, tools};
+    let load = |name: &str| {
+        loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
+    };
+    let w = World::with_images(
+        Config::default(),
+        Some(load("pf_miniport")),
+        Some(load("vf_miniport")),
+    );
+    w.load_pf().expect("PF image initializes");
+    let mut flow = HostFlow::new(&w);
+    flow.run(2).unwrap();
+    assert!(flow.steps.iter().all(|s| s.status == NDIS_STATUS_SUCCESS));
+    assert!(flow.steps.iter().any(|s| s.kind == RequestKind::Query));
+    w.assert_clean();
+}
+
+/// docs/hyperv-conformance.md: every row names a test, and every test it names exists
+/// (`file.rs::name` is a `fn name` in tests/tests/file.rs; a bare `file.rs` is a test file).
+#[test]
+fn every_conformance_row_names_an_existing_test() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let doc = std::fs::read_to_string(format!("{root}/docs/hyperv-conformance.md")).unwrap();
+    let mut rows = 0;
+    for line in doc
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---") && !l.starts_with("| Step"))
+    {
+        rows += 1;
+        let test_cell = line.trim_end_matches('|').rsplit('|').next().unwrap();
+        let mut named = 0;
+        for part in test_cell.split('`').skip(1).step_by(2) {
+            let (file, names) = part.split_once("::").unwrap_or((part, ""));
+            if !file.ends_with(".rs") {
+                continue;
+            }
+            let src = std::fs::read_to_string(format!("{root}/tests/tests/{file}"))
+                .unwrap_or_else(|_| panic!("{file} (row: {line})"));
+            for name in names.split(", ").filter(|n| !n.is_empty()) {
+                assert!(
+                    src.contains(&format!("fn {name}(")),
+                    "{file}::{name} does not exist"
+                );
+            }
+            named += 1;
+        }
+        // Names after a comma inside one backtick pair are not used; others are separate pairs.
+        for part in test_cell
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|p| !p.contains(".rs") && !p.contains('('))
+        {
+            let exists = [
+                "pf_nic_switch_oids.rs",
+                "pf_receive_filter_oids.rs",
+                "pf_pci_oids.rs",
+                "pf_keywords.rs",
+                "hyperv_flow.rs",
+            ]
+            .iter()
+            .any(|f| {
+                std::fs::read_to_string(format!("{root}/tests/tests/{f}"))
+                    .unwrap()
+                    .contains(&format!("fn {part}("))
+            });
+            assert!(exists, "{part} does not exist");
+        }
+        assert!(named > 0, "row without a test: {line}");
+    }
+    assert!(rows >= 25, "{rows} rows");
+}
