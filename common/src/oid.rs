@@ -86,7 +86,7 @@ pub fn check_header(
     let header = NDIS_OBJECT_HEADER {
         Type: type_byte,
         Revision: revision,
-        Size: le16(input, 2),
+        Size: le16(input, core::mem::offset_of!(NDIS_OBJECT_HEADER, Size)),
     };
     if header.Type != ty {
         return Err(OidError::invalid_parameter("Header.Type"));
@@ -123,11 +123,12 @@ impl ConfigBlockParams {
             NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS_REVISION_1,
             Self::STRUCT_LEN,
         )?;
+        type P = NDIS_SRIOV_READ_VF_CONFIG_BLOCK_PARAMETERS;
         let p = Self {
-            vf_id: le16(input, 4),
-            block_id: le32(input, 8),
-            length: le32(input, 12),
-            buffer_offset: le32(input, 16),
+            vf_id: le16(input, core::mem::offset_of!(P, VFId)),
+            block_id: le32(input, core::mem::offset_of!(P, BlockId)),
+            length: le32(input, core::mem::offset_of!(P, Length)),
+            buffer_offset: le32(input, core::mem::offset_of!(P, BufferOffset)),
         };
         if p.length == 0 {
             return Err(OidError::invalid_parameter("Length is 0"));
@@ -166,7 +167,10 @@ pub fn parse_invalidate_info(input: &[u8]) -> Result<BlockMask, OidError> {
         NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1,
         NDIS_SIZEOF_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO_REVISION_1,
     )?;
-    Ok(BlockMask(le64(input, 8)))
+    Ok(BlockMask(le64(
+        input,
+        core::mem::offset_of!(NDIS_SRIOV_VF_INVALIDATE_CONFIG_BLOCK_INFO, BlockMask),
+    )))
 }
 
 /// Parses the VFId of `NDIS_SRIOV_RESET_VF_PARAMETERS` (`ntddndis.h`).
@@ -177,11 +181,13 @@ pub fn parse_reset_vf(input: &[u8]) -> Result<u16, OidError> {
         NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1,
         NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1,
     )?;
-    Ok(le16(input, 4))
+    Ok(le16(
+        input,
+        core::mem::offset_of!(NDIS_SRIOV_RESET_VF_PARAMETERS, VFId),
+    ))
 }
 
-/// Parses the VFId of `NDIS_NIC_SWITCH_FREE_VF_PARAMETERS` (`ntddndis.h`: VFId at 8,
-/// Header.Size 10).
+/// Parses the VFId of `NDIS_NIC_SWITCH_FREE_VF_PARAMETERS` (`ntddndis.h`: Header.Size 10).
 pub fn parse_free_vf(input: &[u8]) -> Result<u16, OidError> {
     check_header(
         input,
@@ -189,7 +195,10 @@ pub fn parse_free_vf(input: &[u8]) -> Result<u16, OidError> {
         NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1,
         NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1,
     )?;
-    Ok(le16(input, 8))
+    Ok(le16(
+        input,
+        core::mem::offset_of!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, VFId),
+    ))
 }
 
 /// Parses `NumVFs` and `SwitchId` of `NDIS_NIC_SWITCH_PARAMETERS` (`ntddndis.h`).
@@ -200,7 +209,11 @@ pub fn parse_create_switch(input: &[u8]) -> Result<(u32, u32), OidError> {
         NDIS_NIC_SWITCH_PARAMETERS_REVISION_1,
         NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1,
     )?;
-    Ok((le32(input, 12), le32(input, 532)))
+    type P = NDIS_NIC_SWITCH_PARAMETERS;
+    Ok((
+        le32(input, core::mem::offset_of!(P, SwitchId)),
+        le32(input, core::mem::offset_of!(P, NumVFs)),
+    ))
 }
 
 /// What `OID_NIC_SWITCH_ALLOCATE_VF` asks for, read in place from its

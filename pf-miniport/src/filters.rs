@@ -340,9 +340,10 @@ impl Adapter {
                 NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS_REVISION_1,
                 NDIS_SIZEOF_RECEIVE_FILTER_CLEAR_PARAMETERS_REVISION_1,
             )?;
-            let flags = le32(input, 4);
-            let queue = le32(input, 8);
-            let id = le32(input, 12);
+            type P = NDIS_RECEIVE_FILTER_CLEAR_PARAMETERS;
+            let flags = le32(input, offset_of!(P, Flags));
+            let queue = le32(input, offset_of!(P, QueueId));
+            let id = le32(input, offset_of!(P, FilterId));
             if flags != 0 {
                 return Err(OidError::invalid_parameter("Flags not zero"));
             }

@@ -277,7 +277,10 @@ impl Adapter {
             let buf = req.buffer();
             let info = buf.get(..capacity).unwrap_or(&[]);
             check_header(info, NDIS_SRIOV_PROBED_BARS_INFO_REVISION_1, header)?;
-            let at = le32(info, 4);
+            let at = le32(
+                info,
+                offset_of!(NDIS_SRIOV_PROBED_BARS_INFO, BaseRegisterValuesOffset),
+            );
             if at < header as u32 {
                 return Err(OidError::invalid_parameter(
                     "BaseRegisterValuesOffset overlaps the info",

@@ -187,7 +187,7 @@ pub(crate) fn check_allocate_vf(input: &[u8]) -> Result<(), OidError> {
 
 /// NDIS_NIC_SWITCH_FREE_VF_PARAMETERS.Flags must be zero.
 pub(crate) fn check_free_vf(input: &[u8]) -> Result<(), OidError> {
-    if le32(input, 4) != 0 {
+    if le32(input, offset_of!(NDIS_NIC_SWITCH_FREE_VF_PARAMETERS, Flags)) != 0 {
         return Err(OidError::invalid_parameter("Flags not zero"));
     }
     Ok(())
@@ -195,10 +195,11 @@ pub(crate) fn check_free_vf(input: &[u8]) -> Result<(), OidError> {
 
 /// NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS: no flags, the default switch.
 pub(crate) fn check_delete_switch(input: &[u8]) -> Result<(), OidError> {
-    if le32(input, 4) != 0 {
+    type P = NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS;
+    if le32(input, offset_of!(P, Flags)) != 0 {
         return Err(OidError::invalid_parameter("Flags not zero"));
     }
-    if le32(input, 8) != NDIS_DEFAULT_SWITCH_ID {
+    if le32(input, offset_of!(P, SwitchId)) != NDIS_DEFAULT_SWITCH_ID {
         return Err(OidError::invalid_parameter(
             "SwitchId is not the default switch",
         ));
@@ -411,8 +412,9 @@ impl Adapter {
                 NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS_REVISION_1,
                 NDIS_SIZEOF_NIC_SWITCH_DELETE_VPORT_PARAMETERS_REVISION_1,
             )?;
-            let flags = le32(input, 4);
-            let id = le32(input, 8);
+            type P = NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS;
+            let flags = le32(input, offset_of!(P, Flags));
+            let id = le32(input, offset_of!(P, VPortId));
             if flags != 0 {
                 return Err(OidError::invalid_parameter("Flags not zero"));
             }
