@@ -1,7 +1,7 @@
 //! Nonpaged memory from NDIS (`NdisAllocateMemoryWithTagPriority`), owned by a box that frees
 //! it with the same tag. Allocation can fail and says so; nothing here panics.
 use crate::ffi::imports::{NdisAllocateMemoryWithTagPriority, NdisFreeMemoryWithTagPriority};
-use crate::ffi::{NDIS_HANDLE, NormalPoolPriority};
+use crate::ffi::{NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_RESOURCES, NormalPoolPriority};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
@@ -47,6 +47,27 @@ impl<T: Zeroable> PoolBox<T> {
         // SAFETY: fresh allocation of size_of::<T>() bytes, suitably aligned; zero is a valid T.
         unsafe { core::ptr::write_bytes(ptr.as_ptr().cast::<u8>(), 0, size as usize) };
         Some(Self { ptr, handle, tag })
+    }
+
+    /// The first step of each driver's MiniportInitializeEx: its adapter context, zeroed, in
+    /// nonpaged pool under the adapter handle NDIS passed; NDIS_STATUS_RESOURCES (logged under
+    /// the driver's prefix) when the pool is exhausted. PASSIVE_LEVEL.
+    ///
+    /// # Safety
+    /// `handle` is the miniport adapter handle of the initialization in progress.
+    pub unsafe fn adapter_context(
+        handle: NDIS_HANDLE,
+        tag: u32,
+        log: &str,
+    ) -> Result<Self, NDIS_STATUS> {
+        // SAFETY: caller contract; the handle stays valid until halt, which frees the box.
+        match unsafe { Self::new_zeroed(handle, tag) } {
+            Some(b) => Ok(b),
+            None => {
+                crate::ndis_log!(ERROR, log, "initialize: no memory for the adapter");
+                Err(NDIS_STATUS_RESOURCES)
+            }
+        }
     }
 }
 

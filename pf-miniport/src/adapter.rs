@@ -118,13 +118,9 @@ impl Adapter {
     /// MiniportInitializeEx: allocates the adapter in nonpaged pool, sets registration,
     /// general and hardware-assist attributes. Leaves the adapter Paused.
     pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
-        // SAFETY: the miniport adapter handle of this initialization, valid until halt.
-        let Some(mut adapter) =
-            (unsafe { PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) })
-        else {
-            ndis_log!(ERROR, LOG, "initialize: no memory for the adapter");
-            return Err(NDIS_STATUS_RESOURCES);
-        };
+        // SAFETY: the miniport adapter handle of this initialization.
+        let mut adapter =
+            unsafe { PoolBox::<Adapter>::adapter_context(handle, POOL_TAG_ADAPTER, LOG) }?;
         adapter.handle = handle;
         let info = EthernetInfo {
             permanent_mac: PF_MAC,

@@ -91,13 +91,9 @@ impl Adapter {
     /// attributes, then every block read and checked, then general and hardware-assist
     /// attributes. Leaves it Paused.
     pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
-        // SAFETY: the miniport adapter handle of this initialization, valid until halt.
-        let Some(mut adapter) =
-            (unsafe { PoolBox::<Adapter>::new_zeroed(handle, POOL_TAG_ADAPTER) })
-        else {
-            ndis_log!(ERROR, LOG, "initialize: no memory for the adapter");
-            return Err(NDIS_STATUS_RESOURCES);
-        };
+        // SAFETY: the miniport adapter handle of this initialization.
+        let mut adapter =
+            unsafe { PoolBox::<Adapter>::adapter_context(handle, POOL_TAG_ADAPTER, LOG) }?;
         adapter.handle = handle;
         let ctx = adapter.as_ptr();
         // SAFETY: the adapter being initialized; ctx lives until halt.
