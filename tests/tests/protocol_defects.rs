@@ -182,6 +182,46 @@ fn d2_a_failing_block_does_not_livelock_the_vf() {
     w.assert_clean();
 }
 
+/// Defect 2, the other way: one block of a multi-block transaction arrives corrupted on every
+/// read (the VF refuses it). Protocol 1 renewed its retry budget on every good read of the
+/// other block and read forever (100,001 reads before the simulator gave up); now the VF keeps
+/// its last good configuration within its bounds and catches up once the block is good.
+#[test]
+fn d2_a_refused_block_in_a_transaction_does_not_livelock_the_vf() {
+    let w = World::boot(Config::default(), 1);
+    let corrupt = Arc::new(AtomicBool::new(true));
+    let c = corrupt.clone();
+    w.machine().set_read_hook(Some(Box::new(move |ctx| {
+        if ctx.block == PolicyBlock::ID as u32 && c.load(Ordering::Acquire) {
+            ReadFault::Corrupt
+        } else {
+            ReadFault::Proceed
+        }
+    })));
+    let applied = w.vf(0).unwrap().snapshot().applied;
+    let before = w.reads_of(0, MacVlanBlock::ID as u32);
+    w.pf().set_blocks(0, &mac_and_policy(mac(5), 5)).unwrap();
+    let steps = w.settle();
+    let reads = w.reads_of(0, MacVlanBlock::ID as u32) - before;
+    assert!(
+        reads <= 8,
+        "block 1 was read {reads} times in {steps} steps"
+    );
+    assert_eq!(
+        w.vf(0).unwrap().snapshot().applied,
+        applied,
+        "nothing of the half-refused transaction was applied"
+    );
+    assert!(w.violations().is_empty(), "{:?}", w.violations());
+    corrupt.store(false, Ordering::Release);
+    w.pf().set_vf_mac_vlan(0, mac(6), 0, 0).unwrap();
+    w.settle();
+    let a = w.vf(0).unwrap().snapshot().applied;
+    assert_eq!((a.mac, a.max_tx_rate_mbps), (mac(6), 5));
+    w.check_consistent(0).unwrap();
+    w.assert_clean();
+}
+
 /// Defect 3: The host API refuses what the VF would refuse, and a refusal changes nothing.
 #[test]
 fn d3_the_host_api_never_publishes_what_the_vf_refuses() {

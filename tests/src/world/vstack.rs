@@ -46,6 +46,9 @@ pub enum ReadFault {
     Fail,
     /// OID_SRIOV_RESET_VF reaches the PF now; this read fails and the guest resets the VF.
     ResetVf,
+    /// The read succeeds but one byte of what arrives is flipped (a PF bug or a corrupted
+    /// block): the VF must refuse it, and keep its bounds doing so.
+    Corrupt,
 }
 
 /// Given to a read hook: the PF to act on, and which read this is.
@@ -202,7 +205,7 @@ impl Machine {
                 lock(&self.state).pending_resets.push_back(vf);
                 NDIS_STATUS_FAILURE
             }
-            ReadFault::Proceed => match self.pf_adapter() {
+            ReadFault::Proceed | ReadFault::Corrupt => match self.pf_adapter() {
                 None => NDIS_STATUS_FAILURE,
                 Some(pf) => {
                     let at = CONFIG_BLOCK_PARAMS_LEN;
@@ -218,6 +221,11 @@ impl Machine {
                     );
                     if o.status == NDIS_STATUS_SUCCESS {
                         out.copy_from_slice(&buf[at..]);
+                        if fault == ReadFault::Corrupt
+                            && let Some(last) = out.last_mut()
+                        {
+                            *last ^= 0x40;
+                        }
                     }
                     o.status
                 }
