@@ -163,6 +163,11 @@ pub fn cross_built_images() -> &'static std::path::Path {
         let out = Command::new(env!("CARGO"))
             .current_dir(&root)
             .env("CARGO_TARGET_DIR", &target_dir)
+            // The images take their flags from .cargo/config.toml alone: a sanitizer or other
+            // host flags of the run that builds them (scripts/asan.sh) must not reach them.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTC_BOOTSTRAP")
             .args([
                 "build",
                 "--release",
