@@ -1,6 +1,7 @@
 // The build script of both driver crates (each `build.rs` includes this file).
 //
-// Link setup for the driver image. Three ways to build (see DESIGN.md):
+// Link setup for the driver image. Three ways to build (README, "Cross-building the Windows
+// images on Linux" and "Building with the WDK on Windows"):
 // - host (`cargo test`): nothing to do, the simulator defines the NDIS symbols;
 // - Linux cross-build to `x86_64-pc-windows-msvc`: rust-lld links a kernel image;
 // - Windows with the WDK (`--features wdk`, via `cargo make`): wdk-build configures it.

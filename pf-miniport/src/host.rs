@@ -109,7 +109,12 @@ impl Adapter {
             let mut touched = 0u32;
             for (slot, out) in st.vfs.iter_mut().zip(changed.iter_mut()) {
                 if let Some(vf) = slot.get_mut() {
-                    let mask = vf.update(&[staged]).map_err(refused)?;
+                    // Checked above, so no store refuses it; one that did would keep its link
+                    // and be said so, without cutting the others' invalidations short.
+                    let mask = vf.update(&[staged]).unwrap_or_else(|e| {
+                        ndis_log!(ERROR, LOG, "VF {}: link block refused: {:?}", vf.vf_id, e);
+                        BlockMask::EMPTY
+                    });
                     *out = mask.bits();
                     touched = touched.saturating_add(u32::from(!mask.is_empty()));
                 }

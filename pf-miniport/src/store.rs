@@ -141,7 +141,9 @@ impl VfStore {
     /// now exist, and the commit block is rewritten. Returns the blocks to invalidate (empty
     /// when nothing changed: then the generation stays and nothing is sent).
     pub fn update(&mut self, updates: &[Staged]) -> Result<BlockMask, BlockError> {
+        let version_id = VersionBlock::id();
         let mut changed = BlockMask::EMPTY;
+        let mut version = None;
         for u in updates {
             if !HOST_BLOCKS.contains(u.id) || u.id == COMMIT {
                 return Err(BlockError::WrongBlock {
@@ -150,30 +152,45 @@ impl VfStore {
                 });
             }
             u.check()?;
+            if u.id == version_id {
+                // The protocol major and the VF id are the store's, not the host's: a VF
+                // refuses to run another major, and its id is fixed at allocation.
+                let v = decode_staged::<VersionBlock>(u)?;
+                if v.major != PROTOCOL_MAJOR || v.vf_id != self.vf_id {
+                    return Err(BlockError::BadValue {
+                        block: VersionBlock::ID,
+                        field: "major or vf_id",
+                    });
+                }
+                version = Some(v);
+                continue;
+            }
             let current = self.block(u.id).and_then(|b| b.get(wire::HEADER_LEN..));
             if !self.present.contains(u.id) || current != Some(u.payload()) {
                 changed = changed.with(u.id);
             }
         }
-        let created = changed.difference(self.present);
-        // A new block is announced in block 0 in the same transaction.
-        let announce = if created.is_empty() {
-            None
-        } else {
-            let version = match updates.iter().rev().find(|u| u.id == VersionBlock::id()) {
-                Some(v) => decode_staged::<VersionBlock>(v)?,
-                None => self
-                    .decode::<VersionBlock>()
-                    .ok_or(BlockError::UnknownBlock {
-                        id: VersionBlock::ID as u32,
-                    })?,
-            };
-            let defined = version.defined.union(self.present).union(changed);
-            Some(Staged::of(&VersionBlock { defined, ..version })?)
+        // Block 0 names exactly the blocks that exist after this transaction (and the VF's
+        // own), so a block comes into existence, and is announced, in the same transaction.
+        let present = self.present.union(changed).with(version_id);
+        let base = match version {
+            Some(v) => v,
+            None => self
+                .decode::<VersionBlock>()
+                .ok_or(BlockError::UnknownBlock {
+                    id: VersionBlock::ID as u32,
+                })?,
         };
-        if let Some(v) = &announce {
-            v.check()?;
-            changed = changed.with(VersionBlock::id());
+        let block0 = Staged::of(&VersionBlock {
+            defined: present.union(GUEST_BLOCKS),
+            ..base
+        })?;
+        block0.check()?;
+        let current0 = self
+            .block(version_id)
+            .and_then(|b| b.get(wire::HEADER_LEN..));
+        if !self.present.contains(version_id) || current0 != Some(block0.payload()) {
+            changed = changed.with(version_id);
         }
         if changed.is_empty() {
             return Ok(changed);
@@ -187,8 +204,9 @@ impl VfStore {
                 *w = w.wrapping_add(1);
             }
         }
-        // Last update of a block wins, as if applied in order; the announcement last of all.
-        for u in updates.iter().chain(announce.iter()) {
+        // Last update of a block wins, as if applied in order.
+        let others = updates.iter().filter(|u| u.id != version_id);
+        for u in others.chain(core::iter::once(&block0)) {
             if changed.contains(u.id) {
                 let writes = self.writes.get(u.id.index()).copied().unwrap_or(0);
                 self.write_stamped(u, generation, writes)?;

@@ -223,13 +223,7 @@ impl<'w> HostFlow<'w> {
             &mut b,
         )?;
         // Step 2: the VF, with the VM's MAC.
-        let mut b = vec![0u8; NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1 as usize];
-        b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        b[1] = NDIS_NIC_SWITCH_VF_PARAMETERS_REVISION_1;
-        b[2..4].copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_VF_PARAMETERS_REVISION_1.to_le_bytes());
-        b[1560..1562].copy_from_slice(&6u16.to_le_bytes());
-        b[1562..1568].copy_from_slice(&mac);
-        b[1594..1600].copy_from_slice(&mac);
+        let mut b = crate::payloads::vf_parameters(Some(mac));
         self.issue(
             INIT,
             "step 2: allocate the VF",
@@ -237,7 +231,7 @@ impl<'w> HostFlow<'w> {
             OID_NIC_SWITCH_ALLOCATE_VF,
             &mut b,
         )?;
-        let vf = u16::from_le_bytes([b[0x65A], b[0x65B]]);
+        let vf = crate::payloads::read::<NDIS_NIC_SWITCH_VF_PARAMETERS>(&b).VFId;
         // Step 3: NDIS assigns a VPortId in 1..NumVPorts before forwarding the request.
         let vport = u32::from(vf) + 1;
         let mut b = vport_params(vport, vf, 1, NdisNicSwitchVPortStateActivated, 0);

@@ -131,8 +131,9 @@ pub fn delete_switch_parameters(switch_id: NDIS_NIC_SWITCH_ID) -> Vec<u8> {
     })
 }
 
-/// NDIS_NIC_SWITCH_VF_PARAMETERS for OID_NIC_SWITCH_ALLOCATE_VF, asking for `mac` if given
-/// (the PF writes VFId and RequestorId back: [`read`] them).
+/// NDIS_NIC_SWITCH_VF_PARAMETERS for OID_NIC_SWITCH_ALLOCATE_VF, asking for `mac` if given, as
+/// both the permanent and the current address (the PF writes VFId and RequestorId back:
+/// [`read`] them).
 pub fn vf_parameters(mac: Option<[u8; 6]>) -> Vec<u8> {
     image(|p: &mut NDIS_NIC_SWITCH_VF_PARAMETERS| {
         p.Header = NDIS_OBJECT_HEADER::new(
@@ -142,6 +143,7 @@ pub fn vf_parameters(mac: Option<[u8; 6]>) -> Vec<u8> {
         );
         if let Some(mac) = mac {
             p.MacAddressLength = mac.len() as u16;
+            p.PermanentMacAddress[..mac.len()].copy_from_slice(&mac);
             p.CurrentMacAddress[..mac.len()].copy_from_slice(&mac);
         }
     })

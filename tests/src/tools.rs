@@ -52,26 +52,44 @@ impl Installer<'_> {
 /// dropped and by the kernel if the process dies, so a crashed test never leaves it held.
 struct FileLock(#[allow(dead_code)] std::fs::File);
 
+/// How long a caller waits for another's installation before it gives up, saying why.
+const INSTALL_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 impl FileLock {
     fn exclusive(path: &std::path::Path) -> Result<Self, String> {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut open = std::fs::OpenOptions::new();
+        open.create(true).truncate(false).write(true);
+        // Never through a symbolic link someone planted where the lock goes.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NOFOLLOW);
+        let f = open
             .open(path)
             .map_err(|e| format!("open {}: {e}", path.display()))?;
-        f.lock()
-            .map_err(|e| format!("lock {}: {e}", path.display()))?;
-        Ok(Self(f))
+        let start = std::time::Instant::now();
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(Self(f)),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < INSTALL_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(100))
+                }
+                Err(e) => return Err(format!("lock {}: {e}", path.display())),
+            }
+        }
     }
 }
 
-/// Debian packages through apt-get, waiting for any other apt (ours or the system's) rather
-/// than failing on its lock.
+/// Debian packages through apt-get (as root, or through `sudo -n` when this user may),
+/// waiting for any other apt (ours or the system's) rather than failing on its lock.
 pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=600"])
+        let mut cmd = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        cmd.args(["-o", "DPkg::Lock::Timeout=600"])
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
@@ -98,8 +116,8 @@ pub fn mingw(tool: &'static str) -> Option<&'static str> {
     }
     if cfg!(target_os = "linux") {
         assert!(
-            is_root(),
-            "{tool} is missing and this user cannot install it: apt-get install {}",
+            can_install(),
+            "{tool} is missing and this user cannot install it (neither root nor sudo -n): apt-get install {}",
             PACKAGES.join(" ")
         );
         let installer = Installer {
@@ -201,9 +219,29 @@ fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-/// The lock file for installing `what`, shared by every test process on the machine.
+/// The lock file for installing `what`, shared by every test process on the machine: in a
+/// folder only root may write to (a world-writable /tmp would let anyone plant the file, or
+/// hold the lock), or this user's own cache where installs go through sudo.
 fn install_lock(what: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("sriov-sim-install-{what}.lock"))
+    let dir = if is_root() {
+        std::path::PathBuf::from("/var/cache/sriov-sim")
+    } else {
+        std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".cache/sriov-sim")
+    };
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("install-{what}.lock"))
+}
+
+/// Whether this user can install Debian packages: root, or sudo without a password.
+fn can_install() -> bool {
+    is_root()
+        || Command::new("sudo")
+            .args(["-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 /// Where a tool cannot be installed at all (not Linux), say so; in CI, fail.
@@ -243,7 +281,7 @@ pub fn osslsigncode() -> Option<&'static str> {
         return not_installable("osslsigncode >= 2.8");
     }
     assert!(
-        is_root(),
+        can_install(),
         "osslsigncode >= 2.8 is missing and this user cannot install it (apt-get install osslsigncode, from bookworm-backports on Debian 12)"
     );
     let install = || {
@@ -294,7 +332,7 @@ pub fn python_with_pefile() -> Option<&'static str> {
         let _ = Command::new("python3")
             .args(["-m", "pip", "install", "--quiet", "pefile"])
             .status();
-        if !has() && cfg!(target_os = "linux") && is_root() {
+        if !has() && cfg!(target_os = "linux") && can_install() {
             // A system Python that pip may not change (PEP 668): Debian packages pefile too.
             apt_install(&["python3-pefile"])?;
         }
@@ -330,7 +368,7 @@ pub fn debian_tool(tool: &'static str, version_arg: &str, package: &str) -> Opti
         return not_installable(tool);
     }
     assert!(
-        is_root(),
+        can_install(),
         "{tool} is missing and this user cannot install it: apt-get install {package}"
     );
     let result = Installer {

@@ -548,3 +548,111 @@ fn d9_a_failed_initialization_leaves_no_work_item_behind() {
     w.check_consistent(vf).unwrap();
     w.assert_clean();
 }
+
+/// Found in review: a MiniportResetEx landing while a refresh reads (here, from inside the VF's
+/// read of the policy block) must still make the VF read every block again; the refresh in
+/// flight may apply what it read, but not become the base of the next one.
+#[test]
+fn review_a_reset_racing_a_refresh_still_rereads_every_block() {
+    let w = World::boot(Config::default(), 1);
+    let m = w.machine() as *const Machine as usize;
+    let armed = Arc::new(AtomicBool::new(false));
+    let fired = Arc::new(AtomicBool::new(false));
+    let (a2, f2) = (armed.clone(), fired.clone());
+    w.machine().set_read_hook(Some(Box::new(move |ctx| {
+        if ctx.block == PolicyBlock::ID as u32 && a2.swap(false, Ordering::AcqRel) {
+            // SAFETY: the machine is boxed and outlives the hook, which the test removes.
+            let m = unsafe { &*(m as *const Machine) };
+            assert_eq!(m.reset(m.vf_adapter(ctx.vf).unwrap()), NDIS_STATUS_SUCCESS);
+            f2.store(true, Ordering::Release);
+        }
+        ReadFault::Proceed
+    })));
+    let mac_reads = w.reads_of(0, MacVlanBlock::ID as u32);
+    let link_reads = w.reads_of(0, LinkBlock::ID as u32);
+    armed.store(true, Ordering::Release);
+    w.pf()
+        .set_vf_policy(
+            0,
+            PolicyBlock {
+                flags: 0,
+                max_tx_rate_mbps: 7,
+                queue_pairs: 1,
+            },
+        )
+        .unwrap();
+    w.settle();
+    w.machine().set_read_hook(None);
+    assert!(fired.load(Ordering::Acquire), "the reset landed mid-read");
+    assert_eq!(w.vf(0).unwrap().snapshot().applied.max_tx_rate_mbps, 7);
+    let mac_after = w.reads_of(0, MacVlanBlock::ID as u32) - mac_reads;
+    let link_after = w.reads_of(0, LinkBlock::ID as u32) - link_reads;
+    assert!(
+        mac_after >= 1 && link_after >= 1,
+        "after the reset the VF read MAC/VLAN {mac_after} times and link {link_after} times"
+    );
+    // And the state it read again became the base: the next change costs its own blocks only.
+    let (mac2, link2) = (
+        w.reads_of(0, MacVlanBlock::ID as u32),
+        w.reads_of(0, LinkBlock::ID as u32),
+    );
+    w.pf().set_vf_mac_vlan(0, mac(77), 0, 0).unwrap();
+    w.settle();
+    assert_eq!(w.reads_of(0, MacVlanBlock::ID as u32), mac2 + 1);
+    assert_eq!(w.reads_of(0, LinkBlock::ID as u32), link2);
+    w.check_consistent(0).unwrap();
+    w.assert_clean();
+}
+
+/// Found in review: block 0 through the host API. The protocol major and the VF id are not
+/// the host's to change, and block 0 always names exactly the blocks that exist.
+#[test]
+fn review_the_host_api_cannot_publish_an_incompatible_version_block() {
+    let w = World::boot(Config::default(), 1);
+    let before = w.pf().vf_committed(0).unwrap();
+    for v in [
+        VersionBlock {
+            major: PROTOCOL_MAJOR + 1,
+            minor: PROTOCOL_MINOR,
+            vf_id: 0,
+            features: 0,
+            defined: DEFINED_BLOCKS,
+        },
+        VersionBlock {
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+            vf_id: 9,
+            features: 0,
+            defined: DEFINED_BLOCKS,
+        },
+    ] {
+        assert_eq!(
+            w.pf().set_block(0, &v),
+            Err(NDIS_STATUS_INVALID_PARAMETER),
+            "{v:?}"
+        );
+    }
+    assert_eq!(w.pf().vf_committed(0).unwrap(), before);
+    // A minor version and features are the host's: accepted, and `defined` is the store's.
+    w.pf()
+        .set_block(
+            0,
+            &VersionBlock {
+                major: PROTOCOL_MAJOR,
+                minor: PROTOCOL_MINOR + 1,
+                vf_id: 0,
+                features: 5,
+                defined: BlockMask::of(VersionBlock::id()),
+            },
+        )
+        .unwrap();
+    w.settle();
+    let (b, n) = w.pf().vf_block(0, VersionBlock::id()).unwrap();
+    let v = VersionBlock::decode(&b[..n]).unwrap().0;
+    let (c, m) = w.pf().vf_block(0, CommitBlock::id()).unwrap();
+    let present = CommitBlock::decode(&c[..m]).unwrap().0.present;
+    assert_eq!(v.defined, present.union(GUEST_BLOCKS));
+    assert!(!w.vf(0).unwrap().snapshot().degraded);
+    w.check_consistent(0).unwrap();
+    w.assert_clean();
+}

@@ -325,7 +325,7 @@ fn guest_writing_a_bad_block_is_refused_and_changes_nothing() {
     w.assert_clean();
 }
 
-fn world_with_version(major: u16, minor: u16) -> (World, u16) {
+fn world_with_minor(minor: u16) -> (World, u16) {
     let w = World::new(Config::default());
     w.load_pf().unwrap();
     w.create_switch(1);
@@ -334,7 +334,7 @@ fn world_with_version(major: u16, minor: u16) -> (World, u16) {
         .set_block(
             vf,
             &VersionBlock {
-                major,
+                major: PROTOCOL_MAJOR,
                 minor,
                 vf_id: vf,
                 features: 0,
@@ -347,7 +347,14 @@ fn world_with_version(major: u16, minor: u16) -> (World, u16) {
 
 #[test]
 fn protocol_major_mismatch_refuses_to_start() {
-    let (w, vf) = world_with_version(PROTOCOL_MAJOR + 1, 0);
+    // A PF of another major release (ours cannot publish one through its host API).
+    let w = World::new(Config {
+        foreign_pf_major: Some(PROTOCOL_MAJOR + 1),
+        ..Config::default()
+    });
+    w.load_pf().unwrap();
+    w.create_switch(1);
+    let vf = w.allocate_vf().unwrap();
     assert_eq!(w.attach_vf(vf), Err(NDIS_STATUS_BAD_VERSION));
     assert!(w.vf(vf).is_none());
     assert!(
@@ -367,7 +374,7 @@ fn protocol_major_mismatch_refuses_to_start() {
 
 #[test]
 fn protocol_minor_mismatch_is_tolerated() {
-    let (w, vf) = world_with_version(PROTOCOL_MAJOR, 7);
+    let (w, vf) = world_with_minor(7);
     w.attach_vf(vf).unwrap();
     w.settle();
     assert!(w.log().iter().any(|l| l.contains("tolerated")));

@@ -130,3 +130,26 @@ fn a_failed_installation_is_reported_to_every_caller() {
     assert!(attempts.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Found in review: the lock file must not be opened through a symbolic link someone planted
+/// where it goes (root would create, or truncate, the link's target).
+#[cfg(unix)]
+#[test]
+fn the_lock_is_never_opened_through_a_planted_symlink() {
+    let dir = scratch("symlink");
+    let victim = dir.join("victim");
+    let planted = dir.join("lock");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let r = Installer {
+        lock: planted.clone(),
+        installed: &|| false,
+        install: &|| Ok(()),
+    }
+    .ensure();
+    assert!(!victim.exists(), "the link's target was created ({r:?})");
+    assert!(
+        r.is_err(),
+        "a planted lock must be refused, not used: {r:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

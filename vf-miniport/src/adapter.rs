@@ -38,6 +38,9 @@ pub(crate) struct VfState {
     pub applied_generation: u32,
     /// `view.digest()` of the applied view, computed once when it is applied.
     pub applied_digest: u32,
+    /// Resets so far (MiniportResetEx): a refresh that began before the latest one may apply
+    /// what it read, but not make it the base of the next.
+    pub resets: u32,
     /// Running on defaults because the backchannel did not answer.
     pub degraded: bool,
     pub info: EthernetInfo,
@@ -316,14 +319,14 @@ impl Adapter {
     }
 
     /// Commits a consistent view: the new configuration, its indications, the status report.
-    pub(crate) fn apply(&self, view: &View) {
+    pub(crate) fn apply(&self, view: &View, epoch: u32) {
         let new = Applied::from_view(view, self.inner.lock().applied);
         let generation = view.generation();
         let digest = view.digest();
         let old = {
             let mut st = self.inner.lock();
             let old = st.applied;
-            st.view.copy_from(view);
+            st.install_view(view, epoch);
             st.applied = new;
             st.applied_generation = generation;
             st.applied_digest = digest;
@@ -426,6 +429,21 @@ impl Adapter {
 }
 
 impl VfState {
+    /// Makes `view`, read by a refresh that began at reset epoch `epoch`, the applied view;
+    /// if a reset came since, the next refresh still reads every block.
+    pub fn install_view(&mut self, view: &View, epoch: u32) {
+        self.view.copy_from(view);
+        if self.resets != epoch {
+            self.view.forget_base();
+        }
+    }
+
+    /// MiniportResetEx: nothing cached may be trusted, every block is read again.
+    pub fn note_reset(&mut self) {
+        self.resets = self.resets.wrapping_add(1);
+        self.view.forget_base();
+    }
+
     pub fn transition(&mut self, event: AdapterEvent) -> bool {
         self.state.apply(event, LOG)
     }

@@ -53,7 +53,7 @@ impl Miniport for Adapter {
         if !self.event(AdapterEvent::Reset) {
             return NDIS_STATUS_FAILURE;
         }
-        self.inner.lock().view.forget_base();
+        self.inner.lock().note_reset();
         self.mark_pending(BlockMask::of(CommitBlock::id()));
         self.queue_refresh();
         NDIS_STATUS_SUCCESS

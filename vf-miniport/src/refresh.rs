@@ -125,7 +125,13 @@ impl Adapter {
     /// block says what.
     #[inline(never)] // a breakpoint target in docs/windbg.md
     fn refresh_once(&self, mask: BlockMask, view: &mut View) -> BlockMask {
-        view.copy_from(&self.inner.lock().view);
+        // A reset counts as an epoch: a view this refresh builds must not become the base
+        // if a reset lands while it reads (the reset asked for every block to be read again).
+        let epoch = {
+            let st = self.inner.lock();
+            view.copy_from(&st.view);
+            st.resets
+        };
         let keep = mask.with(COMMIT);
         // The applied view was exactly the PF's state at its generation: the base for the
         // counter comparison. Without one, every block is read.
@@ -141,7 +147,7 @@ impl Adapter {
             let need = match judge(view, &commit, base) {
                 Verdict::Consistent => {
                     view.settle_at(&commit);
-                    return self.apply_checked(view);
+                    return self.apply_checked(view, epoch);
                 }
                 Verdict::RereadAll(all) => {
                     // Every block is read after this commit block: it is the new base.
@@ -164,7 +170,7 @@ impl Adapter {
             }
             if !written_since {
                 view.settle_at(&commit);
-                return self.apply_checked(view);
+                return self.apply_checked(view, epoch);
             }
             if rounds >= MAX_CONSISTENCY_ROUNDS {
                 ndis_log!(
@@ -182,7 +188,7 @@ impl Adapter {
     }
 
     /// Applies a consistent view unless its protocol version is one we cannot run.
-    fn apply_checked(&self, view: &View) -> BlockMask {
+    fn apply_checked(&self, view: &View, epoch: u32) -> BlockMask {
         if let Some(v) = view.decode::<VersionBlock>()
             && let Compatibility::Incompatible { major } = compatibility(&v)
         {
@@ -196,8 +202,13 @@ impl Adapter {
             return BlockMask::EMPTY;
         }
         let unchanged = {
-            let st = self.inner.lock();
-            st.applied_generation == view.generation() && !st.degraded
+            let mut st = self.inner.lock();
+            let unchanged = st.applied_generation == view.generation() && !st.degraded;
+            if unchanged {
+                // The same state, read again: it becomes the base (after a reset too).
+                st.install_view(view, epoch);
+            }
+            unchanged
         };
         // A notification that arrived after its change was already applied (or a reset that
         // found nothing new): nothing to apply, but the PF hears what the VF runs.
@@ -206,7 +217,7 @@ impl Adapter {
                 self.report_status();
             }
         } else {
-            self.apply(view);
+            self.apply(view, epoch);
         }
         BlockMask::EMPTY
     }

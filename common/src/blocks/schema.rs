@@ -456,8 +456,8 @@ pub fn view_digest<'a>(blocks: impl Iterator<Item = (BlockId, &'a [u8])>) -> u32
     !crc
 }
 
-/// First id of the IHV extension range (6..=63).
-pub const FIRST_IHV_BLOCK: u8 = 6;
+/// First id of the IHV extension range: right after the typed blocks (6..=63 today).
+pub const FIRST_IHV_BLOCK: u8 = BASE_BLOCKS.len() as u8;
 /// Opaque bytes an IHV extension block carries: the full payload less its length byte.
 pub const IHV_DATA_LEN: usize = wire::MAX_PAYLOAD_LEN - 1;
 
@@ -628,7 +628,7 @@ typed_blocks!(
     CommitBlock
 );
 
-// The IHV range starts right after the typed blocks, and no typed block sits inside it.
+// The typed blocks are ids 0.. with no gap, so the IHV range starts right after them.
 const _: () = assert!(BASE_BLOCKS.bits() == (1u64 << FIRST_IHV_BLOCK) - 1);
 
 pub fn descriptors() -> [BlockDescriptor; BLOCK_COUNT] {

@@ -65,6 +65,9 @@ pub struct Config {
     pub record: bool,
     /// The adapters' registry keywords (NdisReadConfiguration), e.g. `("*SRIOV", 0)`.
     pub keywords: Vec<(String, u32)>,
+    /// The protocol major the guest sees in block 0, as if the host ran a PF of another
+    /// release (our PF's host API cannot publish another major).
+    pub foreign_pf_major: Option<u16>,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             echo_log: false,
             record: true,
             keywords: Vec::new(),
+            foreign_pf_major: None,
         }
     }
 }

@@ -21,7 +21,7 @@
 use super::{Machine, State, lock};
 use crate::payloads::{self, CONFIG_BLOCK_PARAMS_LEN, write_config_block_params};
 use crate::timeline::Event;
-use common::blocks::{ConfigBlock, VfStatusBlock};
+use common::blocks::{ConfigBlock, VersionBlock, VfStatusBlock};
 use common::ffi::*;
 use common::oid::RequestKind;
 use std::sync::atomic::Ordering;
@@ -226,6 +226,11 @@ impl Machine {
                         {
                             *last ^= 0x40;
                         }
+                        if block == VersionBlock::ID as u32
+                            && let Some(major) = self.cfg.foreign_pf_major
+                        {
+                            foreign_version(out, major);
+                        }
                     }
                     o.status
                 }
@@ -342,4 +347,12 @@ impl Machine {
         lock(&self.state).channels.remove(&vf);
         self.forget_history(vf);
     }
+}
+
+/// Block 0 as a PF speaking protocol `major` would serve it: the same block, another major.
+fn foreign_version(block: &mut [u8], major: u16) {
+    let Ok((v, h)) = VersionBlock::decode(block) else {
+        return;
+    };
+    let _ = VersionBlock { major, ..v }.encode(h.generation, h.writes, block);
 }
