@@ -6,6 +6,7 @@
 
 pub mod abi;
 pub mod blocks;
+pub mod coalesce;
 pub mod ffi;
 pub mod handlers;
 #[cfg(all(target_os = "windows", not(feature = "sim")))]

@@ -93,7 +93,12 @@ impl<T> TryLock<T> {
     /// The guard if nobody holds the lock, `None` otherwise.
     pub fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
         use core::sync::atomic::Ordering;
-        (!self.held.swap(true, Ordering::Acquire)).then_some(TryLockGuard { owner: self })
+        // Not `then_some(TryLockGuard { .. })`: that builds the guard even when the lock is
+        // someone else's, and dropping it would release their lock.
+        if self.held.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        Some(TryLockGuard { owner: self })
     }
 
     /// Whether someone holds it now (diagnostics; stale as soon as it returns).
@@ -123,8 +128,9 @@ impl<T> DerefMut for TryLockGuard<'_, T> {
 
 impl<T> Drop for TryLockGuard<'_, T> {
     fn drop(&mut self) {
+        // A swap, not a store: a caller's failed take then reads from this release.
         self.owner
             .held
-            .store(false, core::sync::atomic::Ordering::Release);
+            .swap(false, core::sync::atomic::Ordering::AcqRel);
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct PfState {
     pub num_vfs: u16,
     pub vfs: [VfPtr; MAX_VFS],
     pub info: EthernetInfo,
+    /// The link last indicated to NDIS (up, speed): what the host stack believes.
+    pub indicated: (bool, u64),
     pub rx: RxSettings,
     pub surprise_removed: bool,
     pub oids: u32,
@@ -99,6 +101,8 @@ impl PfState {
 pub struct Adapter {
     pub(crate) handle: NDIS_HANDLE,
     pub(crate) inner: SpinLock<PfState>,
+    /// Link indications to the host stack, one at a time, always of the committed link.
+    pub(crate) link_indications: common::coalesce::Coalescer,
 }
 
 // SAFETY: every field is an integer, bool, byte array, null-able raw pointer or a repr(u8)
@@ -133,6 +137,7 @@ impl Adapter {
         {
             let st = adapter.inner.get_mut();
             st.info = info;
+            st.indicated = (info.link_up, info.speed_bps);
             st.rx = RxSettings::new();
         }
         let ctx = adapter.as_ptr();

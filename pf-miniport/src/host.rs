@@ -122,8 +122,7 @@ impl Adapter {
             (was, touched)
         };
         if (was.link_up, was.speed_bps) != (link_up, speed_bps) {
-            // SAFETY: valid adapter handle between initialize and halt.
-            unsafe { miniport::indicate_link_state(self.handle, link_up, speed_bps) };
+            self.indicate_link();
         }
         for (vf_id, mask) in changed.iter().enumerate() {
             self.invalidate(vf_id as u16, BlockMask(*mask));
@@ -138,6 +137,25 @@ impl Adapter {
             touched
         );
         Ok(touched)
+    }
+
+    /// NDIS_STATUS_LINK_STATE for the link committed now. Concurrent changes commit in some
+    /// order under the lock but would indicate after it in any order; one indicator at a time,
+    /// each indicating the link in force when it does, leaves NDIS with the committed one.
+    fn indicate_link(&self) {
+        self.link_indications.request(|| {
+            let now = {
+                let mut st = self.inner.lock();
+                let now = (st.info.link_up, st.info.speed_bps);
+                let fresh = st.indicated != now;
+                st.indicated = now;
+                fresh.then_some(now)
+            };
+            if let Some((up, speed)) = now {
+                // SAFETY: valid adapter handle between initialize and halt.
+                unsafe { miniport::indicate_link_state(self.handle, up, speed) };
+            }
+        });
     }
 
     /// A copy of a VF's encoded block, as the VF would read it.
