@@ -335,6 +335,8 @@ impl Adapter {
             st.counters.applied = st.counters.applied.wrapping_add(1);
             old
         };
+        #[cfg(not(kernel_image))]
+        crate::observe::applied(self.handle as usize, generation, digest);
         // Progress: the retry budget starts again.
         self.retries.store(0, Ordering::Release);
         let running = self.state() != AdapterState::Initializing;

@@ -25,6 +25,8 @@ extern crate std as _;
 
 mod adapter;
 pub mod handlers;
+#[cfg(not(kernel_image))]
+pub mod observe;
 mod oids;
 mod refresh;
 pub mod snapshot;

@@ -28,6 +28,8 @@ pub struct History {
     committed: BTreeMap<u16, Vec<(u32, u32)>>,
     /// Per VF: the generation it last reported applied.
     reported: BTreeMap<u16, u32>,
+    /// Per VF: the generation it last applied (host-linked VFs tell each apply).
+    applied: BTreeMap<u16, u32>,
     /// VFs the PF changed during the PF OID in progress.
     dirty: BTreeSet<u16>,
     /// PF OIDs in progress (the PF's own reads during one are not observed).
@@ -103,6 +105,7 @@ impl Machine {
         let mut h = lock(&self.history);
         h.committed.remove(&vf);
         h.reported.remove(&vf);
+        h.applied.remove(&vf);
     }
 
     /// The NIC switch is gone, and every VF with it.
@@ -110,6 +113,7 @@ impl Machine {
         let mut h = lock(&self.history);
         h.committed.clear();
         h.reported.clear();
+        h.applied.clear();
     }
 
     fn record_state(&self, vf: u16) {
@@ -161,28 +165,39 @@ impl Machine {
         if s.applied_generation == 0 || s.state == VfStatusBlock::STATE_DEGRADED {
             return;
         }
+        self.check_applied(vf, s.applied_generation, s.applied_digest, "reported");
+    }
+
+    /// A host-linked VF applied (generation, digest): checked when it happens.
+    pub(super) fn vf_applied(&self, vf: u16, generation: u32, digest: u32) {
+        self.check_applied(vf, generation, digest, "applied");
+    }
+
+    fn check_applied(&self, vf: u16, generation: u32, digest: u32, how: &str) {
         let mut h = lock(&self.history);
         h.checked += 1;
         let known = h
             .committed
             .get(&vf)
-            .is_some_and(|states| states.contains(&(s.applied_generation, s.applied_digest)));
-        let before = h.reported.get(&vf).copied();
-        let older = before.is_some_and(|b| s.applied_generation.wrapping_sub(b) >= 1 << 31);
+            .is_some_and(|states| states.contains(&(generation, digest)));
+        let last = if how == "applied" {
+            &mut h.applied
+        } else {
+            &mut h.reported
+        };
+        let before = last.insert(vf, generation);
+        let older = before.is_some_and(|b| generation.wrapping_sub(b) >= 1 << 31);
         let states = h.committed.get(&vf).map_or(0, Vec::len);
-        h.reported.insert(vf, s.applied_generation);
         drop(h);
         if !known {
             self.violation(format!(
-                "VF {vf} applied generation {} digest {:#010x}: not a state the PF committed ({states} recorded)",
-                s.applied_generation, s.applied_digest
+                "VF {vf} {how} generation {generation} digest {digest:#010x}: not a state the PF committed ({states} recorded)"
             ));
         }
         if older {
             self.violation(format!(
-                "VF {vf} went back from generation {} to {}",
-                before.unwrap_or(0),
-                s.applied_generation
+                "VF {vf} went back from generation {} to {generation} ({how})",
+                before.unwrap_or(0)
             ));
         }
     }
@@ -199,5 +214,16 @@ pub fn observe_commit(owner: usize, vf: u16, generation: u32, digest: u32) {
     // its magic number); the adapter lives as long as its machine.
     if let Some(a) = unsafe { crate::world::SimAdapter::from_handle(owner as NDIS_HANDLE) } {
         a.world().committed(vf, (generation, digest));
+    }
+}
+
+/// `vf_miniport::observe`'s callback: routes an apply to the machine that owns the adapter.
+pub fn observe_apply(owner: usize, generation: u32, digest: u32) {
+    // SAFETY: the owner is a miniport adapter handle this simulator handed out (checked by
+    // its magic number); the adapter lives as long as its machine.
+    if let Some(a) = unsafe { crate::world::SimAdapter::from_handle(owner as NDIS_HANDLE) }
+        && let crate::world::Role::Vf { vf_id } = a.role
+    {
+        a.world().vf_applied(vf_id, generation, digest);
     }
 }

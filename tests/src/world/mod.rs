@@ -211,6 +211,7 @@ impl Machine {
 
     pub fn new(cfg: Config) -> Box<Machine> {
         pf_miniport::observe::set_commit_observer(Some(history::observe_commit));
+        vf_miniport::observe::set_apply_observer(Some(history::observe_apply));
         Box::new(Machine {
             rng: Mutex::new(Rng::new(cfg.seed)),
             cfg,
