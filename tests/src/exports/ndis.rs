@@ -441,7 +441,10 @@ ndis_fn! {
     pub unsafe fn NdisMSleep(_Microseconds: u32) {
         if let Some(w) = current_world() {
             w.check(irql::require_max(PASSIVE_LEVEL, "NdisMSleep"));
-            w.run_work_items();
+            // The system worker runs meanwhile; with nothing to run, the sleeper yields.
+            if !w.run_work_items() {
+                std::thread::yield_now();
+            }
         }
     }
 
