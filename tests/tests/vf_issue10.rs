@@ -528,3 +528,55 @@ fn pending_completions_that_break_the_rules_are_violations() {
     assert!(w.violations().iter().any(|m| m.contains("did not issue")));
     let _ = MacVlanBlock::ENCODED_LEN;
 }
+
+// ---------------------------------------------------------------- the shipped images
+
+/// The cross-built `.sys` images do the same: statistics on both, NOT_ACCEPTED after a
+/// surprise removal, halt frees everything (x86_64 Linux only).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_images_answer_statistics_and_refuse_oids_after_surprise_removal() {
+    let w = World::boot_images(Config::default(), 1).unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.is_image(true) && w.is_image(false));
+    for pf in [true, false] {
+        let s = stats(&w, pf);
+        assert_eq!(
+            (s.SupportedStatistics, s.ifOutDiscards),
+            (ALL_STATISTICS, 0)
+        );
+        let a = if pf { w.pf_sim() } else { w.vf_sim(0).unwrap() };
+        let (mut lists, _buffers) = chain(&[2, 2]);
+        let send = a.chars().SendNetBufferListsHandler.unwrap();
+        // SAFETY: the image's own handler and context; a well-formed chain it only walks.
+        unsafe { send(a.ctx(), (&mut *lists[0] as *mut Fake).cast(), 0, 0) };
+        assert_eq!(stats(&w, pf).ifOutDiscards, 4, "pf {pf}");
+    }
+    let vf = w.vf_sim(0).unwrap();
+    w.machine().surprise_remove(vf);
+    let mut buf = [0u8; 6];
+    let o = w.oid(
+        vf,
+        RequestKind::Query,
+        OID_802_3_CURRENT_ADDRESS,
+        &mut buf,
+        0,
+        6,
+    );
+    assert_eq!(o.status, NDIS_STATUS_NOT_ACCEPTED);
+    w.detach_vf(0);
+    assert_eq!(w.machine().pool_bytes(u32::from_le_bytes(*b"VfAd")), 0);
+    let pf = w.pf_sim();
+    w.machine().surprise_remove(pf);
+    let o = w.oid(
+        pf,
+        RequestKind::Query,
+        OID_802_3_CURRENT_ADDRESS,
+        &mut buf,
+        0,
+        6,
+    );
+    assert_eq!(o.status, NDIS_STATUS_NOT_ACCEPTED);
+    w.halt_pf();
+    assert_eq!(w.machine().pool_blocks(), 0, "nothing leaked");
+    w.assert_clean();
+}
