@@ -246,7 +246,9 @@ impl Adapter {
         Ok(Some(version.vf_id))
     }
 
-    /// MiniportHaltEx: frees everything the adapter owns, always.
+    /// MiniportHaltEx: frees everything the adapter owns, always ("MINIPORT_HALT callback
+    /// function": it must free all resources allocated in MiniportInitializeEx and in later
+    /// operations of the device).
     ///
     /// A refresh work item may still be queued or running, and it points at this adapter. The
     /// item holds no reference past its completion signal (`work_outstanding` dropping to
