@@ -150,6 +150,35 @@ common::ndis_fn! {
     }
 }
 
+static REAL_PF_OID: OnceLock<MINIPORT_OID_REQUEST> = OnceLock::new();
+
+common::ndis_fn! {
+    /// A PF that claims only some statistics (receive frames) in its answer.
+    unsafe fn partial_statistics(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+        // SAFETY: forwarded to the driver's own handler.
+        let status = unsafe { (*REAL_PF_OID.get().unwrap())(ctx, req) };
+        // SAFETY: a query's arm; the buffer holds the 152 bytes the driver wrote.
+        unsafe {
+            let q = (*req).DATA.QUERY_INFORMATION;
+            if q.Oid == OID_GEN_STATISTICS && status == NDIS_STATUS_SUCCESS {
+                q.InformationBuffer.cast::<u8>().add(4).cast::<u32>().write_unaligned(0x7);
+            }
+        }
+        status
+    }
+}
+
+#[test]
+fn mutation_a_pf_claiming_some_statistics_fails_the_check() {
+    let w = World::boot(Config::default(), 1);
+    w.machine().mutate_driver(true, |c| {
+        REAL_PF_OID.get_or_init(|| c.OidRequestHandler.unwrap());
+        c.OidRequestHandler = Some(partial_statistics);
+    });
+    let err = w.machine().query_statistics(w.pf_sim()).unwrap_err();
+    assert!(err.contains("SupportedStatistics 0x7"), "{err}");
+}
+
 #[test]
 fn mutation_a_vf_without_statistics_fails_the_check() {
     let w = World::boot(Config::default(), 1);

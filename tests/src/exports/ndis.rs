@@ -109,6 +109,7 @@ ndis_fn! {
                     mtu: g.MtuSize,
                     supported_oids: oids,
                     media_connected: g.MediaConnectState == MediaConnectStateConnected,
+                    supported_statistics: g.SupportedStatistics,
                 });
             }
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES => {

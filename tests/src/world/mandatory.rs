@@ -14,9 +14,12 @@ pub const ALL_STATISTICS: u32 = 0x0000_87FF | 0x003F_0000;
 impl Machine {
     /// OID_GEN_STATISTICS as NDIS queries it; an error names the OID and what is wrong.
     pub fn query_statistics(&self, adapter: &SimAdapter) -> Result<NDIS_STATISTICS_INFO, String> {
-        let listed = lock(&adapter.general)
-            .as_ref()
-            .is_some_and(|g| g.supported_oids.contains(&OID_GEN_STATISTICS));
+        let (listed, declared) = lock(&adapter.general).as_ref().map_or((false, 0), |g| {
+            (
+                g.supported_oids.contains(&OID_GEN_STATISTICS),
+                g.supported_statistics,
+            )
+        });
         if !listed {
             return Err(format!(
                 "{}: OID_GEN_STATISTICS missing from the supported OID list",
@@ -61,6 +64,13 @@ impl Machine {
         if info.SupportedStatistics != ALL_STATISTICS {
             return Err(format!(
                 "{}: OID_GEN_STATISTICS SupportedStatistics {:#x}, not every statistic ({ALL_STATISTICS:#x})",
+                adapter.name, info.SupportedStatistics
+            ));
+        }
+        // NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES.SupportedStatistics says the same.
+        if declared != info.SupportedStatistics {
+            return Err(format!(
+                "{}: general attributes declare SupportedStatistics {declared:#x}, OID_GEN_STATISTICS {:#x}",
                 adapter.name, info.SupportedStatistics
             ));
         }

@@ -63,6 +63,8 @@ pub struct GeneralAttrs {
     pub mtu: u32,
     pub supported_oids: Vec<NDIS_OID>,
     pub media_connected: bool,
+    /// NDIS_STATISTICS_FLAGS_VALID_* the miniport declared (what OID_GEN_STATISTICS must match).
+    pub supported_statistics: u32,
 }
 
 impl SimAdapter {
