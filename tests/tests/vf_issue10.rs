@@ -237,6 +237,18 @@ fn oids_after_surprise_removal_are_not_accepted_on_both_drivers() {
         "no backchannel reads"
     );
     assert!(w.log().iter().any(|l| l.contains("VF surprise-removed")));
+    // A reset, a pause and a restart still succeed, and none of them reads or writes a block.
+    let writes = w.machine().channel(0).unwrap().writes;
+    assert_eq!(w.reset_vf_in_guest(0), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.pause_vf(0), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.restart_vf(0), NDIS_STATUS_SUCCESS);
+    w.settle();
+    let ch = w.machine().channel(0).unwrap();
+    assert_eq!(
+        (ch.reads, ch.writes),
+        (reads, writes),
+        "the backchannel is left alone"
+    );
     // Halt still frees everything.
     w.detach_vf(0);
     assert_eq!(w.machine().pool_bytes(u32::from_le_bytes(*b"VfAd")), 0);
