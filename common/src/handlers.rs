@@ -59,6 +59,48 @@ pub trait Miniport: Sized + Sync + 'static {
     /// MiniportResetEx; may run at DISPATCH_LEVEL.
     fn reset(&self) -> NDIS_STATUS;
     fn surprise_removed(&self) {}
+    /// Packets a send completed without sending (OID_GEN_STATISTICS' ifOutDiscards). May run
+    /// at DISPATCH_LEVEL.
+    fn sends_discarded(&self, packets: u64);
+}
+
+/// Most NET_BUFFER_LISTs, and NET_BUFFERs per list, one send walks: NDIS chains are never that
+/// long, and a chain that were (a corrupt one) must not hold the CPU for ever.
+const MAX_CHAIN: u64 = 1 << 20;
+
+/// The NET_BUFFERs of a NET_BUFFER_LIST chain (the packets of a send).
+///
+/// # Safety
+/// `nbl` is null or the first of a chain of valid NET_BUFFER_LISTs, each with a null or valid
+/// chain of NET_BUFFERs (what NDIS passes MiniportSendNetBufferLists).
+pub unsafe fn count_net_buffers(mut nbl: *mut NET_BUFFER_LIST) -> u64 {
+    let mut packets = 0u64;
+    let mut lists = 0u64;
+    while !nbl.is_null() && lists < MAX_CHAIN {
+        lists = lists.wrapping_add(1);
+        let base = nbl.cast::<u8>();
+        // SAFETY: a valid NET_BUFFER_LIST, 16-byte aligned, with pointer-sized links at these
+        // offsets (docs/facts.md).
+        let (next, mut nb) = unsafe {
+            (
+                base.add(NET_BUFFER_LIST_NEXT)
+                    .cast::<*mut NET_BUFFER_LIST>()
+                    .read(),
+                base.add(NET_BUFFER_LIST_FIRST_NET_BUFFER)
+                    .cast::<*mut u8>()
+                    .read(),
+            )
+        };
+        let mut in_list = 0u64;
+        while !nb.is_null() && in_list < MAX_CHAIN {
+            in_list = in_list.wrapping_add(1);
+            // SAFETY: a valid NET_BUFFER, 16-byte aligned, Next at this offset.
+            nb = unsafe { nb.add(NET_BUFFER_NEXT).cast::<*mut u8>().read() };
+        }
+        packets = packets.wrapping_add(in_list);
+        nbl = next;
+    }
+    packets
 }
 
 /// The adapter behind a MiniportAdapterContext (for the handlers below, and for host-side
@@ -106,8 +148,11 @@ ndis_fn! {
 
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        // No data path in this reference pair: sends complete at once, unsent. An IHV driver
-        // replaces this with its transmit ring.
+        // No data path in this reference pair: sends complete at once, unsent, and each of
+        // their packets (NET_BUFFERs) counts as an outbound discard. An IHV driver replaces
+        // this with its transmit ring.
+        // SAFETY: NDIS hands us a valid chain that stays ours until we complete it.
+        a.sends_discarded(unsafe { count_net_buffers(nbl) });
         // SAFETY: returns the NBL chain NDIS gave us, with our adapter handle.
         unsafe { NdisMSendNetBufferListsComplete(a.miniport_handle(), nbl, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) };
     }

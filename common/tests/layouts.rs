@@ -433,3 +433,69 @@ fn issue10_oid_values() {
     assert_eq!(OID_SRIOV_BAR_RESOURCES, 0x0001_0259);
     assert_eq!(OID_SRIOV_PROBED_BARS, 0x0001_0258);
 }
+
+// ---- Issue 10, the VF side -----------------------------------------------------------------
+// The same WDK 10.0.22621.0 layout dump (NDIS 6.30 view), lines quoted per test.
+
+/// "NDIS_STATISTICS_INFO size 152 align 8"; Header 0, SupportedStatistics 4, ifInDiscards 8,
+/// ifInErrors 16, ifHCInOctets 24, ifHCInUcastPkts 32, ifHCInMulticastPkts 40,
+/// ifHCInBroadcastPkts 48, ifHCOutOctets 56, ifHCOutUcastPkts 64, ifHCOutMulticastPkts 72,
+/// ifHCOutBroadcastPkts 80, ifOutErrors 88, ifOutDiscards 96, ifHCInUcastOctets 104,
+/// ifHCInMulticastOctets 112, ifHCInBroadcastOctets 120, ifHCOutUcastOctets 128,
+/// ifHCOutMulticastOctets 136, ifHCOutBroadcastOctets 144. Revision 1 and its size (through
+/// ifHCOutBroadcastOctets): mingw-w64 `ntddndis.h` l.246, l.257.
+#[test]
+fn statistics_info() {
+    layout!(NDIS_STATISTICS_INFO, size 152, align 8;
+        Header @ 0, SupportedStatistics @ 4, ifInDiscards @ 8, ifInErrors @ 16,
+        ifHCInOctets @ 24, ifHCInUcastPkts @ 32, ifHCInMulticastPkts @ 40,
+        ifHCInBroadcastPkts @ 48, ifHCOutOctets @ 56, ifHCOutUcastPkts @ 64,
+        ifHCOutMulticastPkts @ 72, ifHCOutBroadcastPkts @ 80, ifOutErrors @ 88,
+        ifOutDiscards @ 96, ifHCInUcastOctets @ 104, ifHCInMulticastOctets @ 112,
+        ifHCInBroadcastOctets @ 120, ifHCOutUcastOctets @ 128, ifHCOutMulticastOctets @ 136,
+        ifHCOutBroadcastOctets @ 144);
+    assert_eq!(
+        offset_of!(NDIS_STATISTICS_INFO, ifHCOutBroadcastOctets) + 8,
+        NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as usize
+    );
+    assert_eq!(NDIS_STATISTICS_INFO_REVISION_1, 1);
+    assert_eq!(OID_GEN_STATISTICS, 0x0002_0106);
+}
+
+/// The serialized answer puts each counter where the structure has it.
+#[test]
+fn statistics_info_bytes_follow_the_layout() {
+    let mut c = common::miniport::TrafficCounters::new();
+    c.rcv_directed.frames = 0x0101;
+    c.xmit_broadcast.bytes = 0x0202;
+    c.xmit_discards = 0x0303;
+    let bytes = c.info_bytes();
+    let at = |off: usize| u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
+    assert_eq!(&bytes[..4], &[0x80, 1, 152, 0]);
+    assert_eq!(
+        u32::from_le_bytes(bytes[4..8].try_into().unwrap()),
+        common::miniport::SUPPORTED_STATISTICS
+    );
+    assert_eq!(
+        at(offset_of!(NDIS_STATISTICS_INFO, ifHCInUcastPkts)),
+        0x0101
+    );
+    assert_eq!(
+        at(offset_of!(NDIS_STATISTICS_INFO, ifHCOutBroadcastOctets)),
+        0x0202
+    );
+    assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifHCOutOctets)), 0x0202);
+    assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifOutDiscards)), 0x0303);
+    assert_eq!(at(offset_of!(NDIS_STATISTICS_INFO, ifHCInOctets)), 0);
+    // Every flag NDIS defines (mingw-w64 `ntddndis.h` l.224-241): all statistics supported.
+    assert_eq!(common::miniport::SUPPORTED_STATISTICS, 0x003F_87FF);
+}
+
+/// The chain links a miniport walks: "NET_BUFFER_LIST size 336 align 16", ".Next 0",
+/// ".FirstNetBuffer 8"; "NET_BUFFER size 176 align 16", ".Next 0".
+#[test]
+fn net_buffer_list_links() {
+    assert_eq!(NET_BUFFER_LIST_NEXT, 0);
+    assert_eq!(NET_BUFFER_LIST_FIRST_NET_BUFFER, 8);
+    assert_eq!(NET_BUFFER_NEXT, 0);
+}

@@ -100,13 +100,16 @@ impl PfState {
 /// The MiniportAdapterContext NDIS hands back to every handler.
 pub struct Adapter {
     pub(crate) handle: NDIS_HANDLE,
+    /// Set by MiniportDevicePnPEventNotify(NdisDevicePnPEventSurpriseRemoved): from then until
+    /// halt every OID completes with NDIS_STATUS_NOT_ACCEPTED ("MiniportOidRequest").
+    pub(crate) removed: core::sync::atomic::AtomicBool,
     pub(crate) inner: SpinLock<PfState>,
     /// Link indications to the host stack, one at a time, always of the committed link.
     pub(crate) link_indications: common::coalesce::Coalescer,
 }
 
-// SAFETY: every field is an integer, bool, byte array, null-able raw pointer or a repr(u8)
-// enum whose zero discriminant (`AdapterState::Initializing`) exists.
+// SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a
+// repr(u8) enum whose zero discriminant (`AdapterState::Initializing`) exists.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: the handle is an opaque NDIS token usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}

@@ -41,9 +41,19 @@ impl Miniport for Adapter {
         success(self.event(AdapterEvent::Reset))
     }
 
+    /// "MiniportDevicePnPEventNotify": the device is gone; OIDs are not accepted until halt.
     fn surprise_removed(&self) {
+        self.removed
+            .store(true, core::sync::atomic::Ordering::Release);
         self.inner.lock().surprise_removed = true;
         ndis_log!(WARN, LOG, "surprise removal");
+    }
+
+    fn sends_discarded(&self, packets: u64) {
+        if packets != 0 {
+            let mut st = self.inner.lock();
+            st.rx.stats.xmit_discards = st.rx.stats.xmit_discards.wrapping_add(packets);
+        }
     }
 }
 

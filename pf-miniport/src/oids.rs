@@ -9,7 +9,7 @@ use common::oid::OidRequest;
 
 /// Listed in the general attributes' SupportedOidList ("SR-IOV OIDs" page: a PF must list
 /// the SR-IOV and NIC switch OIDs it handles).
-pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<22, 47>([
+pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<22, 48>([
     // Issue 10: VPorts, receive filters, PCI virtualization ("SR-IOV OIDs", "P" rows).
     OID_NIC_SWITCH_PARAMETERS,
     OID_NIC_SWITCH_CREATE_VPORT,
@@ -38,6 +38,17 @@ pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<22, 47>([
 impl Adapter {
     pub(crate) fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         let oid = req.oid();
+        // After a surprise removal, until halt ("MiniportOidRequest", NDIS_STATUS_NOT_ACCEPTED:
+        // such requests complete at once with this status).
+        if self.removed.load(core::sync::atomic::Ordering::Acquire) {
+            ndis_log!(
+                TRACE,
+                LOG,
+                "OID {:#x} after surprise removal: not accepted",
+                oid
+            );
+            return NDIS_STATUS_NOT_ACCEPTED;
+        }
         // The backchannel is the hot path: it checks the adapter state under the one lock it
         // takes anyway, and touches nothing else of the adapter.
         match oid {
@@ -71,7 +82,7 @@ impl Adapter {
                 DRIVER_VERSION,
             ) {
                 Some(status) => {
-                    self.inner.lock().rx = rx;
+                    self.inner.lock().rx.update_from(&rx);
                     status
                 }
                 None => {

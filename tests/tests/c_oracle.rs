@@ -64,6 +64,7 @@ fn build_probe() -> String {
     probe!(p, NDIS_NIC_SWITCH_CAPABILITIES, "NDIS_NIC_SWITCH_CAPABILITIES"; Header, Flags, NdisReserved1, NumTotalMacAddresses, NumMacAddressesPerPort, NumVlansPerPort, NdisReserved2, NdisReserved3, NicSwitchCapabilities, MaxNumSwitches, MaxNumVPorts, NdisReserved4, MaxNumVFs, MaxNumQueuePairs, MaxNumQueuePairsPerNonDefaultVPort, MaxNumMacAddresses, NdisReserved17);
     probe!(p, NDIS_LINK_STATE, "NDIS_LINK_STATE"; Header, MediaConnectState, MediaDuplexState, XmitLinkSpeed, RcvLinkSpeed, PauseFunctions, AutoNegotiationFlags);
     probe!(p, GUID, "GUID"; Data1, Data2, Data3, Data4);
+    probe!(p, NDIS_STATISTICS_INFO, "NDIS_STATISTICS_INFO"; Header, SupportedStatistics, ifInDiscards, ifInErrors, ifHCInOctets, ifHCInUcastPkts, ifHCInMulticastPkts, ifHCInBroadcastPkts, ifHCOutOctets, ifHCOutUcastPkts, ifHCOutMulticastPkts, ifHCOutBroadcastPkts, ifOutErrors, ifOutDiscards, ifHCInUcastOctets, ifHCInMulticastOctets, ifHCInBroadcastOctets, ifHCOutUcastOctets, ifHCOutMulticastOctets, ifHCOutBroadcastOctets);
     // Issue 10: the VPort, receive-filter and PCI-virtualization structures mingw-w64 defines.
     probe!(p, NDIS_NIC_SWITCH_VPORT_PARAMETERS, "NDIS_NIC_SWITCH_VPORT_PARAMETERS"; Header, Flags, SwitchId, VPortId, VPortName, AttachedFunctionId, NumQueuePairs, InterruptModeration, VPortState, ProcessorAffinity, LookaheadSize);
     probe!(p, NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS, "NDIS_NIC_SWITCH_DELETE_VPORT_PARAMETERS"; Header, Flags, VPortId);

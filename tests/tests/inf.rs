@@ -235,13 +235,32 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
         has(&format!("HKR, Ndi, Service, 0, \"{driver}\"")),
         "Ndi Service".into(),
     );
+    // A PF is an ordinary Ethernet adapter ("Specifying Binding Interfaces"); a VF binds to
+    // the services that manage the SR-IOV data paths ("INF Requirements for VF Miniport
+    // Drivers": UpperRange "ndisvf", LowerRange "iovvf"), and to nothing else.
+    let (upper, lower) = if pf {
+        ("ndis5", "ethernet")
+    } else {
+        ("ndisvf", "iovvf")
+    };
     need(
-        has("HKR, Ndi\\Interfaces, UpperRange, 0, \"ndis5\""),
-        "UpperRange ndis5".into(),
+        has(&format!("HKR, Ndi\\Interfaces, UpperRange, 0, \"{upper}\"")),
+        format!("UpperRange {upper}"),
     );
     need(
-        has("HKR, Ndi\\Interfaces, LowerRange, 0, \"ethernet\""),
-        "LowerRange ethernet".into(),
+        has(&format!("HKR, Ndi\\Interfaces, LowerRange, 0, \"{lower}\"")),
+        format!("LowerRange {lower}"),
+    );
+    let ranges = all_lines
+        .iter()
+        .filter(|l| {
+            let l = l.replace(' ', "").to_lowercase();
+            l.contains("ndi\\interfaces,upperrange") || l.contains("ndi\\interfaces,lowerrange")
+        })
+        .count();
+    need(
+        ranges == 2,
+        format!("one UpperRange and one LowerRange ({ranges})"),
     );
     need(
         !has("*SriovPreferred"),
@@ -359,6 +378,27 @@ fn checker_catches_broken_infs() {
     ];
     for (text, expected) in cases {
         let e = check(&text, "pf_miniport", true);
+        assert!(
+            e.iter().any(|m| m.contains(expected)),
+            "expected an error containing {expected:?}, got {e:?}"
+        );
+    }
+    let vf = source("vf_miniport.inx");
+    for (text, expected) in [
+        (
+            vf.replace("UpperRange, 0, \"ndisvf\"", "UpperRange, 0, \"ndis5\""),
+            "UpperRange ndisvf",
+        ),
+        (
+            vf.replace("LowerRange, 0, \"iovvf\"", "LowerRange, 0, \"ethernet\""),
+            "LowerRange iovvf",
+        ),
+        (
+            format!("{vf}\n[X]\nHKR, Ndi\\Interfaces, LowerRange, 0, \"ethernet\"\n"),
+            "one UpperRange and one LowerRange",
+        ),
+    ] {
+        let e = check(&text, "vf_miniport", false);
         assert!(
             e.iter().any(|m| m.contains(expected)),
             "expected an error containing {expected:?}, got {e:?}"

@@ -13,8 +13,8 @@ use common::state::{AdapterEvent, AdapterState};
 use common::sync::{SpinLock, TryLock};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-/// How long halt waits for an outstanding refresh work item.
-const HALT_WAIT_MS: u32 = 5_000;
+/// Halt logs while it still waits for a refresh work item, every this many milliseconds.
+const HALT_LOG_EVERY_MS: u32 = 5_000;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -57,6 +57,10 @@ pub struct Adapter {
     /// Work items queued and not yet finished; halt waits for zero before freeing.
     pub(crate) work_outstanding: AtomicU32,
     pub(crate) retries: AtomicU32,
+    /// Halt has begun: a running refresh stops before its next read, none is queued.
+    pub(crate) halting: AtomicBool,
+    /// Surprise-removed (MiniportDevicePnPEventNotify): OIDs are not accepted, no reads.
+    pub(crate) removed: AtomicBool,
     /// Where a refresh assembles its view (8 KiB, too large for a kernel stack). Holding it
     /// is what makes a thread the refresher.
     pub(crate) staging: TryLock<View>,
@@ -241,7 +245,20 @@ impl Adapter {
         Ok(Some(version.vf_id))
     }
 
-    /// MiniportHaltEx.
+    /// MiniportHaltEx: frees everything the adapter owns, always ("MINIPORT_HALT callback
+    /// function": it must free all resources allocated in MiniportInitializeEx and in later
+    /// operations of the device).
+    ///
+    /// A refresh work item may still be queued or running, and it points at this adapter. The
+    /// item holds no reference past its completion signal (`work_outstanding` dropping to
+    /// zero, the last thing `run_queued_refresh` does with the adapter), so halt stops new
+    /// work (`halting`: a running refresh returns before its next read, none is queued), waits
+    /// for that signal, and only then frees the work item and the adapter. Freeing the item
+    /// then is allowed even while its routine is still returning ("IoFreeWorkItem": the system
+    /// dequeues an item before it runs the routine, which may itself free it;
+    /// "NdisQueueIoWorkItem": the routine may call NdisFreeIoWorkItem). The wait is bounded by
+    /// one block read, since a refresh reads one block at a time; it is never cut short,
+    /// which would leave the adapter either leaked or freed under the work item.
     ///
     /// # Safety
     /// `this` came from [`initialize`](Self::initialize); NDIS calls nothing else on it.
@@ -250,28 +267,32 @@ impl Adapter {
         let Some(adapter) = (unsafe { this.as_ref() }) else {
             return;
         };
-        // A queued refresh still points at this adapter: wait for it (PASSIVE_LEVEL here).
+        adapter.halting.store(true, Ordering::Release);
         let mut waited_ms = 0u32;
-        while adapter.work_outstanding.load(Ordering::Acquire) != 0 && waited_ms < HALT_WAIT_MS {
+        while adapter.work_outstanding.load(Ordering::Acquire) != 0 {
             // SAFETY: MiniportHaltEx runs at PASSIVE_LEVEL, where NdisMSleep may block.
             unsafe { NdisMSleep(1_000) };
-            waited_ms = waited_ms.saturating_add(1);
-        }
-        if adapter.work_outstanding.load(Ordering::Acquire) != 0 {
-            // Freeing now would let the work item run on freed memory: leak instead.
-            ndis_log!(
-                ERROR,
-                LOG,
-                "halt: refresh work item still outstanding after {} ms; adapter leaked",
-                waited_ms
-            );
-            return;
+            waited_ms = waited_ms.wrapping_add(1);
+            if waited_ms.is_multiple_of(HALT_LOG_EVERY_MS) {
+                ndis_log!(
+                    WARN,
+                    LOG,
+                    "halt: waiting for the refresh work item ({} ms)",
+                    waited_ms
+                );
+            }
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
         adapter.free_work_item();
         let handle = adapter.handle;
-        // SAFETY: allocated by initialize with this handle and tag.
+        // SAFETY: allocated by initialize with this handle and tag; nothing refers to it any
+        // more (no work item outstanding, NDIS calls nothing else).
         drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });
+    }
+
+    /// Halting or surprise-removed: no more backchannel traffic.
+    pub(crate) fn stopping(&self) -> bool {
+        self.halting.load(Ordering::Acquire) || self.removed.load(Ordering::Acquire)
     }
 
     fn free_work_item(&self) {
@@ -389,6 +410,10 @@ impl Adapter {
     /// and that reporter writes once more. The PF never sees an older report after a newer
     /// one, and the last one it sees is the current state.
     pub(crate) fn report_status(&self) {
+        // A surprise-removed VF has no backchannel left to write to.
+        if self.removed.load(Ordering::Acquire) {
+            return;
+        }
         self.report_wanted.store(true, Ordering::Release);
         while let Some(writing) = self.reporter.try_lock() {
             while self.report_wanted.swap(false, Ordering::AcqRel) {

@@ -10,6 +10,7 @@ use common::ndis_log;
 use common::oid::OidRequest;
 use common::state::AdapterEvent;
 use core::ffi::c_void;
+use core::sync::atomic::Ordering;
 
 impl Miniport for Adapter {
     fn initialize(handle: NDIS_HANDLE) -> Result<*mut Self, NDIS_STATUS> {
@@ -59,17 +60,26 @@ impl Miniport for Adapter {
         NDIS_STATUS_SUCCESS
     }
 
+    /// "MiniportDevicePnPEventNotify": the VF is gone from its guest. OIDs are not accepted
+    /// until halt, and no refresh touches the backchannel any more.
     fn surprise_removed(&self) {
+        self.removed.store(true, Ordering::Release);
         ndis_log!(WARN, LOG, "VF surprise-removed");
+    }
+
+    fn sends_discarded(&self, packets: u64) {
+        if packets != 0 {
+            let mut st = self.inner.lock();
+            st.rx.stats.xmit_discards = st.rx.stats.xmit_discards.wrapping_add(packets);
+        }
     }
 }
 
 ndis_fn! {
     /// NDIS_IO_WORKITEM_ROUTINE: the deferred refresh, at PASSIVE_LEVEL.
     pub unsafe fn refresh_work(ctx: *mut c_void, _item: NDIS_HANDLE) {
-        // SAFETY: the context is the adapter that queued the item; halt waits for it.
-        if let Some(a) = unsafe { ctx.cast::<Adapter>().as_ref() } {
-            a.run_queued_refresh();
-        }
+        // SAFETY: the context is the adapter that queued the item; halt frees it only after
+        // the item's completion signal, the last thing run_queued_refresh does.
+        unsafe { Adapter::run_queued_refresh(ctx.cast::<Adapter>().cast_const()) }
     }
 }

@@ -6,14 +6,25 @@ use common::ffi::*;
 use common::miniport;
 use common::ndis_log;
 use common::oid::{self, OidRequest, RequestKind};
+use core::sync::atomic::Ordering;
 
 /// The VF must list OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK ("SR-IOV OIDs" page).
 pub static SUPPORTED_OIDS: &[NDIS_OID] =
-    &miniport::oid_list::<1, 26>([OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK]);
+    &miniport::oid_list::<1, 27>([OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK]);
 
 impl Adapter {
     pub(crate) fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         let oid = req.oid();
+        // After a surprise removal, until halt ("MiniportOidRequest", NDIS_STATUS_NOT_ACCEPTED).
+        if self.removed.load(Ordering::Acquire) {
+            ndis_log!(
+                TRACE,
+                LOG,
+                "OID {:#x} after surprise removal: not accepted",
+                oid
+            );
+            return NDIS_STATUS_NOT_ACCEPTED;
+        }
         let (state, info, mut rx) = {
             let st = self.inner.lock();
             (st.state, st.info, st.rx)
@@ -27,7 +38,7 @@ impl Adapter {
         }
         match miniport::general_oid(req, &info, &mut rx, SUPPORTED_OIDS, VENDOR, DRIVER_VERSION) {
             Some(status) => {
-                self.inner.lock().rx = rx;
+                self.inner.lock().rx.update_from(&rx);
                 status
             }
             None => NDIS_STATUS_NOT_SUPPORTED,

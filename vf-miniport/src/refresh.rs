@@ -25,6 +25,11 @@ const MAX_CONSISTENCY_ROUNDS: u32 = 3;
 /// waits for the next notification. Only an applied view or a new notification renews them
 /// (a successful read alone does not: a refused block would otherwise retry forever).
 const MAX_RETRIES: u32 = 3;
+/// Refreshes (`refresh_once`, each bounded by MAX_CONSISTENCY_ROUNDS) one call may run, so
+/// one OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK makes at most
+/// `MAX_PASSES * (1 + (MAX_CONSISTENCY_ROUNDS + 1) * 64)` block reads; blocks flagged while it
+/// reads that it has no pass left for go to the work item (its run is bounded the same way).
+pub(crate) const MAX_PASSES: u32 = 2;
 
 const COMMIT: BlockId = BlockId::masked(CommitBlock::ID);
 
@@ -39,7 +44,7 @@ impl Adapter {
     /// Re-reads pending blocks now if the adapter is running; otherwise they wait.
     pub(crate) fn refresh_if_running(&self) {
         let state = self.state();
-        if state == AdapterState::Running {
+        if state == AdapterState::Running && !self.stopping() {
             self.refresh_inline();
         }
     }
@@ -51,7 +56,8 @@ impl Adapter {
         if matches!(
             self.state(),
             AdapterState::Initializing | AdapterState::Halted
-        ) {
+        ) || self.stopping()
+        {
             return;
         }
         if self.work_queued.swap(true, Ordering::AcqRel) {
@@ -64,11 +70,24 @@ impl Adapter {
     }
 
     /// The work item's body. `work_queued` drops first, so a refresh asked for while this
-    /// one runs queues another; `work_outstanding` drops last, after the adapter's last use.
-    pub(crate) fn run_queued_refresh(&self) {
-        self.work_queued.store(false, Ordering::Release);
-        self.refresh_if_running();
-        self.work_outstanding.fetch_sub(1, Ordering::AcqRel);
+    /// one runs queues another (counted in `work_outstanding` before this one's count drops).
+    /// `work_outstanding` dropping is the completion signal halt waits for: after it the
+    /// adapter may be freed, so it is the last access, made through the raw pointer.
+    ///
+    /// # Safety
+    /// `this` is the adapter that queued the work item, alive until this signals.
+    pub(crate) unsafe fn run_queued_refresh(this: *const Adapter) {
+        {
+            // SAFETY: caller contract; this reference ends before the signal below.
+            let Some(adapter) = (unsafe { this.as_ref() }) else {
+                return;
+            };
+            adapter.work_queued.store(false, Ordering::Release);
+            adapter.refresh_if_running();
+        }
+        // SAFETY: still alive: halt frees only after observing this decrement, and nothing
+        // here touches the adapter after it.
+        unsafe { (*this).work_outstanding.fetch_sub(1, Ordering::AcqRel) };
     }
 
     /// Reads every pending block and applies the result if it is a consistent snapshot.
@@ -81,20 +100,32 @@ impl Adapter {
         }
         let mut retry_later = BlockMask::EMPTY;
         let mut refreshed = false;
+        let mut passes = 0u32;
         // One refresher at a time (an OID and the work item can race); whoever holds the
-        // staging view drains `pending`. Bits ORed in just before it lets go would wait for the
-        // next notification, so it tries again for them.
-        while let Some(mut staging) = self.staging.try_lock() {
+        // staging view drains `pending`, at most MAX_PASSES refreshes per call. Bits ORed in
+        // just before it lets go would wait for the next notification, so it looks again;
+        // bits it has no pass left for go to the work item. Every loop here is bounded.
+        for _ in 0..=MAX_PASSES {
+            let Some(mut staging) = self.staging.try_lock() else {
+                break;
+            };
             refreshed = true;
-            loop {
+            while passes < MAX_PASSES && !self.stopping() {
                 let mask = self.pending.take().intersection(HOST_BLOCKS);
                 if mask.is_empty() {
                     break;
                 }
+                passes = passes.saturating_add(1);
                 retry_later = retry_later.union(self.refresh_once(mask, &mut staging));
             }
             drop(staging);
-            if self.pending.load().intersection(HOST_BLOCKS).is_empty() {
+            if self.pending.load().intersection(HOST_BLOCKS).is_empty() || self.stopping() {
+                break;
+            }
+            if passes >= MAX_PASSES {
+                // Not a failure: new blocks keep arriving. The work item reads them, without
+                // touching the retry budget.
+                self.queue_refresh();
                 break;
             }
         }
@@ -230,6 +261,10 @@ impl Adapter {
 
     /// Reads one block into `view` after validating it.
     fn read_block(&self, id: BlockId, view: &mut View) -> Result<BlockHeader, ()> {
+        // Halt waits for a running refresh: it stops here, between reads.
+        if self.stopping() {
+            return Err(());
+        }
         let Some(d) = descriptor(id.get() as u32) else {
             return Err(());
         };

@@ -288,8 +288,15 @@ pub struct NDIS_SPIN_LOCK {
     pub OldIrql: KIRQL,
 }
 
-/// Opaque to a miniport.
+/// Opaque here except for the two links a miniport walks (see [`NET_BUFFER_LIST_NEXT`]).
 pub enum NET_BUFFER_LIST {}
+
+/// x64 offsets of the chain links (`/work/shared/wdk-layouts/ndis630.txt` l.2564-2566 and
+/// l.2507-2508, copied into docs/facts.md): NET_BUFFER_LIST.Next @0 and .FirstNetBuffer @8
+/// (NET_BUFFER_LIST size 336, align 16), NET_BUFFER.Next @0 (size 176, align 16).
+pub const NET_BUFFER_LIST_NEXT: usize = 0;
+pub const NET_BUFFER_LIST_FIRST_NET_BUFFER: usize = 8;
+pub const NET_BUFFER_NEXT: usize = 0;
 
 /// NDIS_CONFIGURATION_OBJECT (DDI ns-ndis-_ndis_configuration_object for the fields; x64
 /// offsets from a public-symbols dump: Header@0, NdisHandle@8, Flags@0x10, size 0x18).
@@ -419,6 +426,36 @@ pub struct NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
     pub SupportedOidListLength: u32,
     pub AutoNegotiationFlags: u32,
     pub PowerManagementCapabilitiesEx: *mut c_void,
+}
+
+/// NDIS_STATISTICS_INFO, the answer to OID_GEN_STATISTICS (DDI "NDIS_STATISTICS_INFO
+/// structure"; x64 layout from the WDK 10.0.22621.0 headers, `/work/shared/wdk-layouts/ndis630.txt`
+/// l.1847-1867, copied into docs/facts.md: size 152, align 8, Header@0,
+/// SupportedStatistics@4, ifInDiscards@8, then one 8-byte counter each up to
+/// ifHCOutBroadcastOctets@144; mingw-w64 `ntddndis.h` l.268 defines the same fields).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_STATISTICS_INFO {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub SupportedStatistics: u32,
+    pub ifInDiscards: u64,
+    pub ifInErrors: u64,
+    pub ifHCInOctets: u64,
+    pub ifHCInUcastPkts: u64,
+    pub ifHCInMulticastPkts: u64,
+    pub ifHCInBroadcastPkts: u64,
+    pub ifHCOutOctets: u64,
+    pub ifHCOutUcastPkts: u64,
+    pub ifHCOutMulticastPkts: u64,
+    pub ifHCOutBroadcastPkts: u64,
+    pub ifOutErrors: u64,
+    pub ifOutDiscards: u64,
+    pub ifHCInUcastOctets: u64,
+    pub ifHCInMulticastOctets: u64,
+    pub ifHCInBroadcastOctets: u64,
+    pub ifHCOutUcastOctets: u64,
+    pub ifHCOutMulticastOctets: u64,
+    pub ifHCOutBroadcastOctets: u64,
 }
 
 /// NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES (`ndis.h`: size 0x60; a 6.30 driver sends

@@ -109,6 +109,7 @@ ndis_fn! {
                     mtu: g.MtuSize,
                     supported_oids: oids,
                     media_connected: g.MediaConnectState == MediaConnectStateConnected,
+                    supported_statistics: g.SupportedStatistics,
                 });
             }
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES => {
@@ -441,7 +442,10 @@ ndis_fn! {
     pub unsafe fn NdisMSleep(_Microseconds: u32) {
         if let Some(w) = current_world() {
             w.check(irql::require_max(PASSIVE_LEVEL, "NdisMSleep"));
-            w.run_work_items();
+            // The system worker runs meanwhile; with nothing to run, the sleeper yields.
+            if !w.run_work_items() {
+                std::thread::yield_now();
+            }
         }
     }
 

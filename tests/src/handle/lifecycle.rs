@@ -73,9 +73,12 @@ impl World {
         Ok(())
     }
 
-    /// The VF leaves its guest (surprise removal): guest NDIS pauses and halts it.
+    /// The VF leaves its guest (surprise removal): guest NDIS calls
+    /// MiniportDevicePnPEventNotify(NdisDevicePnPEventSurpriseRemoved), then pauses and
+    /// halts it (NdisHaltDeviceSurpriseRemoved).
     pub fn detach_vf(&self, vf: u16) {
         if let Some(a) = self.machine.vf_adapter(vf) {
+            self.machine.surprise_remove(a);
             // No flush first: the VF must itself wait for a refresh work item still queued.
             self.machine.halt(a, NdisHaltDeviceSurpriseRemoved);
         }

@@ -62,7 +62,7 @@ impl Machine {
     }
 
     /// Calls MiniportOidRequest with a caller-built request (hostile-input tests use this).
-    /// The status is also returned; a PENDING request must be completed before this returns.
+    /// Returns the final status: a PENDING request's is the one NdisMOidRequestComplete gives.
     pub fn call_oid_raw(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
         let Some(handler) = adapter.chars().OidRequestHandler else {
             return NDIS_STATUS_NOT_SUPPORTED;
@@ -73,6 +73,7 @@ impl Machine {
         if to_pf {
             self.pf_oid_begins();
         }
+        self.oid_in_flight(adapter, key);
         // SAFETY: calls the driver's registered handler with its own context and a valid request.
         let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportOidRequest", || unsafe {
             handler(ctx, req)
@@ -99,33 +100,8 @@ impl Machine {
             }
             self.pf_oid_ends();
         }
-        if status == NDIS_STATUS_PENDING {
-            let done = lock(&adapter.completions)
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|c| c.1);
-            match done {
-                Some(s) => {
-                    lock(&adapter.completions).retain(|(k, _)| *k != key);
-                    s
-                }
-                None => {
-                    self.violation(format!("{}: OID pended and never completed", adapter.name));
-                    NDIS_STATUS_FAILURE
-                }
-            }
-        } else {
-            status
-        }
-    }
-
-    pub fn complete_oid(
-        &self,
-        adapter: &SimAdapter,
-        req: *mut NDIS_OID_REQUEST,
-        status: NDIS_STATUS,
-    ) {
-        lock(&adapter.completions).push((req as usize, status));
+        // PENDING waits for NdisMOidRequestComplete; the surprise-removal rule (pending.rs).
+        self.oid_returned(adapter, key, status)
     }
 
     /// Brings up an adapter: MiniportInitializeEx, then MiniportRestart (NDIS leaves a freshly

@@ -9,6 +9,8 @@
 //! - [`work_items`]: NDIS I/O work items and the system worker thread that runs them.
 //! - [`vstack`]: the virtualization stack and guest VPCI, the whole BlockMask story.
 //! - [`calls`]: calling a driver's handler at its IRQL and recording what it did.
+//! - [`mandatory`]: OIDs NDIS requires of every NDIS 6 miniport (OID_GEN_STATISTICS).
+//! - [`pending`]: OID requests a driver pends (NdisMOidRequestComplete) and surprise removal.
 //! - [`faults`]: fault injection and interleaving at every fallible call site.
 //! - [`history`]: every state the PF committed per VF, and the check that a VF applies only
 //!   those (the test oracle, not part of the simulated NDIS).
@@ -19,7 +21,9 @@
 pub mod calls;
 pub mod faults;
 pub mod history;
+pub mod mandatory;
 pub mod ndis_objects;
+pub mod pending;
 pub mod pool;
 pub mod vstack;
 pub mod work_items;

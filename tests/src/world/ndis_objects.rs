@@ -46,6 +46,10 @@ pub struct SimAdapter {
     pub nic_switch_max_vfs: Mutex<Option<u32>>,
     pub link: Mutex<Vec<(bool, u64)>>,
     pub completions: Mutex<Vec<(usize, NDIS_STATUS)>>,
+    /// OID requests issued and not yet finished (`pending.rs`).
+    pub in_flight: Mutex<Vec<usize>>,
+    /// MiniportDevicePnPEventNotify(SurpriseRemoved) was delivered.
+    pub surprise_removed: AtomicBool,
     pub sends_completed: AtomicU64,
     /// What the Hyper-V side tracks of the adapter: filter and switch capabilities, the PCI
     /// model (`hyperv.rs`, `pci.rs`).
@@ -59,6 +63,8 @@ pub struct GeneralAttrs {
     pub mtu: u32,
     pub supported_oids: Vec<NDIS_OID>,
     pub media_connected: bool,
+    /// NDIS_STATISTICS_FLAGS_VALID_* the miniport declared (what OID_GEN_STATISTICS must match).
+    pub supported_statistics: u32,
 }
 
 impl SimAdapter {
@@ -139,6 +145,20 @@ impl Machine {
         }
     }
 
+    /// Replaces handlers of the registered PF (or VF) driver: the mutation tests' way of making
+    /// a driver that lacks a behaviour. Call it while nothing runs on that driver.
+    pub fn mutate_driver(
+        &self,
+        pf: bool,
+        f: impl FnOnce(&mut NDIS_MINIPORT_DRIVER_CHARACTERISTICS),
+    ) {
+        let mut st = lock(&self.state);
+        let i = if pf { st.pf_driver } else { st.vf_driver };
+        if let Some(d) = i.and_then(|i| st.drivers.get_mut(i)) {
+            f(&mut d.chars);
+        }
+    }
+
     /// The handler table the driver at this index registered.
     pub fn driver_chars(&self, index: usize) -> Option<NDIS_MINIPORT_DRIVER_CHARACTERISTICS> {
         lock(&self.state).drivers.get(index).map(|d| d.chars)
@@ -173,6 +193,8 @@ impl Machine {
             nic_switch_max_vfs: Mutex::new(None),
             link: Mutex::new(Vec::new()),
             completions: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(Vec::new()),
+            surprise_removed: AtomicBool::new(false),
             sends_completed: AtomicU64::new(0),
             ext: Default::default(),
         });
