@@ -1,6 +1,7 @@
 //! The VF adapter: initialization and halt, its state, how a consistent view is applied, and
 //! the status it reports to the PF. How blocks get re-read is in `refresh.rs`.
 
+use crate::gate::RefreshGate;
 use crate::snapshot::{Applied, Compatibility, View, compatibility};
 use crate::{LOG, POOL_TAG_ADAPTER};
 use common::blocks::*;
@@ -10,8 +11,8 @@ use common::mem::{PoolBox, Zeroable};
 use common::miniport::{self, EthernetInfo, RxSettings};
 use common::ndis_log;
 use common::state::{AdapterEvent, AdapterState};
+use common::sync::atomic::{AtomicBool, Ordering};
 use common::sync::{SpinLock, TryLock};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// How long halt waits for an outstanding refresh work item.
 const HALT_WAIT_MS: u32 = 5_000;
@@ -48,15 +49,9 @@ pub(crate) struct VfState {
 pub struct Adapter {
     pub(crate) handle: NDIS_HANDLE,
     pub(crate) work_item: NDIS_HANDLE,
-    /// Blocks flagged and not yet read (see `refresh.rs`).
-    pub(crate) pending: AtomicBlockMask,
-    pub(crate) work_queued: AtomicBool,
-    /// Work items queued and not yet finished; halt waits for zero before freeing.
-    pub(crate) work_outstanding: AtomicU32,
-    pub(crate) retries: AtomicU32,
-    /// Where a refresh assembles its view (8 KiB, too large for a kernel stack). Holding it
-    /// is what makes a thread the refresher.
-    pub(crate) staging: TryLock<View>,
+    /// Pending blocks, the work-item flags, the retry budget and the staging view (8 KiB, too
+    /// large for a kernel stack) whose holder is the refresher (`gate.rs`, `refresh.rs`).
+    pub(crate) gate: RefreshGate<View>,
     /// Held by whoever writes the status block; `report_wanted` asks it to write again.
     reporter: TryLock<()>,
     report_wanted: AtomicBool,
@@ -128,7 +123,7 @@ impl Adapter {
         if vf_id.is_some() {
             // Read every block at start: the view has no base yet, so the refresh first reads
             // the commit block to learn which blocks exist, then all of them.
-            adapter.pending.store(BlockMask::of(CommitBlock::id()));
+            adapter.gate.set_pending(BlockMask::of(CommitBlock::id()));
             adapter.refresh_inline();
         }
 
@@ -253,12 +248,16 @@ impl Adapter {
         };
         // A queued refresh still points at this adapter: wait for it (PASSIVE_LEVEL here).
         let mut waited_ms = 0u32;
-        while adapter.work_outstanding.load(Ordering::Acquire) != 0 && waited_ms < HALT_WAIT_MS {
+        let idle = adapter.gate.wait_idle(|| {
+            if waited_ms >= HALT_WAIT_MS {
+                return false;
+            }
             // SAFETY: MiniportHaltEx runs at PASSIVE_LEVEL, where NdisMSleep may block.
             unsafe { NdisMSleep(1_000) };
             waited_ms = waited_ms.saturating_add(1);
-        }
-        if adapter.work_outstanding.load(Ordering::Acquire) != 0 {
+            true
+        });
+        if !idle {
             // Freeing now would let the work item run on freed memory: leak instead.
             ndis_log!(
                 ERROR,
@@ -309,7 +308,7 @@ impl Adapter {
             applied: st.applied,
             applied_generation: st.applied_generation,
             degraded: st.degraded,
-            pending: self.pending.load(),
+            pending: self.gate.pending(),
             counters: st.counters,
         }
     }
@@ -337,7 +336,7 @@ impl Adapter {
             old
         };
         // Progress: the retry budget starts again.
-        self.retries.store(0, Ordering::Release);
+        self.gate.renew_budget();
         let running = self.state() != AdapterState::Initializing;
         if running && (old.link_up, old.speed_bps) != (new.link_up, new.speed_bps) {
             // SAFETY: our adapter handle, between initialization and halt.
