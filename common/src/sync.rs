@@ -17,8 +17,6 @@ pub mod atomic {
     pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 }
 
-#[cfg(not(loom))]
-pub use kernel::{SpinLock, SpinLockGuard};
 #[cfg(loom)]
 pub use model::{SpinLock, SpinLockGuard};
 
@@ -26,72 +24,79 @@ use atomic::{AtomicBool, Ordering};
 use core::ops::{Deref, DerefMut};
 
 #[cfg(not(loom))]
-mod kernel {
-    use crate::ffi::imports::{KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock};
-    use crate::ffi::{KIRQL, KSPIN_LOCK};
-    use core::cell::UnsafeCell;
-    use core::ops::{Deref, DerefMut};
+use crate::ffi::imports::{KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock};
+#[cfg(not(loom))]
+use crate::ffi::{KIRQL, KSPIN_LOCK};
+#[cfg(not(loom))]
+use core::cell::UnsafeCell;
 
-    pub struct SpinLock<T> {
-        lock: UnsafeCell<KSPIN_LOCK>,
-        data: UnsafeCell<T>,
-    }
+#[cfg(not(loom))]
+pub struct SpinLock<T> {
+    lock: UnsafeCell<KSPIN_LOCK>,
+    data: UnsafeCell<T>,
+}
 
-    // SAFETY: access to `data` is serialized by the kernel spin lock.
-    unsafe impl<T: Send> Sync for SpinLock<T> {}
-    // SAFETY: moving the lock moves the data; no thread-affine state is kept.
-    unsafe impl<T: Send> Send for SpinLock<T> {}
+#[cfg(not(loom))]
+// SAFETY: access to `data` is serialized by the kernel spin lock.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+#[cfg(not(loom))]
+// SAFETY: moving the lock moves the data; no thread-affine state is kept.
+unsafe impl<T: Send> Send for SpinLock<T> {}
 
-    impl<T> SpinLock<T> {
-        /// `KeInitializeSpinLock` is `*SpinLock = 0` (an inline in `wdm.h` on x64), so this is const.
-        pub const fn new(value: T) -> Self {
-            Self {
-                lock: UnsafeCell::new(0),
-                data: UnsafeCell::new(value),
-            }
-        }
-
-        /// Acquires at `<= DISPATCH_LEVEL`, raising to DISPATCH_LEVEL until the guard drops.
-        pub fn lock(&self) -> SpinLockGuard<'_, T> {
-            // SAFETY: the lock word lives as long as `self` and is only touched by Ke* calls.
-            let old_irql = unsafe { KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
-            SpinLockGuard {
-                owner: self,
-                old_irql,
-            }
-        }
-
-        /// Exclusive access without locking, when the borrow checker already proves it.
-        pub fn get_mut(&mut self) -> &mut T {
-            self.data.get_mut()
+#[cfg(not(loom))]
+impl<T> SpinLock<T> {
+    /// `KeInitializeSpinLock` is `*SpinLock = 0` (an inline in `wdm.h` on x64), so this is const.
+    pub const fn new(value: T) -> Self {
+        Self {
+            lock: UnsafeCell::new(0),
+            data: UnsafeCell::new(value),
         }
     }
 
-    pub struct SpinLockGuard<'a, T> {
-        owner: &'a SpinLock<T>,
-        old_irql: KIRQL,
-    }
-
-    impl<T> Deref for SpinLockGuard<'_, T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            // SAFETY: the guard exists only while the spin lock is held.
-            unsafe { &*self.owner.data.get() }
+    /// Acquires at `<= DISPATCH_LEVEL`, raising to DISPATCH_LEVEL until the guard drops.
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        // SAFETY: the lock word lives as long as `self` and is only touched by Ke* calls.
+        let old_irql = unsafe { KeAcquireSpinLockRaiseToDpc(self.lock.get()) };
+        SpinLockGuard {
+            owner: self,
+            old_irql,
         }
     }
 
-    impl<T> DerefMut for SpinLockGuard<'_, T> {
-        fn deref_mut(&mut self) -> &mut T {
-            // SAFETY: the guard exists only while the spin lock is held, and is borrowed mutably.
-            unsafe { &mut *self.owner.data.get() }
-        }
+    /// Exclusive access without locking, when the borrow checker already proves it.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
     }
+}
 
-    impl<T> Drop for SpinLockGuard<'_, T> {
-        fn drop(&mut self) {
-            // SAFETY: releases the lock this guard acquired, restoring the IRQL it saved.
-            unsafe { KeReleaseSpinLock(self.owner.lock.get(), self.old_irql) }
-        }
+#[cfg(not(loom))]
+pub struct SpinLockGuard<'a, T> {
+    owner: &'a SpinLock<T>,
+    old_irql: KIRQL,
+}
+
+#[cfg(not(loom))]
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while the spin lock is held.
+        unsafe { &*self.owner.data.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while the spin lock is held, and is borrowed mutably.
+        unsafe { &mut *self.owner.data.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: releases the lock this guard acquired, restoring the IRQL it saved.
+        unsafe { KeReleaseSpinLock(self.owner.lock.get(), self.old_irql) }
     }
 }
 
