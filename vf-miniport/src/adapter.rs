@@ -58,8 +58,9 @@ pub struct Adapter {
     pub(crate) inner: SpinLock<VfState>,
 }
 
-// SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics and a repr(u8) enum
-// whose zero discriminant exists (`AdapterState::Initializing`).
+// SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
+// included) and a repr(u8) enum whose zero discriminant exists (`AdapterState::Initializing`).
+// Not so under `cfg(loom)`, whose atomics are loom's: the model checks never build an Adapter.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}
