@@ -9,7 +9,8 @@
 //! store. A sequentially consistent fence on each side forbids it, so no request is left with
 //! nobody to write it (the reviewer's litmus test found the miss on x86 without them).
 use crate::sync::TryLock;
-use core::sync::atomic::{AtomicBool, Ordering, fence};
+use crate::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::fence;
 
 pub struct Coalescer {
     wanted: AtomicBool,
@@ -17,7 +18,7 @@ pub struct Coalescer {
 }
 
 impl Coalescer {
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             wanted: AtomicBool::new(false),
             writer: TryLock::new(()),

@@ -27,13 +27,13 @@ impl Adapter {
     /// Applies staged blocks to one VF as a single transaction and invalidates what changed.
     /// Every block is checked as the VF will check it first; one refusal changes nothing.
     pub fn set_blocks(&self, vf_id: u16, updates: &[Staged]) -> Result<BlockMask, NDIS_STATUS> {
-        let changed = {
-            let mut st = self.inner.lock();
-            let vf = st.ready_vf_mut(vf_id).map_err(|e| e.status)?;
-            vf.update(updates).map_err(refused)?
-        };
-        self.invalidate(vf_id, changed);
-        Ok(changed)
+        crate::store::transact(
+            &self.inner,
+            |st| st.ready_vf_mut(vf_id).map_err(|e| e.status),
+            updates,
+            refused,
+            |changed| self.invalidate(vf_id, changed),
+        )
     }
 
     /// One block, encoded from its typed value.

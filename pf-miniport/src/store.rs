@@ -15,6 +15,7 @@ use common::blocks::wire::{self, BlockHeader, MAX_PAYLOAD_LEN};
 use common::blocks::*;
 use common::mem::Zeroable;
 use common::oid::OidError;
+use common::sync::SpinLock;
 
 /// One VF's blocks. Index = block id; each slot holds `descriptor.len` meaningful bytes.
 pub struct VfStore {
@@ -340,6 +341,41 @@ impl VfStore {
                 .filter_map(|id| Some((id, self.block(id)?))),
         )
     }
+}
+
+/// One transaction on the store `select` picks under `lock`, then `invalidate` with the blocks
+/// it changed, after the lock is released (`NdisMInvalidateConfigBlock` runs unlocked, and a
+/// notification must never reach the guest before the state it announces can be read). What
+/// the host API (`Adapter::set_blocks`) runs, and what `tests/loom_store.rs` model-checks
+/// against guest reads under the same lock. `refused` maps a block the VF would refuse.
+pub fn transact<S, E>(
+    lock: &SpinLock<S>,
+    select: impl FnOnce(&mut S) -> Result<&mut VfStore, E>,
+    updates: &[Staged],
+    refused: impl FnOnce(BlockError) -> E,
+    invalidate: impl FnOnce(BlockMask),
+) -> Result<BlockMask, E> {
+    // (Mutation `store_invalidate_first`, model checks only: announces the blocks before
+    // writing them, so the guest may read the old state on the last notification it gets.)
+    if cfg!(loom_mutation = "store_invalidate_first") {
+        invalidate(
+            updates
+                .iter()
+                .map(|u| u.id)
+                .collect::<BlockMask>()
+                .with(COMMIT),
+        );
+        let mut st = lock.lock();
+        let vf = select(&mut st)?;
+        return vf.update(updates).map_err(refused);
+    }
+    let changed = {
+        let mut st = lock.lock();
+        let vf = select(&mut st)?;
+        vf.update(updates).map_err(refused)?
+    };
+    invalidate(changed);
+    Ok(changed)
 }
 
 fn decode_staged<B: ConfigBlock>(s: &Staged) -> Result<B, BlockError> {

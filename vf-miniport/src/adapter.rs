@@ -1,6 +1,7 @@
 //! The VF adapter: initialization and halt, its state, how a consistent view is applied, and
 //! the status it reports to the PF. How blocks get re-read is in `refresh.rs`.
 
+use crate::gate::RefreshGate;
 use crate::snapshot::{Applied, Compatibility, View, compatibility};
 use crate::{LOG, POOL_TAG_ADAPTER};
 use common::blocks::*;
@@ -10,8 +11,8 @@ use common::mem::{PoolBox, Zeroable};
 use common::miniport::{self, EthernetInfo, RxSettings};
 use common::ndis_log;
 use common::state::{AdapterEvent, AdapterState};
-use common::sync::{SpinLock, TryLock};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use common::sync::SpinLock;
+use common::sync::atomic::{AtomicBool, Ordering};
 
 /// Halt logs while it still waits for a refresh work item, every this many milliseconds.
 const HALT_LOG_EVERY_MS: u32 = 5_000;
@@ -51,27 +52,21 @@ pub(crate) struct VfState {
 pub struct Adapter {
     pub(crate) handle: NDIS_HANDLE,
     pub(crate) work_item: NDIS_HANDLE,
-    /// Blocks flagged and not yet read (see `refresh.rs`).
-    pub(crate) pending: AtomicBlockMask,
-    pub(crate) work_queued: AtomicBool,
-    /// Work items queued and not yet finished; halt waits for zero before freeing.
-    pub(crate) work_outstanding: AtomicU32,
-    pub(crate) retries: AtomicU32,
+    /// Pending blocks, the work-item flags, the retry budget and the staging view (8 KiB, too
+    /// large for a kernel stack) whose holder is the refresher (`gate.rs`, `refresh.rs`).
+    pub(crate) gate: RefreshGate<View>,
     /// Halt has begun: a running refresh stops before its next read, none is queued.
     pub(crate) halting: AtomicBool,
     /// Surprise-removed (MiniportDevicePnPEventNotify): OIDs are not accepted, no reads.
     pub(crate) removed: AtomicBool,
-    /// Where a refresh assembles its view (8 KiB, too large for a kernel stack). Holding it
-    /// is what makes a thread the refresher.
-    pub(crate) staging: TryLock<View>,
-    /// Held by whoever writes the status block; `report_wanted` asks it to write again.
-    reporter: TryLock<()>,
-    report_wanted: AtomicBool,
+    /// Status reports, one writer at a time, always of the current status.
+    reports: common::coalesce::Coalescer,
     pub(crate) inner: SpinLock<VfState>,
 }
 
-// SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics and a repr(u8) enum
-// whose zero discriminant exists (`AdapterState::Initializing`).
+// SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
+// included) and a repr(u8) enum whose zero discriminant exists (`AdapterState::Initializing`).
+// Not so under `cfg(loom)`, whose atomics are loom's: the model checks never build an Adapter.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}
@@ -131,7 +126,7 @@ impl Adapter {
         if vf_id.is_some() {
             // Read every block at start: the view has no base yet, so the refresh first reads
             // the commit block to learn which blocks exist, then all of them.
-            adapter.pending.store(BlockMask::of(CommitBlock::id()));
+            adapter.gate.set_pending(BlockMask::of(CommitBlock::id()));
             adapter.refresh_inline();
         }
 
@@ -269,7 +264,7 @@ impl Adapter {
         };
         adapter.halting.store(true, Ordering::Release);
         let mut waited_ms = 0u32;
-        while adapter.work_outstanding.load(Ordering::Acquire) != 0 {
+        let idle = adapter.gate.wait_idle(|| {
             // SAFETY: MiniportHaltEx runs at PASSIVE_LEVEL, where NdisMSleep may block.
             unsafe { NdisMSleep(1_000) };
             waited_ms = waited_ms.wrapping_add(1);
@@ -281,7 +276,10 @@ impl Adapter {
                     waited_ms
                 );
             }
-        }
+            true
+        });
+        // The wait never gives up (see above), so the gate is idle here.
+        debug_assert!(idle);
         adapter.inner.lock().transition(AdapterEvent::Halt);
         adapter.free_work_item();
         let handle = adapter.handle;
@@ -329,7 +327,7 @@ impl Adapter {
             applied: st.applied,
             applied_generation: st.applied_generation,
             degraded: st.degraded,
-            pending: self.pending.load(),
+            pending: self.gate.pending(),
             counters: st.counters,
         }
     }
@@ -359,7 +357,7 @@ impl Adapter {
         #[cfg(not(kernel_image))]
         crate::observe::applied(self.handle as usize, generation, digest);
         // Progress: the retry budget starts again.
-        self.retries.store(0, Ordering::Release);
+        self.gate.renew_budget();
         let running = self.state() != AdapterState::Initializing;
         if running && (old.link_up, old.speed_bps) != (new.link_up, new.speed_bps) {
             // SAFETY: our adapter handle, between initialization and halt.
@@ -414,18 +412,11 @@ impl Adapter {
         if self.removed.load(Ordering::Acquire) {
             return;
         }
-        self.report_wanted.store(true, Ordering::Release);
-        while let Some(writing) = self.reporter.try_lock() {
-            while self.report_wanted.swap(false, Ordering::AcqRel) {
-                if let Some(block) = self.status_now() {
-                    self.write_status(&block);
-                }
+        self.reports.request(|| {
+            if let Some(block) = self.status_now() {
+                self.write_status(&block);
             }
-            drop(writing);
-            if !self.report_wanted.load(Ordering::Acquire) {
-                break;
-            }
-        }
+        });
     }
 
     fn write_status(&self, block: &VfStatusBlock) {

@@ -79,7 +79,9 @@ ndis_fn! {
     /// NDIS_IO_WORKITEM_ROUTINE: the deferred refresh, at PASSIVE_LEVEL.
     pub unsafe fn refresh_work(ctx: *mut c_void, _item: NDIS_HANDLE) {
         // SAFETY: the context is the adapter that queued the item; halt frees it only after
-        // the item's completion signal, the last thing run_queued_refresh does.
-        unsafe { Adapter::run_queued_refresh(ctx.cast::<Adapter>().cast_const()) }
+        // the item's completion signal, the last thing run_queued_refresh does with it.
+        if let Some(a) = unsafe { ctx.cast::<Adapter>().as_ref() } {
+            a.run_queued_refresh();
+        }
     }
 }

@@ -24,6 +24,8 @@
 extern crate std as _;
 
 mod adapter;
+/// Public for the model check (`tests/loom_refresh.rs`); the driver's own refresh skeleton.
+pub mod gate;
 pub mod handlers;
 #[cfg(not(kernel_image))]
 pub mod observe;

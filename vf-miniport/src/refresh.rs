@@ -5,10 +5,13 @@
 //! holds the staging view); bits that arrive meanwhile are drained by it before it lets go.
 //! While the adapter is paused or resetting the bits wait; a restart re-reads them and a
 //! reset re-reads every block. Rounds that end without a consistent view keep their blocks
-//! pending and are retried from the work item, a bounded number of times.
+//! pending and are retried from the work item, a bounded number of times. The flags and the
+//! one-refresher rule are in [`RefreshGate`](crate::gate::RefreshGate) (`gate.rs`, model-checked); this file is its NDIS
+//! side ([`RefreshOps`]) and the rounds of reads.
 
 use crate::LOG;
 use crate::adapter::Adapter;
+use crate::gate::{MAX_RETRIES, RefreshOps};
 use crate::snapshot::{Compatibility, Verdict, View, compatibility, judge};
 use common::blocks::wire::BlockHeader;
 use common::blocks::*;
@@ -16,20 +19,10 @@ use common::ffi::imports::*;
 use common::ffi::*;
 use common::ndis_log;
 use common::state::AdapterState;
-use core::sync::atomic::Ordering;
 
 /// Rounds of re-reads (blocks the commit block says differ, then the commit block again)
 /// before a refresh gives up for now and keeps its blocks pending.
 const MAX_CONSISTENCY_ROUNDS: u32 = 3;
-/// Refreshes retried from the work item after one that ended without applying, before the VF
-/// waits for the next notification. Only an applied view or a new notification renews them
-/// (a successful read alone does not: a refused block would otherwise retry forever).
-const MAX_RETRIES: u32 = 3;
-/// Refreshes (`refresh_once`, each bounded by MAX_CONSISTENCY_ROUNDS) one call may run, so
-/// one OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK makes at most
-/// `MAX_PASSES * (1 + (MAX_CONSISTENCY_ROUNDS + 1) * 64)` block reads; blocks flagged while it
-/// reads that it has no pass left for go to the work item (its run is bounded the same way).
-pub(crate) const MAX_PASSES: u32 = 2;
 
 const COMMIT: BlockId = BlockId::masked(CommitBlock::ID);
 
@@ -37,115 +30,31 @@ impl Adapter {
     /// Records newly flagged blocks (from OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK or a reset).
     /// A notification is new information: the retry budget starts again.
     pub(crate) fn mark_pending(&self, mask: BlockMask) {
-        self.retries.store(0, Ordering::Release);
-        self.pending.insert(mask);
+        self.gate.mark(mask);
     }
 
     /// Re-reads pending blocks now if the adapter is running; otherwise they wait.
     pub(crate) fn refresh_if_running(&self) {
-        let state = self.state();
-        if state == AdapterState::Running && !self.stopping() {
-            self.refresh_inline();
-        }
+        self.gate.refresh_if_running(self);
     }
 
     /// Defers a refresh to PASSIVE_LEVEL (used where NDIS may call us at DISPATCH_LEVEL).
     /// Never while initializing: the work item must not outlive a failed initialization, and
     /// MiniportRestart reads whatever is still pending.
     pub(crate) fn queue_refresh(&self) {
-        if matches!(
-            self.state(),
-            AdapterState::Initializing | AdapterState::Halted
-        ) || self.stopping()
-        {
-            return;
-        }
-        if self.work_queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.work_outstanding.fetch_add(1, Ordering::AcqRel);
-        let ctx = self as *const Adapter as *mut core::ffi::c_void;
-        // SAFETY: the work item belongs to this adapter, which halt keeps alive until it ran.
-        unsafe { NdisQueueIoWorkItem(self.work_item, Some(crate::handlers::refresh_work), ctx) };
+        self.gate.queue(self);
     }
 
-    /// The work item's body. `work_queued` drops first, so a refresh asked for while this
-    /// one runs queues another (counted in `work_outstanding` before this one's count drops).
-    /// `work_outstanding` dropping is the completion signal halt waits for: after it the
-    /// adapter may be freed, so it is the last access, made through the raw pointer.
-    ///
-    /// # Safety
-    /// `this` is the adapter that queued the work item, alive until this signals.
-    pub(crate) unsafe fn run_queued_refresh(this: *const Adapter) {
-        {
-            // SAFETY: caller contract; this reference ends before the signal below.
-            let Some(adapter) = (unsafe { this.as_ref() }) else {
-                return;
-            };
-            adapter.work_queued.store(false, Ordering::Release);
-            adapter.refresh_if_running();
-        }
-        // SAFETY: still alive: halt frees only after observing this decrement, and nothing
-        // here touches the adapter after it.
-        unsafe { (*this).work_outstanding.fetch_sub(1, Ordering::AcqRel) };
+    /// The work item's body (see [`RefreshGate::run_queued`](crate::gate::RefreshGate::run_queued)).
+    pub(crate) fn run_queued_refresh(&self) {
+        self.gate.run_queued(self);
     }
 
     /// Reads every pending block and applies the result if it is a consistent snapshot.
-    /// PASSIVE_LEVEL only (NdisMReadConfigBlock is `<= APC_LEVEL`, and no lock is held).
+    /// PASSIVE_LEVEL only (NdisMReadConfigBlock is `<= APC_LEVEL`, and no lock is held);
+    /// above that it goes to the work item. One refresher at a time ([`RefreshGate::refresh`](crate::gate::RefreshGate::refresh)).
     pub(crate) fn refresh_inline(&self) {
-        // SAFETY: reads the current IRQL, no side effects.
-        if unsafe { KeGetCurrentIrql() } > APC_LEVEL {
-            self.queue_refresh();
-            return;
-        }
-        let mut retry_later = BlockMask::EMPTY;
-        let mut refreshed = false;
-        let mut passes = 0u32;
-        // One refresher at a time (an OID and the work item can race); whoever holds the
-        // staging view drains `pending`, at most MAX_PASSES refreshes per call. Bits ORed in
-        // just before it lets go would wait for the next notification, so it looks again;
-        // bits it has no pass left for go to the work item. Every loop here is bounded.
-        for _ in 0..=MAX_PASSES {
-            let Some(mut staging) = self.staging.try_lock() else {
-                break;
-            };
-            refreshed = true;
-            while passes < MAX_PASSES && !self.stopping() {
-                let mask = self.pending.take().intersection(HOST_BLOCKS);
-                if mask.is_empty() {
-                    break;
-                }
-                passes = passes.saturating_add(1);
-                retry_later = retry_later.union(self.refresh_once(mask, &mut staging));
-            }
-            drop(staging);
-            if self.pending.load().intersection(HOST_BLOCKS).is_empty() || self.stopping() {
-                break;
-            }
-            if passes >= MAX_PASSES {
-                // Not a failure: new blocks keep arriving. The work item reads them, without
-                // touching the retry budget.
-                self.queue_refresh();
-                break;
-            }
-        }
-        if !refreshed || retry_later.is_empty() {
-            return;
-        }
-        // Failed or inconsistent blocks stay pending (without renewing the budget) and are
-        // retried from the work item; after MAX_RETRIES the VF waits for a notification.
-        self.pending.insert(retry_later);
-        if self.retries.fetch_add(1, Ordering::AcqRel) < MAX_RETRIES {
-            self.queue_refresh();
-        } else {
-            ndis_log!(
-                WARN,
-                LOG,
-                "blocks {:#x} not applied after {} retries: waiting for the next notification",
-                retry_later.bits(),
-                MAX_RETRIES
-            );
-        }
+        self.gate.refresh(self);
     }
 
     /// One refresh (docs/consistency.md): read the commit block, then exactly the blocks it
@@ -304,5 +213,49 @@ impl Adapter {
                 Err(())
             }
         }
+    }
+}
+
+/// The NDIS side of the refresh gate.
+impl RefreshOps<View> for Adapter {
+    fn running(&self) -> bool {
+        self.state() == AdapterState::Running && !self.stopping()
+    }
+
+    fn may_queue(&self) -> bool {
+        !matches!(
+            self.state(),
+            AdapterState::Initializing | AdapterState::Halted
+        ) && !self.stopping()
+    }
+
+    fn stopping(&self) -> bool {
+        Adapter::stopping(self)
+    }
+
+    fn must_defer(&self) -> bool {
+        // SAFETY: reads the current IRQL, no side effects.
+        unsafe { KeGetCurrentIrql() > APC_LEVEL }
+    }
+
+    fn round(&self, mask: BlockMask, staging: &mut View) -> BlockMask {
+        self.refresh_once(mask, staging)
+    }
+
+    fn queue_work_item(&self) {
+        let ctx = self as *const Adapter as *mut core::ffi::c_void;
+        // SAFETY: the work item belongs to this adapter, which halt keeps alive until it ran
+        // (the gate counted it outstanding before this call).
+        unsafe { NdisQueueIoWorkItem(self.work_item, Some(crate::handlers::refresh_work), ctx) };
+    }
+
+    fn gave_up(&self, mask: BlockMask) {
+        ndis_log!(
+            WARN,
+            LOG,
+            "blocks {:#x} not applied after {} retries: waiting for the next notification",
+            mask.bits(),
+            MAX_RETRIES
+        );
     }
 }

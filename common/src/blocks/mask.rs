@@ -155,31 +155,39 @@ impl Iterator for BlockMaskIter {
 impl ExactSizeIterator for BlockMaskIter {}
 
 /// A `BlockMask` shared between threads: notifications OR bits in, the one reader takes them
-/// all at once. All-zero bytes are the empty mask.
+/// all at once. All-zero bytes are the empty mask. Its atomic is `common::sync::atomic`'s, so
+/// the model checks (`cfg(loom)`) see every insert and take.
 #[derive(Debug, Default)]
-pub struct AtomicBlockMask(core::sync::atomic::AtomicU64);
+pub struct AtomicBlockMask(AtomicU64);
+
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 impl AtomicBlockMask {
+    #[cfg(not(loom))]
     pub const fn new(mask: BlockMask) -> Self {
-        Self(core::sync::atomic::AtomicU64::new(mask.0))
+        Self(AtomicU64::new(mask.0))
+    }
+
+    #[cfg(loom)]
+    pub fn new(mask: BlockMask) -> Self {
+        Self(AtomicU64::new(mask.0))
     }
 
     /// Adds `mask` (a notification never loses the bits already there).
     pub fn insert(&self, mask: BlockMask) {
-        self.0
-            .fetch_or(mask.0, core::sync::atomic::Ordering::AcqRel);
+        self.0.fetch_or(mask.0, Ordering::AcqRel);
     }
 
     /// Takes every bit, leaving the mask empty.
     pub fn take(&self) -> BlockMask {
-        BlockMask(self.0.swap(0, core::sync::atomic::Ordering::AcqRel))
+        BlockMask(self.0.swap(0, Ordering::AcqRel))
     }
 
     pub fn load(&self) -> BlockMask {
-        BlockMask(self.0.load(core::sync::atomic::Ordering::Acquire))
+        BlockMask(self.0.load(Ordering::Acquire))
     }
 
     pub fn store(&self, mask: BlockMask) {
-        self.0.store(mask.0, core::sync::atomic::Ordering::Release);
+        self.0.store(mask.0, Ordering::Release);
     }
 }
