@@ -93,7 +93,13 @@ impl<T> TryLock<T> {
     /// The guard if nobody holds the lock, `None` otherwise.
     pub fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
         use core::sync::atomic::Ordering;
-        (!self.held.swap(true, Ordering::Acquire)).then_some(TryLockGuard { owner: self })
+        // Not `bool::then_some`: it builds its argument eagerly, and a guard built for a failed
+        // attempt would, when dropped, release the holder's lock.
+        if self.held.swap(true, Ordering::Acquire) {
+            None
+        } else {
+            Some(TryLockGuard { owner: self })
+        }
     }
 
     /// Whether someone holds it now (diagnostics; stale as soon as it returns).

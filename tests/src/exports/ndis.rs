@@ -435,13 +435,17 @@ ndis_fn! {
         }
     }
 
-    /// The simulated clock only moves when work is done: a driver that sleeps lets the system
-    /// worker thread run the queued work items, which is what it is waiting for.
+    /// "NdisMSleep function" (DDI): delays the caller for at least the given interval,
+    /// PASSIVE_LEVEL. A driver that sleeps lets the system worker thread run the queued work
+    /// items, which is what it is waiting for; when none is queued (another CPU may be running
+    /// it, in a threaded run) the thread really waits the interval.
     #[unsafe(no_mangle)]
-    pub unsafe fn NdisMSleep(_Microseconds: u32) {
+    pub unsafe fn NdisMSleep(Microseconds: u32) {
         if let Some(w) = current_world() {
             w.check(irql::require_max(PASSIVE_LEVEL, "NdisMSleep"));
-            w.run_work_items();
+            if !w.run_work_items() {
+                std::thread::sleep(std::time::Duration::from_micros(Microseconds.into()));
+            }
         }
     }
 

@@ -63,7 +63,16 @@ impl Machine {
 
     /// Calls MiniportOidRequest with a caller-built request (hostile-input tests use this).
     /// The status is also returned; a PENDING request must be completed before this returns.
+    /// OID requests to one adapter are serialized as NDIS serializes them ([`OidGate`](super::ndis_objects::OidGate)):
+    /// this waits for the adapter's OID in progress on another thread to complete first.
     pub fn call_oid_raw(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+        let nested = adapter.oid_gate.enter();
+        let status = self.call_oid_serialized(adapter, req);
+        adapter.oid_gate.leave(nested);
+        status
+    }
+
+    fn call_oid_serialized(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
         let Some(handler) = adapter.chars().OidRequestHandler else {
             return NDIS_STATUS_NOT_SUPPORTED;
         };

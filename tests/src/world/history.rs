@@ -34,6 +34,8 @@ pub struct History {
     pf_oids: u32,
     /// Status reports checked (a test can see the invariant was exercised).
     pub checked: u64,
+    /// Per VF: its last reports, (generation, state, thread), for the violation message.
+    recent: BTreeMap<u16, Vec<(u32, u8, String)>>,
 }
 
 impl Machine {
@@ -171,6 +173,16 @@ impl Machine {
         let older = before.is_some_and(|b| s.applied_generation.wrapping_sub(b) >= 1 << 31);
         let states = h.committed.get(&vf).map_or(0, Vec::len);
         h.reported.insert(vf, s.applied_generation);
+        let recent = h.recent.entry(vf).or_default();
+        recent.push((
+            s.applied_generation,
+            s.state,
+            format!("{:?}", std::thread::current().id()),
+        ));
+        if recent.len() > 8 {
+            recent.remove(0);
+        }
+        let recent = recent.clone();
         drop(h);
         if !known {
             self.violation(format!(
@@ -180,9 +192,9 @@ impl Machine {
         }
         if older {
             self.violation(format!(
-                "VF {vf} went back from generation {} to {}",
+                "VF {vf} went back from generation {} to {} (reports: {recent:?})",
                 before.unwrap_or(0),
-                s.applied_generation
+                s.applied_generation,
             ));
         }
     }
