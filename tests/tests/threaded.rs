@@ -65,3 +65,67 @@ fn ten_thousand_threaded_runs_keep_every_vf_consistent() {
         total.oid_waits
     );
 }
+
+/// "Miniport Adapter OID Request Serialization": an OID to an adapter waits while another is in
+/// progress there. A PF OID issued from a second thread while OID_NIC_SWITCH_ALLOCATE_VF is
+/// inside the PF (held there by a call hook) completes only after the allocation returns.
+#[test]
+fn a_second_oid_to_the_pf_waits_for_the_first() {
+    use common::ffi::*;
+    use sim::world::CallFault;
+    use sim::{Config, World};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let w = World::new(Config::default());
+    w.load_pf().unwrap();
+    assert_eq!(w.create_switch(2), NDIS_STATUS_SUCCESS);
+    let inside = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let done_while_inside = Arc::new(AtomicBool::new(false));
+    {
+        let (inside, done, seen) = (inside.clone(), done.clone(), done_while_inside.clone());
+        w.machine().set_call_hook(Some(Box::new(move |_, call, _| {
+            if call == "NdisAllocateMemoryWithTagPriority" && !inside.swap(true, Ordering::AcqRel) {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                seen.store(done.load(Ordering::Acquire), Ordering::Release);
+            }
+            CallFault::Proceed
+        })));
+    }
+    let waited_before = w.pf_sim().oid_gate.waited.load(Ordering::Relaxed);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            w.enter_thread();
+            assert!(w.allocate_vf().is_ok());
+        });
+        s.spawn(|| {
+            w.enter_thread();
+            while !inside.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            let mut mac = [0u8; 6];
+            let o = w.oid(
+                w.pf_sim(),
+                common::oid::RequestKind::Query,
+                OID_802_3_CURRENT_ADDRESS,
+                &mut mac,
+                0,
+                6,
+            );
+            assert_eq!(o.status, NDIS_STATUS_SUCCESS);
+            done.store(true, Ordering::Release);
+        });
+    });
+    assert!(
+        inside.load(Ordering::Acquire),
+        "the allocation reached the hook"
+    );
+    assert!(
+        !done_while_inside.load(Ordering::Acquire),
+        "the second OID completed while the first was still inside the PF"
+    );
+    assert!(done.load(Ordering::Acquire));
+    assert!(w.pf_sim().oid_gate.waited.load(Ordering::Relaxed) > waited_before);
+    w.machine().set_call_hook(None);
+    w.assert_clean();
+}

@@ -184,6 +184,14 @@ impl Machine {
             ),
         });
         if status != NDIS_STATUS_SUCCESS {
+            // A failed initialization ends the adapter: "NDIS can call MiniportHaltEx at any
+            // time after the driver's MiniportInitializeEx function has successfully returned"
+            // (MINIPORT_HALT callback function), so never for this one, and it holds nothing
+            // that would keep its driver from deregistering.
+            adapter.halted.store(true, Ordering::Release);
+            adapter
+                .context
+                .store(std::ptr::null_mut(), Ordering::Release);
             self.forget_adapter(role);
             return Err(status);
         }
