@@ -77,6 +77,30 @@ fn scenario(w: &World) -> Outcome {
                 n,
             );
         }
+        // The PCI virtualization OIDs and their DDIs (NdisMGet/SetVirtualFunctionBusData,
+        // NdisMGetBusData, NdisMQueryProbedBars).
+        if let Some(&vf) = vfs.first() {
+            use common::oid::RequestKind::{Method, Query, Set};
+            use sim::hyperv::*;
+            let mut b = config_space_params(vf, 0, 12);
+            pf_oid(w, Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b);
+            let mut b = config_space_params(vf, 0x40, 4);
+            b[20..24].copy_from_slice(&[1, 2, 3, 4]);
+            pf_oid(w, Set, OID_SRIOV_WRITE_VF_CONFIG_SPACE, &mut b);
+            pf_oid(w, Query, OID_SRIOV_PROBED_BARS, &mut probed_bars_params());
+            pf_oid(
+                w,
+                Method,
+                OID_SRIOV_VF_VENDOR_DEVICE_ID,
+                &mut vendor_device_params(vf),
+            );
+            pf_oid(
+                w,
+                Method,
+                OID_SRIOV_BAR_RESOURCES,
+                &mut bar_resources_params(vf, 0),
+            );
+        }
         for &vf in &attached {
             w.pause_vf(vf);
             let _ = w.pf().set_vf_mac_vlan(vf, mac(vf as u8 + 0x20), 11, 0);
@@ -162,6 +186,10 @@ fn every_fallible_call_site_fails_in_turn_without_harm() {
         "NdisMEnableVirtualization",
         "NdisMReadConfigBlock",
         "NdisMWriteConfigBlock",
+        "NdisMGetVirtualFunctionBusData",
+        "NdisMSetVirtualFunctionBusData",
+        "NdisMGetBusData",
+        "NdisMQueryProbedBars",
     ] {
         assert!(
             counts.get(call).copied().unwrap_or(0) > 0,
