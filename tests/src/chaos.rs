@@ -504,7 +504,7 @@ fn host_action(w: &World, r: &mut crate::rng::Rng, vfs: u16, i: u32) {
             let _ = pf.set_vf_mac_vlan(vf, m, (k % 4095) as u16, (k % 8) as u8);
         }
         1 => {
-            let up = k % 4 != 0;
+            let up = !k.is_multiple_of(4);
             let _ = pf.set_link(
                 up,
                 if up { 10_000_000_000 + (k % 7) } else { 0 },
