@@ -421,8 +421,15 @@ pub fn run_threaded(seed: u64, opts: ThreadedOpts) -> Result<ThreadedStats, Stri
     let mut fresh_changes = 0;
     let mut deliveries = 0;
     for vf in 0..vfs {
-        if w.check_consistent(vf).is_err() {
-            // A VF whose reads failed MAX_RETRIES times waits for the next notification.
+        if let Err(e) = w.check_consistent(vf) {
+            // A VF whose reads failed MAX_RETRIES times keeps the blocks pending and waits for
+            // the next notification, by design. One that holds stale blocks with nothing
+            // pending has lost an invalidation.
+            if w.vf(vf).is_some_and(|a| a.snapshot().pending.is_empty()) {
+                return Err(format!(
+                    "threaded seed {seed}: lost invalidation (nothing pending): {e}"
+                ));
+            }
             fresh_changes += 1;
             let _ = w
                 .pf()
