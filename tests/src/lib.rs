@@ -8,8 +8,10 @@
 //! machine itself, by what it models, is [`world::Machine`]; [`payloads`] builds the NDIS
 //! structures that go into OID requests.
 //!
-//! Determinism: one thread drives everything and every choice (delivery order and delays,
-//! injected faults) comes from the seeded [`rng::Rng`], so a run reproduces from its seed.
+//! Determinism: in the scenarios and seeded runs one thread drives everything and every choice
+//! (delivery order and delays, injected faults) comes from the seeded [`rng::Rng`], so a run
+//! reproduces from its seed. The threaded runs ([`chaos::run_threaded`]) run the handlers on
+//! several threads as Windows may: their choices are seeded, their interleaving is not.
 
 pub mod chaos;
 pub mod debug_info;

@@ -259,6 +259,8 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMGetVirtualFunctionBusData") else { return 0 };
         let w = a.world();
         if !irql_max(w, DISPATCH_LEVEL, "NdisMGetVirtualFunctionBusData") || !pf_only(a, "NdisMGetVirtualFunctionBusData") { return 0; }
+        // A failed transfer: nothing read (the page names no failure but a short count).
+        if w.fails("NdisMGetVirtualFunctionBusData") { return 0; }
         if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
         // SAFETY: the PF passes a buffer of Length bytes.
         let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
@@ -271,6 +273,8 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMSetVirtualFunctionBusData") else { return 0 };
         let w = a.world();
         if !irql_max(w, DISPATCH_LEVEL, "NdisMSetVirtualFunctionBusData") || !pf_only(a, "NdisMSetVirtualFunctionBusData") { return 0; }
+        // A failed transfer: nothing written (as the read).
+        if w.fails("NdisMSetVirtualFunctionBusData") { return 0; }
         if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
         // SAFETY: the PF passes Length bytes.
         let data = unsafe { std::slice::from_raw_parts(Buffer.cast::<u8>(), Length as usize) };
@@ -285,6 +289,8 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMGetBusData") else { return 0 };
         let w = a.world();
         if !irql_max(w, DISPATCH_LEVEL, "NdisMGetBusData") || WhichSpace != 0 || Buffer.is_null() { return 0; }
+        // A failed transfer: "the number of bytes read", here none.
+        if w.fails("NdisMGetBusData") { return 0; }
         if let Role::Vf { vf_id } = a.role {
             // In a guest, "the virtualization stack ... issues the OID method request of
             // OID_SRIOV_READ_VF_CONFIG_SPACE when the VF miniport driver calls NdisMGetBusData"
@@ -313,6 +319,8 @@ ndis_fn! {
         let Some(a) = adapter(Handle, "NdisMQueryProbedBars") else { return NDIS_STATUS_FAILURE };
         let w = a.world();
         if !irql_max(w, PASSIVE_LEVEL, "NdisMQueryProbedBars") || !pf_only(a, "NdisMQueryProbedBars") { return NDIS_STATUS_FAILURE; }
+        // The page allows "an appropriate NDIS_STATUS_Xxx value" on failure: the generic one.
+        if w.fails("NdisMQueryProbedBars") { return NDIS_STATUS_FAILURE; }
         if Values.is_null() { return NDIS_STATUS_INVALID_PARAMETER; }
         // SAFETY: the PF passes room for PCI_TYPE0_ADDRESSES ULONGs.
         unsafe { std::ptr::copy_nonoverlapping(crate::pci::PROBED_BARS.as_ptr(), Values, PCI_TYPE0_ADDRESSES) };
@@ -436,8 +444,10 @@ ndis_fn! {
         }
     }
 
-    /// The simulated clock only moves when work is done: a driver that sleeps lets the system
-    /// worker thread run the queued work items, which is what it is waiting for.
+    /// "NdisMSleep function" (DDI): delays the caller for at least the given interval,
+    /// PASSIVE_LEVEL. A driver that sleeps lets the system worker thread run the queued work
+    /// items, which is what it is waiting for; when none is queued (another CPU may be running
+    /// it, in a threaded run) the thread really waits the interval.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisMSleep(_Microseconds: u32) {
         if let Some(w) = current_world() {

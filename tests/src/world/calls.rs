@@ -63,7 +63,16 @@ impl Machine {
 
     /// Calls MiniportOidRequest with a caller-built request (hostile-input tests use this).
     /// Returns the final status: a PENDING request's is the one NdisMOidRequestComplete gives.
+    /// OID requests to one adapter are serialized as NDIS serializes them ([`OidGate`](super::ndis_objects::OidGate)):
+    /// this waits for the adapter's OID in progress on another thread to complete first.
     pub fn call_oid_raw(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+        let nested = adapter.oid_gate.enter();
+        let status = self.call_oid_serialized(adapter, req);
+        adapter.oid_gate.leave(nested);
+        status
+    }
+
+    fn call_oid_serialized(&self, adapter: &SimAdapter, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
         let Some(handler) = adapter.chars().OidRequestHandler else {
             return NDIS_STATUS_NOT_SUPPORTED;
         };
@@ -151,6 +160,14 @@ impl Machine {
             ),
         });
         if status != NDIS_STATUS_SUCCESS {
+            // A failed initialization ends the adapter: "NDIS can call MiniportHaltEx at any
+            // time after the driver's MiniportInitializeEx function has successfully returned"
+            // (MINIPORT_HALT callback function), so never for this one, and it holds nothing
+            // that would keep its driver from deregistering.
+            adapter.halted.store(true, Ordering::Release);
+            adapter
+                .context
+                .store(std::ptr::null_mut(), Ordering::Release);
             self.forget_adapter(role);
             return Err(status);
         }

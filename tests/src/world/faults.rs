@@ -33,6 +33,10 @@ pub const FALLIBLE: &[&str] = &[
     "NdisMEnableVirtualization",
     "NdisMReadConfigBlock",
     "NdisMWriteConfigBlock",
+    "NdisMGetVirtualFunctionBusData",
+    "NdisMSetVirtualFunctionBusData",
+    "NdisMGetBusData",
+    "NdisMQueryProbedBars",
 ];
 
 #[derive(Default)]

@@ -213,6 +213,25 @@ impl Machine {
         lock(&self.log).clone()
     }
 
+    /// Moves this thread's violations that carry no handle (spin-lock misuse, `irql`) into
+    /// the machine's: a thread of a threaded run calls this before it ends, since the main
+    /// thread only sees its own.
+    pub fn absorb_thread_violations(&self) {
+        for v in irql::take_orphans() {
+            self.violation(v);
+        }
+    }
+
+    /// OID requests that waited for another to the same adapter (NDIS's serialization,
+    /// `ndis_objects::OidGate`), over every adapter of the machine.
+    pub fn oid_waits(&self) -> u64 {
+        lock(&self.state)
+            .adapters
+            .iter()
+            .map(|a| a.oid_gate.waited.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
     pub fn new(cfg: Config) -> Box<Machine> {
         pf_miniport::observe::set_commit_observer(Some(history::observe_commit));
         vf_miniport::observe::set_apply_observer(Some(history::observe_apply));

@@ -4,8 +4,9 @@
 use super::{Machine, lock, vstack};
 use common::ffi::*;
 use std::ffi::c_void;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::thread::ThreadId;
 
 const MAGIC: u64 = 0x5349_4D5F_4144_5054; // "SIM_ADPT"
 
@@ -54,6 +55,59 @@ pub struct SimAdapter {
     /// What the Hyper-V side tracks of the adapter: filter and switch capabilities, the PCI
     /// model (`hyperv.rs`, `pci.rs`).
     pub ext: crate::hyperv::AdapterExt,
+    /// NDIS's serialization of this adapter's OID requests ([`OidGate`]).
+    pub oid_gate: OidGate,
+}
+
+/// "Miniport Adapter OID Request Serialization" (learn.microsoft.com, network/
+/// miniport-adapter-oid-request-serialization): "All OID requests to a miniport adapter are
+/// serialized by NDIS except for direct OID requests ... A miniport adapter will not receive a
+/// new OID request until any pending request is completed." (Neither driver registers a direct
+/// OID handler.) A second OID to the adapter waits here until the first one has completed,
+/// whichever CPU it comes from.
+///
+/// The one exception is an OID issued on the thread that is inside this adapter's OID
+/// already: only the simulator does that (its oracle reading a loaded PF image's blocks as a
+/// PF OID ends, or a test's hook running inside a driver's call), never a driver, and waiting
+/// would deadlock the thread on itself; it goes through.
+#[derive(Default)]
+pub struct OidGate {
+    owner: Mutex<Option<ThreadId>>,
+    freed: Condvar,
+    /// OID requests that found another one in progress and waited for it.
+    pub waited: AtomicU64,
+    /// OID requests that entered the miniport.
+    pub entered: AtomicU64,
+}
+
+impl OidGate {
+    /// Waits for this adapter's OID in progress (if another thread's) to complete; returns
+    /// whether this one is nested on the owning thread (then `leave` must get `true`).
+    pub fn enter(&self) -> bool {
+        let me = std::thread::current().id();
+        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+        if *owner == Some(me) {
+            return true;
+        }
+        if owner.is_some() {
+            self.waited.fetch_add(1, Ordering::Relaxed);
+        }
+        while owner.is_some() {
+            owner = self.freed.wait(owner).unwrap_or_else(|e| e.into_inner());
+        }
+        *owner = Some(me);
+        self.entered.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    /// The OID request completed: the next one may enter.
+    pub fn leave(&self, nested: bool) {
+        if nested {
+            return;
+        }
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.freed.notify_one();
+    }
 }
 
 /// A copy of what a miniport declared in its general attributes.
@@ -197,6 +251,7 @@ impl Machine {
             surprise_removed: AtomicBool::new(false),
             sends_completed: AtomicU64::new(0),
             ext: Default::default(),
+            oid_gate: OidGate::default(),
         });
         let ptr: *const SimAdapter = &*a;
         lock(&self.state).adapters.push(a);
