@@ -8,6 +8,7 @@ pub mod abi;
 pub mod blocks;
 pub mod ffi;
 pub mod handlers;
+pub mod hw;
 #[cfg(all(target_os = "windows", not(feature = "sim")))]
 pub mod kernel_rt;
 pub mod log;

@@ -433,3 +433,20 @@ fn issue10_oid_values() {
     assert_eq!(OID_SRIOV_BAR_RESOURCES, 0x0001_0259);
     assert_eq!(OID_SRIOV_PROBED_BARS, 0x0001_0258);
 }
+
+// ---- Issue 11 ------------------------------------------------------------------------------
+// The same WDK 10.0.22621.0 6.30 layout dump as issue 10's block above; the lines each test
+// uses are quoted in its comment.
+
+/// CM_PARTIAL_RESOURCE_LIST size 28 align 4; Version 0, Revision 2, Count 4,
+/// PartialDescriptors 8. CM_RESOURCE_LIST size 40 align 4; Count 0, List 4 (so
+/// CM_FULL_RESOURCE_DESCRIPTOR, which has no line, is 36 bytes: InterfaceType, BusNumber and
+/// the partial list at 8, as mingw-w64 `ddk/wdm.h` l.3147 declares it).
+#[test]
+fn cm_resource_lists() {
+    layout!(CM_PARTIAL_RESOURCE_LIST, size 28, align 4;
+        Version @ 0, Revision @ 2, Count @ 4, PartialDescriptors @ 8);
+    layout!(CM_FULL_RESOURCE_DESCRIPTOR, size 36, align 4;
+        InterfaceType @ 0, BusNumber @ 4, PartialResourceList @ 8);
+    layout!(CM_RESOURCE_LIST, size 40, align 4; Count @ 0, List @ 4);
+}

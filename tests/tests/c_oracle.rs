@@ -390,6 +390,30 @@ fn build_probe() -> String {
     p.0
 }
 
+/// Issue 11: the kernel structures mingw-w64 defines in `ddk/wdm.h` (which cannot be
+/// included beside the user-mode `windows.h` of [`build_probe`]).
+fn build_kernel_probe() -> String {
+    let mut p = Probe(String::from("#include <ddk/wdm.h>\n#include <stddef.h>\n"));
+    probe!(p, CM_PARTIAL_RESOURCE_DESCRIPTOR, "CM_PARTIAL_RESOURCE_DESCRIPTOR"; Type, ShareDisposition, Flags, u);
+    probe!(p, CM_PARTIAL_RESOURCE_LIST, "CM_PARTIAL_RESOURCE_LIST"; Version, Revision, Count, PartialDescriptors);
+    probe!(p, CM_FULL_RESOURCE_DESCRIPTOR, "CM_FULL_RESOURCE_DESCRIPTOR"; InterfaceType, BusNumber, PartialResourceList);
+    probe!(p, CM_RESOURCE_LIST, "CM_RESOURCE_LIST"; Count, List);
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.Memory.Start",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Start),
+    );
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.Memory.Length",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Length),
+    );
+    p.value("CmResourceTypeMemory", CmResourceTypeMemory as i128);
+    p.0
+}
+
 fn compile(name: &str, source: &str) -> std::process::Output {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-oracle");
     std::fs::create_dir_all(&dir).unwrap();
@@ -412,6 +436,19 @@ fn rust_layouts_match_mingw_ntddndis() {
     assert!(
         out.status.success(),
         "C layout oracle disagrees with the Rust layouts:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn rust_layouts_match_mingw_wdm() {
+    if sim::tools::mingw(GCC).is_none() {
+        return;
+    }
+    let out = compile("kernel_probe", &build_kernel_probe());
+    assert!(
+        out.status.success(),
+        "C layout oracle (ddk/wdm.h) disagrees with the Rust layouts:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -144,3 +144,22 @@ crate::ndis_imports! {
     pub fn NdisMGetBusData(NdisMiniportHandle: NDIS_HANDLE, WhichSpace: u32, Offset: u32, Buffer: *mut c_void, Length: u32) -> u32;
     pub fn NdisMQueryProbedBars(NdisMiniportHandle: NDIS_HANDLE, BaseRegisterValues: *mut u32) -> NDIS_STATUS;
 }
+
+// Issue 11: the data path. Prototypes from each routine's DDI page (learn.microsoft.com,
+// "NdisMMapIoSpace function (ndis.h)" ...), the same in mingw-w64 `ddk/ndis.h`; every one
+// is in mingw-w64's `libndis.a` export list and in docs/imports.md (checked by
+// `tests/tests/images.rs`).
+crate::ndis_imports! {
+    module = "ndis.sys";
+
+    /// Maps `Length` bytes of device memory at bus-relative `PhysicalAddress`
+    /// (`NDIS_PHYSICAL_ADDRESS`, a LARGE_INTEGER passed by value); PASSIVE_LEVEL.
+    pub fn NdisMMapIoSpace(
+        VirtualAddress: *mut *mut c_void,
+        MiniportAdapterHandle: NDIS_HANDLE,
+        PhysicalAddress: i64,
+        Length: u32,
+    ) -> NDIS_STATUS;
+    /// Releases a mapping NdisMMapIoSpace made; PASSIVE_LEVEL.
+    pub fn NdisMUnmapIoSpace(MiniportAdapterHandle: NDIS_HANDLE, VirtualAddress: *mut c_void, Length: u32);
+}

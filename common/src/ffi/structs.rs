@@ -698,3 +698,41 @@ zeroed_default!(
     NDIS_NIC_SWITCH_VPORT_PARAMETERS,
     NDIS_RECEIVE_FILTER_FIELD_PARAMETERS
 );
+
+// ---- Issue 11: resources, DMA, interrupts and the data path ----------------------------------
+// x64 layouts from the WDK 10.0.22621 6.30 view (copied into `common/tests/layouts.rs` with
+// their lines), and mingw-w64 `ddk/wdm.h` / `ntddndis.h` where it defines them
+// (`tests/tests/c_oracle.rs`).
+
+/// CM_PARTIAL_RESOURCE_LIST (WDK 6.30 view: size 28 align 4; Version 0, Revision 2, Count 4,
+/// PartialDescriptors 8). `NDIS_RESOURCE_LIST` is this type (mingw-w64 `ddk/ndis.h` l.646),
+/// and `NDIS_MINIPORT_INIT_PARAMETERS.AllocatedResources` points at one: `Count` descriptors
+/// follow back to back from `PartialDescriptors`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CM_PARTIAL_RESOURCE_LIST {
+    pub Version: u16,
+    pub Revision: u16,
+    pub Count: u32,
+    pub PartialDescriptors: [CM_PARTIAL_RESOURCE_DESCRIPTOR; 1],
+}
+pub type NDIS_RESOURCE_LIST = CM_PARTIAL_RESOURCE_LIST;
+
+/// CM_FULL_RESOURCE_DESCRIPTOR (mingw-w64 `ddk/wdm.h` l.3147: InterfaceType, BusNumber,
+/// PartialResourceList; the WDK table has no line of its own: CM_RESOURCE_LIST.List at 4 and
+/// size 40 give its 36 bytes).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CM_FULL_RESOURCE_DESCRIPTOR {
+    pub InterfaceType: NDIS_INTERFACE_TYPE,
+    pub BusNumber: u32,
+    pub PartialResourceList: CM_PARTIAL_RESOURCE_LIST,
+}
+
+/// CM_RESOURCE_LIST (WDK 6.30 view: size 40 align 4; Count 0, List 4).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CM_RESOURCE_LIST {
+    pub Count: u32,
+    pub List: [CM_FULL_RESOURCE_DESCRIPTOR; 1],
+}
