@@ -79,6 +79,101 @@ fn build_probe() -> String {
     probe!(p, NDIS_SRIOV_PROBED_BARS_INFO, "NDIS_SRIOV_PROBED_BARS_INFO"; Header, BaseRegisterValuesOffset);
     probe!(p, NDIS_SRIOV_BAR_RESOURCES_INFO, "NDIS_SRIOV_BAR_RESOURCES_INFO"; Header, VFId, BarIndex, BarResourcesOffset);
 
+    // Issue 11.
+    probe!(p, NDIS_STATISTICS_INFO, "NDIS_STATISTICS_INFO"; Header, SupportedStatistics, ifInDiscards, ifInErrors, ifHCInOctets, ifHCInUcastPkts, ifHCInMulticastPkts, ifHCInBroadcastPkts, ifHCOutOctets, ifHCOutUcastPkts, ifHCOutMulticastPkts, ifHCOutBroadcastPkts, ifOutErrors, ifOutDiscards, ifHCInUcastOctets, ifHCInMulticastOctets, ifHCInBroadcastOctets, ifHCOutUcastOctets, ifHCOutMulticastOctets, ifHCOutBroadcastOctets);
+    for (c, v) in [
+        (
+            "NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION",
+            NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION as i128,
+        ),
+        (
+            "NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT",
+            NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_INFO_REVISION_1",
+            NDIS_STATISTICS_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_STATISTICS_INFO_REVISION_1",
+            NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as i128,
+        ),
+        ("OID_GEN_STATISTICS", OID_GEN_STATISTICS as i128),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS",
+            NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR",
+            NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR",
+            NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS",
+            NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT as i128,
+        ),
+    ] {
+        p.value(c, v);
+    }
     for (c, v) in [
         (
             "OID_SRIOV_READ_VF_CONFIG_BLOCK",
@@ -411,6 +506,29 @@ fn build_kernel_probe() -> String {
             + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Length),
     );
     p.value("CmResourceTypeMemory", CmResourceTypeMemory as i128);
+    probe!(p, MDL, "MDL"; Next, Size, MdlFlags, Process, MappedSystemVa, StartVa, ByteCount, ByteOffset);
+    probe!(p, SCATTER_GATHER_ELEMENT, "SCATTER_GATHER_ELEMENT"; Address, Length, Reserved);
+    // mingw-w64 declares Elements[1] where the WDK has a flexible array: offsets only.
+    p.field(
+        "SCATTER_GATHER_LIST",
+        "NumberOfElements",
+        offset_of!(SCATTER_GATHER_LIST, NumberOfElements),
+    );
+    p.field(
+        "SCATTER_GATHER_LIST",
+        "Reserved",
+        offset_of!(SCATTER_GATHER_LIST, Reserved),
+    );
+    p.field(
+        "SCATTER_GATHER_LIST",
+        "Elements",
+        offset_of!(SCATTER_GATHER_LIST, Elements),
+    );
+    p.value("MDL_MAPPED_TO_SYSTEM_VA", MDL_MAPPED_TO_SYSTEM_VA as i128);
+    p.value(
+        "MDL_SOURCE_IS_NONPAGED_POOL",
+        MDL_SOURCE_IS_NONPAGED_POOL as i128,
+    );
     p.0
 }
 
