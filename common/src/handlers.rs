@@ -1,12 +1,13 @@
-//! The MiniportXxx handlers, written once for both drivers: the no-ops (neither driver has a
-//! data path or pends an OID) and, generic over the [`Miniport`] trait each driver's adapter
-//! implements, the ones that recover the adapter from its context and delegate.
+//! The MiniportXxx handlers, written once for both drivers: the no-ops (neither driver pends
+//! an OID or indicates receives yet) and, generic over the [`Miniport`] trait each driver's
+//! adapter implements, the ones that recover the adapter from its context and delegate; the
+//! send side for both is [`crate::send::SendQueue`].
 // Their safety contract is NDIS's calling contract for each MiniportXxx handler.
 #![allow(clippy::missing_safety_doc)]
-use crate::ffi::imports::NdisMSendNetBufferListsComplete;
 use crate::ffi::*;
 use crate::ndis_fn;
 use crate::oid::OidRequest;
+use crate::send::SendQueue;
 use core::ffi::c_void;
 
 ndis_fn! {
@@ -26,10 +27,6 @@ ndis_fn! {
 
     pub unsafe fn return_net_buffer_lists(_ctx: NDIS_HANDLE, _nbl: *mut NET_BUFFER_LIST, _flags: u32) {
         // No receives are indicated, so nothing comes back.
-    }
-
-    pub unsafe fn cancel_send(_ctx: NDIS_HANDLE, _cancel_id: *mut c_void) {
-        // Sends are never queued.
     }
 
     pub unsafe fn shutdown_ex(_ctx: NDIS_HANDLE, _action: NDIS_SHUTDOWN_ACTION) {
@@ -59,6 +56,9 @@ pub trait Miniport: Sized + Sync + 'static {
     /// MiniportResetEx; may run at DISPATCH_LEVEL.
     fn reset(&self) -> NDIS_STATUS;
     fn surprise_removed(&self) {}
+    /// The adapter's send side (MiniportSendNetBufferLists, MiniportCancelSend, and what
+    /// pause, restart and surprise removal do to sends).
+    fn sends(&self) -> &SendQueue;
 }
 
 /// The adapter behind a MiniportAdapterContext (for the handlers below, and for host-side
@@ -89,12 +89,21 @@ ndis_fn! {
         unsafe { A::halt(ctx.cast()) }
     }
 
+    /// MiniportPause: sends fail with NDIS_STATUS_PAUSED from here on, and none is outstanding
+    /// when it returns ("Pausing a Miniport Adapter").
     pub unsafe fn pause<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
-        adapter::<A>(ctx).map_or(NDIS_STATUS_FAILURE, A::pause)
+        let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
+        a.sends().pause(a.miniport_handle());
+        a.pause()
     }
 
     pub unsafe fn restart<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
-        adapter::<A>(ctx).map_or(NDIS_STATUS_FAILURE, A::restart)
+        let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
+        let status = a.restart();
+        if status == NDIS_STATUS_SUCCESS {
+            a.sends().restart();
+        }
+        status
     }
 
     pub unsafe fn oid_request<A: Miniport>(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
@@ -104,18 +113,26 @@ ndis_fn! {
         a.oid_request(&mut req)
     }
 
+    /// MiniportSendNetBufferLists: every NBL is completed exactly once with its Status set
+    /// (`send.rs`); `flags` may say the caller runs at DISPATCH_LEVEL.
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        // No data path in this reference pair: sends complete at once, unsent. An IHV driver
-        // replaces this with its transmit ring.
-        // SAFETY: returns the NBL chain NDIS gave us, with our adapter handle.
-        unsafe { NdisMSendNetBufferListsComplete(a.miniport_handle(), nbl, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) };
+        // SAFETY: the chain NDIS passed to this adapter.
+        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags) };
+    }
+
+    /// MiniportCancelSend: queued NBLs with this cancel id complete with
+    /// NDIS_STATUS_SEND_ABORTED.
+    pub unsafe fn cancel_send<A: Miniport>(ctx: NDIS_HANDLE, cancel_id: *mut c_void) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        a.sends().cancel(a.miniport_handle(), cancel_id);
     }
 
     pub unsafe fn device_pnp_event_notify<A: Miniport>(ctx: NDIS_HANDLE, event: *mut NET_DEVICE_PNP_EVENT) {
         let Some(a) = adapter::<A>(ctx) else { return };
         // SAFETY: NDIS passes a valid event for the duration of the call.
         if let Some(ev) = unsafe { event.as_ref() } && ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
+            a.sends().surprise_removed(a.miniport_handle());
             a.surprise_removed();
         }
     }
@@ -143,7 +160,7 @@ pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         OidRequestHandler: Some(oid_request::<A>),
         SendNetBufferListsHandler: Some(send_net_buffer_lists::<A>),
         ReturnNetBufferListsHandler: Some(return_net_buffer_lists),
-        CancelSendHandler: Some(cancel_send),
+        CancelSendHandler: Some(cancel_send::<A>),
         CheckForHangHandlerEx: Some(check_for_hang),
         ResetHandlerEx: Some(reset_ex::<A>),
         DevicePnPEventNotifyHandler: Some(device_pnp_event_notify::<A>),

@@ -16,6 +16,7 @@ pub mod mem;
 pub mod miniport;
 pub mod oid;
 pub mod pool_alloc;
+pub mod send;
 pub mod state;
 pub mod sync;
 #[cfg(feature = "wdk")]

@@ -14,6 +14,7 @@
 pub mod chaos;
 pub mod debug_info;
 pub mod exports;
+pub mod frames;
 pub mod handle;
 pub mod host_flow;
 pub mod hyperv;

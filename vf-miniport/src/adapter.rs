@@ -61,10 +61,13 @@ pub struct Adapter {
     reporter: TryLock<()>,
     report_wanted: AtomicBool,
     pub(crate) inner: SpinLock<VfState>,
+    /// The send side (common::send): all-zero is closed-as-paused and empty.
+    pub(crate) sends: common::send::SendQueue,
 }
 
 // SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics and a repr(u8) enum
 // whose zero discriminant exists (`AdapterState::Initializing`).
+// The send queue is a spin lock (0 = free), bools and null NBL pointers.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}

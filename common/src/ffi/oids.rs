@@ -307,6 +307,8 @@ pub const NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 pub const NDIS_RECEIVE_FLAGS_RESOURCES: u32 = 0x2;
 /// MiniportReturnNetBufferLists flags.
 pub const NDIS_RETURN_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
+/// `NDIS_DEFAULT_PORT_NUMBER` (mingw-w64 `ntddndis.h` l.2238): the port of an adapter without NDIS ports.
+pub const NDIS_DEFAULT_PORT_NUMBER: super::types::NDIS_PORT_NUMBER = 0;
 /// `NET_BUFFER_LIST_POOL_PARAMETERS.ProtocolId` of a miniport's pool.
 pub const NDIS_PROTOCOL_ID_DEFAULT: u8 = 0x00;
 

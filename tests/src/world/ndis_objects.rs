@@ -47,6 +47,11 @@ pub struct SimAdapter {
     pub link: Mutex<Vec<(bool, u64)>>,
     pub completions: Mutex<Vec<(usize, NDIS_STATUS)>>,
     pub sends_completed: AtomicU64,
+    /// The send ledger (`exports::NdisMSendNetBufferListsComplete` checks against it): NBLs
+    /// handed to MiniportSendNetBufferLists and not yet completed, and every completion
+    /// (NBL address, Status) in order.
+    pub sends_out: Mutex<std::collections::BTreeSet<usize>>,
+    pub sends_done: Mutex<Vec<(usize, NDIS_STATUS)>>,
     /// What the Hyper-V side tracks of the adapter: filter and switch capabilities, the PCI
     /// model (`hyperv.rs`, `pci.rs`).
     pub ext: crate::hyperv::AdapterExt,
@@ -174,6 +179,8 @@ impl Machine {
             link: Mutex::new(Vec::new()),
             completions: Mutex::new(Vec::new()),
             sends_completed: AtomicU64::new(0),
+            sends_out: Mutex::new(Default::default()),
+            sends_done: Mutex::new(Vec::new()),
             ext: Default::default(),
         });
         let ptr: *const SimAdapter = &*a;
