@@ -13,6 +13,7 @@
 
 pub mod chaos;
 pub mod debug_info;
+pub mod device;
 pub mod exports;
 pub mod frames;
 pub mod handle;
