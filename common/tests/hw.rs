@@ -801,3 +801,56 @@ fn hw_errors_map_to_ndis_statuses() {
     assert_eq!(HwError::Timeout.status(), NDIS_STATUS_DEVICE_FAILED);
     assert_eq!(HwError::WrongDevice.status(), NDIS_STATUS_ADAPTER_NOT_FOUND);
 }
+
+#[test]
+fn counters_become_ndis_statistics() {
+    let c = Counters {
+        rx_ucast_pkts: 1,
+        rx_mcast_pkts: 2,
+        rx_bcast_pkts: 3,
+        rx_ucast_octets: 100,
+        rx_mcast_octets: 200,
+        rx_bcast_octets: u64::MAX,
+        rx_discards: 4,
+        rx_errors: 5,
+        tx_ucast_pkts: 6,
+        tx_mcast_pkts: 7,
+        tx_bcast_pkts: 8,
+        tx_ucast_octets: 600,
+        tx_mcast_octets: 700,
+        tx_bcast_octets: 800,
+        tx_discards: 9,
+        tx_errors: 10,
+    };
+    let s = c.statistics_info();
+    assert_eq!(
+        (s.Header.Type, s.Header.Revision, s.Header.Size),
+        (0x80, 1, 152)
+    );
+    assert_eq!(s.ifHCInOctets, u64::MAX, "saturates, never wraps");
+    assert_eq!(s.ifHCOutOctets, 2100);
+    assert_eq!(
+        (s.ifInDiscards, s.ifInErrors, s.ifOutDiscards, s.ifOutErrors),
+        (4, 5, 9, 10)
+    );
+    assert_eq!(
+        (
+            s.ifHCInUcastPkts,
+            s.ifHCInMulticastPkts,
+            s.ifHCInBroadcastPkts
+        ),
+        (1, 2, 3)
+    );
+    assert_eq!(
+        (
+            s.ifHCOutUcastPkts,
+            s.ifHCOutMulticastPkts,
+            s.ifHCOutBroadcastPkts
+        ),
+        (6, 7, 8)
+    );
+    assert_eq!(
+        s.SupportedStatistics, 0x003F_87FF,
+        "every flag mingw-w64's ntddndis.h l.224-242 lists"
+    );
+}

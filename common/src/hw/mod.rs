@@ -108,6 +108,66 @@ pub struct Counters {
     pub tx_errors: u64,
 }
 
+impl Counters {
+    /// What OID_GEN_STATISTICS answers ("OID_GEN_STATISTICS", NDIS_STATISTICS_INFO revision 1):
+    /// every counter the reference NIC keeps, each flagged in `SupportedStatistics`; the
+    /// totals are sums (saturating, never wrapping).
+    pub fn statistics_info(&self) -> NDIS_STATISTICS_INFO {
+        let sum = |a: u64, b: u64, c: u64| a.saturating_add(b).saturating_add(c);
+        NDIS_STATISTICS_INFO {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_STATISTICS_INFO_REVISION_1,
+                NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
+            ),
+            SupportedStatistics: NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS
+                | NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR
+                | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT
+                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT
+                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT
+                | NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT
+                | NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR
+                | NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS
+                | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV
+                | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT
+                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT
+                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT,
+            ifInDiscards: self.rx_discards,
+            ifInErrors: self.rx_errors,
+            ifHCInOctets: sum(
+                self.rx_ucast_octets,
+                self.rx_mcast_octets,
+                self.rx_bcast_octets,
+            ),
+            ifHCInUcastPkts: self.rx_ucast_pkts,
+            ifHCInMulticastPkts: self.rx_mcast_pkts,
+            ifHCInBroadcastPkts: self.rx_bcast_pkts,
+            ifHCOutOctets: sum(
+                self.tx_ucast_octets,
+                self.tx_mcast_octets,
+                self.tx_bcast_octets,
+            ),
+            ifHCOutUcastPkts: self.tx_ucast_pkts,
+            ifHCOutMulticastPkts: self.tx_mcast_pkts,
+            ifHCOutBroadcastPkts: self.tx_bcast_pkts,
+            ifOutErrors: self.tx_errors,
+            ifOutDiscards: self.tx_discards,
+            ifHCInUcastOctets: self.rx_ucast_octets,
+            ifHCInMulticastOctets: self.rx_mcast_octets,
+            ifHCInBroadcastOctets: self.rx_bcast_octets,
+            ifHCOutUcastOctets: self.tx_ucast_octets,
+            ifHCOutMulticastOctets: self.tx_mcast_octets,
+            ifHCOutBroadcastOctets: self.tx_bcast_octets,
+        }
+    }
+}
+
 /// One buffer of a frame: a scatter-gather element's bus address and length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frag {
