@@ -375,4 +375,22 @@ fn stopped_queues_give_their_frames_back() {
     );
     assert_eq!(n.vfs[0].tx.drain(), None);
     assert!(n.vfs[1].received().is_empty());
+    // Started again: a new ring from slot 0, as the device restarts at HEAD 0.
+    let mem = n.vfs[0]._rings.0.region();
+    n.vfs[0].tx = n.vfs[0].nic.start_tx(0, mem, RING, Some(0)).unwrap();
+    n.vfs[0].nic.set_dma(true);
+    let f = frame(VF_MACS[1], VF_MACS[0], 3);
+    let c = n.vfs[0].send(&f);
+    n.model.poll();
+    assert_eq!(
+        (c, n.vfs[0].tx.complete()),
+        (
+            0,
+            Some(TxDone {
+                slot: 0,
+                sent: true
+            })
+        )
+    );
+    assert_eq!(n.vfs[1].received(), vec![(f, None)]);
 }

@@ -212,7 +212,8 @@ pub trait TxQueue {
     fn flush(&mut self);
     /// The oldest frame, once the device is done with it.
     fn complete(&mut self) -> Option<TxDone>;
-    /// After the queue stopped (idle): the oldest frame whether done or not.
+    /// After the queue stopped (idle): the oldest frame whether done or not. A queue started
+    /// again is a new ring object ([`NicHw::start_tx`]), starting from slot 0 as the device does.
     fn drain(&mut self) -> Option<TxDone>;
     /// Descriptors posted and not yet reclaimed.
     fn in_flight(&self) -> u16;

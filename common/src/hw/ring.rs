@@ -193,9 +193,7 @@ impl TxQueue for TxRing {
             return Some(done);
         }
         if self.ring.in_use == 0 {
-            // Stopped and empty: the device restarts at HEAD 0 (section 5, "Start").
-            self.ring.tail = 0;
-            self.ring.clean = 0;
+            // Empty. A restarted queue is a new ring object (the device restarts at HEAD 0).
             return None;
         }
         let first = self.ring.clean;
@@ -302,8 +300,6 @@ impl RxQueue for RxRing {
 
     fn drain(&mut self) -> Option<u16> {
         if self.ring.in_use == 0 {
-            self.ring.tail = 0;
-            self.ring.clean = 0;
             return None;
         }
         let slot = self.ring.clean;
