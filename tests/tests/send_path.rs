@@ -95,6 +95,37 @@ fn paused_adapters_fail_sends_with_paused() {
     w.assert_clean();
 }
 
+/// A send that arrives while the adapter is pausing (here: while the VF's MiniportPause writes
+/// its status block, through the simulator's call hook) fails with NDIS_STATUS_PAUSED
+/// ("MINIPORT_SEND_NET_BUFFER_LISTS": Pausing or Paused).
+#[test]
+fn sends_while_pausing_fail_with_paused() {
+    use std::sync::{Arc, Mutex};
+    let w = world();
+    let seen: Arc<Mutex<Vec<NDIS_STATUS>>> = Arc::default();
+    let s2 = seen.clone();
+    w.machine().set_call_hook(Some(Box::new(move |m, call, _| {
+        if call == "NdisMWriteConfigBlock"
+            && s2.lock().unwrap().is_empty()
+            && let Some(a) = m.vf_adapter(0)
+        {
+            let mut n = [TestNbl::frame([0x02, 0, 0, 0, 0, 1], 0)];
+            m.send(a, &mut n, false);
+            s2.lock().unwrap().push(n[0].status());
+        }
+        sim::world::CallFault::Proceed
+    })));
+    let vf = w.vf_sim(0).expect("VF 0");
+    assert_eq!(w.machine().pause(vf), NDIS_STATUS_SUCCESS);
+    w.machine().set_call_hook(None);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![NDIS_STATUS_PAUSED],
+        "a send landed mid-pause"
+    );
+    w.assert_clean();
+}
+
 /// Sends the transmitter could not take yet (a full ring) are outstanding; MiniportPause
 /// completes them (NDIS_STATUS_PAUSED) before it returns: "Pausing a Miniport Adapter".
 #[test]
