@@ -1,12 +1,13 @@
-//! The MiniportXxx handlers, written once for both drivers: the no-ops (neither driver has a
-//! data path or pends an OID) and, generic over the [`Miniport`] trait each driver's adapter
-//! implements, the ones that recover the adapter from its context and delegate.
+//! The MiniportXxx handlers, written once for both drivers: the no-ops (neither driver pends
+//! an OID or indicates receives yet) and, generic over the [`Miniport`] trait each driver's
+//! adapter implements, the ones that recover the adapter from its context and delegate; the
+//! send side for both is [`crate::send::SendQueue`].
 // Their safety contract is NDIS's calling contract for each MiniportXxx handler.
 #![allow(clippy::missing_safety_doc)]
-use crate::ffi::imports::NdisMSendNetBufferListsComplete;
 use crate::ffi::*;
 use crate::ndis_fn;
 use crate::oid::OidRequest;
+use crate::send::SendQueue;
 use core::ffi::c_void;
 
 ndis_fn! {
@@ -26,10 +27,6 @@ ndis_fn! {
 
     pub unsafe fn return_net_buffer_lists(_ctx: NDIS_HANDLE, _nbl: *mut NET_BUFFER_LIST, _flags: u32) {
         // No receives are indicated, so nothing comes back.
-    }
-
-    pub unsafe fn cancel_send(_ctx: NDIS_HANDLE, _cancel_id: *mut c_void) {
-        // Sends are never queued.
     }
 
     pub unsafe fn shutdown_ex(_ctx: NDIS_HANDLE, _action: NDIS_SHUTDOWN_ACTION) {
@@ -59,6 +56,9 @@ pub trait Miniport: Sized + Sync + 'static {
     /// MiniportResetEx; may run at DISPATCH_LEVEL.
     fn reset(&self) -> NDIS_STATUS;
     fn surprise_removed(&self) {}
+    /// The adapter's send side (MiniportSendNetBufferLists, MiniportCancelSend, and what
+    /// pause, restart and surprise removal do to sends).
+    fn sends(&self) -> &SendQueue;
     /// Packets a send completed without sending (OID_GEN_STATISTICS' ifOutDiscards). May run
     /// at DISPATCH_LEVEL.
     fn sends_discarded(&self, packets: u64);
@@ -78,24 +78,13 @@ pub unsafe fn count_net_buffers(mut nbl: *mut NET_BUFFER_LIST) -> u64 {
     let mut lists = 0u64;
     while !nbl.is_null() && lists < MAX_CHAIN {
         lists = lists.wrapping_add(1);
-        let base = nbl.cast::<u8>();
-        // SAFETY: a valid NET_BUFFER_LIST, 16-byte aligned, with pointer-sized links at these
-        // offsets (docs/facts.md).
-        let (next, mut nb) = unsafe {
-            (
-                base.add(NET_BUFFER_LIST_NEXT)
-                    .cast::<*mut NET_BUFFER_LIST>()
-                    .read(),
-                base.add(NET_BUFFER_LIST_FIRST_NET_BUFFER)
-                    .cast::<*mut u8>()
-                    .read(),
-            )
-        };
+        // SAFETY: a valid NET_BUFFER_LIST (caller contract).
+        let (next, mut nb) = unsafe { ((*nbl).Next, (*nbl).FirstNetBuffer) };
         let mut in_list = 0u64;
         while !nb.is_null() && in_list < MAX_CHAIN {
             in_list = in_list.wrapping_add(1);
-            // SAFETY: a valid NET_BUFFER, 16-byte aligned, Next at this offset.
-            nb = unsafe { nb.add(NET_BUFFER_NEXT).cast::<*mut u8>().read() };
+            // SAFETY: a valid NET_BUFFER (caller contract).
+            nb = unsafe { (*nb).Next };
         }
         packets = packets.wrapping_add(in_list);
         nbl = next;
@@ -131,12 +120,21 @@ ndis_fn! {
         unsafe { A::halt(ctx.cast()) }
     }
 
+    /// MiniportPause: sends fail with NDIS_STATUS_PAUSED from here on, and none is outstanding
+    /// when it returns ("Pausing a Miniport Adapter").
     pub unsafe fn pause<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
-        adapter::<A>(ctx).map_or(NDIS_STATUS_FAILURE, A::pause)
+        let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
+        a.sends().pause(a.miniport_handle());
+        a.pause()
     }
 
     pub unsafe fn restart<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
-        adapter::<A>(ctx).map_or(NDIS_STATUS_FAILURE, A::restart)
+        let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
+        let status = a.restart();
+        if status == NDIS_STATUS_SUCCESS {
+            a.sends().restart();
+        }
+        status
     }
 
     pub unsafe fn oid_request<A: Miniport>(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
@@ -146,21 +144,30 @@ ndis_fn! {
         a.oid_request(&mut req)
     }
 
+    /// MiniportSendNetBufferLists: every NBL is completed exactly once with its Status set
+    /// (`send.rs`); `flags` may say the caller runs at DISPATCH_LEVEL.
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        // No data path in this reference pair: sends complete at once, unsent, and each of
-        // their packets (NET_BUFFERs) counts as an outbound discard. An IHV driver replaces
-        // this with its transmit ring.
+        // No transmit ring in this reference pair yet: what the send queue completes unsent
+        // counts as outbound discards, per packet (NET_BUFFER).
         // SAFETY: NDIS hands us a valid chain that stays ours until we complete it.
         a.sends_discarded(unsafe { count_net_buffers(nbl) });
-        // SAFETY: returns the NBL chain NDIS gave us, with our adapter handle.
-        unsafe { NdisMSendNetBufferListsComplete(a.miniport_handle(), nbl, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) };
+        // SAFETY: the chain NDIS passed to this adapter.
+        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags) };
+    }
+
+    /// MiniportCancelSend: queued NBLs with this cancel id complete with
+    /// NDIS_STATUS_SEND_ABORTED.
+    pub unsafe fn cancel_send<A: Miniport>(ctx: NDIS_HANDLE, cancel_id: *mut c_void) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        a.sends().cancel(a.miniport_handle(), cancel_id);
     }
 
     pub unsafe fn device_pnp_event_notify<A: Miniport>(ctx: NDIS_HANDLE, event: *mut NET_DEVICE_PNP_EVENT) {
         let Some(a) = adapter::<A>(ctx) else { return };
         // SAFETY: NDIS passes a valid event for the duration of the call.
         if let Some(ev) = unsafe { event.as_ref() } && ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
+            a.sends().surprise_removed(a.miniport_handle());
             a.surprise_removed();
         }
     }
@@ -188,7 +195,7 @@ pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         OidRequestHandler: Some(oid_request::<A>),
         SendNetBufferListsHandler: Some(send_net_buffer_lists::<A>),
         ReturnNetBufferListsHandler: Some(return_net_buffer_lists),
-        CancelSendHandler: Some(cancel_send),
+        CancelSendHandler: Some(cancel_send::<A>),
         CheckForHangHandlerEx: Some(check_for_hang),
         ResetHandlerEx: Some(reset_ex::<A>),
         DevicePnPEventNotifyHandler: Some(device_pnp_event_notify::<A>),

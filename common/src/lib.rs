@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod coalesce;
 pub mod ffi;
 pub mod handlers;
+pub mod hw;
 #[cfg(all(target_os = "windows", not(feature = "sim")))]
 pub mod kernel_rt;
 pub mod log;
@@ -16,6 +17,7 @@ pub mod mem;
 pub mod miniport;
 pub mod oid;
 pub mod pool_alloc;
+pub mod send;
 pub mod state;
 pub mod sync;
 #[cfg(feature = "wdk")]

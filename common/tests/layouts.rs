@@ -434,6 +434,124 @@ fn issue10_oid_values() {
     assert_eq!(OID_SRIOV_PROBED_BARS, 0x0001_0258);
 }
 
+// ---- Issue 11 ------------------------------------------------------------------------------
+// The same WDK 10.0.22621.0 6.30 layout dump as issue 10's block above; the lines each test
+// uses are quoted in its comment.
+
+/// CM_PARTIAL_RESOURCE_LIST size 28 align 4; Version 0, Revision 2, Count 4,
+/// PartialDescriptors 8. CM_RESOURCE_LIST size 40 align 4; Count 0, List 4 (so
+/// CM_FULL_RESOURCE_DESCRIPTOR, which has no line, is 36 bytes: InterfaceType, BusNumber and
+/// the partial list at 8, as mingw-w64 `ddk/wdm.h` l.3147 declares it).
+#[test]
+fn cm_resource_lists() {
+    layout!(CM_PARTIAL_RESOURCE_LIST, size 28, align 4;
+        Version @ 0, Revision @ 2, Count @ 4, PartialDescriptors @ 8);
+    layout!(CM_FULL_RESOURCE_DESCRIPTOR, size 36, align 4;
+        InterfaceType @ 0, BusNumber @ 4, PartialResourceList @ 8);
+    layout!(CM_RESOURCE_LIST, size 40, align 4; Count @ 0, List @ 4);
+}
+
+/// MDL size 48 align 8; Next 0, Size 8, MdlFlags 10, Process 16, MappedSystemVa 24,
+/// StartVa 32, ByteCount 40, ByteOffset 44.
+#[test]
+fn mdl() {
+    layout!(MDL, size 48, align 8;
+        Next @ 0, Size @ 8, MdlFlags @ 10, Process @ 16, MappedSystemVa @ 24, StartVa @ 32,
+        ByteCount @ 40, ByteOffset @ 44);
+}
+
+/// NET_BUFFER size 176 align 16; Next 0, CurrentMdl 8, CurrentMdlOffset 16, DataLength 24,
+/// stDataLength 24, MdlChain 32, DataOffset 40, ChecksumBias 48, Reserved 50,
+/// NdisPoolHandle 56, NdisReserved 64, ProtocolReserved 80, MiniportReserved 128,
+/// DataPhysicalAddress 160, SharedMemoryInfo 168, ScatterGatherList 168.
+/// NET_BUFFER_DATA size 48 align 8 (same first six); NET_BUFFER_HEADER size 48 align 16.
+#[test]
+fn net_buffer() {
+    layout!(NET_BUFFER, size 176, align 16;
+        Next @ 0, CurrentMdl @ 8, CurrentMdlOffset @ 16, DataLength @ 24, MdlChain @ 32,
+        DataOffset @ 40, ChecksumBias @ 48, Reserved @ 50, NdisPoolHandle @ 56,
+        NdisReserved @ 64, ProtocolReserved @ 80, MiniportReserved @ 128,
+        DataPhysicalAddress @ 160, ScatterGatherList @ 168);
+    layout!(NET_BUFFER_DATA, size 48, align 8;
+        Next @ 0, CurrentMdl @ 8, CurrentMdlOffset @ 16, DataLength @ 24, MdlChain @ 32,
+        DataOffset @ 40);
+    assert_eq!(size_of::<NET_BUFFER_DATA_LENGTH>(), 8);
+    // The ULONG arm is the low half of stDataLength (little endian), as the WDK's union has it.
+    let mut nb = NET_BUFFER::default();
+    nb.DataLength.stDataLength = 0x1_0000_05EA;
+    assert_eq!(nb.data_length(), 0x5EA);
+}
+
+/// NET_BUFFER_LIST size 336 align 16; Next 0, FirstNetBuffer 8, Context 16,
+/// ParentNetBufferList 24, NdisPoolHandle 32, NdisReserved 48, ProtocolReserved 64,
+/// MiniportReserved 96, Scratch 112, SourceHandle 120, NblFlags 128, ChildRefCount 132,
+/// Flags 136, Status 140, NdisReserved2 140, NetBufferListInfo 144. NET_BUFFER_LIST_DATA
+/// size 16 align 8. (versions: NET_BUFFER_LIST 630:336 650:352 680:368, only longer.)
+#[test]
+fn net_buffer_list() {
+    layout!(NET_BUFFER_LIST, size 336, align 16;
+        Next @ 0, FirstNetBuffer @ 8, Context @ 16, ParentNetBufferList @ 24,
+        NdisPoolHandle @ 32, NdisReserved @ 48, ProtocolReserved @ 64, MiniportReserved @ 96,
+        Scratch @ 112, SourceHandle @ 120, NblFlags @ 128, ChildRefCount @ 132, Flags @ 136,
+        Status @ 140, NetBufferListInfo @ 144);
+    layout!(NET_BUFFER_LIST_DATA, size 16, align 8; Next @ 0, FirstNetBuffer @ 8);
+}
+
+/// NET_BUFFER_LIST_POOL_PARAMETERS size 16 align 4; Header 0, ProtocolId 4,
+/// fAllocateNetBuffer 5, ContextSize 6, PoolTag 8, DataSize 12.
+#[test]
+fn net_buffer_list_pool_parameters() {
+    layout!(NET_BUFFER_LIST_POOL_PARAMETERS, size 16, align 4;
+        Header @ 0, ProtocolId @ 4, fAllocateNetBuffer @ 5, ContextSize @ 6, PoolTag @ 8,
+        DataSize @ 12);
+    assert_eq!(
+        NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 as usize,
+        size_of::<NET_BUFFER_LIST_POOL_PARAMETERS>()
+    );
+}
+
+/// SCATTER_GATHER_ELEMENT size 24 align 8; Address 0, Length 8, Reserved 16.
+/// SCATTER_GATHER_LIST size 16 align 8; NumberOfElements 0, Reserved 8, Elements 16.
+#[test]
+fn scatter_gather() {
+    layout!(SCATTER_GATHER_ELEMENT, size 24, align 8; Address @ 0, Length @ 8, Reserved @ 16);
+    layout!(SCATTER_GATHER_LIST, size 16, align 8;
+        NumberOfElements @ 0, Reserved @ 8, Elements @ 16);
+}
+
+/// NDIS_SG_DMA_DESCRIPTION size 40 align 8; Header 0, Flags 4, MaximumPhysicalMapping 8,
+/// ProcessSGListHandler 16, SharedMemAllocateCompleteHandler 24, ScatterGatherListSize 32
+/// (versions: 630:40 685:48, PdoOverride added at 40).
+#[test]
+fn sg_dma_description() {
+    layout!(NDIS_SG_DMA_DESCRIPTION, size 40, align 8;
+        Header @ 0, Flags @ 4, MaximumPhysicalMapping @ 8, ProcessSGListHandler @ 16,
+        SharedMemAllocateCompleteHandler @ 24, ScatterGatherListSize @ 32);
+    assert_eq!(
+        offset_of!(NDIS_SG_DMA_DESCRIPTION, ScatterGatherListSize) + 4,
+        NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1 as usize
+    );
+}
+
+/// NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS size 96 align 8; Header 0, InterruptHandler 8,
+/// InterruptDpcHandler 16, DisableInterruptHandler 24, EnableInterruptHandler 32,
+/// MsiSupported 40, MsiSyncWithAllMessages 41, MessageInterruptHandler 48,
+/// MessageInterruptDpcHandler 56, DisableMessageInterruptHandler 64,
+/// EnableMessageInterruptHandler 72, InterruptType 80, MessageInfoTable 88.
+#[test]
+fn miniport_interrupt_characteristics() {
+    layout!(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, size 96, align 8;
+        Header @ 0, InterruptHandler @ 8, InterruptDpcHandler @ 16,
+        DisableInterruptHandler @ 24, EnableInterruptHandler @ 32, MsiSupported @ 40,
+        MsiSyncWithAllMessages @ 41, MessageInterruptHandler @ 48,
+        MessageInterruptDpcHandler @ 56, DisableMessageInterruptHandler @ 64,
+        EnableMessageInterruptHandler @ 72, InterruptType @ 80, MessageInfoTable @ 88);
+    assert_eq!(
+        NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1 as usize,
+        size_of::<NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS>()
+    );
+}
+
 // ---- Issue 10, the VF side -----------------------------------------------------------------
 // The same WDK 10.0.22621.0 layout dump (NDIS 6.30 view), lines quoted per test.
 
@@ -491,11 +609,26 @@ fn statistics_info_bytes_follow_the_layout() {
     assert_eq!(common::miniport::SUPPORTED_STATISTICS, 0x003F_87FF);
 }
 
-/// The chain links a miniport walks: "NET_BUFFER_LIST size 336 align 16", ".Next 0",
-/// ".FirstNetBuffer 8"; "NET_BUFFER size 176 align 16", ".Next 0".
+/// Issue 11 values (mingw-w64 `ddk/ndis.h` l.468, 493, 513; `ntstatus.h` l.1777;
+/// `ntddndis.h` l.131-132; the rest as `common/src/ffi/oids.rs` cites them).
 #[test]
-fn net_buffer_list_links() {
-    assert_eq!(NET_BUFFER_LIST_NEXT, 0);
-    assert_eq!(NET_BUFFER_LIST_FIRST_NET_BUFFER, 8);
-    assert_eq!(NET_BUFFER_NEXT, 0);
+fn issue11_values() {
+    assert_eq!(NDIS_STATUS_SEND_ABORTED as u32, 0xC023_000C);
+    assert_eq!(NDIS_STATUS_ADAPTER_NOT_FOUND as u32, 0xC001_0006);
+    assert_eq!(NDIS_STATUS_RESOURCE_CONFLICT as u32, 0xC001_001E);
+    assert_eq!(NDIS_STATUS_PAUSED as u32, 0xC023_002A);
+    assert_eq!(NDIS_STATUS_NOT_ACCEPTED as u32, 0x0001_0003);
+    assert_eq!(NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION, 0x83);
+    assert_eq!(NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT, 0x84);
+    assert_eq!(
+        (
+            NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
+            NDIS_RECEIVE_FLAGS_RESOURCES
+        ),
+        (1, 2)
+    );
+    assert_eq!(
+        (NDIS_CONNECT_LINE_BASED, NDIS_CONNECT_MESSAGE_BASED),
+        (1, 2)
+    );
 }

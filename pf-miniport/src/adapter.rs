@@ -106,10 +106,13 @@ pub struct Adapter {
     pub(crate) inner: SpinLock<PfState>,
     /// Link indications to the host stack, one at a time, always of the committed link.
     pub(crate) link_indications: common::coalesce::Coalescer,
+    /// The send side (common::send): all-zero is closed-as-paused and empty.
+    pub(crate) sends: common::send::SendQueue,
 }
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a
 // repr(u8) enum whose zero discriminant (`AdapterState::Initializing`) exists.
+// The send queue is a spin lock (0 = free), bools and null NBL pointers.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: the handle is an opaque NDIS token usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}

@@ -15,7 +15,9 @@
 
 pub mod chaos;
 pub mod debug_info;
+pub mod device;
 pub mod exports;
+pub mod frames;
 pub mod handle;
 pub mod host_flow;
 pub mod hyperv;

@@ -80,6 +80,101 @@ fn build_probe() -> String {
     probe!(p, NDIS_SRIOV_PROBED_BARS_INFO, "NDIS_SRIOV_PROBED_BARS_INFO"; Header, BaseRegisterValuesOffset);
     probe!(p, NDIS_SRIOV_BAR_RESOURCES_INFO, "NDIS_SRIOV_BAR_RESOURCES_INFO"; Header, VFId, BarIndex, BarResourcesOffset);
 
+    // Issue 11.
+    probe!(p, NDIS_STATISTICS_INFO, "NDIS_STATISTICS_INFO"; Header, SupportedStatistics, ifInDiscards, ifInErrors, ifHCInOctets, ifHCInUcastPkts, ifHCInMulticastPkts, ifHCInBroadcastPkts, ifHCOutOctets, ifHCOutUcastPkts, ifHCOutMulticastPkts, ifHCOutBroadcastPkts, ifOutErrors, ifOutDiscards, ifHCInUcastOctets, ifHCInMulticastOctets, ifHCInBroadcastOctets, ifHCOutUcastOctets, ifHCOutMulticastOctets, ifHCOutBroadcastOctets);
+    for (c, v) in [
+        (
+            "NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION",
+            NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION as i128,
+        ),
+        (
+            "NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT",
+            NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_INFO_REVISION_1",
+            NDIS_STATISTICS_INFO_REVISION_1 as i128,
+        ),
+        (
+            "NDIS_SIZEOF_STATISTICS_INFO_REVISION_1",
+            NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as i128,
+        ),
+        ("OID_GEN_STATISTICS", OID_GEN_STATISTICS as i128),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS",
+            NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR",
+            NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR",
+            NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS",
+            NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT as i128,
+        ),
+        (
+            "NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT",
+            NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT as i128,
+        ),
+    ] {
+        p.value(c, v);
+    }
     for (c, v) in [
         (
             "OID_SRIOV_READ_VF_CONFIG_BLOCK",
@@ -391,6 +486,53 @@ fn build_probe() -> String {
     p.0
 }
 
+/// Issue 11: the kernel structures mingw-w64 defines in `ddk/wdm.h` (which cannot be
+/// included beside the user-mode `windows.h` of [`build_probe`]).
+fn build_kernel_probe() -> String {
+    let mut p = Probe(String::from("#include <ddk/wdm.h>\n#include <stddef.h>\n"));
+    probe!(p, CM_PARTIAL_RESOURCE_DESCRIPTOR, "CM_PARTIAL_RESOURCE_DESCRIPTOR"; Type, ShareDisposition, Flags, u);
+    probe!(p, CM_PARTIAL_RESOURCE_LIST, "CM_PARTIAL_RESOURCE_LIST"; Version, Revision, Count, PartialDescriptors);
+    probe!(p, CM_FULL_RESOURCE_DESCRIPTOR, "CM_FULL_RESOURCE_DESCRIPTOR"; InterfaceType, BusNumber, PartialResourceList);
+    probe!(p, CM_RESOURCE_LIST, "CM_RESOURCE_LIST"; Count, List);
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.Memory.Start",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Start),
+    );
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.Memory.Length",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Length),
+    );
+    p.value("CmResourceTypeMemory", CmResourceTypeMemory as i128);
+    probe!(p, MDL, "MDL"; Next, Size, MdlFlags, Process, MappedSystemVa, StartVa, ByteCount, ByteOffset);
+    probe!(p, SCATTER_GATHER_ELEMENT, "SCATTER_GATHER_ELEMENT"; Address, Length, Reserved);
+    // mingw-w64 declares Elements[1] where the WDK has a flexible array: offsets only.
+    p.field(
+        "SCATTER_GATHER_LIST",
+        "NumberOfElements",
+        offset_of!(SCATTER_GATHER_LIST, NumberOfElements),
+    );
+    p.field(
+        "SCATTER_GATHER_LIST",
+        "Reserved",
+        offset_of!(SCATTER_GATHER_LIST, Reserved),
+    );
+    p.field(
+        "SCATTER_GATHER_LIST",
+        "Elements",
+        offset_of!(SCATTER_GATHER_LIST, Elements),
+    );
+    p.value("MDL_MAPPED_TO_SYSTEM_VA", MDL_MAPPED_TO_SYSTEM_VA as i128);
+    p.value(
+        "MDL_SOURCE_IS_NONPAGED_POOL",
+        MDL_SOURCE_IS_NONPAGED_POOL as i128,
+    );
+    p.0
+}
+
 fn compile(name: &str, source: &str) -> std::process::Output {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-oracle");
     std::fs::create_dir_all(&dir).unwrap();
@@ -413,6 +555,19 @@ fn rust_layouts_match_mingw_ntddndis() {
     assert!(
         out.status.success(),
         "C layout oracle disagrees with the Rust layouts:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn rust_layouts_match_mingw_wdm() {
+    if sim::tools::mingw(GCC).is_none() {
+        return;
+    }
+    let out = compile("kernel_probe", &build_kernel_probe());
+    assert!(
+        out.status.success(),
+        "C layout oracle (ddk/wdm.h) disagrees with the Rust layouts:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -509,3 +509,48 @@ fn no_import_is_newer_than_the_infs_target() {
     assert!(bad[0].contains("Windows 10, version 2004"), "{bad:?}");
     assert!(bad[1].contains("not in docs/imports.md"), "{bad:?}");
 }
+
+/// Every prototype `common/src/ffi/imports.rs` declares, as (module, name), whether or not an
+/// image imports it yet.
+fn declared_prototypes() -> Vec<(String, String)> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../common/src/ffi/imports.rs");
+    let text = std::fs::read_to_string(path).expect("common/src/ffi/imports.rs");
+    let mut module = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("module = \"") {
+            module = m.trim_end_matches("\";").to_string();
+        } else if let Some(rest) = line.strip_prefix("pub fn ") {
+            let name = rest.split('(').next().unwrap_or_default().to_string();
+            assert!(!module.is_empty(), "{name} outside an ndis_imports! block");
+            out.push((module.clone(), name));
+        }
+    }
+    out
+}
+
+/// A prototype is declared only for a routine the real module exports and docs/imports.md
+/// lists no newer than the INFs' target, so that using it later cannot break either rule.
+#[test]
+fn every_declared_prototype_is_exported_and_listed() {
+    let declared = declared_prototypes();
+    assert!(
+        declared
+            .iter()
+            .any(|(m, n)| m == "ndis.sys" && n == "NdisMMapIoSpace"),
+        "{declared:?}"
+    );
+    let bad = too_new(&declared, &import_table(), inf_target_build());
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    for (module, lib) in [("ndis.sys", "ndis"), ("ntoskrnl.exe", "ntoskrnl")] {
+        let Some(exports) = sim::tools::exports(lib) else {
+            return;
+        };
+        for (m, f) in declared.iter().filter(|(m, _)| m == module) {
+            let known =
+                exports.contains(f) || NEWER_THAN_MINGW.iter().any(|(mm, n, _)| mm == m && n == f);
+            assert!(known, "{m}!{f} is declared but {lib} does not export it");
+        }
+    }
+}

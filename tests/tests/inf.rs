@@ -155,8 +155,44 @@ fn check(text: &str, driver: &str, pf: bool) -> Vec<String> {
                 "LoadOrderGroup = NDIS".into(),
             );
         }
+        // "Enabling Message-Signaled Interrupts in the Registry": the hardware key's
+        // Interrupt Management\MessageSignaledInterruptProperties gets MSISupported = 1
+        // (REG_DWORD) from an AddReg of DDInstall.HW; MessageNumberLimit asks for the MSI-X
+        // vectors the reference NIC has (docs/reference-nic.md section 1).
+        let hw = format!("{ddinstall}.hw");
+        let vectors = if pf {
+            common::hw::regs::PF_VECTORS
+        } else {
+            common::hw::regs::VF_VECTORS
+        };
+        let msi: Vec<Vec<String>> = fields(&value(&s, &hw, "addreg").unwrap_or_default())
+            .iter()
+            .filter_map(|sec| s.get(&sec.to_lowercase()))
+            .flatten()
+            .map(|l| fields(l))
+            .filter(|f| {
+                f.len() == 5
+                    && f[0].eq_ignore_ascii_case("HKR")
+                    && f[1].eq_ignore_ascii_case(
+                        "Interrupt Management\\MessageSignaledInterruptProperties",
+                    )
+                    && f[3] == "0x00010001"
+            })
+            .collect();
+        let entry = |name: &str| {
+            msi.iter()
+                .find(|f| f[2].eq_ignore_ascii_case(name))
+                .map(|f| f[4].clone())
+        };
+        need(
+            entry("MSISupported").as_deref() == Some("1"),
+            format!("[{hw}] AddReg with MSISupported = 1 (REG_DWORD)"),
+        );
+        need(
+            entry("MessageNumberLimit") == Some(vectors.to_string()),
+            format!("[{hw}] MessageNumberLimit = {vectors}"),
+        );
         if pf {
-            let hw = format!("{ddinstall}.hw");
             need(
                 value(&s, &hw, "include").is_some_and(|v| v.eq_ignore_ascii_case("pci.inf")),
                 format!("[{hw}] Include = pci.inf"),
@@ -362,6 +398,17 @@ fn checker_catches_broken_infs() {
         (
             pf.replace("LowerRange, 0, \"ethernet\"", "LowerRange, 0, \"ndis5\""),
             "LowerRange ethernet",
+        ),
+        (
+            pf.replace("MSISupported, 0x00010001, 1", "MSISupported, 0x00010001, 0"),
+            "MSISupported = 1",
+        ),
+        (
+            pf.replace(
+                "MessageNumberLimit, 0x00010001, 16",
+                "MessageNumberLimit, 0x00010001, 4",
+            ),
+            "MessageNumberLimit = 16",
         ),
         (
             pf.replace("Class       = Net", "Class       = System"),

@@ -198,7 +198,12 @@ fn sends_complete_and_other_handlers_are_harmless() {
     let a = w.pf_sim();
     let chars = a.chars();
     let ctx = a.ctx();
-    // SAFETY: the driver's own handlers with its own context; a null NBL is opaque to it.
+    // A real one-NBL chain completes once, with its Status set (the send ledger checks both).
+    let mut nbl = [sim::frames::TestNbl::frame([2, 0, 0, 0, 0, 1], 0)];
+    w.machine().send(a, &mut nbl, false);
+    assert_ne!(nbl[0].status(), sim::frames::STATUS_POISON);
+    // SAFETY: the driver's own handlers with its own context; an empty (null) chain has no NBL
+    // to complete.
     unsafe {
         chars.SendNetBufferListsHandler.unwrap()(ctx, std::ptr::null_mut(), 0, 0);
         assert_eq!(chars.CheckForHangHandlerEx.unwrap()(ctx), FALSE);

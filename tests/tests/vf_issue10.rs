@@ -38,47 +38,18 @@ fn statistics_on_both_drivers_report_every_counter_at_zero() {
     w.assert_clean();
 }
 
-/// A fake NET_BUFFER_LIST chain in the WDK's x64 layout (docs/facts.md): NBL 336 bytes with
-/// Next @0 and FirstNetBuffer @8, NET_BUFFER 176 bytes with Next @0, both 16-byte aligned.
-#[repr(C, align(16))]
-struct Fake([u8; 336]);
-
-/// Boxed so that the addresses the links hold stay put.
-#[allow(clippy::vec_box)]
-fn chain(packets_per_list: &[usize]) -> (Vec<Box<Fake>>, Vec<Box<Fake>>) {
-    let mut lists: Vec<Box<Fake>> = packets_per_list
-        .iter()
-        .map(|_| Box::new(Fake([0; 336])))
-        .collect();
-    let mut buffers = Vec::new();
-    for (i, &n) in packets_per_list.iter().enumerate() {
-        let mut first: *mut Fake = std::ptr::null_mut();
-        for _ in 0..n {
-            let mut nb = Box::new(Fake([0; 336]));
-            nb.0[..8].copy_from_slice(&(first as usize).to_ne_bytes());
-            first = &mut *nb;
-            buffers.push(nb);
-        }
-        lists[i].0[8..16].copy_from_slice(&(first as usize).to_ne_bytes());
-    }
-    for i in (0..lists.len().saturating_sub(1)).rev() {
-        let next = &mut *lists[i + 1] as *mut Fake as usize;
-        lists[i].0[..8].copy_from_slice(&next.to_ne_bytes());
-    }
-    (lists, buffers)
-}
-
 #[test]
 fn sends_completed_unsent_count_as_discards_on_both_drivers() {
     let w = World::boot(Config::default(), 1);
     for pf in [true, false] {
         let a = if pf { w.pf_sim() } else { w.vf_sim(0).unwrap() };
-        let (mut lists, _buffers) = chain(&[3, 1, 0]);
-        let send = a.chars().SendNetBufferListsHandler.unwrap();
-        // SAFETY: the driver's own handler and context; a well-formed chain it only walks.
-        unsafe { send(a.ctx(), (&mut *lists[0] as *mut Fake).cast(), 0, 0) };
-        // SAFETY: as above; an empty send.
-        unsafe { send(a.ctx(), std::ptr::null_mut(), 0, 0) };
+        // Two lists of 3 and 1 packets, through NDIS's send path (the send ledger).
+        let f = [0u8; 60];
+        let mut nbls = [
+            sim::frames::TestNbl::new(&[&f, &f, &f], 60, 0),
+            sim::frames::TestNbl::new(&[&f], 60, 0),
+        ];
+        w.machine().send(a, &mut nbls, false);
         let s = stats(&w, pf);
         assert_eq!(s.ifOutDiscards, 4, "pf {pf}: four packets discarded");
         assert_eq!(
@@ -586,10 +557,12 @@ fn the_images_answer_statistics_and_refuse_oids_after_surprise_removal() {
             (ALL_STATISTICS, 0)
         );
         let a = if pf { w.pf_sim() } else { w.vf_sim(0).unwrap() };
-        let (mut lists, _buffers) = chain(&[2, 2]);
-        let send = a.chars().SendNetBufferListsHandler.unwrap();
-        // SAFETY: the image's own handler and context; a well-formed chain it only walks.
-        unsafe { send(a.ctx(), (&mut *lists[0] as *mut Fake).cast(), 0, 0) };
+        let f = [0u8; 60];
+        let mut nbls = [
+            sim::frames::TestNbl::new(&[&f, &f], 60, 0),
+            sim::frames::TestNbl::new(&[&f, &f], 60, 0),
+        ];
+        w.machine().send(a, &mut nbls, false);
         assert_eq!(stats(&w, pf).ifOutDiscards, 4, "pf {pf}");
     }
     let vf = w.vf_sim(0).unwrap();

@@ -62,10 +62,13 @@ pub struct Adapter {
     /// Status reports, one writer at a time, always of the current status.
     reports: common::coalesce::Coalescer,
     pub(crate) inner: SpinLock<VfState>,
+    /// The send side (common::send): all-zero is closed-as-paused and empty.
+    pub(crate) sends: common::send::SendQueue,
 }
 
 // SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
 // included) and a repr(u8) enum whose zero discriminant exists (`AdapterState::Initializing`).
+// The send queue is a spin lock (0 = free), bools and null NBL pointers.
 // Not so under `cfg(loom)`, whose atomics are loom's: the model checks never build an Adapter.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.

@@ -22,6 +22,10 @@ impl Miniport for Adapter {
         unsafe { Adapter::halt(this) }
     }
 
+    fn sends(&self) -> &common::send::SendQueue {
+        &self.sends
+    }
+
     fn miniport_handle(&self) -> NDIS_HANDLE {
         self.handle
     }

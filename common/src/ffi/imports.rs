@@ -144,3 +144,97 @@ crate::ndis_imports! {
     pub fn NdisMGetBusData(NdisMiniportHandle: NDIS_HANDLE, WhichSpace: u32, Offset: u32, Buffer: *mut c_void, Length: u32) -> u32;
     pub fn NdisMQueryProbedBars(NdisMiniportHandle: NDIS_HANDLE, BaseRegisterValues: *mut u32) -> NDIS_STATUS;
 }
+
+// Issue 11: the data path. Prototypes from each routine's DDI page (learn.microsoft.com,
+// "NdisMMapIoSpace function (ndis.h)" ...), the same in mingw-w64 `ddk/ndis.h`; every one
+// is in mingw-w64's `libndis.a` export list and in docs/imports.md (checked by
+// `tests/tests/images.rs`).
+crate::ndis_imports! {
+    module = "ndis.sys";
+
+    /// Maps `Length` bytes of device memory at bus-relative `PhysicalAddress`
+    /// (`NDIS_PHYSICAL_ADDRESS`, a LARGE_INTEGER passed by value); PASSIVE_LEVEL.
+    pub fn NdisMMapIoSpace(
+        VirtualAddress: *mut *mut c_void,
+        MiniportAdapterHandle: NDIS_HANDLE,
+        PhysicalAddress: i64,
+        Length: u32,
+    ) -> NDIS_STATUS;
+    /// Releases a mapping NdisMMapIoSpace made; PASSIVE_LEVEL.
+    pub fn NdisMUnmapIoSpace(MiniportAdapterHandle: NDIS_HANDLE, VirtualAddress: *mut c_void, Length: u32);
+
+    /// Registers the adapter's interrupt (line or message based, NDIS chooses and says in
+    /// `InterruptType`); PASSIVE_LEVEL, from MiniportInitializeEx.
+    pub fn NdisMRegisterInterruptEx(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        MiniportInterruptContext: NDIS_HANDLE,
+        MiniportInterruptCharacteristics: *mut NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+        NdisInterruptHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL (halt, or a failed initialize).
+    pub fn NdisMDeregisterInterruptEx(NdisInterruptHandle: NDIS_HANDLE);
+    /// PASSIVE_LEVEL, from MiniportInitializeEx; NDIS sets `ScatterGatherListSize`.
+    pub fn NdisMRegisterScatterGatherDma(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        DmaDescription: *mut NDIS_SG_DMA_DESCRIPTION,
+        NdisMiniportDmaHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL.
+    pub fn NdisMDeregisterScatterGatherDma(NdisMiniportDmaHandle: NDIS_HANDLE);
+    /// Maps one NET_BUFFER for DMA; MiniportProcessSGList gets the list, possibly before this
+    /// returns; DISPATCH_LEVEL.
+    pub fn NdisMAllocateNetBufferSGList(
+        NdisMiniportDmaHandle: NDIS_HANDLE,
+        NetBuffer: *mut NET_BUFFER,
+        Context: *mut c_void,
+        Flags: u32,
+        ScatterGatherListBuffer: *mut c_void,
+        ScatterGatherListBufferSize: u32,
+    ) -> NDIS_STATUS;
+    /// DISPATCH_LEVEL.
+    pub fn NdisMFreeNetBufferSGList(NdisMiniportDmaHandle: NDIS_HANDLE, pSGL: *mut SCATTER_GATHER_LIST, NetBuffer: *mut NET_BUFFER);
+    /// Shared memory for rings and receive buffers; PASSIVE_LEVEL, during
+    /// MiniportInitializeEx (after it, NdisMAllocateSharedMemoryAsyncEx).
+    pub fn NdisMAllocateSharedMemory(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        Length: u32,
+        Cached: BOOLEAN,
+        VirtualAddress: *mut *mut c_void,
+        PhysicalAddress: *mut i64,
+    );
+    /// PASSIVE_LEVEL; the same length, caching, and both addresses as allocated.
+    pub fn NdisMFreeSharedMemory(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        Length: u32,
+        Cached: BOOLEAN,
+        VirtualAddress: *mut c_void,
+        PhysicalAddress: i64,
+    );
+    /// `<= DISPATCH_LEVEL`; null when out of resources.
+    pub fn NdisAllocateNetBufferListPool(NdisHandle: NDIS_HANDLE, Parameters: *mut NET_BUFFER_LIST_POOL_PARAMETERS) -> NDIS_HANDLE;
+    /// `<= DISPATCH_LEVEL`, every NBL of the pool freed first.
+    pub fn NdisFreeNetBufferListPool(PoolHandle: NDIS_HANDLE);
+    /// One NBL with one NB describing `MdlChain`; `<= DISPATCH_LEVEL`; null when out of resources.
+    pub fn NdisAllocateNetBufferAndNetBufferList(
+        PoolHandle: NDIS_HANDLE,
+        ContextSize: u16,
+        ContextBackFill: u16,
+        MdlChain: *mut MDL,
+        DataOffset: u32,
+        DataLength: usize,
+    ) -> *mut NET_BUFFER_LIST;
+    /// `<= DISPATCH_LEVEL`.
+    pub fn NdisFreeNetBufferList(NetBufferList: *mut NET_BUFFER_LIST);
+    /// An MDL for nonpaged memory (a receive buffer); `<= DISPATCH_LEVEL`; null on failure.
+    pub fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: *mut c_void, Length: u32) -> *mut MDL;
+    pub fn NdisFreeMdl(Mdl: *mut MDL);
+    /// `<= DISPATCH_LEVEL`; with NDIS_RECEIVE_FLAGS_RESOURCES the NBLs are the miniport's
+    /// again when it returns.
+    pub fn NdisMIndicateReceiveNetBufferLists(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        NetBufferLists: *mut NET_BUFFER_LIST,
+        PortNumber: NDIS_PORT_NUMBER,
+        NumberOfNetBufferLists: u32,
+        ReceiveFlags: u32,
+    );
+}

@@ -304,3 +304,31 @@ pub const PCI_EXTENDED_CONFIG_LENGTH: u32 = 4096;
 pub const CmResourceTypeMemory: u8 = 3;
 pub const CmResourceShareDeviceExclusive: u8 = 1;
 pub const CM_RESOURCE_MEMORY_READ_WRITE: u16 = 0;
+
+// ---- Issue 11: the data path -----------------------------------------------------------------
+/// Object types and revisions (mingw-w64 `ntddndis.h` l.131-132 for the types; the WDK
+/// `ndis.h` revision and size macros, as the DDI pages of each structure name them).
+pub const NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION: u8 = 0x83;
+pub const NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT: u8 = 0x84;
+pub const NDIS_SG_DMA_DESCRIPTION_REVISION_1: u8 = 1;
+/// `RTL_SIZEOF_THROUGH_FIELD(NDIS_SG_DMA_DESCRIPTION, ScatterGatherListSize)`.
+pub const NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1: u16 = 36;
+pub const NDIS_MINIPORT_INTERRUPT_REVISION_1: u8 = 1;
+pub const NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1: u16 = 96;
+pub const NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1: u8 = 1;
+pub const NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1: u16 = 16;
+
+/// `NDIS_SG_DMA_DESCRIPTION.Flags`: the NIC addresses 64 bits.
+pub const NDIS_SG_DMA_64_BIT_ADDRESS: u32 = 0x1;
+/// `NDIS_INTERRUPT_TYPE`.
+pub const NDIS_CONNECT_LINE_BASED: u32 = 1;
+pub const NDIS_CONNECT_MESSAGE_BASED: u32 = 2;
+/// `NdisMIndicateReceiveNetBufferLists` flags.
+pub const NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
+pub const NDIS_RECEIVE_FLAGS_RESOURCES: u32 = 0x2;
+/// MiniportReturnNetBufferLists flags.
+pub const NDIS_RETURN_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
+/// `NDIS_DEFAULT_PORT_NUMBER` (mingw-w64 `ntddndis.h` l.2238): the port of an adapter without NDIS ports.
+pub const NDIS_DEFAULT_PORT_NUMBER: super::types::NDIS_PORT_NUMBER = 0;
+/// `NET_BUFFER_LIST_POOL_PARAMETERS.ProtocolId` of a miniport's pool.
+pub const NDIS_PROTOCOL_ID_DEFAULT: u8 = 0x00;

@@ -33,6 +33,11 @@ pub const NDIS_STATUS_ADAPTER_REMOVED: NDIS_STATUS = s(0xC001_0018);
 pub const NDIS_STATUS_PAUSED: NDIS_STATUS = s(0xC023_002A);
 pub const NDIS_STATUS_UNSUPPORTED_REVISION: NDIS_STATUS = s(0xC023_002C);
 pub const NDIS_STATUS_MEDIA_DISCONNECTED: NDIS_STATUS = s(0xC023_001F);
+/// Issue 11 (mingw-w64 `ddk/ndis.h` l.468, 493, 513; `ntstatus.h` l.1777 for the alias).
+pub const NDIS_STATUS_ADAPTER_NOT_FOUND: NDIS_STATUS = s(0xC001_0006);
+pub const NDIS_STATUS_RESOURCE_CONFLICT: NDIS_STATUS = s(0xC001_001E);
+/// `STATUS_NDIS_REQUEST_ABORTED`: MiniportCancelSend completes cancelled NBLs with it.
+pub const NDIS_STATUS_SEND_ABORTED: NDIS_STATUS = s(0xC023_000C);
 
 /// Status indication codes (WDK 1709 `km/ndis.h` l.2090-2108; mingw `ddk/ndis.h` l.373).
 pub const NDIS_STATUS_MEDIA_CONNECT: NDIS_STATUS = s(0x4001_000B);

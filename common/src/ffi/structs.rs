@@ -288,16 +288,6 @@ pub struct NDIS_SPIN_LOCK {
     pub OldIrql: KIRQL,
 }
 
-/// Opaque here except for the two links a miniport walks (see [`NET_BUFFER_LIST_NEXT`]).
-pub enum NET_BUFFER_LIST {}
-
-/// x64 offsets of the chain links (`/work/shared/wdk-layouts/ndis630.txt` l.2564-2566 and
-/// l.2507-2508, copied into docs/facts.md): NET_BUFFER_LIST.Next @0 and .FirstNetBuffer @8
-/// (NET_BUFFER_LIST size 336, align 16), NET_BUFFER.Next @0 (size 176, align 16).
-pub const NET_BUFFER_LIST_NEXT: usize = 0;
-pub const NET_BUFFER_LIST_FIRST_NET_BUFFER: usize = 8;
-pub const NET_BUFFER_NEXT: usize = 0;
-
 /// NDIS_CONFIGURATION_OBJECT (DDI ns-ndis-_ndis_configuration_object for the fields; x64
 /// offsets from a public-symbols dump: Header@0, NdisHandle@8, Flags@0x10, size 0x18).
 #[repr(C)]
@@ -734,4 +724,278 @@ pub struct CM_PARTIAL_RESOURCE_DESCRIPTOR {
 zeroed_default!(
     NDIS_NIC_SWITCH_VPORT_PARAMETERS,
     NDIS_RECEIVE_FILTER_FIELD_PARAMETERS
+);
+
+// ---- Issue 11: resources, DMA, interrupts and the data path ----------------------------------
+// x64 layouts from the WDK 10.0.22621 6.30 view (copied into `common/tests/layouts.rs` with
+// their lines), and mingw-w64 `ddk/wdm.h` / `ntddndis.h` where it defines them
+// (`tests/tests/c_oracle.rs`).
+
+/// CM_PARTIAL_RESOURCE_LIST (WDK 6.30 view: size 28 align 4; Version 0, Revision 2, Count 4,
+/// PartialDescriptors 8). `NDIS_RESOURCE_LIST` is this type (mingw-w64 `ddk/ndis.h` l.646),
+/// and `NDIS_MINIPORT_INIT_PARAMETERS.AllocatedResources` points at one: `Count` descriptors
+/// follow back to back from `PartialDescriptors`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CM_PARTIAL_RESOURCE_LIST {
+    pub Version: u16,
+    pub Revision: u16,
+    pub Count: u32,
+    pub PartialDescriptors: [CM_PARTIAL_RESOURCE_DESCRIPTOR; 1],
+}
+pub type NDIS_RESOURCE_LIST = CM_PARTIAL_RESOURCE_LIST;
+
+/// CM_FULL_RESOURCE_DESCRIPTOR (mingw-w64 `ddk/wdm.h` l.3147: InterfaceType, BusNumber,
+/// PartialResourceList; the WDK table has no line of its own: CM_RESOURCE_LIST.List at 4 and
+/// size 40 give its 36 bytes).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CM_FULL_RESOURCE_DESCRIPTOR {
+    pub InterfaceType: NDIS_INTERFACE_TYPE,
+    pub BusNumber: u32,
+    pub PartialResourceList: CM_PARTIAL_RESOURCE_LIST,
+}
+
+/// CM_RESOURCE_LIST (WDK 6.30 view: size 40 align 4; Count 0, List 4).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CM_RESOURCE_LIST {
+    pub Count: u32,
+    pub List: [CM_FULL_RESOURCE_DESCRIPTOR; 1],
+}
+
+/// A field the WDK declares `DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT)` (16 on x64): the
+/// reserved arrays of NET_BUFFER_LIST and NET_BUFFER.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug)]
+pub struct Aligned16<T>(pub T);
+
+/// MDL (WDK 6.30 view: size 48 align 8; Next 0, Size 8, MdlFlags 10, Process 16,
+/// MappedSystemVa 24, StartVa 32, ByteCount 40, ByteOffset 44; mingw-w64 `ddk/wdm.h` l.1667).
+/// A buffer's bytes are `ByteCount` bytes from `MappedSystemVa` when mapped; drivers read
+/// them through NDIS's mapping, never the physical pages.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MDL {
+    pub Next: *mut MDL,
+    pub Size: i16,
+    pub MdlFlags: i16,
+    pub Process: *mut c_void,
+    pub MappedSystemVa: *mut c_void,
+    pub StartVa: *mut c_void,
+    pub ByteCount: u32,
+    pub ByteOffset: u32,
+}
+
+/// `MDL_MAPPED_TO_SYSTEM_VA`, `MDL_SOURCE_IS_NONPAGED_POOL` (mingw-w64 `ddk/wdm.h`):
+/// `MappedSystemVa` is valid when either is set (what `MmGetSystemAddressForMdlSafe` checks).
+pub const MDL_MAPPED_TO_SYSTEM_VA: i16 = 0x0001;
+pub const MDL_SOURCE_IS_NONPAGED_POOL: i16 = 0x0004;
+
+/// The `DataLength` union of NET_BUFFER_DATA: `ULONG DataLength` / `SIZE_T stDataLength`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NET_BUFFER_DATA_LENGTH {
+    pub DataLength: u32,
+    pub stDataLength: usize,
+}
+
+/// NET_BUFFER_DATA (WDK 6.30 view: size 48 align 8; Next 0, CurrentMdl 8, CurrentMdlOffset 16,
+/// DataLength 24, MdlChain 32, DataOffset 40).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NET_BUFFER_DATA {
+    pub Next: *mut NET_BUFFER,
+    pub CurrentMdl: *mut MDL,
+    pub CurrentMdlOffset: u32,
+    pub DataLength: NET_BUFFER_DATA_LENGTH,
+    pub MdlChain: *mut MDL,
+    pub DataOffset: u32,
+}
+
+/// NET_BUFFER (WDK 6.30 view: size 176 align 16). The WDK's first member is the
+/// NET_BUFFER_HEADER union of NET_BUFFER_DATA and an SLIST_HEADER (`Link`, NDIS's own, which
+/// gives the 16-byte alignment); here NET_BUFFER_DATA's fields are flattened into it, at the
+/// same offsets, as the table lists them (NET_BUFFER.Next 0 ... DataOffset 40), with the
+/// alignment kept by `align(16)`. Then ChecksumBias 48, Reserved 50, NdisPoolHandle 56,
+/// NdisReserved 64, ProtocolReserved 80, MiniportReserved 128, DataPhysicalAddress 160, and
+/// the SharedMemoryInfo/ScatterGatherList union 168.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct NET_BUFFER {
+    pub Next: *mut NET_BUFFER,
+    pub CurrentMdl: *mut MDL,
+    pub CurrentMdlOffset: u32,
+    pub DataLength: NET_BUFFER_DATA_LENGTH,
+    pub MdlChain: *mut MDL,
+    pub DataOffset: u32,
+    /// The tail padding of the WDK's 48-byte NET_BUFFER_HEADER union (not a WDK field).
+    pub HeaderPadding: u32,
+    pub ChecksumBias: u16,
+    pub Reserved: u16,
+    pub NdisPoolHandle: NDIS_HANDLE,
+    pub NdisReserved: Aligned16<[*mut c_void; 2]>,
+    pub ProtocolReserved: Aligned16<[*mut c_void; 6]>,
+    pub MiniportReserved: Aligned16<[*mut c_void; 4]>,
+    /// `NDIS_PHYSICAL_ADDRESS` (LARGE_INTEGER).
+    pub DataPhysicalAddress: i64,
+    /// `SharedMemoryInfo` / `ScatterGatherList`: NDIS's, a miniport leaves it alone.
+    pub ScatterGatherList: *mut SCATTER_GATHER_LIST,
+}
+
+impl NET_BUFFER {
+    /// `NET_BUFFER_DATA_LENGTH(nb)`: the `ULONG` arm, which every NDIS 6.30 NET_BUFFER uses.
+    pub fn data_length(&self) -> u32 {
+        // SAFETY: both arms are plain integers; the ULONG is the low half of the SIZE_T.
+        unsafe { self.DataLength.DataLength }
+    }
+}
+
+/// NET_BUFFER_LIST_DATA (WDK 6.30 view: size 16 align 8; Next 0, FirstNetBuffer 8).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NET_BUFFER_LIST_DATA {
+    pub Next: *mut NET_BUFFER_LIST,
+    pub FirstNetBuffer: *mut NET_BUFFER,
+}
+
+/// `MaxNetBufferListInfo` of the 6.30 view: NetBufferListInfo at 144 in a 336-byte NBL.
+pub const NET_BUFFER_LIST_INFO_COUNT_630: usize = 24;
+
+/// NET_BUFFER_LIST (WDK 6.30 view: size 336 align 16; Next 0, FirstNetBuffer 8, Context 16,
+/// ParentNetBufferList 24, NdisPoolHandle 32, NdisReserved 48, ProtocolReserved 64,
+/// MiniportReserved 96, Scratch 112, SourceHandle 120, NblFlags 128, ChildRefCount 132,
+/// Flags 136, Status 140, NetBufferListInfo 144). The header union (NET_BUFFER_LIST_DATA or
+/// NDIS's SLIST_HEADER) is flattened as for [`NET_BUFFER`]. Later NDIS versions make the NBL
+/// longer (6.50: 352, versions list) only by more NetBufferListInfo slots after these
+/// offsets; NDIS allocates every NBL, so a 6.30 miniport never depends on the size.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct NET_BUFFER_LIST {
+    pub Next: *mut NET_BUFFER_LIST,
+    pub FirstNetBuffer: *mut NET_BUFFER,
+    pub Context: *mut c_void,
+    pub ParentNetBufferList: *mut NET_BUFFER_LIST,
+    pub NdisPoolHandle: NDIS_HANDLE,
+    pub NdisReserved: Aligned16<[*mut c_void; 2]>,
+    pub ProtocolReserved: Aligned16<[*mut c_void; 4]>,
+    pub MiniportReserved: Aligned16<[*mut c_void; 2]>,
+    pub Scratch: *mut c_void,
+    pub SourceHandle: NDIS_HANDLE,
+    pub NblFlags: u32,
+    pub ChildRefCount: i32,
+    pub Flags: u32,
+    /// The `Status` / `NdisReserved2` union: the completion status a miniport sets.
+    pub Status: NDIS_STATUS,
+    pub NetBufferListInfo: [*mut c_void; NET_BUFFER_LIST_INFO_COUNT_630],
+}
+
+/// NET_BUFFER_LIST_POOL_PARAMETERS, revision 1 (WDK 6.30 view: size 16 align 4; Header 0,
+/// ProtocolId 4, fAllocateNetBuffer 5, ContextSize 6, PoolTag 8, DataSize 12).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NET_BUFFER_LIST_POOL_PARAMETERS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub ProtocolId: u8,
+    pub fAllocateNetBuffer: BOOLEAN,
+    pub ContextSize: u16,
+    pub PoolTag: u32,
+    pub DataSize: u32,
+}
+
+/// SCATTER_GATHER_ELEMENT (WDK 6.30 view: size 24 align 8; Address 0, Length 8, Reserved 16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SCATTER_GATHER_ELEMENT {
+    /// PHYSICAL_ADDRESS: the bus address the device uses.
+    pub Address: i64,
+    pub Length: u32,
+    pub Reserved: usize,
+}
+
+/// SCATTER_GATHER_LIST (WDK 6.30 view: size 16 align 8; NumberOfElements 0, Reserved 8,
+/// Elements 16). `Elements` is a flexible array in the WDK (size 16); mingw-w64 declares it
+/// `[1]` (size 40), so only the offsets are compared with it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SCATTER_GATHER_LIST {
+    pub NumberOfElements: u32,
+    pub Reserved: usize,
+    pub Elements: [SCATTER_GATHER_ELEMENT; 0],
+}
+
+/// MiniportProcessSGList (DDI page MINIPORT_PROCESS_SG_LIST): DISPATCH_LEVEL; may run before
+/// or after NdisMAllocateNetBufferSGList returns.
+pub type MINIPORT_PROCESS_SG_LIST =
+    ndis_fn_type!(fn(*mut c_void, *mut c_void, *mut SCATTER_GATHER_LIST, *mut c_void));
+/// MiniportSharedMemoryAllocateComplete (MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE).
+pub type MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void, *mut i64, u32, *mut c_void));
+
+/// NDIS_SG_DMA_DESCRIPTION, revision 1 (WDK 6.30 view: size 40 align 8; Header 0, Flags 4,
+/// MaximumPhysicalMapping 8, ProcessSGListHandler 16, SharedMemAllocateCompleteHandler 24,
+/// ScatterGatherListSize 32; `NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1` ends there: 36).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct NDIS_SG_DMA_DESCRIPTION {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub Flags: u32,
+    pub MaximumPhysicalMapping: u32,
+    pub ProcessSGListHandler: Option<MINIPORT_PROCESS_SG_LIST>,
+    pub SharedMemAllocateCompleteHandler: Option<MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE>,
+    pub ScatterGatherListSize: u32,
+}
+
+// Interrupt handlers (DDI pages MINIPORT_ISR, MINIPORT_INTERRUPT_DPC, MINIPORT_DISABLE_INTERRUPT,
+// MINIPORT_ENABLE_INTERRUPT, MINIPORT_MESSAGE_INTERRUPT, MINIPORT_MESSAGE_INTERRUPT_DPC,
+// MINIPORT_DISABLE_MESSAGE_INTERRUPT, MINIPORT_ENABLE_MESSAGE_INTERRUPT).
+/// (MiniportInterruptContext, QueueDefaultInterruptDpc, TargetProcessors) -> recognized; DIRQL.
+pub type MINIPORT_ISR = ndis_fn_type!(fn(NDIS_HANDLE, *mut BOOLEAN, *mut u32) -> BOOLEAN);
+/// (MiniportInterruptContext, MiniportDpcContext, ReceiveThrottleParameters, NdisReserved2);
+/// DISPATCH_LEVEL.
+pub type MINIPORT_INTERRUPT_DPC =
+    ndis_fn_type!(fn(NDIS_HANDLE, *mut c_void, *mut c_void, *mut c_void));
+pub type MINIPORT_DISABLE_INTERRUPT = ndis_fn_type!(fn(NDIS_HANDLE));
+pub type MINIPORT_ENABLE_INTERRUPT = ndis_fn_type!(fn(NDIS_HANDLE));
+/// (MiniportInterruptContext, MessageId, QueueDefaultInterruptDpc, TargetProcessors); DIRQL.
+pub type MINIPORT_MESSAGE_INTERRUPT =
+    ndis_fn_type!(fn(NDIS_HANDLE, u32, *mut BOOLEAN, *mut u32) -> BOOLEAN);
+/// (MiniportInterruptContext, MessageId, MiniportDpcContext, ReceiveThrottleParameters,
+/// NdisReserved2); DISPATCH_LEVEL.
+pub type MINIPORT_MESSAGE_INTERRUPT_DPC =
+    ndis_fn_type!(fn(NDIS_HANDLE, u32, *mut c_void, *mut c_void, *mut c_void));
+pub type MINIPORT_DISABLE_MESSAGE_INTERRUPT = ndis_fn_type!(fn(NDIS_HANDLE, u32));
+pub type MINIPORT_ENABLE_MESSAGE_INTERRUPT = ndis_fn_type!(fn(NDIS_HANDLE, u32));
+
+/// NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, revision 1 (WDK 6.30 view: size 96 align 8;
+/// Header 0, InterruptHandler 8, InterruptDpcHandler 16, DisableInterruptHandler 24,
+/// EnableInterruptHandler 32, MsiSupported 40, MsiSyncWithAllMessages 41,
+/// MessageInterruptHandler 48, MessageInterruptDpcHandler 56, DisableMessageInterruptHandler 64,
+/// EnableMessageInterruptHandler 72, InterruptType 80, MessageInfoTable 88).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub InterruptHandler: Option<MINIPORT_ISR>,
+    pub InterruptDpcHandler: Option<MINIPORT_INTERRUPT_DPC>,
+    pub DisableInterruptHandler: Option<MINIPORT_DISABLE_INTERRUPT>,
+    pub EnableInterruptHandler: Option<MINIPORT_ENABLE_INTERRUPT>,
+    pub MsiSupported: BOOLEAN,
+    pub MsiSyncWithAllMessages: BOOLEAN,
+    pub MessageInterruptHandler: Option<MINIPORT_MESSAGE_INTERRUPT>,
+    pub MessageInterruptDpcHandler: Option<MINIPORT_MESSAGE_INTERRUPT_DPC>,
+    pub DisableMessageInterruptHandler: Option<MINIPORT_DISABLE_MESSAGE_INTERRUPT>,
+    pub EnableMessageInterruptHandler: Option<MINIPORT_ENABLE_MESSAGE_INTERRUPT>,
+    /// `NDIS_INTERRUPT_TYPE`, set by NDIS: [`NDIS_CONNECT_LINE_BASED`] or
+    /// [`NDIS_CONNECT_MESSAGE_BASED`].
+    pub InterruptType: u32,
+    /// `PIO_INTERRUPT_MESSAGE_INFO`, set by NDIS for message-based interrupts.
+    pub MessageInfoTable: *mut c_void,
+}
+
+zeroed_default!(
+    MDL,
+    NET_BUFFER,
+    NET_BUFFER_LIST,
+    NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
 );

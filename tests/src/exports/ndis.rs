@@ -6,7 +6,7 @@
 use super::{adapter, current_world, irql_max, pf_only, vf_of};
 use crate::irql;
 use crate::timeline::Event;
-use crate::world::{GeneralAttrs, Machine, Role, SimDriverObject};
+use crate::world::{GeneralAttrs, Machine, Role, SimDriverObject, lock};
 use common::ffi::*;
 use common::ndis_fn;
 use std::ffi::c_void;
@@ -169,10 +169,52 @@ ndis_fn! {
         }
     }
 
+    /// The Verifier-style send checks ("NdisMSendNetBufferListsComplete function"; "Sending
+    /// Network Data"): `<= DISPATCH_LEVEL`; `NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL` set
+    /// exactly when the IRQL is DISPATCH_LEVEL (the page says the flag means the IRQL is
+    /// DISPATCH_LEVEL; that it must be set whenever it is, the page leaves open: the harsher
+    /// reading); every NBL of the chain was sent to this adapter and not completed before
+    /// (exactly once), with its Status set (the poison of `frames.rs` gone).
     #[unsafe(no_mangle)]
-    pub unsafe fn NdisMSendNetBufferListsComplete(Handle: NDIS_HANDLE, _Nbl: *mut NET_BUFFER_LIST, _Flags: u32) {
-        if let Some(a) = adapter(Handle, "NdisMSendNetBufferListsComplete") {
+    pub unsafe fn NdisMSendNetBufferListsComplete(Handle: NDIS_HANDLE, Nbl: *mut NET_BUFFER_LIST, Flags: u32) {
+        let Some(a) = adapter(Handle, "NdisMSendNetBufferListsComplete") else { return };
+        let w = a.world();
+        irql_max(w, DISPATCH_LEVEL, "NdisMSendNetBufferListsComplete");
+        let at_dispatch = crate::irql::current() == DISPATCH_LEVEL;
+        if (Flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0) != at_dispatch {
+            w.violation(format!(
+                "{}: NdisMSendNetBufferListsComplete flags {Flags:#x} at {}",
+                a.name,
+                crate::irql::name(crate::irql::current())
+            ));
+        }
+        if Nbl.is_null() {
+            w.violation(format!("{}: NdisMSendNetBufferListsComplete with no NBL", a.name));
+        }
+        let mut nbl = Nbl;
+        let mut n = 0u32;
+        while !nbl.is_null() {
+            n += 1;
+            if n > 1_000_000 {
+                w.violation(format!("{}: completed NBL chain does not end", a.name));
+                break;
+            }
+            let key = nbl as usize;
+            if !lock(&a.sends_out).remove(&key) {
+                w.violation(format!(
+                    "{}: NBL {key:#x} completed twice, or never sent to this adapter",
+                    a.name
+                ));
+                break;
+            }
+            // SAFETY: an NBL the test sent to this adapter and still owns.
+            let (status, next) = unsafe { ((*nbl).Status, (*nbl).Next) };
+            if status == crate::frames::STATUS_POISON {
+                w.violation(format!("{}: NBL {key:#x} completed without its Status set", a.name));
+            }
+            lock(&a.sends_done).push((key, status));
             a.sends_completed.fetch_add(1, Ordering::Relaxed);
+            nbl = next;
         }
     }
 

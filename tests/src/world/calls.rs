@@ -222,12 +222,73 @@ impl Machine {
         if let Some(v) = v {
             self.violation(v);
         }
+        // "Pausing a Miniport Adapter": the pause is complete only once every outstanding
+        // send is (nothing here pends a pause, so SUCCESS means complete now).
+        let out = lock(&adapter.sends_out).len();
+        if s == NDIS_STATUS_SUCCESS && out > 0 {
+            self.violation(format!(
+                "{}: MiniportPause completed with {out} sends outstanding",
+                adapter.name
+            ));
+        }
         adapter.running.store(false, Ordering::Release);
         self.record(Event::Lifecycle {
             who: adapter.name.clone(),
             what: format!("MiniportPause -> {}", crate::timeline::status_text(s)),
         });
         s
+    }
+
+    /// MiniportSendNetBufferLists with `nbls` linked into one chain (the caller keeps them
+    /// alive), at DISPATCH_LEVEL with NDIS_SEND_FLAGS_DISPATCH_LEVEL when `at_dispatch`, at
+    /// PASSIVE_LEVEL without it otherwise ("MINIPORT_SEND_NET_BUFFER_LISTS":
+    /// `<= DISPATCH_LEVEL`). Each NBL is entered in the adapter's send ledger first.
+    pub fn send(
+        &self,
+        adapter: &SimAdapter,
+        nbls: &mut [crate::frames::TestNbl],
+        at_dispatch: bool,
+    ) {
+        let head = crate::frames::chain(nbls);
+        let Some(h) = adapter.chars().SendNetBufferListsHandler else {
+            self.violation(format!("{}: no MiniportSendNetBufferLists", adapter.name));
+            return;
+        };
+        let mut nbl = head;
+        while !nbl.is_null() {
+            lock(&adapter.sends_out).insert(nbl as usize);
+            // SAFETY: the test's NBLs, alive across the call.
+            nbl = unsafe { (*nbl).Next };
+        }
+        let (irql, flags) = if at_dispatch {
+            (DISPATCH_LEVEL, NDIS_SEND_FLAGS_DISPATCH_LEVEL)
+        } else {
+            (PASSIVE_LEVEL, 0)
+        };
+        let ctx = adapter.ctx();
+        // SAFETY: registered handler, own context, a valid chain.
+        let ((), v) = irql::call_at(irql, "MiniportSendNetBufferLists", || unsafe {
+            h(ctx, head, NDIS_DEFAULT_PORT_NUMBER, flags)
+        });
+        if let Some(v) = v {
+            self.violation(v);
+        }
+    }
+
+    /// MiniportCancelSend (`<= DISPATCH_LEVEL`; called here at DISPATCH_LEVEL, the harsher).
+    pub fn cancel_send(&self, adapter: &SimAdapter, cancel_id: usize) {
+        let Some(h) = adapter.chars().CancelSendHandler else {
+            self.violation(format!("{}: no MiniportCancelSend", adapter.name));
+            return;
+        };
+        let ctx = adapter.ctx();
+        // SAFETY: registered handler, own context.
+        let ((), v) = irql::call_at(DISPATCH_LEVEL, "MiniportCancelSend", || unsafe {
+            h(ctx, cancel_id as *mut c_void)
+        });
+        if let Some(v) = v {
+            self.violation(v);
+        }
     }
 
     /// MiniportResetEx, which NDIS may call at DISPATCH_LEVEL.

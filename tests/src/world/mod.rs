@@ -49,7 +49,7 @@ use work_items::WorkRoutine;
 /// The machine's former name, kept so that code written against it still builds.
 pub type WorldInner = Machine;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

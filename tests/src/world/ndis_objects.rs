@@ -52,6 +52,11 @@ pub struct SimAdapter {
     /// MiniportDevicePnPEventNotify(SurpriseRemoved) was delivered.
     pub surprise_removed: AtomicBool,
     pub sends_completed: AtomicU64,
+    /// The send ledger (`exports::NdisMSendNetBufferListsComplete` checks against it): NBLs
+    /// handed to MiniportSendNetBufferLists and not yet completed, and every completion
+    /// (NBL address, Status) in order.
+    pub sends_out: Mutex<std::collections::BTreeSet<usize>>,
+    pub sends_done: Mutex<Vec<(usize, NDIS_STATUS)>>,
     /// What the Hyper-V side tracks of the adapter: filter and switch capabilities, the PCI
     /// model (`hyperv.rs`, `pci.rs`).
     pub ext: crate::hyperv::AdapterExt,
@@ -250,6 +255,8 @@ impl Machine {
             in_flight: Mutex::new(Vec::new()),
             surprise_removed: AtomicBool::new(false),
             sends_completed: AtomicU64::new(0),
+            sends_out: Mutex::new(Default::default()),
+            sends_done: Mutex::new(Vec::new()),
             ext: Default::default(),
             oid_gate: OidGate::default(),
         });
