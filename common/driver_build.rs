@@ -31,8 +31,8 @@ fn main() {
         // replaces the section's memory flags with the letters given, so each keeps its own
         // R/W/E). The discardable .reloc is left as it is. A section that an image lacks (the
         // VF has no .data) is ignored by the linker. /CETCOMPAT marks the image compatible
-        // with kernel-mode hardware-enforced stack protection (shadow stacks); the PE
-        // checksum is not written by rust-lld and is set after linking (xtask::pe).
+        // with kernel-mode hardware-enforced stack protection (shadow stacks). With /RELEASE
+        // rust-lld writes the PE checksum; packaging sets it again after signing (xtask::pe).
         for arg in [
             "/SUBSYSTEM:NATIVE",
             "/DRIVER",

@@ -289,11 +289,25 @@ pub fn osslsigncode() -> Option<&'static str> {
         let bookworm = std::fs::read_to_string("/etc/os-release")
             .is_ok_and(|t| t.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
         if !installed() && bookworm {
-            std::fs::write(
-                "/etc/apt/sources.list.d/bookworm-backports.list",
-                "deb http://deb.debian.org/debian bookworm-backports main\n",
-            )
-            .map_err(|e| format!("writing the bookworm-backports source: {e}"))?;
+            // As root, or through sudo like the installs (tee writes it with sudo's rights).
+            let list = "/etc/apt/sources.list.d/bookworm-backports.list";
+            let line = b"deb http://deb.debian.org/debian bookworm-backports main\n";
+            if is_root() {
+                std::fs::write(list, line)
+                    .map_err(|e| format!("writing the bookworm-backports source: {e}"))?;
+            } else {
+                let mut tee = Command::new("sudo")
+                    .args(["-n", "tee", list])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("sudo tee: {e}"))?;
+                if let Some(mut stdin) = tee.stdin.take() {
+                    std::io::Write::write_all(&mut stdin, line)
+                        .map_err(|e| format!("sudo tee: {e}"))?;
+                }
+                tee.wait().map_err(|e| format!("sudo tee: {e}"))?;
+            }
             apt_install(&["-t", "bookworm-backports", "osslsigncode"])?;
         }
         Ok(())

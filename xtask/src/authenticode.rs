@@ -210,6 +210,7 @@ pub fn sign(
 /// SignedData appended as the Certificate Table, the checksum recomputed.
 pub fn sign_image(signer: &Signer, image: &mut Vec<u8>) -> Result<(), String> {
     crate::pe::verify_checksum(image)?;
+    crate::pe::pad_for_signing(image)?;
     let digest = crate::pe::authenticode_sha256(image)?;
     let content = pe_indirect_data(&digest)?;
     let any =

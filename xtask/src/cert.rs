@@ -123,7 +123,16 @@ pub fn generate(files: &Files) -> Result<Signer, String> {
     let pem = certificate.to_pem(LineEnding::LF).map_err(|x| e(&x))?;
     std::fs::write(&files.cert_pem, pem).map_err(io(&files.cert_pem))?;
     let key_pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|x| e(&x))?;
-    std::fs::write(&files.key_pem, key_pem.as_bytes()).map_err(io(&files.key_pem))?;
+    // The key signs code the test machine trusts: readable by its owner only.
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    std::io::Write::write_all(
+        &mut open.open(&files.key_pem).map_err(io(&files.key_pem))?,
+        key_pem.as_bytes(),
+    )
+    .map_err(io(&files.key_pem))?;
     Ok(Signer { certificate, key })
 }
 

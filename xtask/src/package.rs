@@ -61,6 +61,9 @@ pub struct Report {
     pub files: Vec<PathBuf>,
 }
 
+/// Left in the output folder, so that a later run knows it may replace it.
+pub const MARKER: &str = ".package-drivers";
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
 }
@@ -78,6 +81,10 @@ pub fn cross_build(root: &Path, target_dir: &Path) -> Result<PathBuf, String> {
     let status = std::process::Command::new(cargo)
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target_dir)
+        // The images take their flags from .cargo/config.toml alone (panic=abort,
+        // +crt-static): a caller's RUSTFLAGS would replace them.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .args(["build", "--release", "--target", TARGET])
         .args(
             DRIVERS
@@ -130,11 +137,33 @@ pub fn package(opts: &Options) -> Result<Report, String> {
         ),
     };
     let version = inf::driver_version(&opts.version)?;
+    // Only a folder this tool laid out (it leaves MARKER there) is replaced; any other
+    // folder that is not empty is refused rather than deleted.
     if opts.out.exists() {
+        // Ours: it has the marker, or holds nothing but what a package folder holds (one
+        // laid out before the marker existed).
+        let known = |name: &str| {
+            name == MARKER || name == SYMBOLS || name.ends_with(".cer") || DRIVERS.contains(&name)
+        };
+        let ours = opts.out.join(MARKER).exists()
+            || std::fs::read_dir(&opts.out)
+                .map_err(io(&opts.out))?
+                .all(|e| e.is_ok_and(|e| known(&e.file_name().to_string_lossy())));
+        if !ours {
+            return Err(format!(
+                "{} exists and is not a package folder this tool made: choose another --out",
+                opts.out.display()
+            ));
+        }
         std::fs::remove_dir_all(&opts.out).map_err(io(&opts.out))?;
     }
     let symbols = opts.out.join(SYMBOLS);
     std::fs::create_dir_all(&symbols).map_err(io(&symbols))?;
+    std::fs::write(
+        opts.out.join(MARKER),
+        b"laid out by cargo package-drivers\n",
+    )
+    .map_err(io(&opts.out))?;
     let mut files = Vec::new();
     let mut driver_ver = String::new();
     for driver in DRIVERS {

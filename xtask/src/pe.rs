@@ -51,20 +51,35 @@ pub fn layout(b: &[u8]) -> Result<Layout, String> {
     if u32_at(b, opt + 108)? < 5 {
         return Err("no Certificate Table directory entry".into());
     }
-    let mut sections_end = 0usize;
+    let mut raw = Vec::with_capacity(sections);
     let table = opt + optional_size;
     for i in 0..sections {
         let s = table + 40 * i;
         let size = u32_at(b, s + 16)? as usize;
         let at = u32_at(b, s + 20)? as usize;
         if size > 0 {
-            sections_end = sections_end.max(at + size);
+            raw.push((at, size));
         }
+    }
+    // The digest hashes the sections as one run after the headers (what lld and link.exe lay
+    // out): refuse a gap or an overlap rather than hash bytes Windows' digest would skip.
+    raw.sort_unstable();
+    let headers = u32_at(b, opt + 60)? as usize;
+    let mut sections_end = headers;
+    for (at, size) in raw {
+        if at != sections_end {
+            return Err(format!(
+                "section raw data at {at:#x}, not right after {sections_end:#x}"
+            ));
+        }
+        sections_end = at
+            .checked_add(size)
+            .ok_or_else(|| "section size overflows".to_string())?;
     }
     let layout = Layout {
         checksum: opt + 64,
         security_dir: opt + 112 + 4 * 8,
-        headers: u32_at(b, opt + 60)? as usize,
+        headers,
         sections_end,
     };
     if layout.sections_end > b.len() || layout.headers > b.len() {
@@ -78,32 +93,44 @@ pub fn stored_checksum(b: &[u8]) -> Result<u32, String> {
     u32_at(b, layout(b)?.checksum)
 }
 
-/// The image checksum as imagehlp's `CheckSumMappedFile` computes it: the file summed as
-/// little-endian 16-bit words with the carry folded back in (the CheckSum field itself read
-/// as zero, an odd last byte as a word of its own), folded to 16 bits, plus the file length.
+/// The image checksum exactly as imagehlp's `CheckSumMappedFile` (and the kernel loader's
+/// check) computes it: the whole file summed as little-endian 16-bit words with the carry
+/// folded back in (an odd last byte a word of its own), then the stored CheckSum field's two
+/// words taken out again with an end-around borrow in 16 bits, plus the file length. (Reading
+/// the field as zero instead differs when the rest sums to 0xFFFF, one image in 65,536.)
 pub fn compute_checksum(b: &[u8]) -> Result<u32, String> {
     let field = layout(b)?.checksum;
     let mut sum: u32 = 0;
-    for (i, pair) in b.chunks(2).enumerate() {
-        let at = 2 * i;
-        if at >= field && at < field + 4 {
-            continue;
-        }
-        let word = u32::from(pair[0]) | (u32::from(*pair.get(1).unwrap_or(&0)) << 8);
-        sum += word;
+    for pair in b.chunks(2) {
+        sum += u32::from(pair[0]) | (u32::from(*pair.get(1).unwrap_or(&0)) << 8);
         sum = (sum & 0xFFFF) + (sum >> 16);
     }
-    sum = (sum & 0xFFFF) + (sum >> 16);
+    let mut partial = ((sum + (sum >> 16)) & 0xFFFF) as u16;
+    for word in [u16_at(b, field)?, u16_at(b, field + 2)?] {
+        partial = partial
+            .wrapping_sub(u16::from(partial < word))
+            .wrapping_sub(word);
+    }
     let len = u32::try_from(b.len()).map_err(|_| "image over 4 GiB")?;
-    Ok(sum.wrapping_add(len))
+    Ok(u32::from(partial).wrapping_add(len))
 }
 
-/// Writes the correct checksum into the image.
+/// Writes the correct checksum into the image: the value Windows computes from the image with
+/// that very value stored (computed once from the field as zero, then again with it in place,
+/// which settles the one ambiguous case of one's-complement zero).
 pub fn set_checksum(b: &mut [u8]) -> Result<u32, String> {
-    let sum = compute_checksum(b)?;
     let at = layout(b)?.checksum;
-    b[at..at + 4].copy_from_slice(&sum.to_le_bytes());
-    Ok(sum)
+    b[at..at + 4].copy_from_slice(&[0; 4]);
+    let mut sum = compute_checksum(b)?;
+    for _ in 0..2 {
+        b[at..at + 4].copy_from_slice(&sum.to_le_bytes());
+        let again = compute_checksum(b)?;
+        if again == sum {
+            return Ok(sum);
+        }
+        sum = again;
+    }
+    Err("no stable checksum".into())
 }
 
 /// `Ok(())` when the stored checksum is present (non-zero) and right.
@@ -167,8 +194,9 @@ pub fn embed_signature(b: &mut Vec<u8>, pkcs7: &[u8]) -> Result<(), String> {
     if b.len() < l.sections_end {
         return Err("truncated image".into());
     }
-    while !b.len().is_multiple_of(8) {
-        b.push(0);
+    if !b.len().is_multiple_of(8) {
+        // The padding is hashed: it must be there before the digest is taken.
+        return Err("image not padded to 8 bytes before signing (pad_for_signing)".into());
     }
     let at = b.len();
     let mut entry = Vec::with_capacity(8 + pkcs7.len() + 8);
@@ -187,6 +215,16 @@ pub fn embed_signature(b: &mut Vec<u8>, pkcs7: &[u8]) -> Result<(), String> {
     b[dir + 4..dir + 8].copy_from_slice(&(padded as u32).to_le_bytes());
     set_checksum(b)?;
     Ok(())
+}
+
+/// Pads the image with zeros to a multiple of 8 bytes, where the attribute certificate table
+/// will start ("PE Format"), and recomputes the checksum. The Authenticode digest covers the
+/// padding, so this comes before the digest is taken.
+pub fn pad_for_signing(b: &mut Vec<u8>) -> Result<(), String> {
+    while !b.len().is_multiple_of(8) {
+        b.push(0);
+    }
+    set_checksum(b).map(|_| ())
 }
 
 /// The PKCS#7 blob of the image's signature, if it has one.
@@ -297,5 +335,123 @@ mod tests {
         let mut pe32 = full.clone();
         pe32[0x58..0x5A].copy_from_slice(&0x10Bu16.to_le_bytes());
         assert!(layout(&pe32).unwrap_err().contains("PE32+"));
+    }
+}
+
+/// Found in review (issue 13): Windows' own checksum algorithm as a second implementation,
+/// the negative-zero edge, signing an unaligned image, a gap after the headers.
+#[cfg(test)]
+mod review13 {
+    use super::*;
+
+    /// imagehlp's CheckSumMappedFile / ntdll's LdrVerifyMappedImageMatchesChecksum, as the NT
+    /// sources write it: the whole file summed (checksum field included), then the field's two
+    /// words subtracted with an end-around borrow, in a USHORT.
+    fn windows_checksum(b: &[u8]) -> u32 {
+        let mut p: u32 = 0;
+        for pair in b.chunks(2) {
+            p += u32::from(pair[0]) | (u32::from(*pair.get(1).unwrap_or(&0)) << 8);
+            p = (p >> 16) + (p & 0xFFFF);
+        }
+        let mut s = (((p >> 16) + p) & 0xFFFF) as u16;
+        let f = layout(b).unwrap().checksum;
+        let a0 = u16::from_le_bytes([b[f], b[f + 1]]);
+        let a1 = u16::from_le_bytes([b[f + 2], b[f + 3]]);
+        s = s.wrapping_sub(u16::from(s < a0)).wrapping_sub(a0);
+        s = s.wrapping_sub(u16::from(s < a1)).wrapping_sub(a1);
+        u32::from(s) + b.len() as u32
+    }
+
+    fn image() -> Vec<u8> {
+        let mut b = vec![0u8; 0x400];
+        b[..2].copy_from_slice(b"MZ");
+        b[0x3C..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        b[0x40..0x44].copy_from_slice(b"PE\0\0");
+        b[0x46..0x48].copy_from_slice(&1u16.to_le_bytes());
+        b[0x54..0x56].copy_from_slice(&240u16.to_le_bytes());
+        b[0x58..0x5A].copy_from_slice(&0x20Bu16.to_le_bytes());
+        b[0x58 + 60..0x58 + 64].copy_from_slice(&0x200u32.to_le_bytes());
+        b[0x58 + 108..0x58 + 112].copy_from_slice(&16u32.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn checksum_agrees_with_windows_when_the_sum_is_negative_zero() {
+        let mut b = image();
+        // One data word chosen so that the file's one's-complement sum (field as 0) is 0xFFFF.
+        for v in 0..=u16::MAX {
+            b[0x300..0x302].copy_from_slice(&v.to_le_bytes());
+            if compute_checksum(&b).unwrap() - b.len() as u32 == 0xFFFF {
+                break;
+            }
+        }
+        set_checksum(&mut b).unwrap();
+        assert_eq!(
+            verify_checksum(&b),
+            Ok(()),
+            "xtask accepts its own checksum"
+        );
+        assert_eq!(
+            stored_checksum(&b).unwrap(),
+            windows_checksum(&b),
+            "Windows' CheckSumMappedFile computes another value"
+        );
+    }
+
+    #[test]
+    fn checksum_agrees_with_windows_on_random_images() {
+        let mut b = image();
+        let mut x: u32 = 1;
+        for _ in 0..20000 {
+            for i in (0x200..0x400).step_by(4) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                b[i..i + 4].copy_from_slice(&x.to_le_bytes());
+            }
+            set_checksum(&mut b).unwrap();
+            assert_eq!(stored_checksum(&b).unwrap(), windows_checksum(&b));
+        }
+    }
+
+    fn sectioned() -> Vec<u8> {
+        let mut b = image();
+        let s = 0x58 + 240;
+        b[s..s + 5].copy_from_slice(b".text");
+        b[s + 16..s + 20].copy_from_slice(&0x200u32.to_le_bytes());
+        b[s + 20..s + 24].copy_from_slice(&0x200u32.to_le_bytes());
+        for (i, x) in b[0x200..].iter_mut().enumerate() {
+            *x = (i * 7 + 3) as u8;
+        }
+        b
+    }
+
+    /// An image whose length is not a multiple of 8 (4 bytes of overlay after the sections):
+    /// the digest signed is taken before embed_signature pads the file, the digest of the
+    /// signed file after; they differ, so the embedded signature cannot verify.
+    #[test]
+    fn signing_an_unaligned_image_keeps_its_digest() {
+        let mut b = sectioned();
+        b.extend_from_slice(&[1, 2, 3, 4]);
+        set_checksum(&mut b).unwrap();
+        pad_for_signing(&mut b).unwrap();
+        let signed_digest = authenticode_sha256(&b).unwrap();
+        embed_signature(&mut b, &[0x30, 0x03, 0x02, 0x01, 0x01]).unwrap();
+        assert_eq!(authenticode_sha256(&b).unwrap(), signed_digest);
+    }
+
+    /// The doc says the contiguous hashing is only used when `layout` and the digest check
+    /// that sections follow the headers contiguously. A gap between SizeOfHeaders and the
+    /// first section is not refused (Windows' ImageGetDigestStream would not hash it).
+    #[test]
+    fn a_gap_after_the_headers_is_refused() {
+        let mut b = sectioned();
+        let s = 0x58 + 240;
+        b[s + 16..s + 20].copy_from_slice(&0x100u32.to_le_bytes()); // raw size 0x100
+        b[s + 20..s + 24].copy_from_slice(&0x300u32.to_le_bytes()); // raw at 0x300: gap 0x200..0x300
+        assert!(
+            authenticode_sha256(&b).is_err(),
+            "a gap between headers and sections was hashed"
+        );
     }
 }
