@@ -8,6 +8,9 @@
 #   TARGETS="block_codecs vf_judge" scripts/fuzz.sh
 #   FUZZ_BUILD=dev SECONDS_PER_TARGET=10 scripts/fuzz.sh   # CI's smoke run: unoptimized build
 #
+# FUZZ_TARGET_DIR moves the instrumented build out of fuzz/target (CI keeps it in a cache
+# outside its fresh clone, so that the dependencies are built once per machine).
+#
 # cargo-fuzz needs a nightly compiler's -Z flags; this repository pins stable Rust, so the
 # build runs with RUSTC_BOOTSTRAP=1 (what the stable compiler accepts them under). The
 # AddressSanitizer runtime ships with the stable x86_64-unknown-linux-gnu standard library;
@@ -32,6 +35,10 @@ case "${FUZZ_BUILD:-release}" in
   *) echo "FUZZ_BUILD is release or dev" >&2; exit 2 ;;
 esac
 export RUSTC_BOOTSTRAP=1
+target_dir=()
+if [ -n "${FUZZ_TARGET_DIR:-}" ]; then
+  target_dir=(--target-dir "$FUZZ_TARGET_DIR")
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   lock="${TMPDIR:-/tmp}/sriov-cargo-fuzz-install.lock"
@@ -46,7 +53,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 build_start=$SECONDS
-cargo fuzz build "$profile" --sanitizer "$SANITIZER"
+cargo fuzz build "$profile" "${target_dir[@]}" --sanitizer "$SANITIZER"
 echo "fuzz targets built in $((SECONDS - build_start)) s"
 
 mkdir -p target/logs
@@ -58,7 +65,7 @@ for t in $TARGETS; do
   status=0
   # -print_final_stats gives the executions; -timeout and -rss_limit_mb turn a hang or a
   # runaway allocation into a reported failure.
-  cargo fuzz run "$profile" --sanitizer "$SANITIZER" "$t" "target/corpus/$t" "corpus/$t" -- \
+  cargo fuzz run "$profile" "${target_dir[@]}" --sanitizer "$SANITIZER" "$t" "target/corpus/$t" "corpus/$t" -- \
     -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=30 \
     -rss_limit_mb=4096 >"$log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
