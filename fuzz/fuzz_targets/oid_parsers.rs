@@ -246,7 +246,6 @@ fn request(c: &mut Cursor<'_>, payload: &[u8]) {
     }
     let status = r.answer(&answer);
     let needed = r.bytes_needed();
-    drop(r);
     check_guard(&buf, declared, "OidRequest::answer");
     if status == NDIS_STATUS_SUCCESS {
         assert!(answer.len() <= capacity && !null || answer.is_empty());

@@ -115,10 +115,10 @@ fuzz_target!(|data: &[u8]| {
                     raw.to_vec()
                 };
                 put(&mut view, id, &bytes);
-                if id == COMMIT {
-                    if let Some(cb) = view.decode::<CommitBlock>() {
-                        commit = Some(cb);
-                    }
+                if id == COMMIT
+                    && let Some(cb) = view.decode::<CommitBlock>()
+                {
+                    commit = Some(cb);
                 }
             }
             5 => commit = Some(raw_commit(&mut c)),
