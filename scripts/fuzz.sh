@@ -69,6 +69,10 @@ for t in $TARGETS; do
     -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=30 \
     -rss_limit_mb=4096 >"$log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  if [ -z "$execs" ]; then
+    # A crash ends the run before the final stats: its last status line has the count.
+    execs=$(sed -n 's/^#\([0-9][0-9]*\).*/\1/p' "$log" | tail -1)
+  fi
   execs=${execs:-0}
   total=$((total + execs))
   if [ "$status" != 0 ]; then
