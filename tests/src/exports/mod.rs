@@ -11,9 +11,11 @@
 
 pub mod kernel;
 pub mod ndis;
+pub mod pci;
 
 pub use kernel::*;
 pub use ndis::*;
+pub use pci::*;
 
 use crate::irql;
 use crate::world::{Machine, Role, SimAdapter};

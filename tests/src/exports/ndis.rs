@@ -3,7 +3,7 @@
 //! config blocks), pool memory, I/O work items, registry configuration, NdisMSleep.
 #![allow(non_snake_case)]
 
-use super::{adapter, current_world, irql_max, pf_only, vf_of};
+use super::{adapter, current_world, irql_max, vf_of};
 use crate::irql;
 use crate::timeline::Event;
 use crate::world::{GeneralAttrs, Machine, Role, SimDriverObject, lock};
@@ -291,82 +291,6 @@ ndis_fn! {
         // SAFETY: the VF passes a buffer of Length bytes.
         let data = unsafe { std::slice::from_raw_parts(Buffer.cast::<u8>(), Length as usize) };
         w.write_block(vf, BlockId, data)
-    }
-
-    /// "NdisMGetVirtualFunctionBusData function" (DDI): bytes read from a VF's PCI
-    /// configuration space, 0 on failure; `<= DISPATCH_LEVEL`; PF only. The page is silent on
-    /// a VF that is not enabled or a range past the 4 KiB space: both read nothing (0).
-    #[unsafe(no_mangle)]
-    pub unsafe fn NdisMGetVirtualFunctionBusData(Handle: NDIS_HANDLE, VFId: u16, Buffer: *mut c_void, Offset: u32, Length: u32) -> u32 {
-        let Some(a) = adapter(Handle, "NdisMGetVirtualFunctionBusData") else { return 0 };
-        let w = a.world();
-        if !irql_max(w, DISPATCH_LEVEL, "NdisMGetVirtualFunctionBusData") || !pf_only(a, "NdisMGetVirtualFunctionBusData") { return 0; }
-        // A failed transfer: nothing read (the page names no failure but a short count).
-        if w.fails("NdisMGetVirtualFunctionBusData") { return 0; }
-        if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
-        // SAFETY: the PF passes a buffer of Length bytes.
-        let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
-        a.ext.pci().read_vf(VFId, Offset, out)
-    }
-
-    /// "NdisMSetVirtualFunctionBusData function" (DDI): as the read, the other way.
-    #[unsafe(no_mangle)]
-    pub unsafe fn NdisMSetVirtualFunctionBusData(Handle: NDIS_HANDLE, VFId: u16, Buffer: *mut c_void, Offset: u32, Length: u32) -> u32 {
-        let Some(a) = adapter(Handle, "NdisMSetVirtualFunctionBusData") else { return 0 };
-        let w = a.world();
-        if !irql_max(w, DISPATCH_LEVEL, "NdisMSetVirtualFunctionBusData") || !pf_only(a, "NdisMSetVirtualFunctionBusData") { return 0; }
-        // A failed transfer: nothing written (as the read).
-        if w.fails("NdisMSetVirtualFunctionBusData") { return 0; }
-        if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
-        // SAFETY: the PF passes Length bytes.
-        let data = unsafe { std::slice::from_raw_parts(Buffer.cast::<u8>(), Length as usize) };
-        a.ext.pci().write_vf(VFId, Offset, data)
-    }
-
-    /// "NdisMGetBusData function" (DDI): the adapter's own configuration space
-    /// (`PCI_WHICHSPACE_CONFIG` only; other spaces read nothing). The IRQL limit taken is
-    /// DISPATCH_LEVEL, the stricter of the readings found.
-    #[unsafe(no_mangle)]
-    pub unsafe fn NdisMGetBusData(Handle: NDIS_HANDLE, WhichSpace: u32, Offset: u32, Buffer: *mut c_void, Length: u32) -> u32 {
-        let Some(a) = adapter(Handle, "NdisMGetBusData") else { return 0 };
-        let w = a.world();
-        if !irql_max(w, DISPATCH_LEVEL, "NdisMGetBusData") || WhichSpace != 0 || Buffer.is_null() { return 0; }
-        // A failed transfer: "the number of bytes read", here none.
-        if w.fails("NdisMGetBusData") { return 0; }
-        if let Role::Vf { vf_id } = a.role {
-            // In a guest, "the virtualization stack ... issues the OID method request of
-            // OID_SRIOV_READ_VF_CONFIG_SPACE when the VF miniport driver calls NdisMGetBusData"
-            // (that OID's page). The call waits for the PF, so the VF must be able to wait:
-            // the pages are silent on its IRQL there, PASSIVE_LEVEL is taken.
-            if !irql_max(w, PASSIVE_LEVEL, "NdisMGetBusData (VF, served by the PF)") { return 0; }
-            let Some(pf) = w.pf_adapter() else { return 0 };
-            let mut b = crate::hyperv::config_space_params(vf_id, Offset, Length);
-            let n = b.len() as u32;
-            let o = w.call_oid(pf, common::oid::RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b, n, n);
-            if o.status != NDIS_STATUS_SUCCESS { return 0; }
-            // SAFETY: the VF passes a buffer of Length bytes.
-            let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
-            out.copy_from_slice(&b[20..]);
-            return Length;
-        }
-        // SAFETY: the driver passes a buffer of Length bytes.
-        let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
-        a.ext.pci().read_pf(Offset, out)
-    }
-
-    /// "NdisMQueryProbedBars function" (DDI): the PF's BAR values as the PCI driver probed
-    /// them, `PCI_TYPE0_ADDRESSES` ULONGs; PASSIVE_LEVEL.
-    #[unsafe(no_mangle)]
-    pub unsafe fn NdisMQueryProbedBars(Handle: NDIS_HANDLE, Values: *mut u32) -> NDIS_STATUS {
-        let Some(a) = adapter(Handle, "NdisMQueryProbedBars") else { return NDIS_STATUS_FAILURE };
-        let w = a.world();
-        if !irql_max(w, PASSIVE_LEVEL, "NdisMQueryProbedBars") || !pf_only(a, "NdisMQueryProbedBars") { return NDIS_STATUS_FAILURE; }
-        // The page allows "an appropriate NDIS_STATUS_Xxx value" on failure: the generic one.
-        if w.fails("NdisMQueryProbedBars") { return NDIS_STATUS_FAILURE; }
-        if Values.is_null() { return NDIS_STATUS_INVALID_PARAMETER; }
-        // SAFETY: the PF passes room for PCI_TYPE0_ADDRESSES ULONGs.
-        unsafe { std::ptr::copy_nonoverlapping(crate::pci::PROBED_BARS.as_ptr(), Values, PCI_TYPE0_ADDRESSES) };
-        NDIS_STATUS_SUCCESS
     }
 
     #[unsafe(no_mangle)]

@@ -1,0 +1,200 @@
+//! One PCI function of the model (the PF or a VF): its BAR 0, queues and interrupt causes.
+use super::*;
+
+impl Function {
+    pub(super) fn new(kind: Func) -> Self {
+        let len = if kind == Func::Pf {
+            PF_BAR0_LEN
+        } else {
+            VF_BAR0_LEN
+        };
+        let mut f = Function {
+            bar: Bar::new(len),
+            kind,
+            tx: [Ring::default(); 4],
+            rx: [Ring::default(); 4],
+            latched: 0,
+        };
+        f.reset();
+        f
+    }
+
+    /// Section 9's function reset of the function window.
+    pub(super) fn reset(&mut self) {
+        let b = &self.bar;
+        for off in (0..0x2000).step_by(4) {
+            if off != ID && off != MAC_LO && off != MAC_HI {
+                b.w32(off, 0);
+            }
+        }
+        b.w32(MAX_FRAME, MAX_FRAME_RESET);
+        self.tx = [Ring::default(); 4];
+        self.rx = [Ring::default(); 4];
+        self.latched = 0;
+    }
+
+    pub(super) fn vectors(&self) -> u8 {
+        if self.kind == Func::Pf {
+            PF_VECTORS
+        } else {
+            VF_VECTORS
+        }
+    }
+
+    pub(super) fn qp(&self) -> u32 {
+        self.bar.r32(QP_COUNT).clamp(1, 4)
+    }
+
+    /// Queue enable/disable transitions (section 5, "Start" and "Stop").
+    pub(super) fn queues(&mut self) {
+        let qp = self.qp();
+        for q in 0..4u8 {
+            for rx in [false, true] {
+                let off = if rx { RXQ } else { 0 };
+                let reg = |r| queue_reg(q, r + off);
+                let want = u32::from(q) < qp && self.bar.r32(reg(TXQ_CTRL)) & Q_ENABLE != 0;
+                let ring = if rx {
+                    &mut self.rx[q as usize]
+                } else {
+                    &mut self.tx[q as usize]
+                };
+                let faulted = self.bar.r32(reg(TXQ_STATUS)) & Q_FAULT != 0;
+                if want && !ring.enabled && !faulted {
+                    let base = self.bar.r64(reg(TXQ_BASE));
+                    let len = self.bar.r32(reg(TXQ_LEN));
+                    let ok = base.is_multiple_of(RING_ALIGN)
+                        && len.is_power_of_two()
+                        && (u32::from(RING_MIN)..=u32::from(RING_MAX)).contains(&len);
+                    if ok {
+                        *ring = Ring {
+                            enabled: true,
+                            base,
+                            len,
+                            head: 0,
+                        };
+                        self.bar.w32(reg(TXQ_HEAD), 0);
+                        self.bar.w32(reg(TXQ_STATUS), Q_ACTIVE);
+                    } else {
+                        self.bar.w32(reg(TXQ_STATUS), Q_FAULT);
+                    }
+                } else if !want {
+                    ring.enabled = false;
+                    self.bar.w32(reg(TXQ_STATUS), 0);
+                }
+            }
+        }
+    }
+
+    pub(super) fn tail(&mut self, q: usize, rx: bool) -> Option<u32> {
+        let reg = queue_reg(q as u8, TXQ_TAIL + if rx { RXQ } else { 0 });
+        let tail = self.bar.r32(reg);
+        let ring = if rx { &mut self.rx[q] } else { &mut self.tx[q] };
+        if tail >= ring.len {
+            ring.enabled = false;
+            self.bar.w32(reg - TXQ_TAIL + TXQ_STATUS, Q_FAULT);
+            return None;
+        }
+        Some(tail)
+    }
+
+    pub(super) fn count(&self, rx: bool, frame: &[u8]) {
+        let (pkts, octets) = match (rx, frame.first().copied().unwrap_or(0)) {
+            (_, 0xFF) if frame.get(..6) == Some(&[0xFF; 6]) => {
+                if rx {
+                    (RX_BCAST_PKTS, RX_BCAST_OCTETS)
+                } else {
+                    (TX_BCAST_PKTS, TX_BCAST_OCTETS)
+                }
+            }
+            (_, b) if b & 1 != 0 => {
+                if rx {
+                    (RX_MCAST_PKTS, RX_MCAST_OCTETS)
+                } else {
+                    (TX_MCAST_PKTS, TX_MCAST_OCTETS)
+                }
+            }
+            _ => {
+                if rx {
+                    (RX_UCAST_PKTS, RX_UCAST_OCTETS)
+                } else {
+                    (TX_UCAST_PKTS, TX_UCAST_OCTETS)
+                }
+            }
+        };
+        self.bar.add64(pkts, 1);
+        self.bar.add64(octets, frame.len() as u64);
+    }
+
+    /// Delivers one frame into RX queue `q` (section 5, RX descriptor); false if dropped.
+    pub(super) fn deliver(&mut self, q: u8, frame: &[u8], tci: Option<u16>) -> bool {
+        let Some(ring) = self.rx.get(q as usize).copied().filter(|r| r.enabled) else {
+            self.bar.add64(RX_DISCARDS, 1);
+            return false;
+        };
+        let Some(tail) = self.tail(q as usize, true) else {
+            return false;
+        };
+        if ring.head == tail {
+            self.bar.add64(RX_DISCARDS, 1);
+            return false;
+        }
+        let d = ring.base + u64::from(ring.head) * DESC_BYTES as u64;
+        let max = self.bar.r32(MAX_FRAME).clamp(MAX_FRAME_MIN, MAX_FRAME_MAX) as usize;
+        if frame.len() > max || frame.len() > usize::from(d16(d + RXD_BUF_LEN as u64)) {
+            self.bar.add64(RX_ERRORS, 1);
+            return false;
+        }
+        write_bytes(d64(d), frame);
+        wd16(d + RXD_FRAME_LEN as u64, frame.len() as u16);
+        wd16(d + RXD_VLAN_TCI as u64, tci.unwrap_or(0));
+        let mut status = RXD_STATUS_DD;
+        if tci.is_some() {
+            status |= RXD_STATUS_VLAN;
+        }
+        if frame.get(..6) == Some(&[0xFF; 6]) {
+            status |= RXD_STATUS_BCAST;
+        } else if frame.first().is_some_and(|b| b & 1 != 0) {
+            status |= RXD_STATUS_MCAST;
+        }
+        wd8(d + RXD_STATUS as u64, status);
+        let head = (ring.head + 1) % ring.len;
+        self.rx[q as usize].head = head;
+        self.bar.w32(queue_reg(q, RXQ + TXQ_HEAD), head);
+        self.count(true, frame);
+        self.latched |= 1 << (CAUSE_RX0 + u32::from(q));
+        true
+    }
+
+    /// Section 6: signal every enabled vector with a latched cause routed to it.
+    pub(super) fn interrupts(&mut self, out: &mut Vec<(Func, u8)>) {
+        let mut routes = Vec::new();
+        for q in 0..4u8 {
+            routes.push((
+                CAUSE_TX0 + u32::from(q),
+                self.bar.r32(queue_reg(q, TXQ_IVAR)),
+            ));
+            routes.push((
+                CAUSE_RX0 + u32::from(q),
+                self.bar.r32(queue_reg(q, RXQ + TXQ_IVAR)),
+            ));
+        }
+        routes.push((16, self.bar.r32(MISC_IVAR)));
+        for v in 0..self.vectors() {
+            if self.bar.r32(VEC_EN + 4 * u32::from(v)) & VEC_ENABLE == 0 {
+                continue;
+            }
+            let mine: u32 = routes
+                .iter()
+                .filter(|(_, ivar)| {
+                    ivar & IVAR_VALID != 0 && ivar & IVAR_VECTOR_MASK == u32::from(v)
+                })
+                .map(|(bit, _)| 1u32 << bit)
+                .fold(0, |a, b| a | b);
+            if self.latched & mine != 0 {
+                self.latched &= !mine;
+                out.push((self.kind, v));
+            }
+        }
+        self.bar.w32(INT_CAUSE, self.latched);
+    }
+}

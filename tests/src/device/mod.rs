@@ -1,0 +1,185 @@
+//! A device model of the reference NIC (docs/reference-nic.md), written from that page: PF and
+//! VF BAR 0 as plain memory, the rings in (simulated) shared memory, the embedded switch. It
+//! polls the driver-owned registers (section 2: no register has a read side effect, so plain
+//! memory models every one of them) and does what each section says the device does. Bus
+//! addresses are host addresses here: the "IOMMU" is the identity.
+//!
+//! A first cut for issue 11: one poll step processes every doorbell, and signalled vectors are
+//! recorded for the caller (the NDIS interrupt path is not wired yet). Where the page leaves a
+//! choice (the order of signals), this model takes the simplest.
+use common::hw::regs::*;
+
+/// Where a frame enters or leaves the switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    Wire,
+    VPort(u16),
+}
+
+/// Which function (BAR) of the NIC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Pf,
+    Vf(u16),
+}
+
+/// One BAR 0 as plain memory, 8-byte aligned, at a fixed address.
+pub struct Bar {
+    mem: Box<[u64]>,
+}
+
+impl Bar {
+    fn new(len: u32) -> Self {
+        Bar {
+            mem: vec![0u64; len as usize / 8].into_boxed_slice(),
+        }
+    }
+
+    /// The base the driver side maps (`common::hw::Mmio::new`).
+    pub fn base(&mut self) -> *mut u8 {
+        self.mem.as_mut_ptr().cast()
+    }
+
+    pub fn len(&self) -> u32 {
+        (self.mem.len() * 8) as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mem.is_empty()
+    }
+
+    fn ptr(&self, off: u32, size: u32) -> Option<*mut u8> {
+        let end = off.checked_add(size)?;
+        (end <= self.len() && off.is_multiple_of(size)).then(|| {
+            self.mem
+                .as_ptr()
+                .cast::<u8>()
+                .cast_mut()
+                .wrapping_add(off as usize)
+        })
+    }
+
+    pub fn r32(&self, off: u32) -> u32 {
+        // SAFETY: in bounds and aligned (`ptr`); the driver side writes with volatile stores.
+        self.ptr(off, 4)
+            .map_or(0, |p| unsafe { p.cast::<u32>().read_volatile() })
+    }
+
+    pub fn w32(&self, off: u32, v: u32) {
+        if let Some(p) = self.ptr(off, 4) {
+            // SAFETY: in bounds and aligned.
+            unsafe { p.cast::<u32>().write_volatile(v) }
+        }
+    }
+
+    pub fn r64(&self, off: u32) -> u64 {
+        // SAFETY: in bounds and aligned.
+        self.ptr(off, 8)
+            .map_or(0, |p| unsafe { p.cast::<u64>().read_volatile() })
+    }
+
+    pub fn w64(&self, off: u32, v: u64) {
+        if let Some(p) = self.ptr(off, 8) {
+            // SAFETY: in bounds and aligned.
+            unsafe { p.cast::<u64>().write_volatile(v) }
+        }
+    }
+
+    fn add64(&self, off: u32, v: u64) {
+        self.w64(off, self.r64(off).wrapping_add(v));
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Ring {
+    enabled: bool,
+    base: u64,
+    len: u32,
+    head: u32,
+}
+
+/// One function: its BAR and what the device keeps of it internally.
+pub struct Function {
+    pub bar: Bar,
+    kind: Func,
+    tx: [Ring; 4],
+    rx: [Ring; 4],
+    latched: u32,
+}
+
+/// A VPort or filter entry as the device took it at the last commit.
+#[derive(Clone, Copy, Default)]
+struct VPortEntry {
+    ctrl: u32,
+    vlan: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct FilterEntry {
+    mac: [u8; 6],
+    vlan: u32,
+    ctrl: u32,
+}
+
+/// The whole NIC: PF, VFs, the switch's committed tables, the wire.
+pub struct RefNicModel {
+    pub pf: Function,
+    pub vfs: Vec<Function>,
+    vports: Vec<VPortEntry>,
+    filters: Vec<FilterEntry>,
+    pub link_up: bool,
+    pub link_mbps: u32,
+    link_seq: u32,
+    /// Frames the NIC put on the wire.
+    pub wire: Vec<Vec<u8>>,
+    /// Every vector signalled: (function, vector).
+    pub signals: Vec<(Func, u8)>,
+    /// The PF's MAC from "NVM".
+    pub pf_mac: [u8; 6],
+}
+
+fn read_bytes(addr: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    // SAFETY: bus addresses are host addresses of buffers the test keeps alive (identity IOMMU).
+    unsafe { std::ptr::copy_nonoverlapping(addr as usize as *const u8, v.as_mut_ptr(), len) };
+    v
+}
+
+fn write_bytes(addr: u64, bytes: &[u8]) {
+    // SAFETY: as for read_bytes; the driver posted the buffer with at least this many bytes.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as usize as *mut u8, bytes.len()) };
+}
+
+/// Descriptor field access in ring memory (bus address = host address).
+fn d8(addr: u64) -> u8 {
+    // SAFETY: inside a ring the driver gave the device.
+    unsafe { (addr as usize as *const u8).read_volatile() }
+}
+fn wd8(addr: u64, v: u8) {
+    // SAFETY: as for d8.
+    unsafe { (addr as usize as *mut u8).write_volatile(v) }
+}
+fn d16(addr: u64) -> u16 {
+    u16::from_le_bytes([d8(addr), d8(addr + 1)])
+}
+fn wd16(addr: u64, v: u16) {
+    let [a, b] = v.to_le_bytes();
+    wd8(addr, a);
+    wd8(addr + 1, b);
+}
+fn d64(addr: u64) -> u64 {
+    (0..8).fold(0u64, |acc, i| acc | (u64::from(d8(addr + i)) << (8 * i)))
+}
+
+/// An 802.1Q tag (TPID 0x8100, `tci`) after the source MAC.
+fn insert_tag(frame: &[u8], tci: u16) -> Vec<u8> {
+    let split = frame.len().min(12);
+    let mut out = frame[..split].to_vec();
+    out.extend_from_slice(&[0x81, 0x00]);
+    out.extend_from_slice(&tci.to_be_bytes());
+    out.extend_from_slice(&frame[split..]);
+    out
+}
+
+mod function;
+mod model;
