@@ -423,7 +423,7 @@ impl Adapter {
                 "source and destination VPort equal",
             ));
         }
-        let (i, filter, vf) = {
+        let (i, filter, vf, old_seq, source) = {
             let mut st = self.inner.lock();
             switch_ready(&st)?;
             let i = find(&st.sw, id).ok_or(OidError::invalid_parameter("FilterId not set"))?;
@@ -454,9 +454,15 @@ impl Adapter {
                 .filters
                 .get_mut(i)
                 .ok_or(OidError::invalid_parameter("FilterId"))?;
+            let old_seq = moved.seq;
             moved.vport = dst;
             moved.seq = seq;
-            (i, *moved, vf)
+            let filter = *moved;
+            // The source VF's address now comes from what is left on its VPort (as after
+            // CLEAR_FILTER): the newest filter there, or, with none left, its own default, so
+            // that no two VFs carry the moved address.
+            let source = vf_of(&st.sw, src).map(|v| (v, newest_on(&st.sw, src)));
+            (i, filter, vf, old_seq, source)
         };
         if let Some(vf) = vf
             && let Err(status) = self.apply_to_vf(vf, &filter)
@@ -464,11 +470,23 @@ impl Adapter {
             // Put it back where it was: the move happens entirely or not at all.
             if let Some(f) = self.inner.lock().sw.filters.get_mut(i) {
                 f.vport = src;
+                f.seq = old_seq;
             }
             return Err(OidError::status(
                 status,
                 "the VF's MAC/VLAN block refused the address",
             ));
+        }
+        if let Some((vf, rest)) = source {
+            let applied = match rest {
+                Some(f) => self.apply_to_vf(vf, &f),
+                None => self
+                    .set_vf_mac_vlan(vf, crate::adapter::default_vf_mac(vf), 0, 0)
+                    .map(|_| ()),
+            };
+            if applied.is_err() {
+                ndis_log!(WARN, LOG, "VF {}: address after the move refused", vf);
+            }
         }
         Ok((id, dst))
     }

@@ -17,12 +17,9 @@ impl Adapter {
     #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn create_switch(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_CREATE_SWITCH";
-        if req.kind() == RequestKind::Query {
-            return req.refuse(
-                LOG,
-                WHAT,
-                OidError::status(NDIS_STATUS_NOT_SUPPORTED, "query of a method OID"),
-            );
+        // A method request only (its page).
+        if let Err(e) = crate::params::require_kind(req, RequestKind::Method) {
+            return req.refuse(LOG, WHAT, e);
         }
         let (switch_id, num_vfs) = match oid::parse_create_switch(req.input()) {
             Ok(v) => v,
@@ -87,6 +84,10 @@ impl Adapter {
     #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn delete_switch_oid(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_DELETE_SWITCH";
+        // A set request only (its page).
+        if let Err(e) = crate::params::require_kind(req, RequestKind::Set) {
+            return req.refuse(LOG, WHAT, e);
+        }
         if let Err(e) = oid::check_header(
             req.input(),
             NDIS_OBJECT_TYPE_DEFAULT,
@@ -161,6 +162,17 @@ impl Adapter {
         };
         if let Err(e) = crate::vport::check_allocate_vf(req.input()) {
             return req.refuse(LOG, WHAT, e);
+        }
+        // An address given must be one a VF can own: not multicast or broadcast. (All zeros
+        // reads as "none given": the PF assigns one.)
+        if let Some(m) = params.mac
+            && m[0] & 1 != 0
+        {
+            return req.refuse(
+                LOG,
+                WHAT,
+                OidError::invalid_parameter("CurrentMacAddress is multicast or broadcast"),
+            );
         }
         if req.capacity() < size as usize {
             return req.refuse(
@@ -251,6 +263,10 @@ impl Adapter {
     #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn free_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "NIC_SWITCH_FREE_VF";
+        // A set request only (its page).
+        if let Err(e) = crate::params::require_kind(req, RequestKind::Set) {
+            return req.refuse(LOG, WHAT, e);
+        }
         let vf_id = match oid::parse_free_vf(req.input()) {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),
@@ -282,6 +298,10 @@ impl Adapter {
     #[inline(never)] // its locals stay out of the frame every backchannel OID goes through
     pub(crate) fn reset_vf(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
         const WHAT: &str = "SRIOV_RESET_VF";
+        // A set request only (its page).
+        if let Err(e) = crate::params::require_kind(req, RequestKind::Set) {
+            return req.refuse(LOG, WHAT, e);
+        }
         let vf_id = match oid::parse_reset_vf(req.input()) {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),

@@ -1,0 +1,168 @@
+//! Found in the review of issue 10, one test each, fixed: MOVE_FILTER leaving the source VF with
+//! the moved address, request types of the switch and VF OIDs, ALLOCATE_VF with an address a
+//! VF cannot own.
+use common::blocks::*;
+use common::ffi::*;
+use common::oid::RequestKind::{Method, Set};
+use sim::hyperv::*;
+use sim::{Config, World};
+
+const MAC_A: [u8; 6] = [0x00, 0x15, 0x5D, 0x10, 0x20, 0x30];
+const MAC_B: [u8; 6] = [0x00, 0x15, 0x5D, 0x10, 0x20, 0x31];
+const MAC_C: [u8; 6] = [0x00, 0x15, 0x5D, 0x10, 0x20, 0x32];
+
+fn vf_mac_vlan(w: &World, vf: u16) -> MacVlanBlock {
+    let (b, n) = w.pf().vf_block(vf, MacVlanBlock::id()).expect("VF block");
+    MacVlanBlock::decode(&b[..n]).expect("valid block").0
+}
+fn set_filter(w: &World, id: u32, vport: u32, mac: [u8; 6], vlan: Option<u16>) -> NDIS_STATUS {
+    let mut b = filter_params(id, vport, mac, vlan);
+    pf_oid(w, Method, OID_RECEIVE_FILTER_SET_FILTER, &mut b).status
+}
+
+/// Two VFs (0, 1) with VPorts 1, 2.
+fn two_vfs() -> World {
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.allocate_vf(), Ok(0));
+    assert_eq!(w.allocate_vf(), Ok(1));
+    for (vport, vf) in [(1u32, 0u16), (2, 1)] {
+        let mut b = vport_params(vport, vf, 1, 0, 0);
+        assert_eq!(
+            pf_oid(&w, Method, OID_NIC_SWITCH_CREATE_VPORT, &mut b).status,
+            NDIS_STATUS_SUCCESS
+        );
+    }
+    w
+}
+
+#[test]
+fn a_move_between_vf_vports_gives_the_source_vf_its_remaining_filter() {
+    let w = two_vfs();
+    assert_eq!(set_filter(&w, 10, 1, MAC_A, Some(10)), NDIS_STATUS_SUCCESS);
+    assert_eq!(set_filter(&w, 11, 1, MAC_B, Some(11)), NDIS_STATUS_SUCCESS); // newest on VPort 1
+    assert_eq!(set_filter(&w, 12, 2, MAC_C, Some(12)), NDIS_STATUS_SUCCESS);
+    let mut m = move_filter_params(11, 1, 2);
+    assert_eq!(
+        pf_oid(&w, Set, OID_RECEIVE_FILTER_MOVE_FILTER, &mut m).status,
+        NDIS_STATUS_SUCCESS
+    );
+    let vf0 = vf_mac_vlan(&w, 0);
+    let vf1 = vf_mac_vlan(&w, 1);
+    assert_eq!((vf1.mac, vf1.vlan_id), (MAC_B, 11));
+    // Only filter 10 is left on VF 0's VPort: by the PF's own rule (clear_filter) its address is VF 0's.
+    assert_eq!(
+        (vf0.mac, vf0.vlan_id),
+        (MAC_A, 10),
+        "VF 0 still carries the address that now belongs to VF 1's VPort"
+    );
+}
+
+#[test]
+fn moving_a_vfs_only_filter_away_leaves_no_two_vfs_with_one_mac() {
+    let w = two_vfs();
+    assert_eq!(set_filter(&w, 10, 1, MAC_A, Some(10)), NDIS_STATUS_SUCCESS);
+    let mut m = move_filter_params(10, 1, 2);
+    assert_eq!(
+        pf_oid(&w, Set, OID_RECEIVE_FILTER_MOVE_FILTER, &mut m).status,
+        NDIS_STATUS_SUCCESS
+    );
+    let (vf0, vf1) = (vf_mac_vlan(&w, 0), vf_mac_vlan(&w, 1));
+    assert_ne!(
+        vf0.mac, vf1.mac,
+        "VF 0 and VF 1 both carry {:02x?}",
+        vf0.mac
+    );
+}
+
+fn one_vf() -> World {
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.allocate_vf(), Ok(0));
+    w
+}
+
+fn free_vf_params(vf: u16) -> Vec<u8> {
+    let mut b = vec![0u8; 12];
+    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    b[1] = NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1;
+    b[2..4].copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1.to_le_bytes());
+    b[8..10].copy_from_slice(&vf.to_le_bytes());
+    b
+}
+
+#[test]
+fn free_vf_is_a_set_request_only() {
+    let w = one_vf();
+    let mut b = free_vf_params(0);
+    let o = pf_oid(&w, Method, OID_NIC_SWITCH_FREE_VF, &mut b);
+    assert_eq!(
+        o.status, NDIS_STATUS_NOT_SUPPORTED,
+        "method FREE_VF accepted"
+    );
+}
+
+#[test]
+fn reset_vf_is_a_set_request_only() {
+    let w = one_vf();
+    let mut b = vec![0u8; 6];
+    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    b[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
+    b[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
+    let o = pf_oid(&w, Method, OID_SRIOV_RESET_VF, &mut b);
+    assert_eq!(
+        o.status, NDIS_STATUS_NOT_SUPPORTED,
+        "method RESET_VF accepted"
+    );
+}
+
+#[test]
+fn delete_switch_is_a_set_request_only() {
+    let w = one_vf();
+    let mut b = vec![0u8; 12];
+    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    b[1] = NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1;
+    b[2..4]
+        .copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1.to_le_bytes());
+    let o = pf_oid(&w, Method, OID_NIC_SWITCH_DELETE_SWITCH, &mut b);
+    assert_eq!(
+        o.status, NDIS_STATUS_NOT_SUPPORTED,
+        "method DELETE_SWITCH accepted"
+    );
+}
+
+#[test]
+fn create_switch_is_a_method_request_only() {
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    let mut b = switch_params(2, 0);
+    let o = pf_oid(&w, Set, OID_NIC_SWITCH_CREATE_SWITCH, &mut b);
+    assert_eq!(
+        o.status, NDIS_STATUS_NOT_SUPPORTED,
+        "set CREATE_SWITCH accepted"
+    );
+}
+
+#[test]
+fn allocate_vf_refuses_a_broadcast_address() {
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
+    let mut b = sim::payloads::vf_parameters(Some([0xFF; 6]));
+    let o = pf_oid(&w, Method, OID_NIC_SWITCH_ALLOCATE_VF, &mut b);
+    eprintln!(
+        "ALLOCATE_VF(ff:ff:ff:ff:ff:ff) -> {:#x}, VF0 MAC {:02x?}",
+        o.status,
+        if o.status == 0 {
+            vf_mac_vlan(&w, 0).mac
+        } else {
+            [0; 6]
+        }
+    );
+    assert_eq!(
+        o.status, NDIS_STATUS_INVALID_PARAMETER,
+        "broadcast CurrentMacAddress accepted"
+    );
+}
