@@ -298,13 +298,15 @@ fn allocated_vfs_get_the_requested_mac_and_their_requestor_id() {
         "the caller's parameters come back as written"
     );
 
-    let (status, vf, rid, _) = allocate_with_mac(&w, [0x01, 0, 0x5e, 0, 0, 1]);
+    // A multicast address is not one a VF can own: refused, and nothing is allocated.
+    let allocated = w.pf().allocated_vfs();
+    let (status, _, _, _) = allocate_with_mac(&w, [0x01, 0, 0x5e, 0, 0, 1]);
+    assert_eq!(status, NDIS_STATUS_INVALID_PARAMETER);
+    assert_eq!(w.pf().allocated_vfs(), allocated);
+    // Without an address the PF assigns a unicast one.
+    let (status, vf, rid, _) = allocate_with_mac(&w, [0; 6]);
     assert_eq!((status, vf, rid), (NDIS_STATUS_SUCCESS, 1, 0x0000_0101));
-    assert_ne!(
-        pf_mac(&w, vf)[0] & 1,
-        1,
-        "a multicast MAC is replaced by the default"
-    );
+    assert_eq!(pf_mac(&w, vf)[0] & 1, 0, "the default address is unicast");
     w.assert_clean();
 }
 
