@@ -120,24 +120,8 @@ impl Counters {
                 NDIS_STATISTICS_INFO_REVISION_1,
                 NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
             ),
-            SupportedStatistics: NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS
-                | NDIS_STATISTICS_FLAGS_VALID_RCV_ERROR
-                | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT
-                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_XMIT
-                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_XMIT
-                | NDIS_STATISTICS_FLAGS_VALID_BYTES_XMIT
-                | NDIS_STATISTICS_FLAGS_VALID_XMIT_ERROR
-                | NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS
-                | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_RCV
-                | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_BYTES_XMIT
-                | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT
-                | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT,
+            // Every member, as the drivers' own counters claim (one list of the flags).
+            SupportedStatistics: crate::miniport::SUPPORTED_STATISTICS,
             ifInDiscards: self.rx_discards,
             ifInErrors: self.rx_errors,
             ifHCInOctets: sum(
