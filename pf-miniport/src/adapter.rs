@@ -108,6 +108,9 @@ pub struct Adapter {
     pub(crate) link_indications: common::coalesce::Coalescer,
     /// The send side (common::send): all-zero is closed-as-paused and empty.
     pub(crate) sends: common::send::SendQueue,
+    /// Host builds: the OID a test took the handler of (`mutants.rs`); 0 for none.
+    #[cfg(not(kernel_image))]
+    pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
 }
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a

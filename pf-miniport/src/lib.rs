@@ -29,6 +29,8 @@ pub mod handlers;
 mod host;
 pub mod management;
 #[cfg(not(kernel_image))]
+mod mutants;
+#[cfg(not(kernel_image))]
 pub mod observe;
 mod oids;
 pub mod store;
@@ -38,6 +40,7 @@ mod filters;
 pub mod keywords;
 mod params;
 mod pci;
+mod power;
 pub mod vport;
 
 pub use adapter::{Adapter, MAX_VFS};

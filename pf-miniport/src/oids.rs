@@ -49,6 +49,11 @@ impl Adapter {
             );
             return NDIS_STATUS_NOT_ACCEPTED;
         }
+        #[cfg(not(kernel_image))]
+        if self.handler_removed(oid) {
+            ndis_log!(TRACE, LOG, "OID {:#x} not supported", oid);
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
         // The backchannel is the hot path: it checks the adapter state under the one lock it
         // takes anyway, and touches nothing else of the adapter.
         match oid {

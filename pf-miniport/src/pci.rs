@@ -7,7 +7,7 @@
 //! - OID_SRIOV_VF_VENDOR_DEVICE_ID (method): the PF's vendor id and the VF Device ID of the
 //!   PF's SR-IOV extended capability (a VF's own Vendor/Device ID registers read FFFFh:
 //!   PCI-SIG "Single Root I/O Virtualization and Sharing" 1.1, VF configuration space).
-//! - OID_SRIOV_SET_VF_POWER_STATE (set): recorded per VF; it touches that VF only.
+//! - OID_SRIOV_SET_VF_POWER_STATE (set): `power.rs`.
 //! - OID_SRIOV_BAR_RESOURCES (method, as its page says): a `CmResourceTypeMemory`
 //!   `CM_PARTIAL_RESOURCE_DESCRIPTOR` for the VF's BAR: VF BAR 0 of the PF's SR-IOV
 //!   capability plus VFId times the VF BAR size (the same specification).
@@ -100,12 +100,12 @@ fn parse_space(input: &[u8], room: usize) -> Result<SpaceAccess, OidError> {
 
 impl Adapter {
     /// The VF must be allocated (and SR-IOV on, with a switch): the pages' first rule.
-    fn require_vf(&self, vf: u16) -> Result<(), OidError> {
+    pub(crate) fn require_vf(&self, vf: u16) -> Result<(), OidError> {
         self.inner.lock().allocated_vf(vf).map(|_| ())
     }
 
     /// Reads `out.len()` bytes of a VF's config space at `offset`; FAILURE when short.
-    fn vf_bus_read(&self, vf: u16, offset: u32, out: &mut [u8]) -> Result<(), OidError> {
+    pub(crate) fn vf_bus_read(&self, vf: u16, offset: u32, out: &mut [u8]) -> Result<(), OidError> {
         let len = u32::try_from(out.len()).map_err(|_| OidError::invalid_parameter("Length"))?;
         // SAFETY: valid adapter handle; `out` is writable for `len` bytes for the call.
         let n = unsafe {
@@ -117,6 +117,29 @@ impl Adapter {
             Err(OidError::status(
                 NDIS_STATUS_FAILURE,
                 "NdisMGetVirtualFunctionBusData transferred too little",
+            ))
+        }
+    }
+
+    /// Writes `data` to a VF's config space at `offset`; FAILURE when short.
+    pub(crate) fn vf_bus_write(
+        &self,
+        vf: u16,
+        offset: u32,
+        data: &mut [u8],
+    ) -> Result<(), OidError> {
+        let len = u32::try_from(data.len()).map_err(|_| OidError::invalid_parameter("Length"))?;
+        // SAFETY: valid adapter handle; `data` holds `len` bytes for the call (NDIS only reads
+        // them, the prototype is not const).
+        let n = unsafe {
+            NdisMSetVirtualFunctionBusData(self.handle, vf, data.as_mut_ptr().cast(), offset, len)
+        };
+        if n == len {
+            Ok(())
+        } else {
+            Err(OidError::status(
+                NDIS_STATUS_FAILURE,
+                "NdisMSetVirtualFunctionBusData transferred too little",
             ))
         }
     }
@@ -220,23 +243,7 @@ impl Adapter {
                 .buffer()
                 .get_mut(a.data_at..end)
                 .ok_or(OidError::invalid_length(a.end, "data area"))?;
-            // SAFETY: valid adapter handle; `data` holds `Length` bytes for the call (NDIS
-            // only reads them, the prototype is not const).
-            let n = unsafe {
-                NdisMSetVirtualFunctionBusData(
-                    self.handle,
-                    a.vf,
-                    data.as_mut_ptr().cast(),
-                    a.offset,
-                    a.length,
-                )
-            };
-            if n != a.length {
-                return Err(OidError::status(
-                    NDIS_STATUS_FAILURE,
-                    "NdisMSetVirtualFunctionBusData transferred too little",
-                ));
-            }
+            self.vf_bus_write(a.vf, a.offset, data)?;
             Ok(a)
         })();
         match r {
@@ -354,56 +361,6 @@ impl Adapter {
                     vf,
                     le16(&ids, 0),
                     le16(&ids, 2)
-                );
-                NDIS_STATUS_SUCCESS
-            }
-            Err(e) => req.refuse(LOG, WHAT, e),
-        }
-    }
-
-    /// OID_SRIOV_SET_VF_POWER_STATE (set): D0..=D3, `WakeEnable` a BOOLEAN.
-    #[inline(never)]
-    pub(crate) fn set_vf_power_state(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
-        const WHAT: &str = "SRIOV_SET_VF_POWER_STATE";
-        type Power = NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS;
-        let size = NDIS_SIZEOF_SRIOV_SET_VF_POWER_STATE_PARAMETERS_REVISION_1;
-        let r = (|| {
-            require_kind(req, RequestKind::Set)?;
-            let input = req.input();
-            check_header(
-                input,
-                NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS_REVISION_1,
-                size,
-            )?;
-            let vf = le16(input, offset_of!(Power, VFId));
-            let state = le32(input, offset_of!(Power, PowerState));
-            let [wake] = le::<1>(input, offset_of!(Power, WakeEnable));
-            if !(NdisDeviceStateD0..=NdisDeviceStateD3).contains(&state) {
-                return Err(OidError::invalid_parameter("PowerState outside D0..=D3"));
-            }
-            if wake > 1 {
-                return Err(OidError::invalid_parameter("WakeEnable is not a BOOLEAN"));
-            }
-            let mut st = self.inner.lock();
-            st.allocated_vf(vf)?;
-            let slot = st
-                .sw
-                .power
-                .get_mut(vf as usize)
-                .ok_or(OidError::invalid_parameter("VFId"))?;
-            slot.state = state;
-            slot.wake = wake == 1;
-            Ok((vf, state))
-        })();
-        match r {
-            Ok((vf, state)) => {
-                req.set_bytes_read(size as u32);
-                ndis_log!(
-                    INFO,
-                    LOG,
-                    "VF {} power state D{}",
-                    vf,
-                    state.saturating_sub(1)
                 );
                 NDIS_STATUS_SUCCESS
             }

@@ -11,8 +11,9 @@
 //!   OID_SRIOV_* pages of the PCI reads), then the guest's VF miniport starts.
 //! - "Virtual Function Teardown Sequence" steps 1-4, and last OID_NIC_SWITCH_DELETE_SWITCH.
 //!
-//! [`HostFlow::refuse`] makes the flow see NOT_SUPPORTED from the PF for one OID, as a PF
-//! without that handler would answer: the mutation tests show each required OID is needed.
+//! The mutation tests take one OID handler out of the host-linked PF
+//! (`pf_miniport::Adapter::without_handler`): the PF then answers that OID NOT_SUPPORTED
+//! itself, and the flow must stop there, naming it.
 use crate::hyperv::*;
 use crate::{OidOutcome, World, timeline};
 use common::ffi::*;
@@ -86,12 +87,11 @@ pub struct VmVf {
     pub vport: u32,
     pub filter: u32,
     pub mac: [u8; 6],
+    pub vlan: Option<u16>,
 }
 
 pub struct HostFlow<'w> {
     w: &'w World,
-    /// The PF answers this OID with NOT_SUPPORTED (mutation tests).
-    pub refuse: Option<NDIS_OID>,
     pub steps: Vec<Step>,
     next_filter: u32,
     host_filters: Vec<u32>,
@@ -101,7 +101,6 @@ impl<'w> HostFlow<'w> {
     pub fn new(w: &'w World) -> Self {
         Self {
             w,
-            refuse: None,
             steps: Vec::new(),
             next_filter: 1,
             host_filters: Vec::new(),
@@ -124,16 +123,7 @@ impl<'w> HostFlow<'w> {
         oid: NDIS_OID,
         buf: &mut [u8],
     ) -> Result<OidOutcome, String> {
-        let o = if self.refuse == Some(oid) {
-            OidOutcome {
-                status: NDIS_STATUS_NOT_SUPPORTED,
-                bytes_written: 0,
-                bytes_read: 0,
-                bytes_needed: 0,
-            }
-        } else {
-            pf_oid(self.w, kind, oid, buf)
-        };
+        let o = pf_oid(self.w, kind, oid, buf);
         self.w.machine().record(crate::timeline::Event::Lifecycle {
             who: "host".into(),
             what: format!(
@@ -314,6 +304,7 @@ impl<'w> HostFlow<'w> {
             vport,
             filter,
             mac,
+            vlan,
         })
     }
 
@@ -445,6 +436,60 @@ impl<'w> HostFlow<'w> {
         )?;
         vm.filter = id;
         vm.mac = mac;
+        vm.vlan = vlan;
+        Ok(())
+    }
+
+    /// What the flow's requests must have done to a VM's VF, seen from outside the PF: its
+    /// MAC/VLAN block holds the switch's address and VLAN (read with the backchannel OID),
+    /// the guest's VF reports that address and applied the PF's state, the VF's function is
+    /// in D0 by a write of its PMCSR, and the guest's command-register write landed (read back
+    /// with OID_SRIOV_READ_VF_CONFIG_SPACE).
+    pub fn check_vm(&self, vm: &VmVf) -> Result<(), String> {
+        use common::blocks::{ConfigBlock, MacVlanBlock};
+        let block = self.w.pf_block_via_oid(vm.vf, MacVlanBlock::id())?;
+        let (b, _) = MacVlanBlock::decode(&block).map_err(|e| format!("{e:?}"))?;
+        if (b.mac, b.vlan_id) != (vm.mac, vm.vlan.unwrap_or(0)) {
+            return Err(format!(
+                "VF {}: MAC/VLAN block {:02x?} VLAN {}, the switch gave {:02x?} VLAN {:?}",
+                vm.vf, b.mac, b.vlan_id, vm.mac, vm.vlan
+            ));
+        }
+        let reported = self.w.vf_mac_via_oid(vm.vf)?;
+        if reported != vm.mac {
+            return Err(format!(
+                "VF {} reports {:02x?}, the switch gave {:02x?}",
+                vm.vf, reported, vm.mac
+            ));
+        }
+        self.w.check_consistent_via_oids(vm.vf)?;
+        {
+            let mut pci = self.w.pf_sim().ext.pci();
+            let pmcsr = (crate::pci::VF_PM_CAP_AT + 4) as u32;
+            let written = pci
+                .vf_writes
+                .iter()
+                .any(|&(vf, at, len)| vf == vm.vf && at <= pmcsr && pmcsr < at + len);
+            if !written || pci.vf_power(vm.vf).0 != 0 {
+                return Err(format!(
+                    "VF {}: not put in D0 through its PMCSR (written {written}, state D{})",
+                    vm.vf,
+                    pci.vf_power(vm.vf).0
+                ));
+            }
+        }
+        let mut b = config_space_params(vm.vf, 4, 2);
+        let o = pf_oid(self.w, Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b);
+        let command = u16::from_le_bytes([b[20], b[21]]);
+        if o.status != NDIS_STATUS_SUCCESS || o.bytes_written != 22 || command & 0x6 != 0x6 {
+            return Err(format!(
+                "VF {}: command register {command:#06x} after the guest enabled memory space \
+                 and bus mastering ({}, {} bytes)",
+                vm.vf,
+                timeline::status_text(o.status),
+                o.bytes_written
+            ));
+        }
         Ok(())
     }
 
@@ -453,14 +498,7 @@ impl<'w> HostFlow<'w> {
     pub fn run(&mut self, vms: u16) -> Result<(), String> {
         let vms = self.start(vms)?;
         for vm in &vms {
-            let reported = self.w.vf_mac_via_oid(vm.vf)?;
-            if reported != vm.mac {
-                return Err(format!(
-                    "VF {} reports {:02x?}, the switch gave {:02x?}",
-                    vm.vf, reported, vm.mac
-                ));
-            }
-            self.w.check_consistent_via_oids(vm.vf)?;
+            self.check_vm(vm)?;
         }
         for vm in vms {
             self.remove_vm(vm)?;

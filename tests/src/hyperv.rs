@@ -319,9 +319,10 @@ pub fn pf_snapshot(w: &World) -> String {
             <common::blocks::MacVlanBlock as common::blocks::ConfigBlock>::id(),
         );
         s += &format!(
-            "vf {vf}: {:?} {:?}\n",
+            "vf {vf}: {:?} {:?} pmcsr {:?}\n",
             mac.map(|(b, n)| b[..n].to_vec()),
-            pf.vf_power_state(vf)
+            pf.vf_power_state(vf),
+            w.pf_sim().ext.pci().vf_power(vf)
         );
     }
     s

@@ -24,6 +24,8 @@ pub const VF_BAR0_BASE: u64 = 0x00F8_0000_0000;
 /// memory BAR, the others unimplemented.
 pub const PROBED_BARS: [u32; 6] = [0xFFFE_000C, 0xFFFF_FFFF, 0, 0, 0, 0];
 pub const TOTAL_VFS: u16 = 256;
+/// A VF's PCI Power Management capability (docs/reference-nic.md section 1).
+pub const VF_PM_CAP_AT: usize = 0x40;
 
 fn put(space: &mut [u8], at: usize, bytes: &[u8]) {
     space[at..at + bytes.len()].copy_from_slice(bytes);
@@ -103,6 +105,11 @@ impl PciModel {
             let mut c = Box::new([0u8; CONFIG_LEN]);
             put(&mut *c, 0x00, &0xFFFF_FFFFu32.to_le_bytes()); // VF ids read FFFFh
             put(&mut *c, 0x08, &[0x01, 0x00, 0x00, 0x02]);
+            // docs/reference-nic.md section 1: a PCI Power Management capability (PCI Bus
+            // Power Management Interface 1.2: id 01h, PMC version 011b) at 40h, the only one.
+            put(&mut *c, 0x06, &(1u16 << 4).to_le_bytes()); // Status: Capabilities List
+            put(&mut *c, 0x34, &[VF_PM_CAP_AT as u8]);
+            put(&mut *c, VF_PM_CAP_AT, &[0x01, 0x00, 0x03, 0x00]);
             c
         })
     }
@@ -123,17 +130,34 @@ impl PciModel {
         };
         self.vf_writes.push((vf, offset, data.len() as u32));
         let space = self.vf_space(vf);
+        let pmcsr = VF_PM_CAP_AT + 4;
+        let before = u16::from_le_bytes([space[pmcsr], space[pmcsr + 1]]);
         for (i, b) in r.zip(data) {
             if i >= 4 {
                 space[i] = *b;
             }
         }
+        // PMCSR: PowerState (1:0) and PME_En (8) are read-write, PME_Status (15) is
+        // write-one-to-clear, the rest read-only (PCI Bus Power Management Interface 1.2).
+        let written = u16::from_le_bytes([space[pmcsr], space[pmcsr + 1]]);
+        let mut v = (before & !0x0103) | (written & 0x0103);
+        if written & 0x8000 != 0 {
+            v &= !0x8000;
+        }
+        put(&mut *space, pmcsr, &v.to_le_bytes());
         data.len() as u32
     }
 
     /// A VF's configuration space as the host sees it (a fresh one when never touched).
     pub fn vf_config(&mut self, vf: u16) -> Vec<u8> {
         self.vf_space(vf).to_vec()
+    }
+
+    /// A VF's PowerState field (PMCSR bits 1:0): 0 = D0 .. 3 = D3hot; and its PME_En bit.
+    pub fn vf_power(&mut self, vf: u16) -> (u8, bool) {
+        let space = self.vf_space(vf);
+        let v = u16::from_le_bytes([space[VF_PM_CAP_AT + 4], space[VF_PM_CAP_AT + 5]]);
+        ((v & 3) as u8, v & 0x100 != 0)
     }
 
     /// A function-level reset of the VF (OID_SRIOV_RESET_VF) would restore these defaults.

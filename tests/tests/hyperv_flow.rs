@@ -78,14 +78,20 @@ fn no_switch_without_current_sriov_capabilities() {
 fn each_required_oid_is_needed() {
     for (oid, _) in REQUIRED {
         let w = pf_host();
-        let mut flow = HostFlow::new(&w);
-        flow.refuse = Some(*oid);
-        let err = flow
+        w.pf().without_handler(Some(*oid));
+        let err = HostFlow::new(&w)
             .run(1)
             .expect_err(&format!("the flow ran without {}", oid_name(*oid)));
         assert!(
             err.contains(oid_name(*oid)) && err.contains("NOT_SUPPORTED"),
             "{}: {err}",
+            oid_name(*oid)
+        );
+        // The PF itself answered: its own debugger line for the unsupported OID.
+        let line = format!("OID {oid:#x} not supported");
+        assert!(
+            w.log().iter().any(|l| l.contains(&line)),
+            "{}: the PF never saw the request",
             oid_name(*oid)
         );
     }
@@ -166,4 +172,30 @@ fn every_conformance_row_names_an_existing_test() {
         assert!(named > 0, "row without a test: {line}");
     }
     assert!(rows >= 25, "{rows} rows");
+}
+
+/// The flow's effect checks can fail: a VLAN the switch did not give, a VF left out of D0, a
+/// command register the guest's write did not reach, each named.
+#[test]
+fn the_flows_effect_checks_see_a_wrong_vlan_power_state_or_command() {
+    let w = pf_host();
+    let mut flow = HostFlow::new(&w);
+    let vms = flow.start(2).unwrap();
+    assert_eq!(vms[1].vlan, Some(101));
+    flow.check_vm(&vms[1]).unwrap();
+    // The VF's VLAN changed behind the switch's back.
+    w.pf().set_vf_mac_vlan(1, vms[1].mac, 7, 0).unwrap();
+    w.settle();
+    let err = flow.check_vm(&vms[1]).unwrap_err();
+    assert!(err.contains("VLAN 7"), "{err}");
+    // The VF's function left D0.
+    w.pf_sim().ext.pci().write_vf(0, 0x44, &[3, 0]);
+    let err = flow.check_vm(&vms[0]).unwrap_err();
+    assert!(err.contains("D0") && err.contains("D3"), "{err}");
+    w.pf_sim().ext.pci().write_vf(0, 0x44, &[0, 0]);
+    flow.check_vm(&vms[0]).unwrap();
+    // Bus mastering off again.
+    w.pf_sim().ext.pci().write_vf(0, 4, &[0x02, 0]);
+    let err = flow.check_vm(&vms[0]).unwrap_err();
+    assert!(err.contains("command register 0x0002"), "{err}");
 }

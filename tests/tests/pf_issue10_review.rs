@@ -1,6 +1,6 @@
-//! Found in the review of issue 10, one test each, fixed: MOVE_FILTER leaving the source VF with
-//! the moved address, request types of the switch and VF OIDs, ALLOCATE_VF with an address a
-//! VF cannot own.
+//! Found in the reviews of issue 10, one test each, fixed: MOVE_FILTER leaving the source VF
+//! with the moved address, request types of the switch and VF OIDs, ALLOCATE_VF with an address
+//! a VF cannot own, a VF power state that never reached the VF's function.
 use common::blocks::*;
 use common::ffi::*;
 use common::oid::RequestKind::{Method, Set};
@@ -164,5 +164,61 @@ fn allocate_vf_refuses_a_broadcast_address() {
     assert_eq!(
         o.status, NDIS_STATUS_INVALID_PARAMETER,
         "broadcast CurrentMacAddress accepted"
+    );
+}
+
+/// OID_SRIOV_SET_VF_POWER_STATE changes the VF's function, not only the PF's record: its PMCSR
+/// (docs/reference-nic.md section 1), and only that VF's.
+#[test]
+fn power_state_reaches_the_vfs_pmcsr() {
+    let w = two_vfs();
+    let mut b = power_params(1, NdisDeviceStateD3, 1);
+    assert_eq!(
+        pf_oid(&w, Set, OID_SRIOV_SET_VF_POWER_STATE, &mut b).status,
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(w.pf_sim().ext.pci().vf_power(1), (3, true), "D3hot, PME_En");
+    assert_eq!(
+        w.pf_sim().ext.pci().vf_power(0),
+        (0, false),
+        "VF 0 untouched"
+    );
+    let mut b = power_params(1, NdisDeviceStateD2, 0);
+    assert_eq!(
+        pf_oid(&w, Set, OID_SRIOV_SET_VF_POWER_STATE, &mut b).status,
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(w.pf_sim().ext.pci().vf_power(1), (2, false));
+    w.assert_clean();
+}
+
+/// A VF whose capability list has no Power Management capability cannot change state: the PF
+/// answers FAILURE and records nothing.
+#[test]
+fn power_state_without_a_pm_capability_fails() {
+    let w = two_vfs();
+    w.pf_sim().ext.pci().write_vf(0, 0x34, &[0]);
+    let mut b = power_params(0, NdisDeviceStateD3, 0);
+    expect_refused(
+        &w,
+        "VF without a PM capability",
+        Set,
+        OID_SRIOV_SET_VF_POWER_STATE,
+        &mut b,
+        NDIS_STATUS_FAILURE,
+        None,
+    );
+    assert_eq!(w.pf().vf_power_state(0), None);
+    // A capability list that loops is walked a bounded number of times.
+    w.pf_sim().ext.pci().write_vf(0, 0x34, &[0x80]);
+    w.pf_sim().ext.pci().write_vf(0, 0x80, &[0x09, 0x80]);
+    expect_refused(
+        &w,
+        "VF capability list that loops",
+        Set,
+        OID_SRIOV_SET_VF_POWER_STATE,
+        &mut b,
+        NDIS_STATUS_FAILURE,
+        None,
     );
 }

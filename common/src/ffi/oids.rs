@@ -293,6 +293,8 @@ pub const NDIS_RECEIVE_FILTER_FIELD_MAC_HEADER_VLAN_UNTAGGED_OR_ZERO: u32 = 0x1;
 /// NDIS_DEVICE_POWER_STATE (l.1708).
 pub const NdisDeviceStateUnspecified: u32 = 0;
 pub const NdisDeviceStateD0: u32 = 1;
+pub const NdisDeviceStateD1: u32 = 2;
+pub const NdisDeviceStateD2: u32 = 3;
 pub const NdisDeviceStateD3: u32 = 4;
 
 /// `PCI_TYPE0_ADDRESSES` (mingw-w64 `ddk/wdm.h`): BARs of a type-0 header.
