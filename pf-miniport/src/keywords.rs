@@ -135,6 +135,11 @@ pub fn nic_switch_caps(vlan: bool) -> NDIS_NIC_SWITCH_CAPABILITIES {
 /// Receive-filter capabilities ("Determining Receive Filtering Capabilities"): revision 2,
 /// MAC destination address and (when `vlan`) VLAN id equality tests on the MAC header, VMQ
 /// filters enabled, and `NumQueues` 0 (SR-IOV uses VPorts, not VM queues).
+/// `SupportedQueueProperties` has the two flags the NDIS_RECEIVE_FILTER_CAPABILITIES page
+/// requires of a driver enabled for SR-IOV: MSI_X_SUPPORTED ("mandatory for miniport drivers
+/// that support the VMQ or SR-IOV interface"; the reference NIC gives each queue pair its own
+/// MSI-X vector) and VM_QUEUE_SUPPORTED ("must set this flag if it is enabled to use the VMQ
+/// or SR-IOV interface").
 pub fn receive_filter_caps(vlan: bool) -> NDIS_RECEIVE_FILTER_CAPABILITIES {
     NDIS_RECEIVE_FILTER_CAPABILITIES {
         Header: NDIS_OBJECT_HEADER::new(
@@ -145,6 +150,8 @@ pub fn receive_filter_caps(vlan: bool) -> NDIS_RECEIVE_FILTER_CAPABILITIES {
         EnabledFilterTypes: NDIS_RECEIVE_FILTER_VMQ_FILTERS_ENABLED,
         EnabledQueueTypes: 0,
         NumQueues: 0,
+        SupportedQueueProperties: NDIS_RECEIVE_FILTER_MSI_X_SUPPORTED
+            | NDIS_RECEIVE_FILTER_VM_QUEUE_SUPPORTED,
         SupportedFilterTests: NDIS_RECEIVE_FILTER_TEST_HEADER_FIELD_EQUAL_SUPPORTED,
         SupportedHeaders: NDIS_RECEIVE_FILTER_MAC_HEADER_SUPPORTED,
         SupportedMacHeaderFields: NDIS_RECEIVE_FILTER_MAC_HEADER_DEST_ADDR_SUPPORTED

@@ -164,7 +164,16 @@ impl<'w> HostFlow<'w> {
             return Err("Determining SR-IOV Capabilities: no current SR-IOV / NIC switch capabilities, so no NIC switch".into());
         }
         let filters = *a.ext.cur_filter_caps.lock().map_err(|e| e.to_string())?;
+        // NDIS_RECEIVE_FILTER_CAPABILITIES: MSI_X_SUPPORTED "is mandatory for miniport drivers
+        // that support the VMQ or SR-IOV interface", VM_QUEUE_SUPPORTED "must" be set by one
+        // enabled for either.
+        let queue_props =
+            NDIS_RECEIVE_FILTER_MSI_X_SUPPORTED | NDIS_RECEIVE_FILTER_VM_QUEUE_SUPPORTED;
         match filters {
+            Some(f) if f.SupportedQueueProperties & queue_props != queue_props => Err(format!(
+                "NDIS_RECEIVE_FILTER_CAPABILITIES: SR-IOV needs MSI_X_SUPPORTED and VM_QUEUE_SUPPORTED in SupportedQueueProperties (got {:#x})",
+                f.SupportedQueueProperties
+            )),
             Some(f) if f.EnabledFilterTypes & NDIS_RECEIVE_FILTER_VMQ_FILTERS_ENABLED != 0 && f.NumQueues == 0 => Ok(()),
             Some(_) => Err("Determining Receive Filtering Capabilities: SR-IOV mode needs VMQ filters enabled and NumQueues 0".into()),
             None => Err("Determining Receive Filtering Capabilities: no current receive-filter capabilities, so no SR-IOV mode".into()),

@@ -199,3 +199,22 @@ fn the_flows_effect_checks_see_a_wrong_vlan_power_state_or_command() {
     let err = flow.check_vm(&vms[0]).unwrap_err();
     assert!(err.contains("command register 0x0002"), "{err}");
 }
+
+/// A PF whose current receive-filter capabilities lack the queue properties SR-IOV needs gets
+/// no switch.
+#[test]
+fn no_switch_without_msi_x_and_vm_queue_properties() {
+    let w = pf_host();
+    HostFlow::new(&w).check_pf_capabilities().unwrap();
+    for flag in [
+        NDIS_RECEIVE_FILTER_MSI_X_SUPPORTED,
+        NDIS_RECEIVE_FILTER_VM_QUEUE_SUPPORTED,
+    ] {
+        let w = pf_host();
+        if let Some(c) = w.pf_sim().ext.cur_filter_caps.lock().unwrap().as_mut() {
+            c.SupportedQueueProperties &= !flag;
+        }
+        let err = HostFlow::new(&w).run(1).unwrap_err();
+        assert!(err.contains("SupportedQueueProperties"), "{err}");
+    }
+}

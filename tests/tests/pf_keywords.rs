@@ -72,6 +72,13 @@ fn sriov_preferred_by_the_host_reports_current_sriov_with_vmq_filters_and_no_que
         NDIS_RECEIVE_FILTER_VMQ_FILTERS_ENABLED
     );
     assert_eq!(cur.NumQueues, 0, "SR-IOV uses VPorts, not VM queues");
+    // NDIS_RECEIVE_FILTER_CAPABILITIES: both queue properties, for the hardware and current.
+    for caps in [cur, r.filters_hw.unwrap()] {
+        assert_eq!(
+            caps.SupportedQueueProperties,
+            NDIS_RECEIVE_FILTER_MSI_X_SUPPORTED | NDIS_RECEIVE_FILTER_VM_QUEUE_SUPPORTED
+        );
+    }
     assert_eq!(cur.EnabledQueueTypes, 0);
     assert_eq!(
         cur.SupportedHeaders,
@@ -217,4 +224,65 @@ fn the_inf_declares_vmq_vlan_filtering_and_not_sriov_preferred() {
             .filter(|l| !l.trim_start().starts_with(';'))
             .any(|l| l.contains("*SriovPreferred"))
     );
+}
+
+/// The standardized keywords the PF read, in order (the simulator's registry records reads).
+fn keyword_reads(w: &World) -> Vec<String> {
+    const STANDARD: [&str; 6] = [
+        "*SriovPreferred",
+        "*RssOrVmqPreference",
+        "*SRIOV",
+        "*VMQVlanFiltering",
+        "*VMQ",
+        "*RSS",
+    ];
+    w.timeline()
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            sim::timeline::Event::Lifecycle { who, what } if who == "registry" => {
+                what.strip_prefix("read ").map(str::to_string)
+            }
+            _ => None,
+        })
+        .filter(|k| STANDARD.contains(&k.as_str()))
+        .collect()
+}
+
+/// "Handling SR-IOV, VMQ, and RSS Standardized INF Keywords", in its order: `*SriovPreferred`
+/// first, then `*RssOrVmqPreference`, then only the keywords of the preferred interface.
+#[test]
+fn keywords_are_read_in_the_documented_order_and_only_for_the_preferred_interface() {
+    let cases: [(&[(&str, u32)], &[&str]); 4] = [
+        (
+            &[],
+            &[
+                "*SriovPreferred",
+                "*RssOrVmqPreference",
+                "*SRIOV",
+                "*VMQVlanFiltering",
+            ],
+        ),
+        (
+            &[("*RssOrVmqPreference", 1)],
+            &[
+                "*SriovPreferred",
+                "*RssOrVmqPreference",
+                "*SRIOV",
+                "*VMQVlanFiltering",
+                "*VMQ",
+            ],
+        ),
+        (
+            &[("*SriovPreferred", 0), ("*RssOrVmqPreference", 1)],
+            &["*SriovPreferred", "*RssOrVmqPreference", "*VMQ"],
+        ),
+        (
+            &[("*SriovPreferred", 0)],
+            &["*SriovPreferred", "*RssOrVmqPreference", "*RSS"],
+        ),
+    ];
+    for (keywords, expected) in cases {
+        let w = pf(keywords);
+        assert_eq!(keyword_reads(&w), expected, "{keywords:?}");
+    }
 }

@@ -383,6 +383,9 @@ ndis_fn! {
             unsafe { *Status = NDIS_STATUS_FAILURE };
             return;
         }
+        // Every read is on the timeline: the order of the standardized keywords is a rule
+        // ("Handling SR-IOV, VMQ, and RSS Standardized INF Keywords").
+        w.record(crate::timeline::Event::Lifecycle { who: "registry".into(), what: format!("read {name}") });
         // Config::keywords first (ABSENT removes a value), then what Windows itself writes.
         let value = match w.cfg.keywords.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
             Some((_, v)) => (*v != crate::hyperv::ABSENT).then_some(*v),
