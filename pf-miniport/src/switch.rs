@@ -42,6 +42,12 @@ impl Adapter {
                 OidError::invalid_parameter("NumVFs above the hardware's"),
             );
         }
+        // NDIS_NIC_SWITCH_PARAMETERS: NumVFs is the number of VFs enabled with
+        // NdisMEnableVirtualization. The page is silent on 0; a switch of an SR-IOV PF with
+        // no VF to allocate is refused (the harsher reading) rather than enabling none.
+        if num_vfs == 0 {
+            return req.refuse(LOG, WHAT, OidError::invalid_parameter("NumVFs is 0"));
+        }
         if !self.inner.lock().sriov_enabled {
             return req.refuse(
                 LOG,

@@ -180,8 +180,24 @@ impl<'w> HostFlow<'w> {
         }
     }
 
-    /// Step 1: NDIS creates the switch from the `NicSwitches\0` registry values; the PF
-    /// creates the default VPort with it.
+    /// Step 1: NDIS creates the switch from the `NicSwitches\0` registry values the INF wrote
+    /// ([`nic_switch_registry`]); the PF creates the default VPort with it.
+    pub fn create_switch_from_registry(&mut self) -> Result<(), String> {
+        let r = nic_switch_registry();
+        let mut b = switch_params(r.num_vfs, r.flags);
+        b[8..12].copy_from_slice(&r.switch_type.to_le_bytes());
+        b[12..16].copy_from_slice(&r.switch_id.to_le_bytes());
+        self.issue(
+            INIT,
+            "step 1: create the NIC switch from the NicSwitches\\0 registry values",
+            Method,
+            OID_NIC_SWITCH_CREATE_SWITCH,
+            &mut b,
+        )?;
+        Ok(())
+    }
+
+    /// Step 1 with a given number of VFs (tests that want a small switch).
     pub fn create_switch(&mut self, num_vfs: u32) -> Result<(), String> {
         let mut b = switch_params(num_vfs, 0);
         self.issue(
@@ -407,7 +423,7 @@ impl<'w> HostFlow<'w> {
     /// filter, and each VM's VF through the initialization sequence into its guest.
     pub fn start(&mut self, vms: u16) -> Result<Vec<VmVf>, String> {
         self.check_pf_capabilities()?;
-        self.create_switch(u32::from(vms).max(1))?;
+        self.create_switch_from_registry()?;
         self.host_vnic([0x00, 0x15, 0x5D, 0x00, 0x00, 0xF0])?;
         (0..vms)
             .map(|i| {

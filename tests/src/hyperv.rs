@@ -63,6 +63,35 @@ pub fn host_registry_default(keyword: &str) -> Option<u32> {
     }
 }
 
+/// The default NIC switch's registry values as the PF's INF writes them under `NicSwitches\0`
+/// ("Standardized INF Keywords for NIC Switches"): NDIS builds OID_NIC_SWITCH_CREATE_SWITCH
+/// from these, not from what the host later needs. Read from the INF the package ships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NicSwitchRegistry {
+    pub flags: u32,
+    pub switch_type: u32,
+    pub switch_id: u32,
+    pub num_vfs: u32,
+}
+
+pub fn nic_switch_registry() -> NicSwitchRegistry {
+    const INF: &str = include_str!("../../inf/pf_miniport.inx");
+    let value = |name: &str| -> u32 {
+        INF.lines()
+            .filter(|l| !l.trim_start().starts_with(';'))
+            .map(|l| l.split(',').map(str::trim).collect::<Vec<_>>())
+            .find(|f| f.len() == 5 && f[0] == "HKR" && f[1] == "NicSwitches\\0" && f[2] == name)
+            .and_then(|f| f[4].parse().ok())
+            .unwrap_or_else(|| panic!("the PF INF has no NicSwitches\\0 {name}"))
+    };
+    NicSwitchRegistry {
+        flags: value("*Flags"),
+        switch_type: value("*SwitchType"),
+        switch_id: value("*SwitchId"),
+        num_vfs: value("*NumVFs"),
+    }
+}
+
 /// `Config::keywords` value that means "absent from the registry" (the keyword is not read).
 pub const ABSENT: u32 = u32::MAX;
 

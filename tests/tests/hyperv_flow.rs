@@ -218,3 +218,24 @@ fn no_switch_without_msi_x_and_vm_queue_properties() {
         assert!(err.contains("SupportedQueueProperties"), "{err}");
     }
 }
+
+/// Step 1 takes the switch from the INF's `NicSwitches\0` values: the VFs enabled are the INF's
+/// `*NumVFs`, whatever number of VMs the host runs.
+#[test]
+fn the_switch_is_created_from_the_infs_nic_switch_values() {
+    let r = sim::hyperv::nic_switch_registry();
+    assert_eq!(
+        (r.flags, r.switch_type, r.switch_id),
+        (0, NdisNicSwitchTypeExternal, NDIS_DEFAULT_SWITCH_ID)
+    );
+    assert_eq!(r.num_vfs as usize, pf_miniport::MAX_VFS);
+    let w = pf_host();
+    let mut flow = HostFlow::new(&w);
+    let vms = flow.start(1).unwrap();
+    assert_eq!(w.machine().virtualization(), Some(r.num_vfs as u16));
+    for vm in vms {
+        flow.remove_vm(vm).unwrap();
+    }
+    flow.delete_switch().unwrap();
+    w.assert_clean();
+}

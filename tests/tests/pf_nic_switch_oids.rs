@@ -110,6 +110,7 @@ fn create_switch_hostile_parameters() {
         ("NdisReserved3 set", Box::new(|b| put32(b, 544, 7))),
         ("SwitchId not default", Box::new(|b| put32(b, 12, 1))),
         ("NumVFs above MaxNumVFs", Box::new(|b| put32(b, 532, 257))),
+        ("NumVFs 0", Box::new(|b| put32(b, 532, 0))),
     ];
     for (what, mutate) in cases {
         let mut b = switch_params(4, 0);
@@ -746,26 +747,15 @@ fn vport_parameters_hostile() {
 /// ("Standardized INF Keywords for SR-IOV"); the PF's checks accept exactly those.
 #[test]
 fn the_infs_nic_switch_values_create_the_switch() {
-    let inx = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../inf/pf_miniport.inx"
-    ))
-    .unwrap();
-    let value = |key: &str| -> u32 {
-        inx.lines()
-            .find(|l| l.starts_with("HKR, NicSwitches\\0,") && l.contains(key))
-            .and_then(|l| l.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{key} not in the INF"))
-    };
-    let mut b = switch_params(value("*NumVFs"), value("*Flags"));
-    put32(&mut b, 8, value("*SwitchType"));
-    put32(&mut b, 12, value("*SwitchId"));
+    let r = sim::hyperv::nic_switch_registry();
+    let mut b = switch_params(r.num_vfs, r.flags);
+    put32(&mut b, 8, r.switch_type);
+    put32(&mut b, 12, r.switch_id);
     let w = World::new(Config::default());
     w.load_pf().expect("PF initializes");
     let o = pf_oid(&w, Method, OID_NIC_SWITCH_CREATE_SWITCH, &mut b);
     assert_eq!(o.status, NDIS_STATUS_SUCCESS);
-    assert_eq!(w.machine().virtualization(), Some(value("*NumVFs") as u16));
+    assert_eq!(w.machine().virtualization(), Some(r.num_vfs as u16));
     w.assert_clean();
 }
 
