@@ -111,6 +111,8 @@ pub struct Adapter {
     /// Host builds: the OID a test took the handler of (`mutants.rs`); 0 for none.
     #[cfg(not(kernel_image))]
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
+    #[cfg(not(kernel_image))]
+    pub(crate) mutant_no_bytes_written: core::sync::atomic::AtomicU32,
 }
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a

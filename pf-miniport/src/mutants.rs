@@ -1,7 +1,8 @@
 //! Host builds only: a test can take one OID handler out of the PF, which then answers that
 //! OID as a PF without the handler does (NDIS_STATUS_NOT_SUPPORTED, through the same path as
-//! any unknown OID). The simulator's mutation checks use it to show that the documented host
-//! flow needs each OID it sends. Never in the .sys image.
+//! any unknown OID), or make one handler forget its `BytesWritten`. The simulator's mutation
+//! checks use them to show that the documented host flow needs each OID it sends and that the
+//! simulator believes only what the PF reports. Never in the .sys image.
 use crate::adapter::Adapter;
 use common::ffi::NDIS_OID;
 use core::sync::atomic::Ordering;
@@ -15,5 +16,15 @@ impl Adapter {
 
     pub(crate) fn handler_removed(&self, oid: NDIS_OID) -> bool {
         oid != 0 && self.mutant_unsupported.load(Ordering::Acquire) == oid
+    }
+
+    /// From now on this adapter answers `oid` with `BytesWritten` 0; `None` restores it.
+    pub fn forgetting_bytes_written(&self, oid: Option<NDIS_OID>) {
+        self.mutant_no_bytes_written
+            .store(oid.unwrap_or(0), Ordering::Release);
+    }
+
+    pub(crate) fn bytes_written_forgotten(&self, oid: NDIS_OID) -> bool {
+        oid != 0 && self.mutant_no_bytes_written.load(Ordering::Acquire) == oid
     }
 }

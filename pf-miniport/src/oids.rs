@@ -96,6 +96,10 @@ impl Adapter {
                 }
             },
         };
+        #[cfg(not(kernel_image))]
+        if self.bytes_written_forgotten(oid) {
+            req.set_bytes_written(0);
+        }
         if status != NDIS_STATUS_SUCCESS {
             ndis_log!(
                 TRACE,

@@ -26,9 +26,9 @@ use common::ndis_log;
 use common::oid::{OidError, OidRequest, RequestKind};
 use core::mem::offset_of;
 
-/// The simulated NIC's VF BAR 0: a 64-bit memory BAR of 64 KiB (BARs 0 and 1 of the type-0
-/// header); the VF implements no other BAR. A fact of the hardware, as an IHV knows its own.
-pub const VF_BAR0_LEN: u32 = 0x1_0000;
+/// The reference NIC's VF BAR 0: a 64-bit memory BAR (BARs 0 and 1 of the type-0 header); the
+/// VF implements no other BAR. A fact of the hardware, as an IHV knows its own.
+pub const VF_BAR0_LEN: u32 = common::hw::regs::VF_BAR0_LEN;
 /// The PCIe extended capability list starts at 0x100; the SR-IOV capability has id 0x0010,
 /// its VF Device ID at +0x1A and VF BAR 0 at +0x24 (PCIe Base / SR-IOV 1.1 specifications).
 const PCI_EXT_CAP_START: u32 = 0x100;
@@ -432,13 +432,20 @@ impl Adapter {
                 .checked_mul(u64::from(VF_BAR0_LEN))
                 .and_then(|o| o.checked_add(base))
                 .ok_or(OidError::status(NDIS_STATUS_FAILURE, "VF BAR 0 overflows"))?;
+            // Bit 3 of the BAR: prefetchable, which the descriptor's Flags carry.
+            let flags = CM_RESOURCE_MEMORY_READ_WRITE
+                | if low & 0x8 != 0 {
+                    CM_RESOURCE_MEMORY_PREFETCHABLE
+                } else {
+                    0
+                };
             let mut d = [0u8; 20];
             put(
                 &mut d,
                 0,
                 &[CmResourceTypeMemory, CmResourceShareDeviceExclusive],
             );
-            put(&mut d, 2, &CM_RESOURCE_MEMORY_READ_WRITE.to_le_bytes());
+            put(&mut d, 2, &flags.to_le_bytes());
             put(&mut d, 4, &start.to_le_bytes());
             put(&mut d, 12, &VF_BAR0_LEN.to_le_bytes());
             put(req.buffer(), at as usize, &d);

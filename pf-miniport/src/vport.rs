@@ -12,6 +12,7 @@
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, PfState};
 use crate::params::*;
+use common::blocks::PolicyBlock;
 use common::ffi::*;
 use common::ndis_log;
 use common::oid::{OidError, OidRequest, RequestKind};
@@ -281,6 +282,27 @@ impl Adapter {
         }
     }
 
+    /// Writes a VPort's queue pairs into its VF's policy block (the rest of the policy kept)
+    /// and invalidates it: the VF starts that many queue pairs.
+    fn set_vf_queue_pairs(&self, vf: u16, queue_pairs: u32) -> Result<(), NDIS_STATUS> {
+        let current = self
+            .inner
+            .lock()
+            .allocated_vf(vf)
+            .map_err(|e| e.status)?
+            .decode::<PolicyBlock>()
+            .ok_or(NDIS_STATUS_INVALID_DATA)?;
+        let queue_pairs = u16::try_from(queue_pairs).map_err(|_| NDIS_STATUS_INVALID_PARAMETER)?;
+        self.set_block(
+            vf,
+            &PolicyBlock {
+                queue_pairs,
+                ..current
+            },
+        )
+        .map(|_| ())
+    }
+
     fn create_vport_checked(&self, req: &mut OidRequest<'_>) -> Result<u32, OidError> {
         require_kind(req, RequestKind::Method)?;
         let size = NDIS_SIZEOF_NIC_SWITCH_VPORT_PARAMETERS_REVISION_1;
@@ -390,6 +412,19 @@ impl Adapter {
             name_len,
         };
         drop(st);
+        // The VF learns its queue pairs through its policy block; if that is refused, the
+        // VPort goes again and nothing has changed.
+        if function != NDIS_PF_FUNCTION_ID
+            && let Err(status) = self.set_vf_queue_pairs(function, queue_pairs)
+        {
+            if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
+                *v = VPort::default();
+            }
+            return Err(OidError::status(
+                status,
+                "the VF's policy block refused the queue pairs",
+            ));
+        }
         // The method answer is the structure as sent (NDIS already wrote the VPortId).
         let answer_state = initial.to_le_bytes();
         put(

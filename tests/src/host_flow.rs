@@ -333,9 +333,16 @@ impl<'w> HostFlow<'w> {
         })
     }
 
-    /// The VF leaves its guest, then teardown steps 1-4.
+    /// The VF leaves its guest, then teardown steps 1-4, then the VM's filter is cleared.
     pub fn remove_vm(&mut self, vm: VmVf) -> Result<(), String> {
         self.w.detach_vf(vm.vf);
+        self.move_filter_back(&vm)?;
+        self.release_vf(&vm)?;
+        self.clear_vm_filter(&vm)
+    }
+
+    /// Teardown step 1 (the VF has left its guest).
+    pub fn move_filter_back(&mut self, vm: &VmVf) -> Result<(), String> {
         let mut b = move_filter_params(vm.filter, vm.vport, NDIS_DEFAULT_VPORT_ID);
         self.issue(
             TEARDOWN,
@@ -344,6 +351,11 @@ impl<'w> HostFlow<'w> {
             OID_RECEIVE_FILTER_MOVE_FILTER,
             &mut b,
         )?;
+        Ok(())
+    }
+
+    /// Teardown steps 2-4: the VPort deleted, the VF reset and freed.
+    pub fn release_vf(&mut self, vm: &VmVf) -> Result<(), String> {
         let mut b = delete_vport_params(vm.vport);
         self.issue(
             TEARDOWN,
@@ -378,8 +390,12 @@ impl<'w> HostFlow<'w> {
             &mut b,
         )?;
         self.w.machine().drop_channel(vm.vf);
-        // The VM is back on the synthetic path; its filter stays on the default VPort until
-        // the VM's network adapter goes ("an overlying driver must clear all the filters").
+        Ok(())
+    }
+
+    /// The VM is back on the synthetic path; its filter stays on the default VPort until the
+    /// VM's network adapter goes ("an overlying driver must clear all the filters").
+    pub fn clear_vm_filter(&mut self, vm: &VmVf) -> Result<(), String> {
         let mut b = clear_filter_params(vm.filter);
         self.issue(
             "OID_RECEIVE_FILTER_CLEAR_FILTER",

@@ -20,6 +20,8 @@ pub const AER_CAP_AT: usize = 0x100;
 pub const SRIOV_CAP_AT: usize = 0x160;
 /// VF BAR 0 of the SR-IOV capability: 64-bit prefetchable memory (type bits 10b, bit 3).
 pub const VF_BAR0_BASE: u64 = 0x00F8_0000_0000;
+/// Each VF's BAR 0: 64 KiB (docs/reference-nic.md section 1), VF n at VF BAR 0 + n x 64 KiB.
+pub const VF_BAR0_LEN: u32 = 0x1_0000;
 /// What the PCI driver probed on the PF's BARs: BAR 0/1 a 64-bit prefetchable 128 KiB
 /// memory BAR, the others unimplemented.
 pub const PROBED_BARS: [u32; 6] = [0xFFFE_000C, 0xFFFF_FFFF, 0, 0, 0, 0];
@@ -123,7 +125,9 @@ impl PciModel {
         out.len() as u32
     }
 
-    /// Writes land except on the read-only ids (bytes 0..4).
+    /// Writes land except on read-only registers: the ids, Status, revision and class,
+    /// header type, the Capabilities Pointer and the PM capability's id, next pointer and PMC
+    /// (PCI Local Bus; PCI Bus Power Management Interface 1.2); PMCSR as below.
     pub fn write_vf(&mut self, vf: u16, offset: u32, data: &[u8]) -> u32 {
         let Some(r) = range(offset, data.len()) else {
             return 0;
@@ -132,8 +136,12 @@ impl PciModel {
         let space = self.vf_space(vf);
         let pmcsr = VF_PM_CAP_AT + 4;
         let before = u16::from_le_bytes([space[pmcsr], space[pmcsr + 1]]);
+        let read_only = |i: usize| {
+            matches!(i, 0x00..=0x03 | 0x06..=0x0B | 0x0E | 0x34)
+                || (VF_PM_CAP_AT..VF_PM_CAP_AT + 4).contains(&i)
+        };
         for (i, b) in r.zip(data) {
-            if i >= 4 {
+            if !read_only(i) {
                 space[i] = *b;
             }
         }
@@ -151,6 +159,12 @@ impl PciModel {
     /// A VF's configuration space as the host sees it (a fresh one when never touched).
     pub fn vf_config(&mut self, vf: u16) -> Vec<u8> {
         self.vf_space(vf).to_vec()
+    }
+
+    /// Test hook: sets bytes of a VF's configuration space as a different device would have
+    /// them (read-only registers included), without recording an access.
+    pub fn poke_vf(&mut self, vf: u16, offset: usize, data: &[u8]) {
+        put(&mut *self.vf_space(vf), offset, data);
     }
 
     /// A VF's PowerState field (PMCSR bits 1:0): 0 = D0 .. 3 = D3hot; and its PME_En bit.

@@ -84,9 +84,61 @@ fn mutate(rng: &mut Rng, mut b: Vec<u8>) -> Vec<u8> {
     b
 }
 
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// What the host knows of the switch it drives: the filters (id -> VPort) and the VPorts its
+/// requests created, from the requests the PF accepted (as NDIS tracks them).
+#[derive(Default)]
+struct HostView {
+    filters: std::collections::BTreeMap<u32, u32>,
+    vports: std::collections::BTreeSet<u32>,
+}
+
+impl HostView {
+    fn accepted(&mut self, oid: NDIS_OID, b: &[u8]) {
+        type V = NDIS_NIC_SWITCH_VPORT_PARAMETERS;
+        match oid {
+            OID_RECEIVE_FILTER_SET_FILTER => {
+                self.filters.insert(le32(b, 16), le32(b, 40));
+            }
+            OID_RECEIVE_FILTER_CLEAR_FILTER => {
+                self.filters.remove(&le32(b, 12));
+            }
+            OID_RECEIVE_FILTER_MOVE_FILTER => {
+                self.filters.insert(le32(b, 4), le32(b, 20));
+            }
+            OID_NIC_SWITCH_CREATE_VPORT => {
+                self.vports
+                    .insert(le32(b, std::mem::offset_of!(V, VPortId)));
+            }
+            OID_NIC_SWITCH_DELETE_VPORT => {
+                self.vports.remove(&le32(b, 8));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn must(w: &World, seed: u64, kind: RequestKind, oid: NDIS_OID, mut b: Vec<u8>) {
+    let o = pf_oid(w, kind, oid, &mut b);
+    assert_eq!(
+        o.status,
+        NDIS_STATUS_SUCCESS,
+        "seed {seed}: {}\n{}",
+        sim::host_flow::oid_name(oid),
+        w.log()[w.log().len().saturating_sub(6)..].join("\n")
+    );
+}
+
 fn fuzz(w: &World, seed: u64, rounds: u32) {
     let mut flow = HostFlow::new(w);
     let vms = flow.start(2).expect("the flow starts");
+    let mut host = HostView::default();
+    for vm in &vms {
+        host.filters.insert(vm.filter, vm.vport);
+    }
     let mut rng = Rng::new(seed);
     let cases = payloads();
     for _ in 0..rounds {
@@ -99,7 +151,9 @@ fn fuzz(w: &World, seed: u64, rounds: u32) {
             1 => (n, rng.below(u64::from(n) + 1) as u32),
             _ => (rng.below(u64::from(n) + 1) as u32, n),
         };
-        w.oid(w.pf_sim(), kind, *oid, &mut b, input, output);
+        if w.oid(w.pf_sim(), kind, *oid, &mut b, input, output).status == NDIS_STATUS_SUCCESS {
+            host.accepted(*oid, &b);
+        }
         w.settle();
         assert!(
             w.violations().is_empty(),
@@ -107,17 +161,63 @@ fn fuzz(w: &World, seed: u64, rounds: u32) {
             w.violations()
         );
     }
-    // The PF still serves the flow: every VF is consistent, teardown and a new VM still work.
+    // The PF still serves the flow: every VF is consistent.
     for vm in &vms {
         w.check_consistent_via_oids(vm.vf)
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
+    // The documented teardown of each VM, with every filter the host has on its VPort moved
+    // back first; every step must succeed.
     for vm in vms {
-        // A fuzzed request may have moved or cleared the VM's filter; teardown from there.
-        if flow.remove_vm(vm).is_err() {
-            let _ = w.free_vf(vm.vf);
+        w.detach_vf(vm.vf);
+        let on_vport: Vec<u32> = host
+            .filters
+            .iter()
+            .filter(|(_, v)| **v == vm.vport)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in on_vport {
+            must(
+                w,
+                seed,
+                Set,
+                OID_RECEIVE_FILTER_MOVE_FILTER,
+                move_filter_params(id, vm.vport, NDIS_DEFAULT_VPORT_ID),
+            );
+            host.filters.insert(id, NDIS_DEFAULT_VPORT_ID);
         }
+        flow.release_vf(&vm)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
+    // What the fuzz left: its filters cleared, then its VPorts deleted.
+    for id in std::mem::take(&mut host.filters).into_keys() {
+        must(
+            w,
+            seed,
+            Set,
+            OID_RECEIVE_FILTER_CLEAR_FILTER,
+            clear_filter_params(id),
+        );
+    }
+    for vport in std::mem::take(&mut host.vports) {
+        must(
+            w,
+            seed,
+            Set,
+            OID_NIC_SWITCH_DELETE_VPORT,
+            delete_vport_params(vport),
+        );
+    }
+    // A new VM still gets a working VF, and the switch still goes.
+    let vm = flow
+        .add_vm([0x00, 0x15, 0x5D, 0x0A, 0, 1], Some(42))
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    flow.check_vm(&vm)
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    flow.remove_vm(vm)
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    flow.delete_switch()
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     w.assert_clean();
 }
 

@@ -197,7 +197,7 @@ fn power_state_reaches_the_vfs_pmcsr() {
 #[test]
 fn power_state_without_a_pm_capability_fails() {
     let w = two_vfs();
-    w.pf_sim().ext.pci().write_vf(0, 0x34, &[0]);
+    w.pf_sim().ext.pci().poke_vf(0, 0x34, &[0]);
     let mut b = power_params(0, NdisDeviceStateD3, 0);
     expect_refused(
         &w,
@@ -210,8 +210,8 @@ fn power_state_without_a_pm_capability_fails() {
     );
     assert_eq!(w.pf().vf_power_state(0), None);
     // A capability list that loops is walked a bounded number of times.
-    w.pf_sim().ext.pci().write_vf(0, 0x34, &[0x80]);
-    w.pf_sim().ext.pci().write_vf(0, 0x80, &[0x09, 0x80]);
+    w.pf_sim().ext.pci().poke_vf(0, 0x34, &[0x80]);
+    w.pf_sim().ext.pci().poke_vf(0, 0x80, &[0x09, 0x80]);
     expect_refused(
         &w,
         "VF capability list that loops",
@@ -221,4 +221,30 @@ fn power_state_without_a_pm_capability_fails() {
         NDIS_STATUS_FAILURE,
         None,
     );
+}
+
+/// A VF's VPort decides its queue pairs: CREATE_VPORT's NumQueuePairs reaches the VF through
+/// its policy block (the rest of the policy kept), and the VF applies it.
+#[test]
+fn vport_queue_pairs_reach_the_vf() {
+    let w = World::new(Config::default());
+    w.load_pf().expect("PF initializes");
+    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.allocate_vf(), Ok(0));
+    w.attach_vf(0).expect("VF starts");
+    w.settle();
+    assert_eq!(w.vf(0).unwrap().snapshot().applied.queue_pairs, 1);
+    let mut b = vport_params(1, 0, 3, NdisNicSwitchVPortStateActivated, 0);
+    assert_eq!(
+        pf_oid(&w, Method, OID_NIC_SWITCH_CREATE_VPORT, &mut b).status,
+        NDIS_STATUS_SUCCESS
+    );
+    w.settle();
+    let (b, n) = w.pf().vf_block(0, PolicyBlock::id()).unwrap();
+    let policy = PolicyBlock::decode(&b[..n]).unwrap().0;
+    assert_eq!(policy.queue_pairs, 3);
+    assert_eq!(policy.flags, PolicyBlock::SPOOF_CHECK, "the rest kept");
+    assert_eq!(w.vf(0).unwrap().snapshot().applied.queue_pairs, 3);
+    w.check_consistent_via_oids(0).unwrap();
+    w.assert_clean();
 }

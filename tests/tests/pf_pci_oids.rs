@@ -392,18 +392,23 @@ fn bar_resources_describe_the_vfs_slice_of_vf_bar_0() {
     let o = pf_oid(&w, Method, OID_SRIOV_BAR_RESOURCES, &mut b);
     assert_eq!((o.status, o.bytes_written), (NDIS_STATUS_SUCCESS, 32));
     let d = &b[12..32];
+    // VF BAR 0 of the model's SR-IOV capability is 64-bit prefetchable memory.
     assert_eq!(
         (d[0], d[1], u16::from_le_bytes([d[2], d[3]])),
-        (CmResourceTypeMemory, CmResourceShareDeviceExclusive, 0)
+        (
+            CmResourceTypeMemory,
+            CmResourceShareDeviceExclusive,
+            CM_RESOURCE_MEMORY_READ_WRITE | CM_RESOURCE_MEMORY_PREFETCHABLE
+        )
     );
     let start = u64::from_le_bytes(d[4..12].try_into().unwrap());
     let len = u32::from_le_bytes(d[12..16].try_into().unwrap());
     assert_eq!(
         start,
-        pci::VF_BAR0_BASE + u64::from(pf_miniport::pci_vf_bar0_len()),
+        pci::VF_BAR0_BASE + u64::from(pci::VF_BAR0_LEN),
         "VF 1: one VF BAR size in"
     );
-    assert_eq!(len, pf_miniport::pci_vf_bar0_len());
+    assert_eq!(len, pci::VF_BAR0_LEN);
     w.assert_clean();
 }
 
@@ -536,6 +541,13 @@ fn a_guest_vfs_get_bus_data_is_served_by_the_pf() {
         w.pf_sim().ext.pci().vf_reads.contains(&(1, 0, 12)),
         "through the PF's bus-data call"
     );
+    // The guest gets what the PF reported it wrote, not the buffer it handed over.
+    w.pf()
+        .forgetting_bytes_written(Some(OID_SRIOV_READ_VF_CONFIG_SPACE));
+    // SAFETY: as above.
+    let n = unsafe { sim::exports::NdisMGetBusData(h, 0, 0, out.as_mut_ptr().cast(), 12) };
+    assert_eq!(n, 0, "a PF answer with no data is a read of nothing");
+    w.pf().forgetting_bytes_written(None);
     w.detach_vf(1);
     w.assert_clean();
 }

@@ -302,11 +302,12 @@ pub const NdisDeviceStateD3: u32 = 4;
 pub const PCI_TYPE0_ADDRESSES: usize = 6;
 /// PCI Express extended configuration space per function (PCIe Base Specification).
 pub const PCI_EXTENDED_CONFIG_LENGTH: u32 = 4096;
-/// `CmResourceTypeMemory`, `CmResourceShareDeviceExclusive`, `CM_RESOURCE_MEMORY_READ_WRITE`
-/// (mingw-w64 `ddk/wdm.h`).
+/// `CmResourceTypeMemory`, `CmResourceShareDeviceExclusive`, `CM_RESOURCE_MEMORY_READ_WRITE`,
+/// `CM_RESOURCE_MEMORY_PREFETCHABLE` (mingw-w64 `ddk/wdm.h`).
 pub const CmResourceTypeMemory: u8 = 3;
 pub const CmResourceShareDeviceExclusive: u8 = 1;
 pub const CM_RESOURCE_MEMORY_READ_WRITE: u16 = 0;
+pub const CM_RESOURCE_MEMORY_PREFETCHABLE: u16 = 0x0004;
 
 // ---- Issue 11: the data path -----------------------------------------------------------------
 /// Object types and revisions (mingw-w64 `ntddndis.h` l.131-132 for the types; the WDK

@@ -61,10 +61,14 @@ ndis_fn! {
             let n = b.len() as u32;
             let o = w.call_oid(pf, common::oid::RequestKind::Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b, n, n);
             if o.status != NDIS_STATUS_SUCCESS { return 0; }
+            // Only what the PF says it wrote reaches the guest (BytesWritten counts the
+            // parameters and the data after BufferOffset): a short answer is a short read.
+            let data_end = (o.bytes_written as usize).min(b.len());
+            let got = data_end.saturating_sub(20).min(Length as usize);
             // SAFETY: the VF passes a buffer of Length bytes.
             let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
-            out.copy_from_slice(&b[20..]);
-            return Length;
+            out[..got].copy_from_slice(&b[20..20 + got]);
+            return got as u32;
         }
         // SAFETY: the driver passes a buffer of Length bytes.
         let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
