@@ -252,7 +252,8 @@ fn keyword_reads(w: &World) -> Vec<String> {
 /// first, then `*RssOrVmqPreference`, then only the keywords of the preferred interface.
 #[test]
 fn keywords_are_read_in_the_documented_order_and_only_for_the_preferred_interface() {
-    let cases: [(&[(&str, u32)], &[&str]); 4] = [
+    type Case<'a> = (&'a [(&'a str, u32)], &'a [&'a str]);
+    let cases: [Case; 4] = [
         (
             &[],
             &[
