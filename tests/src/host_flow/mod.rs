@@ -14,6 +14,10 @@
 //! The mutation tests take one OID handler out of the host-linked PF
 //! (`pf_miniport::Adapter::without_handler`): the PF then answers that OID NOT_SUPPORTED
 //! itself, and the flow must stop there, naming it.
+mod checks;
+mod oids;
+pub use oids::{REQUIRED, oid_name};
+
 use crate::hyperv::*;
 use crate::{OidOutcome, World, timeline};
 use common::ffi::*;
@@ -22,53 +26,6 @@ use common::oid::RequestKind::{self, Method, Query, Set};
 const INIT: &str = "Virtual Function Initialization Sequence";
 const TEARDOWN: &str = "Virtual Function Teardown Sequence";
 const VPCI: &str = "VPCI exposure (OID_SRIOV_READ_VF_CONFIG_SPACE / VF_VENDOR_DEVICE_ID / PROBED_BARS / BAR_RESOURCES pages)";
-
-pub fn oid_name(oid: NDIS_OID) -> &'static str {
-    match oid {
-        OID_NIC_SWITCH_CREATE_SWITCH => "OID_NIC_SWITCH_CREATE_SWITCH",
-        OID_NIC_SWITCH_DELETE_SWITCH => "OID_NIC_SWITCH_DELETE_SWITCH",
-        OID_NIC_SWITCH_ALLOCATE_VF => "OID_NIC_SWITCH_ALLOCATE_VF",
-        OID_NIC_SWITCH_FREE_VF => "OID_NIC_SWITCH_FREE_VF",
-        OID_NIC_SWITCH_CREATE_VPORT => "OID_NIC_SWITCH_CREATE_VPORT",
-        OID_NIC_SWITCH_DELETE_VPORT => "OID_NIC_SWITCH_DELETE_VPORT",
-        OID_NIC_SWITCH_VPORT_PARAMETERS => "OID_NIC_SWITCH_VPORT_PARAMETERS",
-        OID_NIC_SWITCH_PARAMETERS => "OID_NIC_SWITCH_PARAMETERS",
-        OID_RECEIVE_FILTER_SET_FILTER => "OID_RECEIVE_FILTER_SET_FILTER",
-        OID_RECEIVE_FILTER_CLEAR_FILTER => "OID_RECEIVE_FILTER_CLEAR_FILTER",
-        OID_RECEIVE_FILTER_MOVE_FILTER => "OID_RECEIVE_FILTER_MOVE_FILTER",
-        OID_SRIOV_READ_VF_CONFIG_SPACE => "OID_SRIOV_READ_VF_CONFIG_SPACE",
-        OID_SRIOV_WRITE_VF_CONFIG_SPACE => "OID_SRIOV_WRITE_VF_CONFIG_SPACE",
-        OID_SRIOV_VF_VENDOR_DEVICE_ID => "OID_SRIOV_VF_VENDOR_DEVICE_ID",
-        OID_SRIOV_PROBED_BARS => "OID_SRIOV_PROBED_BARS",
-        OID_SRIOV_BAR_RESOURCES => "OID_SRIOV_BAR_RESOURCES",
-        OID_SRIOV_SET_VF_POWER_STATE => "OID_SRIOV_SET_VF_POWER_STATE",
-        OID_SRIOV_RESET_VF => "OID_SRIOV_RESET_VF",
-        OID_SRIOV_READ_VF_CONFIG_BLOCK => "OID_SRIOV_READ_VF_CONFIG_BLOCK",
-        OID_SRIOV_WRITE_VF_CONFIG_BLOCK => "OID_SRIOV_WRITE_VF_CONFIG_BLOCK",
-        _ => "OID_?",
-    }
-}
-
-/// The OIDs the documented flow needs from the PF, in the order it first sends them, with
-/// the request type each OID's own page gives.
-pub const REQUIRED: &[(NDIS_OID, RequestKind)] = &[
-    (OID_NIC_SWITCH_CREATE_SWITCH, Method),
-    (OID_RECEIVE_FILTER_SET_FILTER, Method),
-    (OID_NIC_SWITCH_ALLOCATE_VF, Method),
-    (OID_NIC_SWITCH_CREATE_VPORT, Method),
-    (OID_RECEIVE_FILTER_MOVE_FILTER, Set),
-    (OID_SRIOV_SET_VF_POWER_STATE, Set),
-    (OID_SRIOV_READ_VF_CONFIG_SPACE, Method),
-    (OID_SRIOV_VF_VENDOR_DEVICE_ID, Method),
-    (OID_SRIOV_PROBED_BARS, Query),
-    (OID_SRIOV_BAR_RESOURCES, Method),
-    (OID_SRIOV_WRITE_VF_CONFIG_SPACE, Set),
-    (OID_NIC_SWITCH_DELETE_VPORT, Set),
-    (OID_SRIOV_RESET_VF, Set),
-    (OID_NIC_SWITCH_FREE_VF, Set),
-    (OID_RECEIVE_FILTER_CLEAR_FILTER, Set),
-    (OID_NIC_SWITCH_DELETE_SWITCH, Set),
-];
 
 /// One OID the flow sent.
 #[derive(Clone, Debug)]
@@ -147,37 +104,6 @@ impl<'w> HostFlow<'w> {
             ));
         }
         Ok(o)
-    }
-
-    /// What NDIS checks of the PF before it creates a switch ("Determining SR-IOV
-    /// Capabilities", "Determining Receive Filtering Capabilities").
-    pub fn check_pf_capabilities(&self) -> Result<(), String> {
-        let a = self.w.pf_sim();
-        let current_sriov = a.sriov_current.lock().map(|c| c.is_some()).unwrap_or(false);
-        let current_switch = a
-            .ext
-            .cur_switch_caps
-            .lock()
-            .map(|c| c.is_some())
-            .unwrap_or(false);
-        if !current_sriov || !current_switch {
-            return Err("Determining SR-IOV Capabilities: no current SR-IOV / NIC switch capabilities, so no NIC switch".into());
-        }
-        let filters = *a.ext.cur_filter_caps.lock().map_err(|e| e.to_string())?;
-        // NDIS_RECEIVE_FILTER_CAPABILITIES: MSI_X_SUPPORTED "is mandatory for miniport drivers
-        // that support the VMQ or SR-IOV interface", VM_QUEUE_SUPPORTED "must" be set by one
-        // enabled for either.
-        let queue_props =
-            NDIS_RECEIVE_FILTER_MSI_X_SUPPORTED | NDIS_RECEIVE_FILTER_VM_QUEUE_SUPPORTED;
-        match filters {
-            Some(f) if f.SupportedQueueProperties & queue_props != queue_props => Err(format!(
-                "NDIS_RECEIVE_FILTER_CAPABILITIES: SR-IOV needs MSI_X_SUPPORTED and VM_QUEUE_SUPPORTED in SupportedQueueProperties (got {:#x})",
-                f.SupportedQueueProperties
-            )),
-            Some(f) if f.EnabledFilterTypes & NDIS_RECEIVE_FILTER_VMQ_FILTERS_ENABLED != 0 && f.NumQueues == 0 => Ok(()),
-            Some(_) => Err("Determining Receive Filtering Capabilities: SR-IOV mode needs VMQ filters enabled and NumQueues 0".into()),
-            None => Err("Determining Receive Filtering Capabilities: no current receive-filter capabilities, so no SR-IOV mode".into()),
-        }
     }
 
     /// Step 1: NDIS creates the switch from the `NicSwitches\0` registry values the INF wrote
@@ -478,59 +404,6 @@ impl<'w> HostFlow<'w> {
         vm.filter = id;
         vm.mac = mac;
         vm.vlan = vlan;
-        Ok(())
-    }
-
-    /// What the flow's requests must have done to a VM's VF, seen from outside the PF: its
-    /// MAC/VLAN block holds the switch's address and VLAN (read with the backchannel OID),
-    /// the guest's VF reports that address and applied the PF's state, the VF's function is
-    /// in D0 by a write of its PMCSR, and the guest's command-register write landed (read back
-    /// with OID_SRIOV_READ_VF_CONFIG_SPACE).
-    pub fn check_vm(&self, vm: &VmVf) -> Result<(), String> {
-        use common::blocks::{ConfigBlock, MacVlanBlock};
-        let block = self.w.pf_block_via_oid(vm.vf, MacVlanBlock::id())?;
-        let (b, _) = MacVlanBlock::decode(&block).map_err(|e| format!("{e:?}"))?;
-        if (b.mac, b.vlan_id) != (vm.mac, vm.vlan.unwrap_or(0)) {
-            return Err(format!(
-                "VF {}: MAC/VLAN block {:02x?} VLAN {}, the switch gave {:02x?} VLAN {:?}",
-                vm.vf, b.mac, b.vlan_id, vm.mac, vm.vlan
-            ));
-        }
-        let reported = self.w.vf_mac_via_oid(vm.vf)?;
-        if reported != vm.mac {
-            return Err(format!(
-                "VF {} reports {:02x?}, the switch gave {:02x?}",
-                vm.vf, reported, vm.mac
-            ));
-        }
-        self.w.check_consistent_via_oids(vm.vf)?;
-        {
-            let mut pci = self.w.pf_sim().ext.pci();
-            let pmcsr = (crate::pci::VF_PM_CAP_AT + 4) as u32;
-            let written = pci
-                .vf_writes
-                .iter()
-                .any(|&(vf, at, len)| vf == vm.vf && at <= pmcsr && pmcsr < at + len);
-            if !written || pci.vf_power(vm.vf).0 != 0 {
-                return Err(format!(
-                    "VF {}: not put in D0 through its PMCSR (written {written}, state D{})",
-                    vm.vf,
-                    pci.vf_power(vm.vf).0
-                ));
-            }
-        }
-        let mut b = config_space_params(vm.vf, 4, 2);
-        let o = pf_oid(self.w, Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b);
-        let command = u16::from_le_bytes([b[20], b[21]]);
-        if o.status != NDIS_STATUS_SUCCESS || o.bytes_written != 22 || command & 0x6 != 0x6 {
-            return Err(format!(
-                "VF {}: command register {command:#06x} after the guest enabled memory space \
-                 and bus mastering ({}, {} bytes)",
-                vm.vf,
-                timeline::status_text(o.status),
-                o.bytes_written
-            ));
-        }
         Ok(())
     }
 
