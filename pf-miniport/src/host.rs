@@ -46,6 +46,24 @@ impl Adapter {
         self.set_blocks(vf_id, &[staged])
     }
 
+    /// Read-modify-write of one block under one hold of the lock, so that a concurrent change
+    /// of the same block (the host API on another CPU) is not lost; invalidates what changed.
+    pub(crate) fn modify_block<B: ConfigBlock>(
+        &self,
+        vf_id: u16,
+        f: impl FnOnce(B) -> B,
+    ) -> Result<BlockMask, NDIS_STATUS> {
+        let changed = {
+            let mut st = self.inner.lock();
+            let vf = st.ready_vf_mut(vf_id).map_err(|e| e.status)?;
+            let current = vf.decode::<B>().ok_or(NDIS_STATUS_INVALID_DATA)?;
+            let staged = Staged::of(&f(current)).map_err(refused)?;
+            vf.update(&[staged]).map_err(refused)?
+        };
+        self.invalidate(vf_id, changed);
+        Ok(changed)
+    }
+
     /// The switch assigns a VF's MAC and VLAN.
     pub fn set_vf_mac_vlan(
         &self,

@@ -282,25 +282,12 @@ impl Adapter {
         }
     }
 
-    /// Writes a VPort's queue pairs into its VF's policy block (the rest of the policy kept)
-    /// and invalidates it: the VF starts that many queue pairs.
+    /// Writes a VPort's queue pairs into its VF's policy block (the rest of the policy kept,
+    /// in one hold of the lock) and invalidates it: the VF starts that many queue pairs.
     fn set_vf_queue_pairs(&self, vf: u16, queue_pairs: u32) -> Result<(), NDIS_STATUS> {
-        let current = self
-            .inner
-            .lock()
-            .allocated_vf(vf)
-            .map_err(|e| e.status)?
-            .decode::<PolicyBlock>()
-            .ok_or(NDIS_STATUS_INVALID_DATA)?;
         let queue_pairs = u16::try_from(queue_pairs).map_err(|_| NDIS_STATUS_INVALID_PARAMETER)?;
-        self.set_block(
-            vf,
-            &PolicyBlock {
-                queue_pairs,
-                ..current
-            },
-        )
-        .map(|_| ())
+        self.modify_block(vf, |p: PolicyBlock| PolicyBlock { queue_pairs, ..p })
+            .map(|_| ())
     }
 
     fn create_vport_checked(&self, req: &mut OidRequest<'_>) -> Result<u32, OidError> {
