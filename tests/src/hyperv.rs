@@ -50,6 +50,32 @@ impl AdapterExt {
     }
 }
 
+/// What a VF miniport must not report in its hardware-assist attributes: receive-filter
+/// capabilities ("Determining Receive Filtering Capabilities": "Miniport drivers for PCIe
+/// Virtual Functions (VFs) must not report the receive filtering capabilities") and NIC switch
+/// capabilities ("Determining NIC Switch Capabilities", the same words); and its SR-IOV
+/// capabilities must say VF, not PF ("Determining SR-IOV Capabilities").
+pub fn vf_hardware_assist_errors(
+    hw: &NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
+) -> Vec<&'static str> {
+    let mut e = Vec::new();
+    if !hw.HardwareReceiveFilterCapabilities.is_null()
+        || !hw.CurrentReceiveFilterCapabilities.is_null()
+    {
+        e.push("a VF reported receive-filter capabilities");
+    }
+    if !hw.HardwareNicSwitchCapabilities.is_null() || !hw.CurrentNicSwitchCapabilities.is_null() {
+        e.push("a VF reported NIC switch capabilities");
+    }
+    // SAFETY: valid for the NdisMSetMiniportAttributes call, or null.
+    if let Some(c) = unsafe { hw.HardwareSriovCapabilities.as_ref() }
+        && c.SriovCapabilities & NDIS_SRIOV_CAPS_PF_MINIPORT != 0
+    {
+        e.push("a VF reported PF SR-IOV capabilities");
+    }
+    e
+}
+
 /// Registry values of the PF's adapter that Windows writes, not the INF: `*SriovPreferred`
 /// is "a hidden keyword value that must not be specified in the INF file" ("Standardized INF
 /// Keywords for SR-IOV"). The simulated host is one whose virtual switch has SR-IOV enabled,

@@ -116,6 +116,9 @@ ndis_fn! {
                 // SAFETY: as above.
                 let hw = unsafe { &*(Attributes as *const NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES) };
                 if h.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES_REVISION_3 { return NDIS_STATUS_INVALID_PARAMETER; }
+                if matches!(a.role, Role::Vf { .. }) {
+                    for e in crate::hyperv::vf_hardware_assist_errors(hw) { w.violation(format!("{}: {e}", a.name)); }
+                }
                 // SAFETY: valid for the call, if present.
                 if let Some(c) = unsafe { hw.HardwareSriovCapabilities.as_ref() } {
                     *a.sriov_caps.lock().unwrap_or_else(|e| e.into_inner()) = Some(c.SriovCapabilities);
