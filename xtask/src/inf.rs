@@ -49,7 +49,9 @@ impl Date {
         let mut it = s.trim().splitn(3, '-').map(str::parse::<u32>);
         match (it.next(), it.next(), it.next()) {
             (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)))
-                if (1980..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d) =>
+                if (1980..=9999).contains(&y)
+                    && (1..=12).contains(&m)
+                    && (1..=days_in_month(y, m)).contains(&d) =>
             {
                 Ok(Date {
                     year: y as i32,
@@ -59,6 +61,17 @@ impl Date {
             }
             _ => Err(format!("{s}: expected a date as YYYY-MM-DD")),
         }
+    }
+}
+
+/// Days of a month of the proleptic Gregorian calendar (`month` 1..=12).
+fn days_in_month(year: u32, month: u32) -> u32 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
 }
 
@@ -301,6 +314,23 @@ impl Inf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_real_calendar_dates_parse() {
+        for bad in [
+            "2026-02-29",
+            "2026-02-31",
+            "2026-04-31",
+            "1900-02-29",
+            "2026-13-01",
+            "2026-00-10",
+        ] {
+            assert!(Date::parse(bad).is_err(), "{bad} accepted");
+        }
+        for good in ["2024-02-29", "2000-02-29", "2026-12-31", "2026-04-30"] {
+            assert!(Date::parse(good).is_ok(), "{good} refused");
+        }
+    }
 
     #[test]
     fn dates_from_unix_time() {
