@@ -95,8 +95,30 @@ impl Adapter {
         self.set_blocks(vf_id, &[staged])
     }
 
+    /// The host's policy for a VF. Once the VF has a VPort its queue pairs are the VPort's
+    /// (OID_NIC_SWITCH_CREATE_VPORT, within the switch's accounting): a policy naming other
+    /// queue pairs is refused, checked and applied under one hold of the lock.
     pub fn set_vf_policy(&self, vf_id: u16, policy: PolicyBlock) -> Result<BlockMask, NDIS_STATUS> {
-        self.set_block(vf_id, &policy)
+        let staged = Staged::of(&policy).map_err(refused)?;
+        crate::store::transact(
+            &self.inner,
+            |st| {
+                let vport = st.sw.vport_of_vf(vf_id).and_then(|id| st.sw.vport(id));
+                if vport.is_some_and(|v| v.queue_pairs != u32::from(policy.queue_pairs)) {
+                    ndis_log!(
+                        WARN,
+                        LOG,
+                        "VF {} policy refused: queue pairs are its VPort's",
+                        vf_id
+                    );
+                    return Err(NDIS_STATUS_INVALID_PARAMETER);
+                }
+                st.ready_vf_mut(vf_id).map_err(|e| e.status)
+            },
+            &[staged],
+            refused,
+            |changed| self.invalidate(vf_id, changed),
+        )
     }
 
     /// A link or MTU change from the hardware: updates the PF's own link (with an

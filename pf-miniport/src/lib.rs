@@ -41,6 +41,7 @@ pub mod keywords;
 mod params;
 mod pci;
 mod power;
+mod vf_function;
 pub mod vport;
 
 pub use adapter::{Adapter, MAX_VFS};

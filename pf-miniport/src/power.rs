@@ -18,12 +18,13 @@ use common::ndis_log;
 use common::oid::{OidError, OidRequest, RequestKind};
 use core::mem::offset_of;
 
-/// Type-0 header: Status bit 4 "Capabilities List", the Capabilities Pointer at 34h; a
-/// standard capability is (id, next) bytes; pointers below 40h end the list (PCI Local Bus).
-const PCI_STATUS: u32 = 0x06;
-const PCI_STATUS_CAPABILITIES_LIST: u16 = 1 << 4;
-const PCI_CAPABILITIES_POINTER: u32 = 0x34;
-const PCI_CAP_ID_POWER_MANAGEMENT: u8 = 0x01;
+/// The PM capability is 8 bytes: id, next, PMC (+2), PMCSR (+4), bridge and data.
+const PM_CAP_LEN: u32 = 8;
+const PMC: u32 = 2;
+const PMC_D1_SUPPORT: u16 = 1 << 9;
+const PMC_D2_SUPPORT: u16 = 1 << 10;
+/// PME_Support, bits 15:11: one bit per state D0, D1, D2, D3hot, D3cold.
+const PMC_PME_SUPPORT_SHIFT: u16 = 11;
 const PMCSR: u32 = 4;
 const PMCSR_POWER_STATE: u16 = 0b11;
 const PMCSR_PME_EN: u16 = 1 << 8;
@@ -32,33 +33,6 @@ const PMCSR_PME_STATUS: u16 = 1 << 15;
 type Power = NDIS_SRIOV_SET_VF_POWER_STATE_PARAMETERS;
 
 impl Adapter {
-    /// The offset of the VF's PCI Power Management capability (at most 48 entries fit in
-    /// the 192 bytes after the header; a loop ends the walk).
-    fn vf_pm_capability(&self, vf: u16) -> Result<u32, OidError> {
-        let mut status = [0u8; 2];
-        self.vf_bus_read(vf, PCI_STATUS, &mut status)?;
-        if u16::from_le_bytes(status) & PCI_STATUS_CAPABILITIES_LIST != 0 {
-            let mut next = [0u8; 1];
-            self.vf_bus_read(vf, PCI_CAPABILITIES_POINTER, &mut next)?;
-            let mut at = u32::from(next[0] & 0xFC);
-            for _ in 0..48 {
-                if at < 0x40 {
-                    break;
-                }
-                let mut cap = [0u8; 2];
-                self.vf_bus_read(vf, at, &mut cap)?;
-                if cap[0] == PCI_CAP_ID_POWER_MANAGEMENT {
-                    return Ok(at);
-                }
-                at = u32::from(cap[1] & 0xFC);
-            }
-        }
-        Err(OidError::status(
-            NDIS_STATUS_FAILURE,
-            "the VF has no PCI Power Management capability",
-        ))
-    }
-
     /// OID_SRIOV_SET_VF_POWER_STATE (set): D0..=D3, `WakeEnable` a BOOLEAN.
     #[inline(never)]
     pub(crate) fn set_vf_power_state(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {
@@ -83,16 +57,50 @@ impl Adapter {
             if wake > 1 {
                 return Err(OidError::invalid_parameter("WakeEnable is not a BOOLEAN"));
             }
+            // pcivirt's SRIOV_SET_POWER_STATE (the same operation): Wake "must be FALSE if
+            // PowerState is PowerDeviceD0"; the structure's page arms wake "as it goes into
+            // the low-power state".
+            if wake == 1 && pm_state == 0 {
+                return Err(OidError::invalid_parameter("WakeEnable with D0"));
+            }
             self.require_vf(vf)?;
-            let pmcsr_at = self.vf_pm_capability(vf)?.saturating_add(PMCSR);
+            let cap = self.vf_capability(
+                vf,
+                crate::vf_function::PCI_CAP_ID_POWER_MANAGEMENT,
+                PM_CAP_LEN,
+            )?;
+            let mut pmc = [0u8; 2];
+            self.vf_bus_read(vf, cap.saturating_add(PMC), &mut pmc)?;
+            let pmc = u16::from_le_bytes(pmc);
+            // A state the function does not support would be discarded by it (PCI PM 1.2),
+            // and a wake it cannot signal from that state would never come: refused.
+            let supported = match pm_state {
+                1 => pmc & PMC_D1_SUPPORT != 0,
+                2 => pmc & PMC_D2_SUPPORT != 0,
+                _ => true,
+            };
+            if !supported {
+                return Err(OidError::status(
+                    NDIS_STATUS_FAILURE,
+                    "the VF does not support that power state",
+                ));
+            }
+            if wake == 1 && (pmc >> PMC_PME_SUPPORT_SHIFT) & (1 << pm_state) == 0 {
+                return Err(OidError::status(
+                    NDIS_STATUS_FAILURE,
+                    "the VF cannot signal PME from that power state",
+                ));
+            }
+            let pmcsr_at = cap.saturating_add(PMCSR);
             let mut pmcsr = [0u8; 2];
             self.vf_bus_read(vf, pmcsr_at, &mut pmcsr)?;
             let mut v = u16::from_le_bytes(pmcsr) & !(PMCSR_POWER_STATE | PMCSR_PME_EN);
-            // PME_Status is write-one-to-clear: written as 0, it is left as it is.
+            // PME_Status is write-one-to-clear: arming wake clears a stale one (else PME#
+            // would assert at once); otherwise it is written 0 and left as it is.
             v &= !PMCSR_PME_STATUS;
             v |= pm_state;
             if wake == 1 {
-                v |= PMCSR_PME_EN;
+                v |= PMCSR_PME_EN | PMCSR_PME_STATUS;
             }
             self.vf_bus_write(vf, pmcsr_at, &mut v.to_le_bytes())?;
             // OIDs are serialized: the VF is still the one checked above.

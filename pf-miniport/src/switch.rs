@@ -316,6 +316,16 @@ impl Adapter {
         let Ok(len) = VfStatusBlock::default().encode(0, 0, &mut cleared) else {
             return NDIS_STATUS_FAILURE;
         };
+        // The OID's page: a PCIe Function Level Reset of the VF. The VF must be ready first;
+        // the reset itself runs with no lock held (bus-data calls and the 100 ms wait).
+        if let Err(e) = self.inner.lock().ready_vf_mut(vf_id).map(|_| ()) {
+            return req.refuse(LOG, WHAT, e);
+        }
+        if let Err(e) = self.vf_function_level_reset(vf_id) {
+            return req.refuse(LOG, WHAT, e);
+        }
+        // The function is back in D0 with wake disarmed: the PF's record follows.
+        self.forget_vf_power(vf_id);
         let present = {
             let mut st = self.inner.lock();
             let vf = match st.ready_vf_mut(vf_id) {

@@ -26,8 +26,18 @@ pub const VF_BAR0_LEN: u32 = 0x1_0000;
 /// memory BAR, the others unimplemented.
 pub const PROBED_BARS: [u32; 6] = [0xFFFE_000C, 0xFFFF_FFFF, 0, 0, 0, 0];
 pub const TOTAL_VFS: u16 = 256;
-/// A VF's PCI Power Management capability (docs/reference-nic.md section 1).
-pub const VF_PM_CAP_AT: usize = 0x40;
+/// A VF's capability list (docs/reference-nic.md section 1): PCI Express at 40h, MSI-X at
+/// 80h, PCI Power Management at 90h (the last).
+pub const VF_PCIE_CAP_AT: usize = 0x40;
+pub const VF_MSIX_CAP_AT: usize = 0x80;
+pub const VF_PM_CAP_AT: usize = 0x90;
+/// The VF's PMC: version 011b, no D1 or D2, PME from D3hot only (PCI Bus Power Management
+/// Interface 1.2: bits 2:0 version, 9 D1_Support, 10 D2_Support, 15:11 PME_Support D0..D3cold).
+pub const VF_PMC: u16 = 0x0003 | (1 << 14);
+/// PCI Express Device Capabilities bit 28, Function Level Reset Capability; Device Control
+/// bit 15, Initiate Function Level Reset (PCI Express Base Specification).
+const DEVCAP_FLR: u32 = 1 << 28;
+const DEVCTL_INITIATE_FLR: u16 = 1 << 15;
 
 fn put(space: &mut [u8], at: usize, bytes: &[u8]) {
     space[at..at + bytes.len()].copy_from_slice(bytes);
@@ -39,6 +49,8 @@ pub struct PciModel {
     /// (VF, offset, length) of every access, for the tests.
     pub vf_reads: Vec<(u16, u32, u32)>,
     pub vf_writes: Vec<(u16, u32, u32)>,
+    /// Function-level resets, in order (the VF each was initiated on).
+    pub vf_resets: Vec<u16>,
 }
 
 impl Default for PciModel {
@@ -73,6 +85,7 @@ impl Default for PciModel {
             vfs: BTreeMap::new(),
             vf_reads: Vec::new(),
             vf_writes: Vec::new(),
+            vf_resets: Vec::new(),
         }
     }
 }
@@ -107,11 +120,22 @@ impl PciModel {
             let mut c = Box::new([0u8; CONFIG_LEN]);
             put(&mut *c, 0x00, &0xFFFF_FFFFu32.to_le_bytes()); // VF ids read FFFFh
             put(&mut *c, 0x08, &[0x01, 0x00, 0x00, 0x02]);
-            // docs/reference-nic.md section 1: a PCI Power Management capability (PCI Bus
-            // Power Management Interface 1.2: id 01h, PMC version 011b) at 40h, the only one.
             put(&mut *c, 0x06, &(1u16 << 4).to_le_bytes()); // Status: Capabilities List
-            put(&mut *c, 0x34, &[VF_PM_CAP_AT as u8]);
-            put(&mut *c, VF_PM_CAP_AT, &[0x01, 0x00, 0x03, 0x00]);
+            put(&mut *c, 0x34, &[VF_PCIE_CAP_AT as u8]);
+            // PCI Express (id 10h, version 2, endpoint), FLR capable.
+            let p = VF_PCIE_CAP_AT;
+            put(&mut *c, p, &[0x10, VF_MSIX_CAP_AT as u8, 0x02, 0x00]);
+            put(&mut *c, p + 4, &DEVCAP_FLR.to_le_bytes());
+            // MSI-X (id 11h): 8 vectors, table at BAR 0 + 2000h, PBA at BAR 0 + 3000h
+            // (docs/reference-nic.md section 3).
+            let m = VF_MSIX_CAP_AT;
+            put(&mut *c, m, &[0x11, VF_PM_CAP_AT as u8]);
+            put(&mut *c, m + 2, &7u16.to_le_bytes());
+            put(&mut *c, m + 4, &0x2000u32.to_le_bytes());
+            put(&mut *c, m + 8, &0x3000u32.to_le_bytes());
+            // PCI Power Management (id 01h), the last capability.
+            put(&mut *c, VF_PM_CAP_AT, &[0x01, 0x00]);
+            put(&mut *c, VF_PM_CAP_AT + 2, &VF_PMC.to_le_bytes());
             c
         })
     }
@@ -125,9 +149,13 @@ impl PciModel {
         out.len() as u32
     }
 
-    /// Writes land except on read-only registers: the ids, Status, revision and class,
-    /// header type, the Capabilities Pointer and the PM capability's id, next pointer and PMC
-    /// (PCI Local Bus; PCI Bus Power Management Interface 1.2); PMCSR as below.
+    /// Writes land except on read-only registers (PCI Local Bus, PCI Express Base, SR-IOV 1.1,
+    /// PCI Bus Power Management Interface 1.2): the ids, Status, revision and class, header
+    /// type, the VF's BARs (a VF's read 0: its memory comes from the PF's VF BARs), the
+    /// Capabilities Pointer, each capability's id and next pointer, the PCI Express and
+    /// Device Capabilities registers, the MSI-X table size and locations, and PMC. In the
+    /// Command register a VF's I/O Space and Memory Space Enable are hardwired 0 (VF MSE in
+    /// the PF's SR-IOV Control enables VF memory). PMCSR and Device Control as below.
     pub fn write_vf(&mut self, vf: u16, offset: u32, data: &[u8]) -> u32 {
         let Some(r) = range(offset, data.len()) else {
             return 0;
@@ -135,9 +163,13 @@ impl PciModel {
         self.vf_writes.push((vf, offset, data.len() as u32));
         let space = self.vf_space(vf);
         let pmcsr = VF_PM_CAP_AT + 4;
+        let devctl = VF_PCIE_CAP_AT + 8;
         let before = u16::from_le_bytes([space[pmcsr], space[pmcsr + 1]]);
         let read_only = |i: usize| {
-            matches!(i, 0x00..=0x03 | 0x06..=0x0B | 0x0E | 0x34)
+            matches!(i, 0x00..=0x03 | 0x06..=0x0B | 0x0E | 0x10..=0x27 | 0x34)
+                || (VF_PCIE_CAP_AT..VF_PCIE_CAP_AT + 8).contains(&i)
+                || (VF_MSIX_CAP_AT..VF_MSIX_CAP_AT + 2).contains(&i)
+                || (VF_MSIX_CAP_AT + 4..VF_MSIX_CAP_AT + 12).contains(&i)
                 || (VF_PM_CAP_AT..VF_PM_CAP_AT + 4).contains(&i)
         };
         for (i, b) in r.zip(data) {
@@ -145,15 +177,36 @@ impl PciModel {
                 space[i] = *b;
             }
         }
+        space[0x04] &= !0b11;
+        // MSI-X Message Control: only MSI-X Enable (15) and Function Mask (14) are writable.
+        let mc = VF_MSIX_CAP_AT + 2;
+        space[mc] = 7;
+        space[mc + 1] &= 0xC0;
         // PMCSR: PowerState (1:0) and PME_En (8) are read-write, PME_Status (15) is
-        // write-one-to-clear, the rest read-only (PCI Bus Power Management Interface 1.2).
+        // write-one-to-clear, the rest read-only; a state the PMC does not support is
+        // discarded ("no state change occurs").
         let written = u16::from_le_bytes([space[pmcsr], space[pmcsr + 1]]);
-        let mut v = (before & !0x0103) | (written & 0x0103);
+        let state = match written & 3 {
+            1 if VF_PMC & (1 << 9) == 0 => before & 3,
+            2 if VF_PMC & (1 << 10) == 0 => before & 3,
+            s => s,
+        };
+        let mut v = (before & !0x0103) | state | (written & 0x0100);
         if written & 0x8000 != 0 {
             v &= !0x8000;
         }
         put(&mut *space, pmcsr, &v.to_le_bytes());
+        // Device Control: Initiate Function Level Reset starts an FLR (and reads 0).
+        if u16::from_le_bytes([space[devctl], space[devctl + 1]]) & DEVCTL_INITIATE_FLR != 0 {
+            self.vfs.remove(&vf);
+            self.vf_resets.push(vf);
+        }
         data.len() as u32
+    }
+
+    /// The PF's SR-IOV Control VF MSE bit (bit 3): VF memory space decoding enabled.
+    pub fn vf_memory_enabled(&self) -> bool {
+        self.pf[SRIOV_CAP_AT + 0x08] & 0b1000 != 0
     }
 
     /// A VF's configuration space as the host sees it (a fresh one when never touched).
@@ -172,10 +225,5 @@ impl PciModel {
         let space = self.vf_space(vf);
         let v = u16::from_le_bytes([space[VF_PM_CAP_AT + 4], space[VF_PM_CAP_AT + 5]]);
         ((v & 3) as u8, v & 0x100 != 0)
-    }
-
-    /// A function-level reset of the VF (OID_SRIOV_RESET_VF) would restore these defaults.
-    pub fn forget_vf(&mut self, vf: u16) {
-        self.vfs.remove(&vf);
     }
 }

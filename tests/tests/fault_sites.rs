@@ -84,9 +84,22 @@ fn scenario(w: &World) -> Outcome {
             use sim::hyperv::*;
             let mut b = config_space_params(vf, 0, 12);
             pf_oid(w, Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b);
-            let mut b = config_space_params(vf, 0x40, 4);
+            let mut b = config_space_params(vf, 0xA0, 4);
             b[20..24].copy_from_slice(&[1, 2, 3, 4]);
             pf_oid(w, Set, OID_SRIOV_WRITE_VF_CONFIG_SPACE, &mut b);
+            // The capability walk and PMCSR writes of a power change, there and back.
+            pf_oid(
+                w,
+                Set,
+                OID_SRIOV_SET_VF_POWER_STATE,
+                &mut power_params(vf, NdisDeviceStateD3, 1),
+            );
+            pf_oid(
+                w,
+                Set,
+                OID_SRIOV_SET_VF_POWER_STATE,
+                &mut power_params(vf, NdisDeviceStateD0, 0),
+            );
             pf_oid(w, Query, OID_SRIOV_PROBED_BARS, &mut probed_bars_params());
             pf_oid(
                 w,

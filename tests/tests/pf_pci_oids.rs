@@ -31,18 +31,18 @@ fn config_space_reads_and_writes_reach_the_vf_function() {
     assert_eq!((o.status, o.bytes_written), (NDIS_STATUS_SUCCESS, 32));
     assert_eq!(&b[20..24], &[0xFF; 4], "a VF's ids read FFFFh");
     assert_eq!(b[20 + 11], 0x02, "class: network controller");
-    let mut wr = config_space_params(1, 0x80, 4);
+    let mut wr = config_space_params(1, 0xA0, 4);
     wr[20..24].copy_from_slice(&[1, 2, 3, 4]);
     let o = pf_oid(&w, Set, OID_SRIOV_WRITE_VF_CONFIG_SPACE, &mut wr);
     assert_eq!((o.status, o.bytes_read), (NDIS_STATUS_SUCCESS, 24));
-    let mut b = config_space_params(1, 0x80, 4);
+    let mut b = config_space_params(1, 0xA0, 4);
     assert_eq!(
         pf_oid(&w, Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b).status,
         NDIS_STATUS_SUCCESS
     );
     assert_eq!(&b[20..24], &[1, 2, 3, 4]);
     assert_eq!(
-        w.pf_sim().ext.pci().vf_config(0)[0x80..0x84],
+        w.pf_sim().ext.pci().vf_config(0)[0xA0..0xA4],
         [0; 4],
         "VF 0 untouched"
     );

@@ -76,18 +76,60 @@ impl HostFlow<'_> {
                 ));
             }
         }
+        // A VF's Memory Space Enable is hardwired 0 (SR-IOV 1.1): its memory decodes through
+        // VF MSE in the PF's SR-IOV Control; Bus Master Enable is the VF's own.
         let mut b = config_space_params(vm.vf, 4, 2);
         let o = pf_oid(self.w, Method, OID_SRIOV_READ_VF_CONFIG_SPACE, &mut b);
         let command = u16::from_le_bytes([b[20], b[21]]);
-        if o.status != NDIS_STATUS_SUCCESS || o.bytes_written != 22 || command & 0x6 != 0x6 {
+        if o.status != NDIS_STATUS_SUCCESS || o.bytes_written != 22 || command & 0x4 == 0 {
             return Err(format!(
-                "VF {}: command register {command:#06x} after the guest enabled memory space \
-                 and bus mastering ({}, {} bytes)",
+                "VF {}: command register {command:#06x} after the guest enabled bus mastering \
+                 ({}, {} bytes)",
                 vm.vf,
                 timeline::status_text(o.status),
                 o.bytes_written
             ));
         }
+        if !self.w.pf_sim().ext.pci().vf_memory_enabled() {
+            return Err("VF MSE is clear in the PF's SR-IOV Control: no VF memory decodes".into());
+        }
         Ok(())
+    }
+
+    /// Every block read and status write of the guest's VF since `since` (a timeline index)
+    /// reached the PF and succeeded; otherwise an error naming the backchannel OID.
+    pub(super) fn check_backchannel(&self, vf: u16, since: usize) -> Result<(), String> {
+        for (_, e) in self.w.timeline().into_iter().skip(since) {
+            let (oid, status) = match e {
+                timeline::Event::Read { vf: v, status, .. } if v == vf => {
+                    (OID_SRIOV_READ_VF_CONFIG_BLOCK, status)
+                }
+                timeline::Event::Write { vf: v, status, .. } if v == vf => {
+                    (OID_SRIOV_WRITE_VF_CONFIG_BLOCK, status)
+                }
+                _ => continue,
+            };
+            if status != NDIS_STATUS_SUCCESS {
+                return Err(format!(
+                    "Backchannel Communication from a VF Miniport Driver: the guest VF {vf}'s \
+                     {} -> {}",
+                    super::oid_name(oid),
+                    timeline::status_text(status)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Teardown step 3's effect: the VF's function saw a function-level reset.
+    pub(super) fn check_reset(&self, vf: u16, resets_before: usize) -> Result<(), String> {
+        let pci = self.w.pf_sim().ext.pci();
+        if pci.vf_resets.iter().skip(resets_before).any(|&v| v == vf) {
+            Ok(())
+        } else {
+            Err(format!(
+                "Virtual Function Teardown Sequence: step 3 reached no function-level reset of VF {vf}"
+            ))
+        }
     }
 }

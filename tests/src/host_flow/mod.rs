@@ -16,7 +16,7 @@
 //! itself, and the flow must stop there, naming it.
 mod checks;
 mod oids;
-pub use oids::{REQUIRED, oid_name};
+pub use oids::{GUEST_REQUIRED, REQUIRED, oid_name};
 
 use crate::hyperv::*;
 use crate::{OidOutcome, World, timeline};
@@ -243,6 +243,7 @@ impl<'w> HostFlow<'w> {
             &mut b,
         )?;
         // The PnP subsystem of the guest loads the VF miniport.
+        let since = self.w.timeline().len();
         self.w.attach_vf(vf).map_err(|s| {
             format!(
                 "{INIT}: the guest's VF miniport failed to start: {}",
@@ -250,6 +251,7 @@ impl<'w> HostFlow<'w> {
             )
         })?;
         self.w.settle();
+        self.check_backchannel(vf, since)?;
         Ok(VmVf {
             vf,
             vport,
@@ -295,6 +297,7 @@ impl<'w> HostFlow<'w> {
         b[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
         b[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
         b[4..6].copy_from_slice(&vm.vf.to_le_bytes());
+        let resets_before = self.w.pf_sim().ext.pci().vf_resets.len();
         self.issue(
             TEARDOWN,
             "step 3: function-level reset",
@@ -302,6 +305,7 @@ impl<'w> HostFlow<'w> {
             OID_SRIOV_RESET_VF,
             &mut b,
         )?;
+        self.check_reset(vm.vf, resets_before)?;
         let mut b = vec![0u8; 12];
         b[0] = NDIS_OBJECT_TYPE_DEFAULT;
         b[1] = NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1;

@@ -28,6 +28,13 @@ pub fn oid_name(oid: NDIS_OID) -> &'static str {
     }
 }
 
+/// The backchannel OIDs the guest's VF sends the PF through the virtualization stack while
+/// it starts (its blocks read, its status written), with their request types.
+pub const GUEST_REQUIRED: &[(NDIS_OID, RequestKind)] = &[
+    (OID_SRIOV_READ_VF_CONFIG_BLOCK, Method),
+    (OID_SRIOV_WRITE_VF_CONFIG_BLOCK, Set),
+];
+
 /// The OIDs the documented flow needs from the PF, in the order it first sends them, with
 /// the request type each OID's own page gives.
 pub const REQUIRED: &[(NDIS_OID, RequestKind)] = &[
