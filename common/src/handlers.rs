@@ -229,7 +229,8 @@ pub fn finish_pause<A: Miniport>(a: &A) {
 /// indicated as [`RecvQueue::indicate`] says. `<= DISPATCH_LEVEL` (DISPATCH_LEVEL from a DPC).
 pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
     let rx = a.receives();
-    if rx.indicate(a.miniport_handle(), frames, &rx.ring) {
+    // SAFETY: the adapter's own handle, which its queue was allocated with.
+    if unsafe { rx.indicate(a.miniport_handle(), frames, &rx.ring) } {
         finish_pause(a);
     }
 }

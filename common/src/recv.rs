@@ -543,7 +543,15 @@ impl RecvQueue {
     /// NBLs are reposted as soon as the call returns); while paused they are dropped, counted
     /// and reposted. Returns `true` when this completed a pending pause (the caller then
     /// calls NdisMPauseComplete). `<= DISPATCH_LEVEL`.
-    pub fn indicate(&self, handle: NDIS_HANDLE, frames: &[RxFrame], hw: &dyn RxPoster) -> bool {
+    ///
+    /// # Safety
+    /// `handle` is the miniport adapter handle this queue was allocated with.
+    pub unsafe fn indicate(
+        &self,
+        handle: NDIS_HANDLE,
+        frames: &[RxFrame],
+        hw: &dyn RxPoster,
+    ) -> bool {
         let mut repost = Slots::new();
         let mut chain = Slots::new();
         let mut head: *mut NET_BUFFER_LIST = core::ptr::null_mut();

@@ -77,7 +77,7 @@ impl Machine {
                 a.name, params.ProtocolId
             ));
         }
-        if params.ContextSize % 16 != 0 {
+        if !params.ContextSize.is_multiple_of(16) {
             self.violation(format!(
                 "{}: ContextSize {} not a multiple of 16",
                 a.name, params.ContextSize
@@ -123,7 +123,7 @@ impl Machine {
             );
             return std::ptr::null_mut();
         }
-        if context_size % 16 != 0 {
+        if !context_size.is_multiple_of(16) {
             self.violation(format!(
                 "NdisAllocateNetBufferAndNetBufferList: ContextSize {context_size}"
             ));
@@ -226,10 +226,11 @@ impl Machine {
             self.violation(format!("NdisFreeMdl({mdl:p}) while a live NET_BUFFER still points at it (free the NBL first)"));
             return;
         }
-        o.mdls.remove(&(mdl as usize));
+        let key = mdl as usize;
+        o.mdls.remove(&key);
         drop(o);
-        // SAFETY: made by `mdl_new`, freed once.
-        drop(unsafe { Box::from_raw(mdl) });
+        // SAFETY: made by `mdl_new` (the live entry just removed), freed once.
+        drop(unsafe { Box::from_raw(key as *mut MDL) });
     }
 
     /// The adapter whose pool `nbl` came from, if it is a live NBL of a live adapter.
