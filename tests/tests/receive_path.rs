@@ -338,6 +338,10 @@ fn each_receive_allocation_failing_at_initialize_leaks_nothing() {
                 Some(NDIS_STATUS_RESOURCES),
                 "pf {pf}: {call} #{nth}"
             );
+            assert!(
+                w.log().iter().any(|l| l.contains("no receive resources")),
+                "pf {pf}: {call} #{nth} failed the receive step"
+            );
             w.machine().set_call_hook(None);
             w.halt_pf();
             assert_eq!(
@@ -349,4 +353,25 @@ fn each_receive_allocation_failing_at_initialize_leaks_nothing() {
             w.assert_clean();
         }
     }
+}
+
+/// The cross-built images allocate the same receive resources at MiniportInitializeEx (their
+/// own pool, one NBL and MDL per buffer) and free every one at MiniportHaltEx. (They have no
+/// caller of the DPC seam yet, so indications are exercised on the host-linked drivers only.)
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_images_allocate_and_free_their_receive_resources() {
+    let w = World::boot_images(Config::default(), 1).unwrap_or_else(|e| panic!("{e}"));
+    let slots = usize::from(RX_SLOTS);
+    let (pf, vf) = (w.pf_sim().handle(), w.vf_sim(0).expect("VF 0").handle());
+    for h in [pf, vf] {
+        let o = w.machine().pool_objects_of(h);
+        assert_eq!((o.pools, o.nbls, o.mdls), (1, slots, slots));
+    }
+    // Nothing is outstanding: the images' pauses complete at once.
+    assert_eq!(w.machine().pause(w.pf_sim()), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.machine().restart(w.pf_sim()), NDIS_STATUS_SUCCESS);
+    w.halt_pf();
+    assert_eq!(w.machine().pool_objects(), Default::default());
+    w.assert_clean();
 }
