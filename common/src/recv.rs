@@ -34,9 +34,10 @@
 //!   points at it ("NdisFreeNetBufferList function"; the order of MDL and NBL the pages leave
 //!   open: the NBL first, so nothing is left pointing at a freed MDL).
 //!
-//! Where buffers come from is a parameter ([`RxRegion`]): today nonpaged pool
-//! ([`RxRegion::allocate_pool`]); shared memory for DMA (NdisMAllocateSharedMemory) plugs in
-//! the same way. Where buffers go back to is the [`RxPoster`] trait: the hardware's RX ring
+//! Where buffers come from is a parameter (the [`RxBuffers`] trait: a CPU address, a bus
+//! address and a length per slot): today one nonpaged pool allocation cut into slots
+//! ([`RxRegion::allocate_pool`]); shared memory for DMA (NdisMAllocateSharedMemory, one region
+//! or one block per buffer) plugs in the same way. Where buffers go back to is the [`RxPoster`] trait: the hardware's RX ring
 //! once the interrupt path lands, until then [`SoftRxRing`], a FIFO of posted slots that a
 //! test (or a device model) fills through [`crate::handlers::deliver_frames`].
 use crate::ffi::imports::{
@@ -143,6 +144,26 @@ impl RxRegion {
     }
 }
 
+/// Where receive buffers come from: one buffer (CPU address, bus address, length) per slot.
+/// [`RxRegion`] is one contiguous allocation cut into equal slots; a source of separately
+/// allocated buffers (e.g. one NdisMAllocateSharedMemory block each) implements it as well.
+pub trait RxBuffers {
+    /// Buffers the source holds (the queue takes at most [`MAX_RX_SLOTS`]).
+    fn count(&self) -> u16;
+    /// Buffer `slot`, nonpaged, owned by the driver until halt.
+    fn buffer(&self, slot: u16) -> Option<RxBuffer>;
+}
+
+impl RxBuffers for RxRegion {
+    fn count(&self) -> u16 {
+        self.slots
+    }
+
+    fn buffer(&self, slot: u16) -> Option<RxBuffer> {
+        RxRegion::buffer(self, slot)
+    }
+}
+
 /// Where a buffer goes when it is the driver's again: the hardware's RX ring
 /// (`RxQueue::post` behind the driver's ring lock) once wired in, [`SoftRxRing`] until then.
 /// May be called at DISPATCH_LEVEL, from MiniportReturnNetBufferLists or the receive DPC.
@@ -204,8 +225,15 @@ enum Owner {
 struct Slot {
     nbl: *mut NET_BUFFER_LIST,
     mdl: *mut MDL,
+    buf: RxBuffer,
     owner: Owner,
 }
+
+const NO_BUFFER: RxBuffer = RxBuffer {
+    va: core::ptr::null_mut(),
+    bus: 0,
+    len: 0,
+};
 
 struct Inner {
     /// Indications allowed (Running).
@@ -213,7 +241,8 @@ struct Inner {
     /// MiniportPause returned PENDING: whoever brings `outstanding` to zero completes it.
     pause_pending: bool,
     pool: NDIS_HANDLE,
-    region: RxRegion,
+    /// The buffers [`RecvQueue::setup_pool_buffers`] allocated (freed at teardown).
+    owned: RxRegion,
     count: u16,
     low_water: u16,
     slots: [Slot; MAX_RX_SLOTS],
@@ -283,12 +312,13 @@ impl RecvQueue {
                 open: false,
                 pause_pending: false,
                 pool: core::ptr::null_mut(),
-                region: RxRegion::NONE,
+                owned: RxRegion::NONE,
                 count: 0,
                 low_water: 0,
                 slots: [Slot {
                     nbl: core::ptr::null_mut(),
                     mdl: core::ptr::null_mut(),
+                    buf: NO_BUFFER,
                     owner: Owner::Driver,
                 }; MAX_RX_SLOTS],
                 outstanding: 0,
@@ -309,16 +339,16 @@ impl RecvQueue {
     }
 
     /// MiniportInitializeEx: the pool, then an MDL and an NBL (with its NET_BUFFER) for each
-    /// buffer of `region` (at most [`MAX_RX_SLOTS`]). On failure everything made so far is
+    /// buffer of `buffers` (at most [`MAX_RX_SLOTS`]). On failure everything made so far is
     /// freed and the error is NDIS_STATUS_RESOURCES. PASSIVE_LEVEL.
     ///
     /// # Safety
-    /// `handle` is the miniport adapter handle of the initialization in progress; `region`
-    /// stays allocated until [`free`](Self::free) has run.
+    /// `handle` is the miniport adapter handle of the initialization in progress; the buffers
+    /// stay allocated until [`free`](Self::free) has run.
     pub unsafe fn allocate(
         &self,
         handle: NDIS_HANDLE,
-        region: RxRegion,
+        buffers: &dyn RxBuffers,
         low_water: u16,
         tag: u32,
     ) -> Result<(), NDIS_STATUS> {
@@ -339,17 +369,16 @@ impl RecvQueue {
         if pool.is_null() {
             return Err(NDIS_STATUS_RESOURCES);
         }
-        let count = region.slots.min(MAX_RX_SLOTS as u16);
+        let count = buffers.count().min(MAX_RX_SLOTS as u16);
         {
             let mut st = self.inner.lock();
             st.pool = pool;
-            st.region = region;
             st.low_water = low_water;
             st.count = 0;
         }
         for i in 0..count {
             // SAFETY: forwarded caller contract.
-            if unsafe { self.allocate_slot(handle, pool, &region, i) }.is_none() {
+            if unsafe { self.allocate_slot(handle, pool, buffers.buffer(i)) }.is_none() {
                 // SAFETY: nothing was indicated yet; frees what was made.
                 unsafe { self.free() };
                 return Err(NDIS_STATUS_RESOURCES);
@@ -364,10 +393,9 @@ impl RecvQueue {
         &self,
         handle: NDIS_HANDLE,
         pool: NDIS_HANDLE,
-        region: &RxRegion,
-        i: u16,
+        buf: Option<RxBuffer>,
     ) -> Option<()> {
-        let buf = region.buffer(i)?;
+        let buf = buf.filter(|b| !b.va.is_null() && b.len > 0)?;
         // SAFETY: nonpaged buffer of `len` bytes the driver owns until halt.
         let mdl = unsafe { NdisAllocateMdl(handle, buf.va.cast(), buf.len) };
         if mdl.is_null() {
@@ -381,15 +409,24 @@ impl RecvQueue {
             unsafe { NdisFreeMdl(mdl) };
             return None;
         };
-        // The slot number rides in MiniportReserved, the area the NBL keeps for the miniport.
-        n.MiniportReserved.0[0] = usize::from(i) as *mut c_void;
-        n.SourceHandle = handle;
         let mut st = self.inner.lock();
         let count = st.count;
-        let slot = st.slots.get_mut(usize::from(count))?;
+        // The slot number rides in MiniportReserved, the area the NBL keeps for the miniport.
+        n.MiniportReserved.0[0] = usize::from(count) as *mut c_void;
+        n.SourceHandle = handle;
+        let Some(slot) = st.slots.get_mut(usize::from(count)) else {
+            drop(st);
+            // SAFETY: the NBL and MDL just made, referenced by nothing else.
+            unsafe {
+                NdisFreeNetBufferList(nbl);
+                NdisFreeMdl(mdl);
+            }
+            return None;
+        };
         *slot = Slot {
             nbl,
             mdl,
+            buf,
             owner: Owner::Driver,
         };
         st.count = count.wrapping_add(1);
@@ -397,18 +434,17 @@ impl RecvQueue {
     }
 
     /// MiniportHaltEx (or a failed initialize): every NBL (NdisFreeNetBufferList), then every
-    /// MDL (NdisFreeMdl), then the pool (NdisFreeNetBufferListPool). Returns the region, for
-    /// the caller to free once no MDL describes it. A slot NDIS still holds (never, after a
-    /// completed pause) is left alone rather than freed under NDIS.
+    /// MDL (NdisFreeMdl), then the pool (NdisFreeNetBufferListPool); the buffers are the
+    /// caller's to free after. A slot NDIS still holds (never, after a completed pause) is
+    /// left alone rather than freed under NDIS.
     ///
     /// # Safety
     /// Nothing else runs on this queue (halt, or initialize's failure path).
-    pub unsafe fn free(&self) -> RxRegion {
-        let (pool, region, slots, count) = {
+    pub unsafe fn free(&self) {
+        let (pool, slots, count) = {
             let mut st = self.inner.lock();
-            let out = (st.pool, st.region, st.slots, st.count);
+            let out = (st.pool, st.slots, st.count);
             st.pool = core::ptr::null_mut();
-            st.region = RxRegion::NONE;
             st.count = 0;
             st.open = false;
             st.posted = 0;
@@ -435,7 +471,6 @@ impl RecvQueue {
             unsafe { NdisFreeNetBufferListPool(pool) };
         }
         self.ring.clear();
-        region
     }
 
     /// MiniportInitializeEx's receive step with today's buffer source, nonpaged pool
@@ -458,23 +493,26 @@ impl RecvQueue {
             return Err(NDIS_STATUS_RESOURCES);
         };
         // SAFETY: as above; the region outlives the queue's use of it (teardown frees it last).
-        if let Err(status) = unsafe { self.allocate(handle, region, RX_LOW_WATER, tag) } {
+        if let Err(status) = unsafe { self.allocate(handle, &region, RX_LOW_WATER, tag) } {
             // SAFETY: `allocate` freed every MDL over the region.
             unsafe { region.free_pool(handle, tag) };
             return Err(status);
         }
+        self.inner.lock().owned = region;
         self.post_all(&self.ring);
         Ok(())
     }
 
-    /// MiniportHaltEx's receive step: NBLs, MDLs, pool ([`free`](Self::free)), then buffers.
+    /// MiniportHaltEx's receive step: NBLs, MDLs, pool ([`free`](Self::free)), then the
+    /// buffers [`setup_pool_buffers`](Self::setup_pool_buffers) allocated.
     ///
     /// # Safety
     /// As [`free`](Self::free); `tag` the one given to
     /// [`setup_pool_buffers`](Self::setup_pool_buffers).
     pub unsafe fn teardown_pool_buffers(&self, handle: NDIS_HANDLE, tag: u32) {
         // SAFETY: forwarded caller contract.
-        let region = unsafe { self.free() };
+        unsafe { self.free() };
+        let region = core::mem::replace(&mut self.inner.lock().owned, RxRegion::NONE);
         // SAFETY: no MDL describes the region any more.
         unsafe { region.free_pool(handle, tag) };
     }
@@ -499,9 +537,8 @@ impl RecvQueue {
     }
 
     fn post(&self, slots: &Slots, hw: &dyn RxPoster) {
-        let region = self.inner.lock().region;
         for slot in slots.iter() {
-            if let Some(buf) = region.buffer(slot) {
+            if let Some(buf) = self.buffer(slot) {
                 hw.post(slot, buf);
             }
         }
@@ -561,7 +598,6 @@ impl RecvQueue {
             let mut guard = self.inner.lock();
             let st = &mut *guard;
             let open = st.open;
-            let slot_bytes = st.region.slot_bytes;
             let count = st.count;
             for f in frames {
                 let taken = match st.slots.get_mut(usize::from(f.slot)) {
@@ -573,7 +609,7 @@ impl RecvQueue {
                     }
                 };
                 let nbl = taken.nbl;
-                if !open || !f.valid || f.len == 0 || f.len > slot_bytes {
+                if !open || !f.valid || f.len == 0 || f.len > taken.buf.len {
                     taken.owner = Owner::Hardware;
                     repost.push(f.slot);
                     let c = &mut st.counters;
@@ -745,7 +781,11 @@ impl RecvQueue {
     }
 
     pub fn buffer(&self, slot: u16) -> Option<RxBuffer> {
-        self.inner.lock().region.buffer(slot)
+        let st = self.inner.lock();
+        st.slots
+            .get(usize::from(slot))
+            .filter(|_| slot < st.count)
+            .map(|s| s.buf)
     }
 }
 

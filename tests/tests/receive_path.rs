@@ -375,3 +375,48 @@ fn the_images_allocate_and_free_their_receive_resources() {
     assert_eq!(w.machine().pool_objects(), Default::default());
     w.assert_clean();
 }
+
+/// Buffers allocated one by one (as one NdisMAllocateSharedMemory block each would be).
+struct Scattered(Vec<Vec<u8>>);
+
+impl common::recv::RxBuffers for Scattered {
+    fn count(&self) -> u16 {
+        self.0.len() as u16
+    }
+
+    fn buffer(&self, slot: u16) -> Option<common::recv::RxBuffer> {
+        let b = self.0.get(usize::from(slot))?;
+        Some(common::recv::RxBuffer {
+            va: b.as_ptr().cast_mut(),
+            bus: 0x1000_0000 + u64::from(slot) * 0x1_0000,
+            len: b.len() as u32,
+        })
+    }
+}
+
+/// The buffer source is a parameter: any set of buffers with an address and a length per slot
+/// gets one MDL and NBL each, posted with its own addresses, and all of it is freed again.
+#[test]
+fn any_buffer_source_gets_an_nbl_and_mdl_per_buffer() {
+    let w = world();
+    let a = w.pf_sim();
+    let src = Scattered(vec![vec![0u8; 1600], vec![0u8; 2048], vec![0u8; 9000]]);
+    let q = RecvQueue::new();
+    // SAFETY: the PF's adapter handle (the test plays a third miniport on it); the buffers
+    // outlive the queue's use of them.
+    unsafe { q.allocate(a.handle(), &src, 1, common::mem::pool_tag(b"Test")) }.unwrap();
+    assert_eq!(q.slots(), 3);
+    for i in 0..3u16 {
+        use common::recv::RxBuffers;
+        assert_eq!(q.buffer(i), src.buffer(i));
+    }
+    q.post_all(&q.ring);
+    assert_eq!((q.posted(), q.ring.len()), (3, 3));
+    let before = w.machine().pool_objects_of(a.handle());
+    // SAFETY: nothing was indicated.
+    unsafe { q.free() };
+    let after = w.machine().pool_objects_of(a.handle());
+    assert_eq!((before.nbls - after.nbls, before.mdls - after.mdls), (3, 3));
+    assert_eq!(before.pools - after.pools, 1);
+    w.assert_clean();
+}
