@@ -228,9 +228,7 @@ impl Machine {
         // every received NBL is back: now (SUCCESS), or at NdisMPauseComplete (PENDING).
         let state = std::mem::take(&mut *lock(&adapter.recv.pause));
         match (s, state) {
-            (NDIS_STATUS_SUCCESS, PauseState::InCall) => {
-                self.check_nothing_held(adapter, "MiniportPause completed");
-            }
+            (NDIS_STATUS_SUCCESS, PauseState::InCall) => self.check_pause_completed(adapter),
             (NDIS_STATUS_PENDING, PauseState::InCall) => {
                 *lock(&adapter.recv.pause) = PauseState::Pending;
             }
@@ -240,13 +238,6 @@ impl Machine {
                 adapter.name,
                 crate::timeline::status_text(status)
             )),
-        }
-        let out = lock(&adapter.sends_out).len();
-        if out > 0 {
-            self.violation(format!(
-                "{}: MiniportPause returned with {out} sends outstanding",
-                adapter.name
-            ));
         }
         adapter.running.store(false, Ordering::Release);
         self.record(Event::Lifecycle {

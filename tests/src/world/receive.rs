@@ -341,15 +341,23 @@ impl Machine {
         };
         drop(p);
         a.recv.pause_completions.fetch_add(1, Ordering::Relaxed);
-        self.check_nothing_held(a, "NdisMPauseComplete");
+        self.check_pause_completed(a);
     }
 
-    /// A pause completes only when NDIS holds none of the adapter's NBLs.
-    pub(super) fn check_nothing_held(&self, a: &SimAdapter, when: &str) {
+    /// A pause completes (MiniportPause returning NDIS_STATUS_SUCCESS, or NdisMPauseComplete)
+    /// only when no send is outstanding and NDIS holds none of the adapter's NBLs.
+    pub(super) fn check_pause_completed(&self, a: &SimAdapter) {
+        let out = lock(&a.sends_out).len();
+        if out > 0 {
+            self.violation(format!(
+                "{}: MiniportPause completed with {out} sends outstanding",
+                a.name
+            ));
+        }
         let held = a.recv.held();
         if held > 0 {
             self.violation(format!(
-                "{}: {when} with {held} received NBLs not yet returned",
+                "{}: MiniportPause completed with {held} received NBLs not yet returned",
                 a.name
             ));
         }
