@@ -16,7 +16,12 @@
 //!   With it the NBLs are the driver's again when the call returns: the data is recorded before.
 //! - "Pausing an Adapter" and MINIPORT_PAUSE: no indication while pausing or paused (nor before
 //!   the first restart); the pause completes (synchronously, or by NdisMPauseComplete after
-//!   NDIS_STATUS_PENDING) only once NDIS holds none of the adapter's NBLs.
+//!   NDIS_STATUS_PENDING) only once NDIS holds none of the adapter's NBLs. The pages also say
+//!   the driver "waits for all calls to NdisMIndicateReceiveNetBufferLists to return", which
+//!   admits an indication already under way on another CPU when MiniportPause begins; the
+//!   simulator cannot tell when a driver's indication began, so it takes the harsher reading and
+//!   reports any indication that reaches NDIS after MiniportPause was called (single-threaded
+//!   runs never race there; the threaded runs do not receive yet).
 //! - MINIPORT_RETURN_NET_BUFFER_LISTS: NDIS returns at `<= DISPATCH_LEVEL`, here at DISPATCH_LEVEL
 //!   with NDIS_RETURN_FLAGS_DISPATCH_LEVEL, several NBLs (of several indications) chained, in
 //!   whatever order the overlying drivers finish: the tests pick it.
