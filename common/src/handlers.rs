@@ -1,12 +1,21 @@
 //! The MiniportXxx handlers, written once for both drivers: the no-ops (neither driver pends
-//! an OID or indicates receives yet) and, generic over the [`Miniport`] trait each driver's
-//! adapter implements, the ones that recover the adapter from its context and delegate; the
-//! send side for both is [`crate::send::SendQueue`].
+//! an OID) and, generic over the [`Miniport`] trait each driver's adapter implements, the ones
+//! that recover the adapter from its context and delegate; the send side for both is
+//! [`crate::send::SendQueue`], the receive side [`crate::recv::RecvQueue`].
+//!
+//! One pause rule covers both sides ("Pausing an Adapter"): MiniportPause completes once no
+//! send is outstanding and every receive indication has returned with its NBLs. The send side
+//! completes what it holds inside MiniportPause (sends fail with NDIS_STATUS_PAUSED from then
+//! on, so none can become outstanding again); the receive side may have NBLs with NDIS, and
+//! then MiniportPause returns NDIS_STATUS_PENDING and whoever takes the last one back (in
+//! MiniportReturnNetBufferLists, or the receive DPC after a RESOURCES indication) moves the
+//! adapter to Paused and calls NdisMPauseComplete ([`finish_pause`]).
 // Their safety contract is NDIS's calling contract for each MiniportXxx handler.
 #![allow(clippy::missing_safety_doc)]
 use crate::ffi::*;
 use crate::ndis_fn;
 use crate::oid::OidRequest;
+use crate::recv::{PauseOutcome, RecvQueue, RxFrame};
 use crate::send::SendQueue;
 use core::ffi::c_void;
 
@@ -23,10 +32,6 @@ ndis_fn! {
 
     pub unsafe fn cancel_oid_request(_ctx: NDIS_HANDLE, _request_id: *mut c_void) {
         // Every OID completes synchronously: nothing is ever pending to cancel.
-    }
-
-    pub unsafe fn return_net_buffer_lists(_ctx: NDIS_HANDLE, _nbl: *mut NET_BUFFER_LIST, _flags: u32) {
-        // No receives are indicated, so nothing comes back.
     }
 
     pub unsafe fn shutdown_ex(_ctx: NDIS_HANDLE, _action: NDIS_SHUTDOWN_ACTION) {
@@ -51,7 +56,11 @@ pub trait Miniport: Sized + Sync + 'static {
     /// The miniport adapter handle NDIS gave [`initialize`](Self::initialize).
     fn miniport_handle(&self) -> NDIS_HANDLE;
     fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS;
+    /// MiniportPause begins (Running to Pausing). PASSIVE_LEVEL.
     fn pause(&self) -> NDIS_STATUS;
+    /// The pause is complete (Pausing to Paused): at once inside MiniportPause, or later from
+    /// MiniportReturnNetBufferLists at up to DISPATCH_LEVEL (so no PASSIVE-only work here).
+    fn pause_done(&self);
     fn restart(&self) -> NDIS_STATUS;
     /// MiniportResetEx; may run at DISPATCH_LEVEL.
     fn reset(&self) -> NDIS_STATUS;
@@ -59,6 +68,8 @@ pub trait Miniport: Sized + Sync + 'static {
     /// The adapter's send side (MiniportSendNetBufferLists, MiniportCancelSend, and what
     /// pause, restart and surprise removal do to sends).
     fn sends(&self) -> &SendQueue;
+    /// The adapter's receive side (its NBL pool, indications, MiniportReturnNetBufferLists).
+    fn receives(&self) -> &RecvQueue;
     /// Packets a send completed without sending (OID_GEN_STATISTICS' ifOutDiscards). May run
     /// at DISPATCH_LEVEL.
     fn sends_discarded(&self, packets: u64);
@@ -120,12 +131,21 @@ ndis_fn! {
         unsafe { A::halt(ctx.cast()) }
     }
 
-    /// MiniportPause: sends fail with NDIS_STATUS_PAUSED from here on, and none is outstanding
-    /// when it returns ("Pausing a Miniport Adapter").
+    /// MiniportPause: sends fail with NDIS_STATUS_PAUSED from here on and none is outstanding
+    /// when it returns; no receive is indicated from here on, and the pause completes now if
+    /// NDIS holds none of the adapter's NBLs, else (NDIS_STATUS_PENDING) when the last comes
+    /// back ("Pausing an Adapter"; the rule in this module's page).
     pub unsafe fn pause<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
         let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
         a.sends().pause(a.miniport_handle());
-        a.pause()
+        let status = a.pause();
+        match a.receives().pause() {
+            PauseOutcome::Done => {
+                a.pause_done();
+                status
+            }
+            PauseOutcome::Pending => NDIS_STATUS_PENDING,
+        }
     }
 
     pub unsafe fn restart<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
@@ -133,8 +153,21 @@ ndis_fn! {
         let status = a.restart();
         if status == NDIS_STATUS_SUCCESS {
             a.sends().restart();
+            a.receives().restart();
         }
         status
+    }
+
+    /// MiniportReturnNetBufferLists: the NBLs (possibly of several indications) are the
+    /// driver's again; their buffers are posted again, and the last one back completes a
+    /// pending pause. `<= DISPATCH_LEVEL`.
+    pub unsafe fn return_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _flags: u32) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        let rx = a.receives();
+        // SAFETY: the chain NDIS returns to this adapter.
+        if unsafe { rx.returned(nbl, &rx.ring) } {
+            finish_pause(a);
+        }
     }
 
     pub unsafe fn oid_request<A: Miniport>(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
@@ -182,6 +215,71 @@ ndis_fn! {
     }
 }
 
+/// A pending pause is complete: the adapter is Paused, then NDIS is told
+/// (NdisMPauseComplete, `<= DISPATCH_LEVEL`), in that order, since NDIS may restart the
+/// adapter as soon as it knows.
+pub fn finish_pause<A: Miniport>(a: &A) {
+    a.pause_done();
+    // SAFETY: our adapter handle; MiniportPause returned NDIS_STATUS_PENDING and this is the
+    // one completion (the receive queue hands out `true` once per pending pause).
+    unsafe { crate::ffi::imports::NdisMPauseComplete(a.miniport_handle()) };
+}
+
+/// The seam the receive DPC calls (issue 11): frames the device wrote into posted buffers,
+/// indicated as [`RecvQueue::indicate`] says. `<= DISPATCH_LEVEL` (DISPATCH_LEVEL from a DPC).
+pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
+    let rx = a.receives();
+    // SAFETY: the adapter's own handle, which its queue was allocated with.
+    if unsafe { rx.indicate(a.miniport_handle(), frames, &rx.ring) } {
+        finish_pause(a);
+    }
+}
+
+/// Stand-in for the device until the RX ring and its interrupt are wired in (test and host
+/// use; the kernel build has no caller): each frame is written into the oldest buffer posted
+/// to the [`crate::recv::SoftRxRing`], as the device's DMA would, and the batch goes to
+/// [`receive`] as one DPC's work. A frame that finds no buffer posted is dropped and counted,
+/// as the device would drop it. Returns the frames indicated or dropped by the driver (not
+/// those without a buffer).
+pub fn deliver_frames<A: Miniport>(a: &A, frames: &[&[u8]]) -> usize {
+    let rx = a.receives();
+    let mut batch = [RxFrame {
+        slot: 0,
+        len: 0,
+        valid: false,
+    }; crate::recv::MAX_RX_SLOTS];
+    let mut n = 0usize;
+    let mut handed = 0usize;
+    for f in frames {
+        let Some(slot) = rx.ring.take() else {
+            rx.count_no_buffer();
+            continue;
+        };
+        let Some(buf) = rx.buffer(slot) else { continue };
+        let len = f.len().min(buf.len as usize);
+        // SAFETY: the posted buffer of `buf.len` bytes is the device's to write while posted.
+        unsafe { core::ptr::copy_nonoverlapping(f.as_ptr(), buf.va, len) };
+        if let Some(e) = batch.get_mut(n) {
+            *e = RxFrame {
+                slot,
+                len: f.len() as u32,
+                valid: f.len() <= buf.len as usize,
+            };
+            n += 1;
+        }
+        if n == batch.len() {
+            receive(a, &batch);
+            handed += n;
+            n = 0;
+        }
+    }
+    if n > 0 {
+        receive(a, batch.get(..n).unwrap_or(&[]));
+        handed += n;
+    }
+    handed
+}
+
 /// The full handler table DriverEntry registers for adapter type `A`. No direct OID handler:
 /// none of the OIDs these drivers handle travels the direct path.
 pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
@@ -194,7 +292,7 @@ pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         RestartHandler: Some(restart::<A>),
         OidRequestHandler: Some(oid_request::<A>),
         SendNetBufferListsHandler: Some(send_net_buffer_lists::<A>),
-        ReturnNetBufferListsHandler: Some(return_net_buffer_lists),
+        ReturnNetBufferListsHandler: Some(return_net_buffer_lists::<A>),
         CancelSendHandler: Some(cancel_send::<A>),
         CheckForHangHandlerEx: Some(check_for_hang),
         ResetHandlerEx: Some(reset_ex::<A>),

@@ -17,6 +17,7 @@ pub mod mem;
 pub mod miniport;
 pub mod oid;
 pub mod pool_alloc;
+pub mod recv;
 pub mod send;
 pub mod state;
 pub mod sync;

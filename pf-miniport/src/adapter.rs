@@ -1,7 +1,7 @@
 //! The PF adapter: its state machine, its VF table and the lifecycle handlers' logic.
 
 use crate::store::{Staged, VfStore};
-use crate::{LOG, POOL_TAG_ADAPTER, POOL_TAG_VF};
+use crate::{LOG, POOL_TAG_ADAPTER, POOL_TAG_RX, POOL_TAG_VF};
 use common::blocks::*;
 use common::ffi::imports::*;
 use common::ffi::*;
@@ -108,6 +108,8 @@ pub struct Adapter {
     pub(crate) link_indications: common::coalesce::Coalescer,
     /// The send side (common::send): all-zero is closed-as-paused and empty.
     pub(crate) sends: common::send::SendQueue,
+    /// The receive side (common::recv): all-zero is closed with nothing allocated.
+    pub(crate) rx: common::recv::RecvQueue,
     /// Host builds: the OID a test took the handler of (`mutants.rs`); 0 for none.
     #[cfg(not(kernel_image))]
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
@@ -117,7 +119,8 @@ pub struct Adapter {
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a
 // repr(u8) enum whose zero discriminant (`AdapterState::Initializing`) exists.
-// The send queue is a spin lock (0 = free), bools and null NBL pointers.
+// The send queue is a spin lock (0 = free), bools and null NBL pointers; the receive queue
+// spin locks, bools, counters, null pointers and `Owner::Driver` (0).
 unsafe impl Zeroable for Adapter {}
 // SAFETY: the handle is an opaque NDIS token usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}
@@ -179,6 +182,17 @@ impl Adapter {
             );
             return Err(status);
         }
+        // The receive NBL pool, its NBLs and MDLs, over buffers from nonpaged pool (common::recv).
+        // SAFETY: the adapter being initialized; halt tears it down with the same tag.
+        if let Err(status) = unsafe { adapter.rx.setup_pool_buffers(handle, POOL_TAG_RX) } {
+            ndis_log!(
+                ERROR,
+                LOG,
+                "initialize: no receive resources ({:#010x})",
+                status
+            );
+            return Err(status);
+        }
         adapter
             .inner
             .get_mut()
@@ -202,6 +216,9 @@ impl Adapter {
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
+        // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
+        // and calls nothing else on the adapter.
+        unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
         ndis_log!(INFO, LOG, "halted");
         // SAFETY: the adapter was allocated by initialize with this handle and tag.
         drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });

@@ -21,6 +21,10 @@ impl Miniport for Adapter {
         &self.sends
     }
 
+    fn receives(&self) -> &common::recv::RecvQueue {
+        &self.rx
+    }
+
     fn miniport_handle(&self) -> NDIS_HANDLE {
         self.handle()
     }
@@ -29,11 +33,16 @@ impl Miniport for Adapter {
         Adapter::oid_request(self, req)
     }
 
-    /// No sends are ever outstanding, so a pause completes at once, as one step. MiniportPause
-    /// cannot fail ("MiniportPause"): an unexpected call is logged by the state machine.
+    /// Running to Pausing; Paused once no receive is outstanding ([`pause_done`](Self::pause_done),
+    /// common::handlers). MiniportPause cannot fail ("MiniportPause"): an unexpected call is
+    /// logged by the state machine.
     fn pause(&self) -> NDIS_STATUS {
-        self.events(&[AdapterEvent::Pause, AdapterEvent::PauseDone]);
+        self.event(AdapterEvent::Pause);
         NDIS_STATUS_SUCCESS
+    }
+
+    fn pause_done(&self) {
+        self.event(AdapterEvent::PauseDone);
     }
 
     fn restart(&self) -> NDIS_STATUS {

@@ -54,6 +54,8 @@ pub(crate) const VENDOR: &[u8] = b"Rust SR-IOV reference PF\0";
 pub(crate) const DRIVER_VERSION: u32 = 0x0001_0000;
 pub(crate) const POOL_TAG_ADAPTER: u32 = pool_tag(b"PfAd");
 pub(crate) const POOL_TAG_VF: u32 = pool_tag(b"PfVf");
+/// Receive buffers and the receive NBL pool.
+pub(crate) const POOL_TAG_RX: u32 = pool_tag(b"PfRx");
 
 common::miniport_driver!(
     adapter = adapter::Adapter,

@@ -480,6 +480,9 @@ fn build_probe() -> String {
         ("NDIS_DEFAULT_VPORT_ID", NDIS_DEFAULT_VPORT_ID as i128),
         ("NdisDeviceStateD0", NdisDeviceStateD0 as i128),
         ("NdisDeviceStateD3", NdisDeviceStateD3 as i128),
+        // The receive pool's ProtocolId (common::recv); mingw-w64 has no
+        // NET_BUFFER_LIST_POOL_PARAMETERS, whose layout is checked against the WDK table only.
+        ("NDIS_PROTOCOL_ID_DEFAULT", NDIS_PROTOCOL_ID_DEFAULT as i128),
     ] {
         p.value(c, v);
     }

@@ -8,7 +8,8 @@
 //! passed (after at most one fresh host change, for a VF whose bounded retries ran out while
 //! its read failed: by design it then waits for the next notification), and return every pool
 //! block after halt and unload (no leak; a use after free would show as a free of a block
-//! that is not live, or a freed work item still queued).
+//! that is not live, or a freed work item still queued). NBL pools, NBLs and MDLs count as
+//! leaks too.
 use common::blocks::*;
 use common::ffi::*;
 use sim::world::{CallFault, FALLIBLE};
@@ -150,7 +151,8 @@ fn scenario(w: &World) -> Outcome {
     w.halt_pf();
     w.unload_driver(true);
     w.unload_driver(false);
-    out.leaked = w.machine().pool_blocks();
+    let nbl = w.machine().pool_objects();
+    out.leaked = w.machine().pool_blocks() + nbl.pools + nbl.nbls + nbl.mdls;
     out.violations = w.violations();
     out
 }
@@ -203,6 +205,9 @@ fn every_fallible_call_site_fails_in_turn_without_harm() {
         "NdisMSetVirtualFunctionBusData",
         "NdisMGetBusData",
         "NdisMQueryProbedBars",
+        "NdisAllocateNetBufferListPool",
+        "NdisAllocateNetBufferAndNetBufferList",
+        "NdisAllocateMdl",
     ] {
         assert!(
             counts.get(call).copied().unwrap_or(0) > 0,
@@ -331,7 +336,8 @@ mod images {
         w.halt_pf();
         w.unload_driver(true);
         w.unload_driver(false);
-        out.leaked = w.machine().pool_blocks();
+        let nbl = w.machine().pool_objects();
+        out.leaked = w.machine().pool_blocks() + nbl.pools + nbl.nbls + nbl.mdls;
         out.violations = w.violations();
         out
     }

@@ -25,7 +25,7 @@
 //! - `VOID NdisMIndicateReceiveNetBufferLists(NDIS_HANDLE, PNET_BUFFER_LIST,
 //!   NDIS_PORT_NUMBER, ULONG NumberOfNetBufferLists, ULONG ReceiveFlags)`; `VOID
 //!   NdisMSendNetBufferListsComplete(NDIS_HANDLE, PNET_BUFFER_LIST, ULONG
-//!   SendCompleteFlags)`.
+//!   SendCompleteFlags)`; `VOID NdisMPauseComplete(NDIS_HANDLE)`.
 use common::ffi::imports as i;
 use common::ffi::*;
 use common::ndis_fn_type as f;
@@ -63,6 +63,7 @@ const _: f!(fn(*mut MDL)) = i::NdisFreeMdl;
 const _: f!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, NDIS_PORT_NUMBER, u32, u32)) =
     i::NdisMIndicateReceiveNetBufferLists;
 const _: f!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32)) = i::NdisMSendNetBufferListsComplete;
+const _: f!(fn(NDIS_HANDLE)) = i::NdisMPauseComplete;
 
 /// The simulator's definition of the one the drivers call today has the same prototype.
 #[test]
@@ -70,4 +71,34 @@ fn simulator_send_complete_matches() {
     let _: f!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32)) =
         sim::exports::NdisMSendNetBufferListsComplete;
     assert!(sim::exports::resolve("ndis.sys", "NdisMSendNetBufferListsComplete").is_some());
+}
+
+/// The simulator's definitions of the receive path (common::recv) have the drivers'
+/// prototypes, and a loaded image's imports resolve to them.
+#[test]
+fn simulator_receive_exports_match() {
+    use sim::exports as x;
+    let _: f!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST_POOL_PARAMETERS) -> NDIS_HANDLE) =
+        x::NdisAllocateNetBufferListPool;
+    let _: f!(fn(NDIS_HANDLE)) = x::NdisFreeNetBufferListPool;
+    let _: f!(fn(NDIS_HANDLE, u16, u16, *mut MDL, u32, usize) -> *mut NET_BUFFER_LIST) =
+        x::NdisAllocateNetBufferAndNetBufferList;
+    let _: f!(fn(*mut NET_BUFFER_LIST)) = x::NdisFreeNetBufferList;
+    let _: f!(fn(NDIS_HANDLE, *mut c_void, u32) -> *mut MDL) = x::NdisAllocateMdl;
+    let _: f!(fn(*mut MDL)) = x::NdisFreeMdl;
+    let _: f!(fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, NDIS_PORT_NUMBER, u32, u32)) =
+        x::NdisMIndicateReceiveNetBufferLists;
+    let _: f!(fn(NDIS_HANDLE)) = x::NdisMPauseComplete;
+    for name in [
+        "NdisAllocateNetBufferListPool",
+        "NdisFreeNetBufferListPool",
+        "NdisAllocateNetBufferAndNetBufferList",
+        "NdisFreeNetBufferList",
+        "NdisAllocateMdl",
+        "NdisFreeMdl",
+        "NdisMIndicateReceiveNetBufferLists",
+        "NdisMPauseComplete",
+    ] {
+        assert!(sim::exports::resolve("ndis.sys", name).is_some(), "{name}");
+    }
 }

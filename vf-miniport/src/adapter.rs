@@ -3,7 +3,7 @@
 
 use crate::gate::RefreshGate;
 use crate::snapshot::{Applied, Compatibility, View, compatibility};
-use crate::{LOG, POOL_TAG_ADAPTER};
+use crate::{LOG, POOL_TAG_ADAPTER, POOL_TAG_RX};
 use common::blocks::*;
 use common::ffi::imports::*;
 use common::ffi::*;
@@ -64,11 +64,14 @@ pub struct Adapter {
     pub(crate) inner: SpinLock<VfState>,
     /// The send side (common::send): all-zero is closed-as-paused and empty.
     pub(crate) sends: common::send::SendQueue,
+    /// The receive side (common::recv): all-zero is closed with nothing allocated.
+    pub(crate) rx: common::recv::RecvQueue,
 }
 
 // SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
 // included) and a repr(u8) enum whose zero discriminant exists (`AdapterState::Initializing`).
-// The send queue is a spin lock (0 = free), bools and null NBL pointers.
+// The send queue is a spin lock (0 = free), bools and null NBL pointers; the receive queue
+// spin locks, bools, counters, null pointers and `Owner::Driver` (0).
 // Not so under `cfg(loom)`, whose atomics are loom's: the model checks never build an Adapter.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
@@ -147,6 +150,14 @@ impl Adapter {
             let caps = NDIS_SRIOV_CAPS_VF_MINIPORT | NDIS_SRIOV_CAPS_SRIOV_SUPPORTED;
             // SAFETY: as above.
             status = unsafe { miniport::set_sriov_attributes(handle, caps, None, true) };
+        }
+        if status == NDIS_STATUS_SUCCESS {
+            // The receive NBL pool, its NBLs and MDLs, over nonpaged pool buffers (common::recv).
+            // SAFETY: the adapter being initialized; halt tears it down with the same tag.
+            if let Err(s) = unsafe { adapter.rx.setup_pool_buffers(handle, POOL_TAG_RX) } {
+                ndis_log!(ERROR, LOG, "initialize: no receive resources ({:#010x})", s);
+                status = s;
+            }
         }
         if status != NDIS_STATUS_SUCCESS {
             adapter.free_work_item();
@@ -286,6 +297,9 @@ impl Adapter {
         adapter.inner.lock().transition(AdapterEvent::Halt);
         adapter.free_work_item();
         let handle = adapter.handle;
+        // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
+        // and calls nothing else on the adapter.
+        unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
         // SAFETY: allocated by initialize with this handle and tag; nothing refers to it any
         // more (no work item outstanding, NDIS calls nothing else).
         drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });

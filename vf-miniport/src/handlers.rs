@@ -26,6 +26,10 @@ impl Miniport for Adapter {
         &self.sends
     }
 
+    fn receives(&self) -> &common::recv::RecvQueue {
+        &self.rx
+    }
+
     fn miniport_handle(&self) -> NDIS_HANDLE {
         self.handle
     }
@@ -34,12 +38,19 @@ impl Miniport for Adapter {
         Adapter::oid_request(self, req)
     }
 
-    /// MiniportPause cannot fail ("MiniportPause"): nothing is outstanding, so the pause
-    /// completes at once, as one step; an unexpected call is logged by the state machine.
+    /// Running to Pausing, and the status report (PASSIVE_LEVEL, so here: the report says
+    /// paused from Pausing on). MiniportPause cannot fail ("MiniportPause"); an unexpected
+    /// call is logged by the state machine.
     fn pause(&self) -> NDIS_STATUS {
-        self.events(&[AdapterEvent::Pause, AdapterEvent::PauseDone]);
+        self.event(AdapterEvent::Pause);
         self.report_status();
         NDIS_STATUS_SUCCESS
+    }
+
+    /// Pausing to Paused; may run at DISPATCH_LEVEL (MiniportReturnNetBufferLists), so no
+    /// report here.
+    fn pause_done(&self) {
+        self.event(AdapterEvent::PauseDone);
     }
 
     /// Invalidations that arrived while paused are applied now.

@@ -43,6 +43,8 @@ pub(crate) const LOG: &str = "sriov-vf";
 pub(crate) const VENDOR: &[u8] = b"Rust SR-IOV reference VF\0";
 pub(crate) const DRIVER_VERSION: u32 = 0x0001_0000;
 pub(crate) const POOL_TAG_ADAPTER: u32 = pool_tag(b"VfAd");
+/// Receive buffers and the receive NBL pool.
+pub(crate) const POOL_TAG_RX: u32 = pool_tag(b"VfRx");
 
 common::miniport_driver!(
     adapter = adapter::Adapter,

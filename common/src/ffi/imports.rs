@@ -237,4 +237,7 @@ crate::ndis_imports! {
         NumberOfNetBufferLists: u32,
         ReceiveFlags: u32,
     );
+    /// Completes a MiniportPause that returned NDIS_STATUS_PENDING; `<= DISPATCH_LEVEL`
+    /// ("NdisMPauseComplete function (ndis.h)").
+    pub fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE);
 }

@@ -891,7 +891,9 @@ pub struct NET_BUFFER_LIST {
 }
 
 /// NET_BUFFER_LIST_POOL_PARAMETERS, revision 1 (WDK 6.30 view: size 16 align 4; Header 0,
-/// ProtocolId 4, fAllocateNetBuffer 5, ContextSize 6, PoolTag 8, DataSize 12).
+/// ProtocolId 4, fAllocateNetBuffer 5, ContextSize 6, PoolTag 8, DataSize 12; the same in the
+/// 6.50 view). NDIS 6.87 appends `Flags` (20 bytes, the versions list); a 6.30 driver passes
+/// revision 1 and NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NET_BUFFER_LIST_POOL_PARAMETERS {

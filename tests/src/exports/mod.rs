@@ -3,6 +3,7 @@
 //! IRQL rule from the function's `ndis.h` annotation / DDI page, and hand over to [`crate::world`].
 //! - [`ndis`]: what `ndis.sys` exports (registration, attributes, the SR-IOV backchannel,
 //!   pool memory, work items, registry configuration).
+//! - [`receive`]: the receive path (NBL pools, NBLs, MDLs, indications, NdisMPauseComplete).
 //! - [`kernel`]: what `ntoskrnl.exe` exports (IRQL and spin locks, driver-object extensions,
 //!   DbgPrintEx, and the runtime a loaded image imports: mem*, bugcheck, pool).
 //!
@@ -12,10 +13,12 @@
 pub mod kernel;
 pub mod ndis;
 pub mod pci;
+pub mod receive;
 
 pub use kernel::*;
 pub use ndis::*;
 pub use pci::*;
+pub use receive::*;
 
 use crate::irql;
 use crate::world::{Machine, Role, SimAdapter};
@@ -115,6 +118,14 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisMSetVirtualFunctionBusData,
             NdisMGetBusData,
             NdisMQueryProbedBars,
+            NdisAllocateNetBufferListPool,
+            NdisFreeNetBufferListPool,
+            NdisAllocateNetBufferAndNetBufferList,
+            NdisFreeNetBufferList,
+            NdisAllocateMdl,
+            NdisFreeMdl,
+            NdisMIndicateReceiveNetBufferLists,
+            NdisMPauseComplete,
         )
     };
     let ntoskrnl = || match name {

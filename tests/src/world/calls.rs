@@ -1,7 +1,7 @@
 //! Calling a driver: each Miniport handler NDIS calls (OID requests, initialize, restart,
 //! pause, reset, halt) run at the IRQL NDIS calls it at (`irql::call_at`), its Verifier-style
 //! violations kept and its outcome recorded on the timeline.
-use super::{Machine, Role, SimAdapter, SimDriver, lock, vstack};
+use super::{Machine, PauseState, Role, SimAdapter, SimDriver, lock, vstack};
 use crate::irql;
 use crate::timeline::Event;
 use common::ffi::*;
@@ -168,6 +168,7 @@ impl Machine {
             adapter
                 .context
                 .store(std::ptr::null_mut(), Ordering::Release);
+            self.check_pool_objects_freed(adapter, "a failed MiniportInitializeEx");
             self.forget_adapter(role);
             return Err(status);
         }
@@ -217,19 +218,26 @@ impl Machine {
             ..Default::default()
         };
         let ctx = adapter.ctx();
+        *lock(&adapter.recv.pause) = PauseState::InCall;
         // SAFETY: registered handler, own context.
         let (s, v) = irql::call_at(PASSIVE_LEVEL, "MiniportPause", || unsafe { h(ctx, &mut p) });
         if let Some(v) = v {
             self.violation(v);
         }
-        // "Pausing a Miniport Adapter": the pause is complete only once every outstanding
-        // send is (nothing here pends a pause, so SUCCESS means complete now).
-        let out = lock(&adapter.sends_out).len();
-        if s == NDIS_STATUS_SUCCESS && out > 0 {
-            self.violation(format!(
-                "{}: MiniportPause completed with {out} sends outstanding",
-                adapter.name
-            ));
+        // "Pausing an Adapter": the pause is complete only once every outstanding send is and
+        // every received NBL is back: now (SUCCESS), or at NdisMPauseComplete (PENDING).
+        let state = std::mem::take(&mut *lock(&adapter.recv.pause));
+        match (s, state) {
+            (NDIS_STATUS_SUCCESS, PauseState::InCall) => self.check_pause_completed(adapter),
+            (NDIS_STATUS_PENDING, PauseState::InCall) => {
+                *lock(&adapter.recv.pause) = PauseState::Pending;
+            }
+            (NDIS_STATUS_PENDING, PauseState::CompletedInCall) => {}
+            (status, state) => self.violation(format!(
+                "{}: MiniportPause returned {} with the pause {state:?}",
+                adapter.name,
+                crate::timeline::status_text(status)
+            )),
         }
         adapter.running.store(false, Ordering::Release);
         self.record(Event::Lifecycle {
@@ -320,6 +328,17 @@ impl Machine {
         if adapter.running.load(Ordering::Acquire) {
             self.pause(adapter);
         }
+        if adapter.recv.pause_state() == PauseState::Pending {
+            // The stack above is paused first and returns what it holds.
+            self.return_all_received(adapter);
+            if adapter.recv.pause_state() != PauseState::None {
+                self.violation(format!(
+                    "{}: MiniportPause never completed after every NBL came back",
+                    adapter.name
+                ));
+                *lock(&adapter.recv.pause) = PauseState::None;
+            }
+        }
         if let Some(h) = adapter.chars().HaltHandlerEx {
             let ctx = adapter.ctx();
             // SAFETY: registered handler, own context; nothing else runs on it afterwards.
@@ -329,6 +348,7 @@ impl Machine {
             if let Some(v) = v {
                 self.violation(v);
             }
+            self.check_pool_objects_freed(adapter, "MiniportHaltEx");
         }
         adapter.halted.store(true, Ordering::Release);
         adapter

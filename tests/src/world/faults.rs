@@ -37,6 +37,9 @@ pub const FALLIBLE: &[&str] = &[
     "NdisMSetVirtualFunctionBusData",
     "NdisMGetBusData",
     "NdisMQueryProbedBars",
+    "NdisAllocateNetBufferListPool",
+    "NdisAllocateNetBufferAndNetBufferList",
+    "NdisAllocateMdl",
 ];
 
 #[derive(Default)]

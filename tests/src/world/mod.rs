@@ -6,6 +6,8 @@
 //! handle. By concern:
 //! - [`ndis_objects`]: driver objects, registered drivers, adapters (the NDIS handles).
 //! - [`pool`]: pool memory and its tags.
+//! - [`nbl_pool`]: NET_BUFFER_LIST pools, NBLs and MDLs the drivers allocate.
+//! - [`receive`]: receive indications, NBLs the overlying drivers hold and return, pauses.
 //! - [`work_items`]: NDIS I/O work items and the system worker thread that runs them.
 //! - [`vstack`]: the virtualization stack and guest VPCI, the whole BlockMask story.
 //! - [`calls`]: calling a driver's handler at its IRQL and recording what it did.
@@ -22,9 +24,11 @@ pub mod calls;
 pub mod faults;
 pub mod history;
 pub mod mandatory;
+pub mod nbl_pool;
 pub mod ndis_objects;
 pub mod pending;
 pub mod pool;
+pub mod receive;
 pub mod vstack;
 pub mod work_items;
 
@@ -32,8 +36,10 @@ pub mod work_items;
 pub use crate::payloads::write_config_block_params as write_params;
 pub use calls::{OidOutcome, oid_request};
 pub use faults::{CallFault, CallHook, FALLIBLE};
+pub use nbl_pool::PoolObjects;
 pub use ndis_objects::{GeneralAttrs, Role, SimAdapter, SimDriver, SimDriverObject};
 pub use pool::tag_text;
+pub use receive::{PauseState, RecvLedger, ReturnOrder, Seen};
 pub use vstack::{ReadCtx, ReadFault, ReadHook, VfChannel};
 pub use work_items::SimWorkItem;
 
@@ -118,6 +124,7 @@ pub struct Machine {
     violations: Mutex<Vec<String>>,
     log: Mutex<Vec<String>>,
     memory: Mutex<Memory>,
+    nbl_objects: Mutex<nbl_pool::NblObjects>,
     read_hook: Mutex<Option<ReadHook>>,
     history: Mutex<history::History>,
     faults: Mutex<faults::Faults>,
@@ -243,6 +250,7 @@ impl Machine {
             violations: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             memory: Mutex::new(Memory::default()),
+            nbl_objects: Mutex::new(Default::default()),
             read_hook: Mutex::new(None),
             history: Mutex::new(history::History::default()),
             faults: Mutex::new(faults::Faults::default()),
@@ -256,5 +264,6 @@ impl Drop for Machine {
         // Return whatever the drivers still hold, so a failed scenario does not leak into
         // the next one in the same process.
         self.release_pool();
+        self.release_nbl_objects();
     }
 }

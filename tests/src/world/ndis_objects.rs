@@ -57,6 +57,9 @@ pub struct SimAdapter {
     /// (NBL address, Status) in order.
     pub sends_out: Mutex<std::collections::BTreeSet<usize>>,
     pub sends_done: Mutex<Vec<(usize, NDIS_STATUS)>>,
+    /// The receive ledger (`receive.rs`): NBLs the overlying drivers hold, what they saw,
+    /// where a pause stands.
+    pub recv: super::receive::RecvLedger,
     /// What the Hyper-V side tracks of the adapter: filter and switch capabilities, the PCI
     /// model (`hyperv.rs`, `pci.rs`).
     pub ext: crate::hyperv::AdapterExt,
@@ -257,6 +260,7 @@ impl Machine {
             sends_completed: AtomicU64::new(0),
             sends_out: Mutex::new(Default::default()),
             sends_done: Mutex::new(Vec::new()),
+            recv: Default::default(),
             ext: Default::default(),
             oid_gate: OidGate::default(),
         });
