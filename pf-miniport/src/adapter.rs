@@ -108,11 +108,17 @@ pub struct Adapter {
     pub(crate) link_indications: common::coalesce::Coalescer,
     /// The send side (common::send): all-zero is closed-as-paused and empty.
     pub(crate) sends: common::send::SendQueue,
+    /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
+    /// holds nothing.
+    pub(crate) dp: common::hw::resources::DataPath,
+    /// Completions the interrupt DPC handed over.
+    pub(crate) hw_completions: core::sync::atomic::AtomicU32,
 }
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a
 // repr(u8) enum whose zero discriminant (`AdapterState::Initializing`) exists.
-// The send queue is a spin lock (0 = free), bools and null NBL pointers.
+// The send queue is a spin lock (0 = free), bools and null NBL pointers; the data path is
+// null handles, zero blocks and empty `Slot`s (MaybeUninit, valid for any bytes).
 unsafe impl Zeroable for Adapter {}
 // SAFETY: the handle is an opaque NDIS token usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}
@@ -127,7 +133,10 @@ pub const PF_MAC: [u8; 6] = [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01];
 impl Adapter {
     /// MiniportInitializeEx: allocates the adapter in nonpaged pool, sets registration,
     /// general and hardware-assist attributes. Leaves the adapter Paused.
-    pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+    pub(crate) fn initialize(
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+    ) -> Result<*mut Adapter, NDIS_STATUS> {
         // SAFETY: the miniport adapter handle of this initialization.
         let mut adapter =
             unsafe { PoolBox::<Adapter>::adapter_context(handle, POOL_TAG_ADAPTER, LOG) }?;
@@ -174,6 +183,22 @@ impl Adapter {
             );
             return Err(status);
         }
+        // The hardware, once the attributes (bus master among them) are set; on failure
+        // everything it took is released already.
+        // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
+        // halt, which releases the data path first.
+        if let Err(status) = unsafe {
+            common::handlers::bring_up::<Adapter>(
+                &mut adapter.dp,
+                handle,
+                resources,
+                common::hw::FunctionKind::Pf,
+                ctx,
+            )
+        } {
+            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
+            return Err(status);
+        }
         adapter
             .inner
             .get_mut()
@@ -197,6 +222,13 @@ impl Adapter {
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
+        // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
+        adapter.dp.stop();
+        // SAFETY: nothing else refers to the adapter now (NDIS calls nothing else on it, and
+        // no interrupt is connected).
+        if let Some(a) = unsafe { this.as_mut() } {
+            a.dp.release();
+        }
         ndis_log!(INFO, LOG, "halted");
         // SAFETY: the adapter was allocated by initialize with this handle and tag.
         drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });

@@ -12,7 +12,7 @@ use common::miniport::{self, EthernetInfo, RxSettings};
 use common::ndis_log;
 use common::state::{AdapterEvent, AdapterState};
 use common::sync::SpinLock;
-use common::sync::atomic::{AtomicBool, Ordering};
+use common::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Halt logs while it still waits for a refresh work item, every this many milliseconds.
 const HALT_LOG_EVERY_MS: u32 = 5_000;
@@ -64,11 +64,17 @@ pub struct Adapter {
     pub(crate) inner: SpinLock<VfState>,
     /// The send side (common::send): all-zero is closed-as-paused and empty.
     pub(crate) sends: common::send::SendQueue,
+    /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
+    /// holds nothing.
+    pub(crate) dp: common::hw::resources::DataPath,
+    /// Completions the interrupt DPC handed over.
+    pub(crate) hw_completions: AtomicU32,
 }
 
 // SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
 // included) and a repr(u8) enum whose zero discriminant exists (`AdapterState::Initializing`).
-// The send queue is a spin lock (0 = free), bools and null NBL pointers.
+// The send queue is a spin lock (0 = free), bools and null NBL pointers; the data path is
+// null handles, zero blocks and empty `Slot`s (MaybeUninit, valid for any bytes).
 // Not so under `cfg(loom)`, whose atomics are loom's: the model checks never build an Adapter.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
@@ -95,7 +101,10 @@ impl Adapter {
     /// MiniportInitializeEx for the VF ("Initializing a VF Miniport Driver"): registration
     /// attributes, then every block read and checked, then general and hardware-assist
     /// attributes. Leaves it Paused.
-    pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+    pub(crate) fn initialize(
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+    ) -> Result<*mut Adapter, NDIS_STATUS> {
         // SAFETY: the miniport adapter handle of this initialization.
         let mut adapter =
             unsafe { PoolBox::<Adapter>::adapter_context(handle, POOL_TAG_ADAPTER, LOG) }?;
@@ -149,6 +158,23 @@ impl Adapter {
             status = unsafe { miniport::set_sriov_attributes(handle, caps, None, true) };
         }
         if status != NDIS_STATUS_SUCCESS {
+            adapter.free_work_item();
+            return Err(status);
+        }
+        // The VF's hardware, as the guest's PnP manager assigned it through VPCI; on failure
+        // everything it took is released already.
+        // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
+        // halt, which releases the data path first.
+        if let Err(status) = unsafe {
+            common::handlers::bring_up::<Adapter>(
+                &mut adapter.dp,
+                handle,
+                resources,
+                common::hw::FunctionKind::Vf,
+                ctx,
+            )
+        } {
+            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
             adapter.free_work_item();
             return Err(status);
         }
@@ -284,7 +310,14 @@ impl Adapter {
         // The wait never gives up (see above), so the gate is idle here.
         debug_assert!(idle);
         adapter.inner.lock().transition(AdapterEvent::Halt);
+        // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
+        adapter.dp.stop();
         adapter.free_work_item();
+        // SAFETY: nothing else refers to the adapter now (no work item, no interrupt, NDIS
+        // calls nothing else).
+        if let Some(a) = unsafe { this.as_mut() } {
+            a.dp.release();
+        }
         let handle = adapter.handle;
         // SAFETY: allocated by initialize with this handle and tag; nothing refers to it any
         // more (no work item outstanding, NDIS calls nothing else).

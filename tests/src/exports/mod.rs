@@ -3,16 +3,19 @@
 //! IRQL rule from the function's `ndis.h` annotation / DDI page, and hand over to [`crate::world`].
 //! - [`ndis`]: what `ndis.sys` exports (registration, attributes, the SR-IOV backchannel,
 //!   pool memory, work items, registry configuration).
+//! - [`dma`]: a bus-master NIC's resources (I/O space, interrupts, SG DMA, shared memory).
 //! - [`kernel`]: what `ntoskrnl.exe` exports (IRQL and spin locks, driver-object extensions,
 //!   DbgPrintEx, and the runtime a loaded image imports: mem*, bugcheck, pool).
 //!
 //! [`resolve`] is the import table a loaded image is bound against.
 #![allow(non_snake_case)]
 
+pub mod dma;
 pub mod kernel;
 pub mod ndis;
 pub mod pci;
 
+pub use dma::*;
 pub use kernel::*;
 pub use ndis::*;
 pub use pci::*;
@@ -115,6 +118,14 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisMSetVirtualFunctionBusData,
             NdisMGetBusData,
             NdisMQueryProbedBars,
+            NdisMMapIoSpace,
+            NdisMUnmapIoSpace,
+            NdisMRegisterInterruptEx,
+            NdisMDeregisterInterruptEx,
+            NdisMRegisterScatterGatherDma,
+            NdisMDeregisterScatterGatherDma,
+            NdisMAllocateSharedMemory,
+            NdisMFreeSharedMemory,
         )
     };
     let ntoskrnl = || match name {

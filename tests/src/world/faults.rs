@@ -37,6 +37,10 @@ pub const FALLIBLE: &[&str] = &[
     "NdisMSetVirtualFunctionBusData",
     "NdisMGetBusData",
     "NdisMQueryProbedBars",
+    "NdisMMapIoSpace",
+    "NdisMRegisterInterruptEx",
+    "NdisMRegisterScatterGatherDma",
+    "NdisMAllocateSharedMemory",
 ];
 
 #[derive(Default)]
