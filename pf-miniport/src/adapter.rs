@@ -251,6 +251,12 @@ impl Adapter {
         self.handle
     }
 
+    /// RX and TX completions the interrupt DPC handed over so far (diagnostics and tests).
+    pub fn hw_completions_seen(&self) -> u32 {
+        self.hw_completions
+            .load(core::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Allocates a zeroed VF store; called with no lock held (pool allocation). The caller
     /// fills it ([`VfStore::init`]) under the lock, from the state in force then.
     pub(crate) fn alloc_vf_store(&self, vf_id: u16) -> Result<*mut VfStore, NDIS_STATUS> {

@@ -343,6 +343,11 @@ impl Machine {
             .unwrap_or_default()
     }
 
+    /// The AllocatedResources `adapter` was given.
+    pub fn resources_of(&self, adapter: &SimAdapter) -> Option<*const CM_PARTIAL_RESOURCE_LIST> {
+        self.hw().adapters.get(&key(adapter)).map(resource_list_of)
+    }
+
     /// (ISRs, DPCs) the machine ran for `adapter`.
     pub fn interrupts_run(&self, adapter: &SimAdapter) -> (u64, u64) {
         self.hw()
