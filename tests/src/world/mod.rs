@@ -29,6 +29,7 @@ pub mod ndis_objects;
 pub mod pending;
 pub mod pool;
 pub mod resources;
+pub mod shared_memory;
 pub mod vstack;
 pub mod work_items;
 
