@@ -365,8 +365,8 @@ impl DataPath {
     pub fn release(&mut self) {
         self.stop();
         let q = self.queues.get_mut();
-        drop(q.tx.take());
-        drop(q.rx.take());
+        let _ = q.tx.take();
+        let _ = q.rx.take();
         let handle = self.handle;
         for b in self.blocks.iter_mut().rev() {
             if b.len != 0 {
@@ -381,7 +381,7 @@ impl DataPath {
             unsafe { NdisMDeregisterScatterGatherDma(self.sg_dma) };
             self.sg_dma = core::ptr::null_mut();
         }
-        drop(self.nic.take());
+        let _ = self.nic.take();
         if let Some(bar) = self.bar.take() {
             // SAFETY: mapped by `map_bar` with this handle; nothing uses the registers now.
             unsafe { unmap_bar(handle, bar) };
