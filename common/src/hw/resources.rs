@@ -124,7 +124,6 @@ pub struct DataPathInfo {
 /// Everything above, for one adapter; part of its (zeroed) context.
 pub struct DataPath {
     handle: NDIS_HANDLE,
-    kind_vf: bool,
     bar: Slot<MappedBar>,
     nic: Slot<RefNic>,
     sg_dma: NDIS_HANDLE,
@@ -204,7 +203,6 @@ impl DataPath {
         sg: &mut NDIS_SG_DMA_DESCRIPTION,
     ) -> Result<(), NDIS_STATUS> {
         self.handle = handle;
-        self.kind_vf = kind == FunctionKind::Vf;
         // SAFETY: forwarded caller contract.
         let r = unsafe { self.acquire(resources, kind, ctx, interrupt, sg) };
         if r.is_err() {
