@@ -239,6 +239,7 @@ mod rogue {
     pub const SHARED_MEMORY_AT_RESTART: u32 = 2;
     pub const MAP_OUTSIDE_BAR: u32 = 3;
     pub const VECTOR_WITHOUT_INTERRUPT: u32 = 4;
+    pub const ISR_CALLS_PASSIVE_ROUTINE: u32 = 5;
 
     static CONTEXT: u8 = 0;
 
@@ -289,6 +290,11 @@ mod rogue {
                 };
                 let mut ih = std::ptr::null_mut();
                 sim::exports::NdisMRegisterInterruptEx(h, std::ptr::null_mut(), &mut ic, &mut ih);
+                if mode == ISR_CALLS_PASSIVE_ROUTINE {
+                    // Message 0 may fire (the link cause routed to it).
+                    (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
+                    (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
+                }
             }
             NDIS_STATUS_SUCCESS
         }
@@ -311,8 +317,13 @@ mod rogue {
         }
 
         pub unsafe fn isr(_c: NDIS_HANDLE, _m: u32, q: *mut BOOLEAN, _t: *mut u32) -> BOOLEAN {
-            // SAFETY: NDIS's out-pointer.
-            unsafe { *q = FALSE };
+            // SAFETY: NDIS's out-pointer; NdisMSleep is a plain call (at the wrong IRQL).
+            unsafe {
+                *q = FALSE;
+                if MODE.load(Ordering::Relaxed) == ISR_CALLS_PASSIVE_ROUTINE {
+                    sim::exports::NdisMSleep(1);
+                }
+            }
             TRUE
         }
 
@@ -323,6 +334,9 @@ mod rogue {
 
     /// One rogue adapter in a fresh world; returns the violations.
     pub fn run(mode: u32) -> Vec<String> {
+        // One rogue at a time: MODE is global and the tests of this file run in parallel.
+        static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
         MODE.store(mode, Ordering::Relaxed);
         let w = World::new(Config::default());
         let idx = w
@@ -338,7 +352,7 @@ mod rogue {
             .machine()
             .start_adapter(Role::Pf, "rogue".into(), idx)
             .expect("the rogue initializes");
-        if mode == VECTOR_WITHOUT_INTERRUPT {
+        if mode == VECTOR_WITHOUT_INTERRUPT || mode == ISR_CALLS_PASSIVE_ROUTINE {
             w.machine().nic(|m| m.set_link(false));
         }
         w.settle();
@@ -392,6 +406,15 @@ fn a_vector_enabled_without_an_interrupt_registered_is_reported() {
     let v = rogue::run(rogue::VECTOR_WITHOUT_INTERRUPT);
     assert!(
         v.iter().any(|m| m.contains("no interrupt registered")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_passive_level_call_from_the_isr_is_reported_at_dirql() {
+    let v = rogue::run(rogue::ISR_CALLS_PASSIVE_ROUTINE);
+    assert!(
+        v.iter().any(|m| m.contains("NdisMSleep called at DIRQL")),
         "{v:?}"
     );
 }
