@@ -133,6 +133,8 @@ pub struct DataPath {
     queues: SpinLock<Queues>,
     /// Surprise removal: no register is touched from then on.
     removed: AtomicBool,
+    /// `stop` ran: the device is reset and the interrupt gone (release does not redo it).
+    stopped: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
 }
@@ -338,6 +340,9 @@ impl DataPath {
     /// The device stopped (queues idle, function reset) and the interrupt deregistered: after
     /// this no ISR or DPC runs. PASSIVE_LEVEL (halt, or initialize failing).
     pub fn stop(&self) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
         if let Some(nic) = self.nic() {
             nic.stop_tx(0);
             nic.stop_rx(0);
@@ -385,6 +390,7 @@ impl DataPath {
             unsafe { unmap_bar(handle, bar) };
         }
         self.messages = 0;
+        self.stopped.store(false, Ordering::Release);
     }
 
     /// MiniportMessageInterrupt (DIRQL): holds vector `message` and asks for the DPC. No lock,
