@@ -240,6 +240,7 @@ mod rogue {
     pub const MAP_OUTSIDE_BAR: u32 = 3;
     pub const VECTOR_WITHOUT_INTERRUPT: u32 = 4;
     pub const ISR_CALLS_PASSIVE_ROUTINE: u32 = 5;
+    pub const ISR_LEAVES_VECTOR_ON: u32 = 6;
 
     static CONTEXT: u8 = 0;
 
@@ -290,7 +291,7 @@ mod rogue {
                 };
                 let mut ih = std::ptr::null_mut();
                 sim::exports::NdisMRegisterInterruptEx(h, std::ptr::null_mut(), &mut ic, &mut ih);
-                if mode == ISR_CALLS_PASSIVE_ROUTINE {
+                if mode == ISR_CALLS_PASSIVE_ROUTINE || mode == ISR_LEAVES_VECTOR_ON {
                     // Message 0 may fire (the link cause routed to it).
                     (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
                     (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
@@ -319,7 +320,7 @@ mod rogue {
         pub unsafe fn isr(_c: NDIS_HANDLE, _m: u32, q: *mut BOOLEAN, _t: *mut u32) -> BOOLEAN {
             // SAFETY: NDIS's out-pointer; NdisMSleep is a plain call (at the wrong IRQL).
             unsafe {
-                *q = FALSE;
+                *q = if MODE.load(Ordering::Relaxed) == ISR_LEAVES_VECTOR_ON { TRUE } else { FALSE };
                 if MODE.load(Ordering::Relaxed) == ISR_CALLS_PASSIVE_ROUTINE {
                     sim::exports::NdisMSleep(1);
                 }
@@ -352,7 +353,10 @@ mod rogue {
             .machine()
             .start_adapter(Role::Pf, "rogue".into(), idx)
             .expect("the rogue initializes");
-        if mode == VECTOR_WITHOUT_INTERRUPT || mode == ISR_CALLS_PASSIVE_ROUTINE {
+        if matches!(
+            mode,
+            VECTOR_WITHOUT_INTERRUPT | ISR_CALLS_PASSIVE_ROUTINE | ISR_LEAVES_VECTOR_ON
+        ) {
             w.machine().nic(|m| m.set_link(false));
         }
         w.settle();
@@ -415,6 +419,16 @@ fn a_passive_level_call_from_the_isr_is_reported_at_dirql() {
     let v = rogue::run(rogue::ISR_CALLS_PASSIVE_ROUTINE);
     assert!(
         v.iter().any(|m| m.contains("NdisMSleep called at DIRQL")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn an_isr_that_leaves_its_vector_enabled_is_reported() {
+    let v = rogue::run(rogue::ISR_LEAVES_VECTOR_ON);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("with the vector still enabled")),
         "{v:?}"
     );
 }

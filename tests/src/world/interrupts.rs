@@ -95,6 +95,20 @@ impl Machine {
         if queue_dpc == FALSE {
             return;
         }
+        // docs/reference-nic.md section 6, the driver's pattern: the ISR holds the vector
+        // (VEC_EN[v] = 0) and only its DPC lets it fire again, so the DPC never races a second
+        // ISR of the same message.
+        let held = self
+            .hw()
+            .nic
+            .function(func)
+            .is_none_or(|f| f.bar.r32(common::hw::regs::VEC_EN + 4 * u32::from(v)) == 0);
+        if !held {
+            self.violation(format!(
+                "{}: the ISR of message {v} asked for its DPC with the vector still enabled",
+                t.name
+            ));
+        }
         let Some(dpc) = t.dpc else { return };
         self.count(func, false);
         let mut throttle = NDIS_RECEIVE_THROTTLE_PARAMETERS {
