@@ -13,6 +13,8 @@
 // Their safety contract is NDIS's calling contract for each MiniportXxx handler.
 #![allow(clippy::missing_safety_doc)]
 use crate::ffi::*;
+use crate::hw::resources::{Completions, DataPath};
+use crate::hw::{RxDone, TxDone};
 use crate::ndis_fn;
 use crate::oid::OidRequest;
 use crate::recv::{PauseOutcome, RecvQueue, RxFrame};
@@ -34,10 +36,6 @@ ndis_fn! {
         // Every OID completes synchronously: nothing is ever pending to cancel.
     }
 
-    pub unsafe fn shutdown_ex(_ctx: NDIS_HANDLE, _action: NDIS_SHUTDOWN_ACTION) {
-        // May run at HIGH_LEVEL on bugcheck: touch no lock. There is no hardware to quiesce.
-    }
-
     pub unsafe fn check_for_hang(_ctx: NDIS_HANDLE) -> BOOLEAN {
         FALSE
     }
@@ -47,7 +45,13 @@ ndis_fn! {
 /// handlers themselves (ABI, context recovery, the request wrapper) are written once here.
 pub trait Miniport: Sized + Sync + 'static {
     /// MiniportInitializeEx: allocate the adapter, set its attributes, return the context.
-    fn initialize(handle: NDIS_HANDLE) -> Result<*mut Self, NDIS_STATUS>;
+    ///
+    /// `resources` is `NDIS_MINIPORT_INIT_PARAMETERS.AllocatedResources` (null or the list
+    /// the PnP manager assigned the function).
+    fn initialize(
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+    ) -> Result<*mut Self, NDIS_STATUS>;
     /// MiniportHaltEx.
     ///
     /// # Safety
@@ -73,6 +77,20 @@ pub trait Miniport: Sized + Sync + 'static {
     /// Packets a send completed without sending (OID_GEN_STATISTICS' ifOutDiscards). May run
     /// at DISPATCH_LEVEL.
     fn sends_discarded(&self, packets: u64);
+    /// The adapter's hardware resources (BAR, DMA, shared memory, interrupts, rings).
+    fn data_path(&self) -> &DataPath;
+    /// What the interrupt DPC reclaimed from the rings (DISPATCH_LEVEL): where the receive
+    /// indications and the send completions plug in.
+    fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
+}
+
+/// The adapter as the DPC's [`Completions`] sink.
+struct Sink<'a, A: Miniport>(&'a A);
+
+impl<A: Miniport> Completions for Sink<'_, A> {
+    fn completions(&self, rx: &[RxDone], tx: &[TxDone]) {
+        self.0.completions(rx, tx)
+    }
 }
 
 /// Most NET_BUFFER_LISTs, and NET_BUFFERs per list, one send walks: NDIS chains are never that
@@ -119,8 +137,10 @@ fn adapter<'a, A: Miniport>(ctx: NDIS_HANDLE) -> Option<&'a A> {
 }
 
 ndis_fn! {
-    pub unsafe fn initialize_ex<A: Miniport>(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
-        match A::initialize(handle) {
+    pub unsafe fn initialize_ex<A: Miniport>(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, params: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
+        // SAFETY: NDIS passes valid parameters for the duration of the call (or null).
+        let resources = unsafe { params.as_ref() }.map_or(core::ptr::null(), |p| p.AllocatedResources.cast_const().cast());
+        match A::initialize(handle, resources) {
             Ok(_) => NDIS_STATUS_SUCCESS,
             Err(status) => status,
         }
@@ -200,6 +220,8 @@ ndis_fn! {
         let Some(a) = adapter::<A>(ctx) else { return };
         // SAFETY: NDIS passes a valid event for the duration of the call.
         if let Some(ev) = unsafe { event.as_ref() } && ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
+            // The device is gone: no register access from here on (its BAR reads all ones).
+            a.data_path().surprise_removed();
             a.sends().surprise_removed(a.miniport_handle());
             a.surprise_removed();
         }
@@ -213,6 +235,108 @@ ndis_fn! {
         }
         a.reset()
     }
+
+    /// MiniportShutdownEx: may run at HIGH_LEVEL on a bugcheck, so register writes only (DMA
+    /// and every vector off): no lock, no wait, no allocation.
+    pub unsafe fn shutdown_ex<A: Miniport>(ctx: NDIS_HANDLE, _action: NDIS_SHUTDOWN_ACTION) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        a.data_path().shutdown();
+    }
+
+    /// MiniportMessageInterrupt (DIRQL): the interrupt context is the adapter context. A
+    /// message is never shared, so it is always the NIC's; the DPC is asked for unless the
+    /// device is gone.
+    pub unsafe fn message_isr<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, queue_dpc: *mut BOOLEAN, _target_processors: *mut u32) -> BOOLEAN {
+        let Some(a) = adapter::<A>(ctx) else { return FALSE };
+        let want = a.data_path().isr(message_id);
+        // SAFETY: NDIS passes a valid out-pointer.
+        if let Some(q) = unsafe { queue_dpc.as_mut() } {
+            *q = if want { TRUE } else { FALSE };
+        }
+        TRUE
+    }
+
+    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL).
+    pub unsafe fn message_dpc<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, _dpc_ctx: *mut c_void, _throttle: *mut c_void, _reserved: *mut c_void) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        a.data_path().dpc(message_id, &Sink(a));
+    }
+
+    /// MiniportDisableMessageInterrupt (DIRQL): holds the vector.
+    pub unsafe fn disable_message<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        if let (Some(nic), Ok(v)) = (a.data_path().nic(), u8::try_from(message_id)) {
+            crate::hw::NicHw::set_vector(nic, v, false);
+        }
+    }
+
+    /// MiniportEnableMessageInterrupt (DIRQL): lets the vector fire again.
+    pub unsafe fn enable_message<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        if let (Some(nic), Ok(v)) = (a.data_path().nic(), u8::try_from(message_id)) {
+            crate::hw::NicHw::set_vector(nic, v, true);
+        }
+    }
+
+    /// MiniportProcessSGList (DISPATCH_LEVEL): NDIS calls it only for an
+    /// NdisMAllocateNetBufferSGList, which nothing here makes yet; the transmit path plugs in
+    /// here.
+    pub unsafe fn process_sg_list(_device: *mut c_void, _reserved: *mut c_void, _sgl: *mut SCATTER_GATHER_LIST, _context: *mut c_void) {}
+}
+
+/// What the drivers pass NdisMRegisterInterruptEx ("NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
+/// structure"): message-signalled only (the reference NIC has no INTx), the four message
+/// handlers over adapter type `A`; NDIS fills `InterruptType` and `MessageInfoTable`.
+pub fn interrupt_characteristics<A: Miniport>() -> NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
+    NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT,
+            NDIS_MINIPORT_INTERRUPT_REVISION_1,
+            NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1,
+        ),
+        MsiSupported: TRUE,
+        MsiSyncWithAllMessages: FALSE,
+        MessageInterruptHandler: Some(message_isr::<A>),
+        MessageInterruptDpcHandler: Some(message_dpc::<A>),
+        DisableMessageInterruptHandler: Some(disable_message::<A>),
+        EnableMessageInterruptHandler: Some(enable_message::<A>),
+        ..Default::default()
+    }
+}
+
+/// What the drivers pass NdisMRegisterScatterGatherDma ("NDIS_SG_DMA_DESCRIPTION structure"):
+/// a 64-bit bus master; NDIS fills `ScatterGatherListSize`.
+pub fn sg_dma_description() -> NDIS_SG_DMA_DESCRIPTION {
+    NDIS_SG_DMA_DESCRIPTION {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION,
+            NDIS_SG_DMA_DESCRIPTION_REVISION_1,
+            NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1,
+        ),
+        Flags: NDIS_SG_DMA_64_BIT_ADDRESS,
+        MaximumPhysicalMapping: crate::hw::resources::MAX_PHYSICAL_MAPPING,
+        ProcessSGListHandler: Some(process_sg_list),
+        SharedMemAllocateCompleteHandler: None,
+        ScatterGatherListSize: 0,
+    }
+}
+
+/// MiniportInitializeEx's hardware part for adapter type `A`: every resource of
+/// [`DataPath::bring_up`], with this module's interrupt and DMA characteristics.
+///
+/// # Safety
+/// As [`DataPath::bring_up`]; `ctx` is the `A` whose `data_path` is `dp`.
+pub unsafe fn bring_up<A: Miniport>(
+    dp: &mut DataPath,
+    handle: NDIS_HANDLE,
+    resources: *const CM_PARTIAL_RESOURCE_LIST,
+    kind: crate::hw::FunctionKind,
+    ctx: *mut A,
+) -> Result<(), NDIS_STATUS> {
+    let mut interrupt = interrupt_characteristics::<A>();
+    let mut sg = sg_dma_description();
+    // SAFETY: forwarded caller contract.
+    unsafe { dp.bring_up(handle, resources, kind, ctx.cast(), &mut interrupt, &mut sg) }
 }
 
 /// A pending pause is complete: the adapter is Paused, then NDIS is told
@@ -297,7 +421,7 @@ pub fn characteristics<A: Miniport>() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         CheckForHangHandlerEx: Some(check_for_hang),
         ResetHandlerEx: Some(reset_ex::<A>),
         DevicePnPEventNotifyHandler: Some(device_pnp_event_notify::<A>),
-        ShutdownHandlerEx: Some(shutdown_ex),
+        ShutdownHandlerEx: Some(shutdown_ex::<A>),
         CancelOidRequestHandler: Some(cancel_oid_request),
         ..Default::default()
     }

@@ -107,8 +107,10 @@ pub unsafe fn set_registration_attributes(
             NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
         ),
         MiniportAdapterContext: context,
+        // A bus-master DMA device ("NdisMRegisterScatterGatherDma function" requires it).
         AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE
-            | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
+            | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK
+            | NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
         CheckForHangTimeInSeconds: 0,
         InterfaceType: NdisInterfacePci,
     };

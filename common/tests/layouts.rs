@@ -552,6 +552,53 @@ fn miniport_interrupt_characteristics() {
     );
 }
 
+// ---- Issue 11, resources -------------------------------------------------------------------
+// IO_INTERRUPT_MESSAGE_INFO(_ENTRY) and the interrupt arm of CM_PARTIAL_RESOURCE_DESCRIPTOR are
+// `wdm.h` types the WDK layout dump gives no line of their own (it lists the union member
+// `CM_PARTIAL_RESOURCE_DESCRIPTOR.u.MessageInterrupt 4` only): their offsets are the x64 C
+// layout of the WDK's declarations, as mingw-w64 `ddk/wdm.h` l.2943-2975 and l.4099-4114
+// repeat them (compiled against it in `tests/tests/c_oracle.rs`).
+
+/// `u.Interrupt` / `u.MessageInterrupt.Translated`: USHORT Level 0, USHORT Group 2, ULONG
+/// Vector 4, KAFFINITY Affinity 8, inside the descriptor's `#pragma pack(4)`: 16 bytes, the
+/// size of the union, which sits at 4 ("CM_PARTIAL_RESOURCE_DESCRIPTOR.u 4").
+#[test]
+fn cm_partial_resource_interrupt() {
+    layout!(CM_PARTIAL_RESOURCE_INTERRUPT, size 16, align 4;
+        Level @ 0, Group @ 2, Vector @ 4, Affinity @ 8);
+    assert_eq!(size_of::<CM_PARTIAL_RESOURCE_DESCRIPTOR_U>(), 16);
+    assert_eq!(CmResourceTypeInterrupt, 2);
+    assert_eq!(CM_RESOURCE_INTERRUPT_LATCHED, 1);
+    assert_eq!(CM_RESOURCE_INTERRUPT_MESSAGE, 2);
+    assert_eq!(CM_RESOURCE_MEMORY_PREFETCHABLE, 4);
+}
+
+/// IO_INTERRUPT_MESSAGE_INFO_ENTRY: PHYSICAL_ADDRESS MessageAddress 0, KAFFINITY
+/// TargetProcessorSet 8, PKINTERRUPT InterruptObject 16, ULONG MessageData 24, ULONG Vector 28,
+/// KIRQL Irql 32, KINTERRUPT_MODE Mode 36, KINTERRUPT_POLARITY Polarity 40, size 48.
+/// IO_INTERRUPT_MESSAGE_INFO: KIRQL UnifiedIrql 0, ULONG MessageCount 4, MessageInfo[1] 8,
+/// size 56.
+#[test]
+fn io_interrupt_message_info() {
+    layout!(IO_INTERRUPT_MESSAGE_INFO_ENTRY, size 48, align 8;
+        MessageAddress @ 0, TargetProcessorSet @ 8, InterruptObject @ 16, MessageData @ 24,
+        Vector @ 28, Irql @ 32, Mode @ 36, Polarity @ 40);
+    layout!(IO_INTERRUPT_MESSAGE_INFO, size 56, align 8;
+        UnifiedIrql @ 0, MessageCount @ 4, MessageInfo @ 8);
+}
+
+/// "NDIS_RECEIVE_THROTTLE_PARAMETERS size 8 align 4"; MaxNblsToIndicate 0, then
+/// "NDIS_RECEIVE_THROTTLE_PARAMETERS.MoreNblsPending bit 32 width 1" (the ULONG at 4 here).
+/// "NDIS_RESOURCE_LIST size 28 align 4": the same as CM_PARTIAL_RESOURCE_LIST.
+#[test]
+fn receive_throttle_parameters_and_resource_list() {
+    layout!(NDIS_RECEIVE_THROTTLE_PARAMETERS, size 8, align 4;
+        MaxNblsToIndicate @ 0, Flags @ 4);
+    assert_eq!(size_of::<NDIS_RESOURCE_LIST>(), 28);
+    assert_eq!(NDIS_INDICATE_ALL_NBLS, u32::MAX);
+    assert_eq!(HIGH_LEVEL, 15);
+}
+
 // ---- Issue 10, the VF side -----------------------------------------------------------------
 // The same WDK 10.0.22621.0 layout dump (NDIS 6.30 view), lines quoted per test.
 

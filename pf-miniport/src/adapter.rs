@@ -115,12 +115,18 @@ pub struct Adapter {
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
     #[cfg(not(kernel_image))]
     pub(crate) mutant_no_bytes_written: core::sync::atomic::AtomicU32,
+    /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
+    /// holds nothing.
+    pub(crate) dp: common::hw::resources::DataPath,
+    /// Completions the interrupt DPC handed over.
+    pub(crate) hw_completions: core::sync::atomic::AtomicU32,
 }
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a
 // repr(u8) enum whose zero discriminant (`AdapterState::Initializing`) exists.
 // The send queue is a spin lock (0 = free), bools and null NBL pointers; the receive queue
-// spin locks, bools, counters, null pointers and `Owner::Driver` (0).
+// spin locks, bools, counters, null pointers and `Owner::Driver` (0); the data path null
+// handles, zero blocks and empty `Slot`s (MaybeUninit, valid for any bytes).
 unsafe impl Zeroable for Adapter {}
 // SAFETY: the handle is an opaque NDIS token usable from any thread; state is behind the lock.
 unsafe impl Sync for Adapter {}
@@ -135,7 +141,10 @@ pub const PF_MAC: [u8; 6] = [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01];
 impl Adapter {
     /// MiniportInitializeEx: allocates the adapter in nonpaged pool, sets registration,
     /// general and hardware-assist attributes. Leaves the adapter Paused.
-    pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+    pub(crate) fn initialize(
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+    ) -> Result<*mut Adapter, NDIS_STATUS> {
         // SAFETY: the miniport adapter handle of this initialization.
         let mut adapter =
             unsafe { PoolBox::<Adapter>::adapter_context(handle, POOL_TAG_ADAPTER, LOG) }?;
@@ -193,6 +202,24 @@ impl Adapter {
             );
             return Err(status);
         }
+        // The hardware, once the attributes (bus master among them) are set; on failure
+        // everything it took is released already.
+        // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
+        // halt, which releases the data path first.
+        if let Err(status) = unsafe {
+            common::handlers::bring_up::<Adapter>(
+                &mut adapter.dp,
+                handle,
+                resources,
+                common::hw::FunctionKind::Pf,
+                ctx,
+            )
+        } {
+            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
+            // SAFETY: set up above with this handle and tag; nothing was indicated yet.
+            unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
+            return Err(status);
+        }
         adapter
             .inner
             .get_mut()
@@ -216,9 +243,16 @@ impl Adapter {
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
+        // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
+        adapter.dp.stop();
         // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
         // and calls nothing else on the adapter.
         unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
+        // SAFETY: nothing else refers to the adapter now (NDIS calls nothing else on it, and
+        // no interrupt is connected).
+        if let Some(a) = unsafe { this.as_mut() } {
+            a.dp.release();
+        }
         ndis_log!(INFO, LOG, "halted");
         // SAFETY: the adapter was allocated by initialize with this handle and tag.
         drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });
@@ -239,6 +273,12 @@ impl Adapter {
 
     pub fn handle(&self) -> NDIS_HANDLE {
         self.handle
+    }
+
+    /// RX and TX completions the interrupt DPC handed over so far (diagnostics and tests).
+    pub fn hw_completions_seen(&self) -> u32 {
+        self.hw_completions
+            .load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// Allocates a zeroed VF store; called with no lock held (pool allocation). The caller

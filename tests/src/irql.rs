@@ -27,6 +27,7 @@ pub fn name(irql: KIRQL) -> &'static str {
         PASSIVE_LEVEL => "PASSIVE_LEVEL",
         APC_LEVEL => "APC_LEVEL",
         DISPATCH_LEVEL => "DISPATCH_LEVEL",
+        3..=12 => "DIRQL",
         _ => "HIGH",
     }
 }

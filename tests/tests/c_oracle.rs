@@ -510,6 +510,41 @@ fn build_kernel_probe() -> String {
             + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Length),
     );
     p.value("CmResourceTypeMemory", CmResourceTypeMemory as i128);
+    // Issue 11, resources: the interrupt arm (its members, not Level/Group, whose split
+    // depends on NT_PROCESSOR_GROUPS), the message flags, and the message table NDIS returns.
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.MessageInterrupt.Translated.Vector",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_INTERRUPT, Vector),
+    );
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.MessageInterrupt.Translated.Affinity",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_INTERRUPT, Affinity),
+    );
+    p.field(
+        "CM_PARTIAL_RESOURCE_DESCRIPTOR",
+        "u.Interrupt.Vector",
+        offset_of!(CM_PARTIAL_RESOURCE_DESCRIPTOR, u)
+            + offset_of!(CM_PARTIAL_RESOURCE_INTERRUPT, Vector),
+    );
+    p.value("CmResourceTypeInterrupt", CmResourceTypeInterrupt as i128);
+    p.value(
+        "CM_RESOURCE_INTERRUPT_LATCHED",
+        CM_RESOURCE_INTERRUPT_LATCHED as i128,
+    );
+    p.value(
+        "CM_RESOURCE_INTERRUPT_MESSAGE",
+        CM_RESOURCE_INTERRUPT_MESSAGE as i128,
+    );
+    p.value(
+        "CM_RESOURCE_MEMORY_PREFETCHABLE",
+        CM_RESOURCE_MEMORY_PREFETCHABLE as i128,
+    );
+    probe!(p, IO_INTERRUPT_MESSAGE_INFO_ENTRY, "IO_INTERRUPT_MESSAGE_INFO_ENTRY"; MessageAddress, TargetProcessorSet, InterruptObject, MessageData, Vector, Irql, Mode, Polarity);
+    probe!(p, IO_INTERRUPT_MESSAGE_INFO, "IO_INTERRUPT_MESSAGE_INFO"; UnifiedIrql, MessageCount, MessageInfo);
     probe!(p, MDL, "MDL"; Next, Size, MdlFlags, Process, MappedSystemVa, StartVa, ByteCount, ByteOffset);
     probe!(p, SCATTER_GATHER_ELEMENT, "SCATTER_GATHER_ELEMENT"; Address, Length, Reserved);
     // mingw-w64 declares Elements[1] where the WDK has a flexible array: offsets only.

@@ -208,6 +208,10 @@ fn every_fallible_call_site_fails_in_turn_without_harm() {
         "NdisAllocateNetBufferListPool",
         "NdisAllocateNetBufferAndNetBufferList",
         "NdisAllocateMdl",
+        "NdisMMapIoSpace",
+        "NdisMRegisterInterruptEx",
+        "NdisMRegisterScatterGatherDma",
+        "NdisMAllocateSharedMemory",
     ] {
         assert!(
             counts.get(call).copied().unwrap_or(0) > 0,

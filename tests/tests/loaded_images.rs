@@ -274,3 +274,47 @@ fn randomized_runs_on_the_shipped_images() {
         "the runs exercised the backchannel ({deliveries} deliveries)"
     );
 }
+
+/// Issue 11, resources: the shipped images map BAR 0 from AllocatedResources, register SG DMA
+/// and MSI-X interrupts, allocate their rings in shared memory, run their ISR and DPC for a
+/// frame from the wire and a link change, and release everything at halt (no leak).
+#[test]
+fn the_images_map_register_interrupt_and_release_their_hardware() {
+    use common::hw::regs::*;
+    use sim::device::Func;
+    let w = boot(1);
+    let reg = |f: Func, off: u32| {
+        w.machine()
+            .nic(|m| m.function(f).map_or(0, |func| func.bar.r32(off)))
+    };
+    for (a, f) in [(w.pf_sim(), Func::Pf), (w.vf_sim(0).unwrap(), Func::Vf(0))] {
+        let held = w.machine().held_by(a);
+        assert_eq!(held.len(), 4, "{}: {held:?}", a.name);
+        assert_eq!(reg(f, CTRL), CTRL_DMA_EN);
+        assert_eq!(reg(f, VEC_EN), VEC_ENABLE);
+        assert_eq!(reg(f, queue_reg(0, RXQ + TXQ_STATUS)), Q_ACTIVE);
+    }
+    let tail = reg(Func::Pf, queue_reg(0, RXQ + TXQ_TAIL));
+    w.machine().nic(|m| m.from_wire(&[0x02; 60]));
+    w.settle();
+    assert_eq!(w.machine().interrupts_run(w.pf_sim()), (1, 1));
+    assert_eq!(
+        reg(Func::Pf, VEC_EN),
+        VEC_ENABLE,
+        "the image's DPC re-enabled it"
+    );
+    assert_ne!(
+        reg(Func::Pf, queue_reg(0, RXQ + TXQ_TAIL)),
+        tail,
+        "and posted the buffer again"
+    );
+    w.machine().nic(|m| m.set_link(false));
+    w.settle();
+    assert_eq!(w.machine().interrupts_run(w.vf_sim(0).unwrap()), (1, 1));
+    w.halt_pf();
+    w.unload_driver(true);
+    w.unload_driver(false);
+    assert_eq!(w.machine().resources_outstanding(), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
+    w.assert_clean();
+}

@@ -12,7 +12,7 @@ use common::miniport::{self, EthernetInfo, RxSettings};
 use common::ndis_log;
 use common::state::{AdapterEvent, AdapterState};
 use common::sync::SpinLock;
-use common::sync::atomic::{AtomicBool, Ordering};
+use common::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Halt logs while it still waits for a refresh work item, every this many milliseconds.
 const HALT_LOG_EVERY_MS: u32 = 5_000;
@@ -66,12 +66,18 @@ pub struct Adapter {
     pub(crate) sends: common::send::SendQueue,
     /// The receive side (common::recv): all-zero is closed with nothing allocated.
     pub(crate) rx: common::recv::RecvQueue,
+    /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
+    /// holds nothing.
+    pub(crate) dp: common::hw::resources::DataPath,
+    /// Completions the interrupt DPC handed over.
+    pub(crate) hw_completions: AtomicU32,
 }
 
 // SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
 // included) and a repr(u8) enum whose zero discriminant exists (`AdapterState::Initializing`).
 // The send queue is a spin lock (0 = free), bools and null NBL pointers; the receive queue
-// spin locks, bools, counters, null pointers and `Owner::Driver` (0).
+// spin locks, bools, counters, null pointers and `Owner::Driver` (0); the data path null
+// handles, zero blocks and empty `Slot`s (MaybeUninit, valid for any bytes).
 // Not so under `cfg(loom)`, whose atomics are loom's: the model checks never build an Adapter.
 unsafe impl Zeroable for Adapter {}
 // SAFETY: handles are opaque NDIS tokens usable from any thread; state is behind the lock.
@@ -98,7 +104,10 @@ impl Adapter {
     /// MiniportInitializeEx for the VF ("Initializing a VF Miniport Driver"): registration
     /// attributes, then every block read and checked, then general and hardware-assist
     /// attributes. Leaves it Paused.
-    pub(crate) fn initialize(handle: NDIS_HANDLE) -> Result<*mut Adapter, NDIS_STATUS> {
+    pub(crate) fn initialize(
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+    ) -> Result<*mut Adapter, NDIS_STATUS> {
         // SAFETY: the miniport adapter handle of this initialization.
         let mut adapter =
             unsafe { PoolBox::<Adapter>::adapter_context(handle, POOL_TAG_ADAPTER, LOG) }?;
@@ -160,6 +169,25 @@ impl Adapter {
             }
         }
         if status != NDIS_STATUS_SUCCESS {
+            adapter.free_work_item();
+            return Err(status);
+        }
+        // The VF's hardware, as the guest's PnP manager assigned it through VPCI; on failure
+        // everything it took is released already.
+        // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
+        // halt, which releases the data path first.
+        if let Err(status) = unsafe {
+            common::handlers::bring_up::<Adapter>(
+                &mut adapter.dp,
+                handle,
+                resources,
+                common::hw::FunctionKind::Vf,
+                ctx,
+            )
+        } {
+            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
+            // SAFETY: set up above with this handle and tag; nothing was indicated yet.
+            unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
             adapter.free_work_item();
             return Err(status);
         }
@@ -295,11 +323,18 @@ impl Adapter {
         // The wait never gives up (see above), so the gate is idle here.
         debug_assert!(idle);
         adapter.inner.lock().transition(AdapterEvent::Halt);
+        // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
+        adapter.dp.stop();
         adapter.free_work_item();
         let handle = adapter.handle;
         // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
         // and calls nothing else on the adapter.
         unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
+        // SAFETY: nothing else refers to the adapter now (no work item, no interrupt, NDIS
+        // calls nothing else; `adapter` is not used past this point).
+        if let Some(a) = unsafe { this.as_mut() } {
+            a.dp.release();
+        }
         // SAFETY: allocated by initialize with this handle and tag; nothing refers to it any
         // more (no work item outstanding, NDIS calls nothing else).
         drop(unsafe { PoolBox::from_raw(this, handle, POOL_TAG_ADAPTER) });

@@ -13,8 +13,11 @@ use core::ffi::c_void;
 use core::sync::atomic::Ordering;
 
 impl Miniport for Adapter {
-    fn initialize(handle: NDIS_HANDLE) -> Result<*mut Self, NDIS_STATUS> {
-        Adapter::initialize(handle)
+    fn initialize(
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+    ) -> Result<*mut Self, NDIS_STATUS> {
+        Adapter::initialize(handle, resources)
     }
 
     unsafe fn halt(this: *mut Self) {
@@ -80,6 +83,19 @@ impl Miniport for Adapter {
     fn surprise_removed(&self) {
         self.removed.store(true, Ordering::Release);
         ndis_log!(WARN, LOG, "VF surprise-removed");
+    }
+
+    fn data_path(&self) -> &common::hw::resources::DataPath {
+        &self.dp
+    }
+
+    /// The interrupt DPC's completions: counted until the receive and send paths take them
+    /// (their seam; the buffers are posted again by the data path).
+    fn completions(&self, rx: &[common::hw::RxDone], tx: &[common::hw::TxDone]) {
+        self.hw_completions.fetch_add(
+            (rx.len() + tx.len()) as u32,
+            core::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     fn sends_discarded(&self, packets: u64) {

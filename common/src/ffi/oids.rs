@@ -307,7 +307,15 @@ pub const PCI_EXTENDED_CONFIG_LENGTH: u32 = 4096;
 pub const CmResourceTypeMemory: u8 = 3;
 pub const CmResourceShareDeviceExclusive: u8 = 1;
 pub const CM_RESOURCE_MEMORY_READ_WRITE: u16 = 0;
+/// `CmResourceTypeInterrupt`, and the interrupt descriptor's flags `CM_RESOURCE_INTERRUPT_LATCHED`
+/// and `CM_RESOURCE_INTERRUPT_MESSAGE` (a message-signalled interrupt: MSI or MSI-X), and the
+/// memory descriptor's `CM_RESOURCE_MEMORY_PREFETCHABLE` (mingw-w64 `ddk/wdm.h` l.3022-3068).
+pub const CmResourceTypeInterrupt: u8 = 2;
+pub const CM_RESOURCE_INTERRUPT_LATCHED: u16 = 0x0001;
+pub const CM_RESOURCE_INTERRUPT_MESSAGE: u16 = 0x0002;
 pub const CM_RESOURCE_MEMORY_PREFETCHABLE: u16 = 0x0004;
+/// `NDIS_INDICATE_ALL_NBLS` (`ndis.h`): `MaxNblsToIndicate` without a limit.
+pub const NDIS_INDICATE_ALL_NBLS: u32 = !0;
 
 // ---- Issue 11: the data path -----------------------------------------------------------------
 /// Object types and revisions (mingw-w64 `ntddndis.h` l.131-132 for the types; the WDK

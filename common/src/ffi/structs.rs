@@ -703,11 +703,27 @@ pub struct CM_PARTIAL_RESOURCE_MEMORY {
     pub Length: u32,
 }
 
-/// The 16-byte `u` union of CM_PARTIAL_RESOURCE_DESCRIPTOR; only the memory arm is used.
+/// `u.Interrupt` of CM_PARTIAL_RESOURCE_DESCRIPTOR, and `u.MessageInterrupt.Translated`,
+/// which has the same shape (mingw-w64 `ddk/wdm.h` l.2943-2975 with `NT_PROCESSOR_GROUPS`:
+/// `USHORT Level; USHORT Group; ULONG Vector; KAFFINITY Affinity`, packed to 4 as the whole
+/// descriptor, so Affinity sits at 8 and the arm is 16 bytes).
+#[repr(C, packed(4))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CM_PARTIAL_RESOURCE_INTERRUPT {
+    pub Level: u16,
+    pub Group: u16,
+    pub Vector: u32,
+    pub Affinity: usize,
+}
+
+/// The 16-byte `u` union of CM_PARTIAL_RESOURCE_DESCRIPTOR: the memory arm (BARs) and the
+/// interrupt arm (`Interrupt`, and `MessageInterrupt.Translated` for a descriptor flagged
+/// `CM_RESOURCE_INTERRUPT_MESSAGE`).
 #[repr(C, packed(4))]
 #[derive(Clone, Copy)]
 pub union CM_PARTIAL_RESOURCE_DESCRIPTOR_U {
     pub Memory: CM_PARTIAL_RESOURCE_MEMORY,
+    pub Interrupt: CM_PARTIAL_RESOURCE_INTERRUPT,
     pub Raw: [u32; 4],
 }
 
@@ -995,7 +1011,53 @@ pub struct NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
     pub MessageInfoTable: *mut c_void,
 }
 
+/// IO_INTERRUPT_MESSAGE_INFO_ENTRY (`wdm.h`; mingw-w64 `ddk/wdm.h` l.4099; x64: MessageAddress
+/// 0, TargetProcessorSet 8, InterruptObject 16, MessageData 24, Vector 28, Irql 32, Mode 36,
+/// Polarity 40, size 48): one connected message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct IO_INTERRUPT_MESSAGE_INFO_ENTRY {
+    /// PHYSICAL_ADDRESS the device writes to signal the message.
+    pub MessageAddress: i64,
+    /// KAFFINITY.
+    pub TargetProcessorSet: usize,
+    /// PKINTERRUPT.
+    pub InterruptObject: *mut c_void,
+    pub MessageData: u32,
+    pub Vector: u32,
+    pub Irql: KIRQL,
+    /// KINTERRUPT_MODE: 0 LevelSensitive, 1 Latched.
+    pub Mode: i32,
+    /// KINTERRUPT_POLARITY.
+    pub Polarity: i32,
+}
+
+/// IO_INTERRUPT_MESSAGE_INFO (`wdm.h`; mingw-w64 `ddk/wdm.h` l.4110; x64: UnifiedIrql 0,
+/// MessageCount 4, MessageInfo 8, size 56 with its one declared entry): what NDIS hands back
+/// in `NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS.MessageInfoTable`; `MessageCount` entries
+/// follow from `MessageInfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct IO_INTERRUPT_MESSAGE_INFO {
+    pub UnifiedIrql: KIRQL,
+    pub MessageCount: u32,
+    pub MessageInfo: [IO_INTERRUPT_MESSAGE_INFO_ENTRY; 1],
+}
+
+/// NDIS_RECEIVE_THROTTLE_PARAMETERS (WDK 6.30 view: size 8 align 4; MaxNblsToIndicate 0,
+/// then the bit-field `MoreNblsPending` at bit 32, width 1, the rest of that ULONG reserved):
+/// what a message DPC gets as `ReceiveThrottleParameters`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NDIS_RECEIVE_THROTTLE_PARAMETERS {
+    pub MaxNblsToIndicate: u32,
+    /// Bit 0: `MoreNblsPending` (the DPC sets it when it left receives for a later DPC).
+    pub Flags: u32,
+}
+
 zeroed_default!(
+    IO_INTERRUPT_MESSAGE_INFO_ENTRY,
+    IO_INTERRUPT_MESSAGE_INFO,
     MDL,
     NET_BUFFER,
     NET_BUFFER_LIST,

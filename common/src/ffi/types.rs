@@ -31,6 +31,8 @@ pub const TRUE: BOOLEAN = 1;
 pub const PASSIVE_LEVEL: KIRQL = 0;
 pub const APC_LEVEL: KIRQL = 1;
 pub const DISPATCH_LEVEL: KIRQL = 2;
+/// `HIGH_LEVEL` (`wdm.h`, AMD64): where MiniportShutdownEx runs on a bugcheck.
+pub const HIGH_LEVEL: KIRQL = 15;
 
 /// `NormalPoolPriority` (mingw-w64 `ddk/wdm.h` l.1749).
 pub const NormalPoolPriority: EX_POOL_PRIORITY = 16;

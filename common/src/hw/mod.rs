@@ -17,6 +17,7 @@
 pub mod mmio;
 pub mod refnic;
 pub mod regs;
+pub mod resources;
 pub mod ring;
 
 pub use mmio::{DmaRegion, Mmio};
@@ -182,6 +183,18 @@ pub struct RxDone {
     /// False when the device reported a length of 0 or larger than the buffer: drop the
     /// frame and post the buffer again.
     pub valid: bool,
+}
+
+impl RxDone {
+    /// A placeholder for arrays of completions (slot 0, not valid).
+    pub const EMPTY: RxDone = RxDone {
+        slot: 0,
+        len: 0,
+        vlan_tci: None,
+        broadcast: false,
+        multicast: false,
+        valid: false,
+    };
 }
 
 /// The driver's side of a TX ring. Called under the driver's TX lock (one caller at a time).

@@ -14,6 +14,7 @@ impl Function {
             tx: [Ring::default(); 4],
             rx: [Ring::default(); 4],
             latched: 0,
+            gone: false,
         };
         f.reset();
         f
@@ -47,6 +48,9 @@ impl Function {
 
     /// Queue enable/disable transitions (section 5, "Start" and "Stop").
     pub(super) fn queues(&mut self) {
+        if self.gone {
+            return;
+        }
         let qp = self.qp();
         for q in 0..4u8 {
             for rx in [false, true] {
@@ -167,6 +171,9 @@ impl Function {
 
     /// Section 6: signal every enabled vector with a latched cause routed to it.
     pub(super) fn interrupts(&mut self, out: &mut Vec<(Func, u8)>) {
+        if self.gone {
+            return;
+        }
         let mut routes = Vec::new();
         for q in 0..4u8 {
             routes.push((

@@ -105,6 +105,8 @@ pub struct Function {
     tx: [Ring; 4],
     rx: [Ring; 4],
     latched: u32,
+    /// Surprise-removed: the model leaves it alone and its BAR reads all ones (`presence`).
+    gone: bool,
 }
 
 /// A VPort or filter entry as the device took it at the last commit.
@@ -183,3 +185,4 @@ fn insert_tag(frame: &[u8], tci: u16) -> Vec<u8> {
 
 mod function;
 mod model;
+mod presence;

@@ -64,6 +64,9 @@ impl RefNicModel {
                 self.pf.bar.r32(base + VF_QP),
             );
             let up = self.link_up && ctrl & VF_CTRL_LINK_DOWN == 0;
+            if self.vfs[v as usize].gone {
+                continue;
+            }
             let b = &self.vfs[v as usize].bar;
             b.w32(
                 ID,
@@ -102,6 +105,9 @@ impl RefNicModel {
     /// One step of the device: resets, queue transitions, table commits, every TX doorbell,
     /// interrupts.
     pub fn poll(&mut self) {
+        if self.pf.gone {
+            return;
+        }
         // Resets (section 9).
         if self.pf.bar.r32(CTRL) & CTRL_RESET != 0 {
             self.pf.reset();
@@ -113,9 +119,15 @@ impl RefNicModel {
             }
             self.vports.fill(VPortEntry::default());
             self.filters.fill(FilterEntry::default());
-            self.vfs.iter_mut().for_each(Function::reset);
+            self.vfs
+                .iter_mut()
+                .filter(|f| !f.gone)
+                .for_each(Function::reset);
         }
         for v in 0..self.vfs.len() {
+            if self.vfs[v].gone {
+                continue;
+            }
             let reg = VF_TABLE + VF_STRIDE * v as u32 + VF_CTRL;
             let ctrl = self.pf.bar.r32(reg);
             if ctrl & VF_CTRL_RESET != 0 || self.vfs[v].bar.r32(CTRL) & CTRL_RESET != 0 {
@@ -172,7 +184,7 @@ impl RefNicModel {
     /// when nothing (complete) is posted. A malformed frame comes back as `Some((None, _))`.
     fn take_tx(&mut self, f: Func, q: usize) -> Option<(Option<Vec<u8>>, Option<u16>)> {
         let func = self.function(f)?;
-        if func.bar.r32(CTRL) & CTRL_DMA_EN == 0 {
+        if func.gone || func.bar.r32(CTRL) & CTRL_DMA_EN == 0 {
             return None;
         }
         let ring = func.tx.get(q).copied().filter(|r| r.enabled)?;

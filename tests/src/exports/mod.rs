@@ -4,17 +4,20 @@
 //! - [`ndis`]: what `ndis.sys` exports (registration, attributes, the SR-IOV backchannel,
 //!   pool memory, work items, registry configuration).
 //! - [`receive`]: the receive path (NBL pools, NBLs, MDLs, indications, NdisMPauseComplete).
+//! - [`dma`]: a bus-master NIC's resources (I/O space, interrupts, SG DMA, shared memory).
 //! - [`kernel`]: what `ntoskrnl.exe` exports (IRQL and spin locks, driver-object extensions,
 //!   DbgPrintEx, and the runtime a loaded image imports: mem*, bugcheck, pool).
 //!
 //! [`resolve`] is the import table a loaded image is bound against.
 #![allow(non_snake_case)]
 
+pub mod dma;
 pub mod kernel;
 pub mod ndis;
 pub mod pci;
 pub mod receive;
 
+pub use dma::*;
 pub use kernel::*;
 pub use ndis::*;
 pub use pci::*;
@@ -126,6 +129,14 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisFreeMdl,
             NdisMIndicateReceiveNetBufferLists,
             NdisMPauseComplete,
+            NdisMMapIoSpace,
+            NdisMUnmapIoSpace,
+            NdisMRegisterInterruptEx,
+            NdisMDeregisterInterruptEx,
+            NdisMRegisterScatterGatherDma,
+            NdisMDeregisterScatterGatherDma,
+            NdisMAllocateSharedMemory,
+            NdisMFreeSharedMemory,
         )
     };
     let ntoskrnl = || match name {

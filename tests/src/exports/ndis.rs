@@ -90,6 +90,8 @@ ndis_fn! {
                 let r = unsafe { &*(Attributes as *const NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES) };
                 if h.Size < NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2 { return NDIS_STATUS_INVALID_PARAMETER; }
                 a.context.store(r.MiniportAdapterContext, Ordering::Release);
+                let flags = r.AttributeFlags;
+                w.with_hw(a, |e, _| e.attribute_flags = flags);
             }
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES => {
                 if a.ctx().is_null() {
@@ -424,7 +426,9 @@ ndis_fn! {
     pub unsafe fn NdisMSleep(_Microseconds: u32) {
         if let Some(w) = current_world() {
             w.check(irql::require_max(PASSIVE_LEVEL, "NdisMSleep"));
-            // The system worker runs meanwhile; with nothing to run, the sleeper yields.
+            // The device acts meanwhile (a driver polling a self-clearing bit sees it clear);
+            // the system worker runs; with nothing to run, the sleeper yields.
+            w.poll_device();
             if !w.run_work_items() {
                 std::thread::yield_now();
             }

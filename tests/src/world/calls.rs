@@ -141,8 +141,11 @@ impl Machine {
         let Some(init) = chars.InitializeHandlerEx else {
             return Err(NDIS_STATUS_BAD_CHARACTERISTICS);
         };
+        // "NDIS_MINIPORT_INIT_PARAMETERS structure": AllocatedResources, the hardware
+        // resources the PnP manager assigned (`resources.rs`).
         let mut params = NDIS_MINIPORT_INIT_PARAMETERS {
             Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_INIT_PARAMETERS, 1, 0x40),
+            AllocatedResources: self.assign_resources(adapter),
             ..Default::default()
         };
         // SAFETY: the driver's registered InitializeHandlerEx with our handle.
@@ -152,6 +155,7 @@ impl Machine {
         if let Some(v) = v {
             self.violation(v);
         }
+        self.initialize_returned(adapter, status == NDIS_STATUS_SUCCESS);
         self.record(Event::Lifecycle {
             who: adapter.name.clone(),
             what: format!(
@@ -350,6 +354,7 @@ impl Machine {
             }
             self.check_pool_objects_freed(adapter, "MiniportHaltEx");
         }
+        self.check_released(adapter, "MiniportHaltEx");
         adapter.halted.store(true, Ordering::Release);
         adapter
             .context

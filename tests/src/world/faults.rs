@@ -40,6 +40,10 @@ pub const FALLIBLE: &[&str] = &[
     "NdisAllocateNetBufferListPool",
     "NdisAllocateNetBufferAndNetBufferList",
     "NdisAllocateMdl",
+    "NdisMMapIoSpace",
+    "NdisMRegisterInterruptEx",
+    "NdisMRegisterScatterGatherDma",
+    "NdisMAllocateSharedMemory",
 ];
 
 #[derive(Default)]

@@ -13,6 +13,8 @@
 //! - [`calls`]: calling a driver's handler at its IRQL and recording what it did.
 //! - [`mandatory`]: OIDs NDIS requires of every NDIS 6 miniport (OID_GEN_STATISTICS).
 //! - [`pending`]: OID requests a driver pends (NdisMOidRequestComplete) and surprise removal.
+//! - [`resources`]: the reference NIC's device model behind the functions, the resources
+//!   assigned to each adapter and what it holds of them; [`interrupts`]: MSI-X delivery.
 //! - [`faults`]: fault injection and interleaving at every fallible call site.
 //! - [`history`]: every state the PF committed per VF, and the check that a VF applies only
 //!   those (the test oracle, not part of the simulated NDIS).
@@ -23,12 +25,15 @@
 pub mod calls;
 pub mod faults;
 pub mod history;
+pub mod interrupts;
 pub mod mandatory;
 pub mod nbl_pool;
 pub mod ndis_objects;
 pub mod pending;
 pub mod pool;
 pub mod receive;
+pub mod resources;
+pub mod shared_memory;
 pub mod vstack;
 pub mod work_items;
 
@@ -128,6 +133,7 @@ pub struct Machine {
     read_hook: Mutex<Option<ReadHook>>,
     history: Mutex<history::History>,
     faults: Mutex<faults::Faults>,
+    hw: Mutex<resources::Hw>,
     /// The PF is a loaded image: its adapter is not a `pf_miniport::Adapter` of this build,
     /// so read hooks (which get one) are not run.
     pub pf_is_image: AtomicBool,
@@ -193,6 +199,7 @@ impl Machine {
         progressed |= self.run_work_items();
         progressed |= self.run_guest_resets();
         progressed |= self.deliver_ready();
+        progressed |= self.service_device();
         progressed
     }
 
@@ -254,6 +261,7 @@ impl Machine {
             read_hook: Mutex::new(None),
             history: Mutex::new(history::History::default()),
             faults: Mutex::new(faults::Faults::default()),
+            hw: Mutex::new(resources::Hw::default()),
             pf_is_image: AtomicBool::new(false),
         })
     }
@@ -265,5 +273,6 @@ impl Drop for Machine {
         // the next one in the same process.
         self.release_pool();
         self.release_nbl_objects();
+        self.release_hw();
     }
 }

@@ -301,6 +301,13 @@ impl Machine {
         }
     }
 
+    /// Registers a miniport the way NdisMRegisterMiniportDriver would, for a test's own
+    /// characteristics; returns its index for [`start_adapter`](Machine::start_adapter).
+    pub fn register_test_driver(&self, chars: NDIS_MINIPORT_DRIVER_CHARACTERISTICS) -> usize {
+        self.register_driver(chars);
+        lock(&self.state).drivers.len() - 1
+    }
+
     pub fn driver_index(&self, pf: bool) -> Option<usize> {
         let st = lock(&self.state);
         if pf { st.pf_driver } else { st.vf_driver }

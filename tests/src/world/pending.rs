@@ -126,6 +126,8 @@ impl Machine {
     /// NdisDevicePnPEventSurpriseRemoved ("MiniportDevicePnPEventNotify"); halt follows.
     pub fn surprise_remove(&self, adapter: &SimAdapter) {
         adapter.surprise_removed.store(true, Ordering::Release);
+        // The device is gone before NDIS tells the driver: its registers read all ones.
+        self.device_gone(adapter);
         let Some(h) = adapter.chars().DevicePnPEventNotifyHandler else {
             return;
         };

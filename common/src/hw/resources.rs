@@ -1,0 +1,481 @@
+//! The hardware resources one adapter owns, acquired in MiniportInitializeEx and released in
+//! reverse order on halt and on every failure path of initialize (issue 11, "Resources"):
+//!
+//! 1. BAR 0, mapped from the memory resource of `AllocatedResources` ([`map_bar`],
+//!    "NdisMMapIoSpace function"), and the [`RefNic`] on it, identified and reset;
+//! 2. scatter-gather DMA ("NdisMRegisterScatterGatherDma function"; the adapter declared
+//!    `NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER` in its registration attributes first);
+//! 3. shared memory for the TX ring, the RX ring and the RX buffers ("NdisMAllocateSharedMemory
+//!    function": only while MiniportInitializeEx runs, after the DMA registration);
+//! 4. the message-signalled interrupts ("NdisMRegisterInterruptEx function"; the reference NIC
+//!    is MSI-X only);
+//! 5. queue pair 0 started, its causes and the link cause routed to message 0, the vector and
+//!    the function's DMA enabled.
+//!
+//! The NDIS side talks to the device only through the [`NicHw`] trait; [`RefNic`] is named only
+//! where it is created. The interrupt path: the ISR ([`DataPath::isr`], DIRQL) holds the
+//! signalled vector (`VEC_EN[v]` = 0: the reference NIC's "acknowledge", section 6: causes
+//! clear as the device signals, and the vector stays quiet) and asks for the DPC; the DPC
+//! ([`DataPath::dpc`], DISPATCH_LEVEL) reclaims what the rings completed, hands it to the
+//! adapter ([`Completions`], the seam the receive and send paths plug into), posts the RX
+//! buffers again and re-enables the vector.
+use super::ring::{RxRing, TxRing};
+use super::{
+    DmaRegion, FunctionKind, HwError, MappedBar, NicHw, RxDone, RxQueue, TxDone, TxQueue, map_bar,
+    refnic::RefNic, regs, unmap_bar,
+};
+use crate::ffi::imports::*;
+use crate::ffi::*;
+use crate::sync::SpinLock;
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+
+/// Descriptors per ring (TX and RX of queue pair 0).
+pub const RING_LEN: u16 = 64;
+/// Bytes of one RX buffer: at least `MAX_FRAME` (1514 after reset), section 5.
+pub const RX_BUF_BYTES: u32 = 2048;
+/// RX buffers: one per descriptor the ring can hold posted (`LEN - 1`).
+pub const RX_BUFFERS: u16 = RING_LEN - 1;
+/// `NDIS_SG_DMA_DESCRIPTION.MaximumPhysicalMapping`: the longest buffer the NIC maps.
+pub const MAX_PHYSICAL_MAPPING: u32 = 0x1_0000;
+/// The message queue pair 0 and the link cause are routed to.
+pub const QUEUE_MESSAGE: u8 = 0;
+/// Most completions one DPC hands over per ring.
+pub const DPC_BUDGET: usize = 64;
+/// How long halt waits for a stopped queue to go idle (the spec's bound is 1 ms).
+const STOP_WAIT_US: u32 = 10_000;
+const POLL_US: u32 = 100;
+
+/// A value that is there or not, valid when all-zero (an adapter context is zeroed pool).
+pub struct Slot<T> {
+    value: MaybeUninit<T>,
+    full: bool,
+}
+
+impl<T> Slot<T> {
+    pub fn put(&mut self, v: T) {
+        self.value = MaybeUninit::new(v);
+        self.full = true;
+    }
+
+    pub fn get(&self) -> Option<&T> {
+        // SAFETY: `full` is set only by `put`, which initialized the value.
+        self.full.then(|| unsafe { self.value.assume_init_ref() })
+    }
+
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        // SAFETY: as for `get`.
+        self.full.then(|| unsafe { self.value.assume_init_mut() })
+    }
+
+    pub fn take(&mut self) -> Option<T> {
+        if !core::mem::replace(&mut self.full, false) {
+            return None;
+        }
+        // SAFETY: it was full; `full` is now false, so the value is read out once.
+        Some(unsafe { self.value.assume_init_read() })
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+}
+
+/// One NdisMAllocateSharedMemory block (all zero: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SharedBlock {
+    pub va: usize,
+    pub pa: i64,
+    pub len: u32,
+}
+
+/// Which block is which.
+const TX_RING: usize = 0;
+const RX_RING: usize = 1;
+const RX_BUFS: usize = 2;
+
+/// The rings of queue pair 0 and which RX buffer each posted RX slot holds.
+pub struct Queues {
+    pub tx: Slot<TxRing>,
+    pub rx: Slot<RxRing>,
+    rx_buf_of_slot: [u16; RING_LEN as usize],
+}
+
+/// What one DPC read from the rings: the seam where the receive and send paths take over.
+pub trait Completions {
+    /// Frames the device wrote (each buffer is posted again after this returns, until the
+    /// receive path keeps buffers while NDIS holds them) and sends it finished.
+    fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
+}
+
+/// How far bring-up got, for the tests and the debugger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DataPathInfo {
+    pub mapped: bool,
+    pub sg_dma: bool,
+    pub shared_blocks: u8,
+    pub interrupt: bool,
+    pub messages: u32,
+    pub isrs: u32,
+    pub dpcs: u32,
+}
+
+/// Everything above, for one adapter; part of its (zeroed) context.
+pub struct DataPath {
+    handle: NDIS_HANDLE,
+    bar: Slot<MappedBar>,
+    nic: Slot<RefNic>,
+    sg_dma: NDIS_HANDLE,
+    interrupt: AtomicPtr<c_void>,
+    messages: u32,
+    blocks: [SharedBlock; 3],
+    queues: SpinLock<Queues>,
+    /// Surprise removal: no register is touched from then on.
+    removed: AtomicBool,
+    /// `stop` ran: the device is reset and the interrupt gone (release does not redo it).
+    stopped: AtomicBool,
+    isrs: AtomicU32,
+    dpcs: AtomicU32,
+}
+
+fn block_len(which: usize) -> u32 {
+    let ring = u32::from(RING_LEN) * regs::DESC_BYTES as u32;
+    let bytes = if which == RX_BUFS {
+        u32::from(RX_BUFFERS) * RX_BUF_BYTES
+    } else {
+        ring
+    };
+    // Room to align the start: the NdisMAllocateSharedMemory page promises no alignment.
+    bytes + regs::RING_ALIGN as u32
+}
+
+/// The `RING_ALIGN`-aligned region inside a block.
+fn aligned(b: &SharedBlock) -> Option<DmaRegion> {
+    let align = regs::RING_ALIGN;
+    let pa = u64::try_from(b.pa).ok()?;
+    let skip = pa.wrapping_neg() & (align - 1);
+    let len = b.len.checked_sub(skip as u32)?;
+    // SAFETY: the block NdisMAllocateSharedMemory gave stays allocated while this region
+    // is used (freed only in `release`, after the device stopped); `skip < len`.
+    unsafe {
+        DmaRegion::new(
+            (b.va as *mut u8).wrapping_add(skip as usize),
+            pa + skip,
+            len,
+        )
+    }
+}
+
+impl DataPath {
+    pub fn info(&self) -> DataPathInfo {
+        DataPathInfo {
+            mapped: self.bar.is_full(),
+            sg_dma: !self.sg_dma.is_null(),
+            shared_blocks: self.blocks.iter().filter(|b| b.len != 0).count() as u8,
+            interrupt: !self.interrupt.load(Ordering::Acquire).is_null(),
+            messages: self.messages,
+            isrs: self.isrs.load(Ordering::Relaxed),
+            dpcs: self.dpcs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The NIC, while mapped and not surprise-removed.
+    pub fn nic(&self) -> Option<&RefNic> {
+        if self.removed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.nic.get()
+    }
+
+    /// MiniportInitializeEx's part: every resource in order, `Err` with all of them released.
+    ///
+    /// # Safety
+    /// PASSIVE_LEVEL inside MiniportInitializeEx of `handle`, after the registration
+    /// attributes (with `NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER`); `resources` is its
+    /// `AllocatedResources`; `ctx` is the adapter context the handlers in `interrupt` expect,
+    /// alive until [`release`](Self::release).
+    pub unsafe fn bring_up(
+        &mut self,
+        handle: NDIS_HANDLE,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+        kind: FunctionKind,
+        ctx: *mut c_void,
+        interrupt: &mut NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+        sg: &mut NDIS_SG_DMA_DESCRIPTION,
+    ) -> Result<(), NDIS_STATUS> {
+        self.handle = handle;
+        // SAFETY: forwarded caller contract.
+        let r = unsafe { self.acquire(resources, kind, ctx, interrupt, sg) };
+        if r.is_err() {
+            self.release();
+        }
+        r
+    }
+
+    /// # Safety
+    /// As [`bring_up`](Self::bring_up).
+    unsafe fn acquire(
+        &mut self,
+        resources: *const CM_PARTIAL_RESOURCE_LIST,
+        kind: FunctionKind,
+        ctx: *mut c_void,
+        interrupt: &mut NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+        sg: &mut NDIS_SG_DMA_DESCRIPTION,
+    ) -> Result<(), NDIS_STATUS> {
+        let handle = self.handle;
+        let bar_len = match kind {
+            FunctionKind::Pf => regs::PF_BAR0_LEN,
+            FunctionKind::Vf => regs::VF_BAR0_LEN,
+        };
+        // SAFETY: caller contract (initialize of `handle`, its AllocatedResources).
+        let bar = unsafe { map_bar(handle, resources, bar_len) }?;
+        let mmio = bar.mmio;
+        self.bar.put(bar);
+        let nic = RefNic::new(mmio, kind).map_err(HwError::status)?;
+        nic.identify(kind).map_err(HwError::status)?;
+        // SAFETY: PASSIVE_LEVEL (initialize), where NdisMSleep may block.
+        nic.reset(&mut |us| unsafe { NdisMSleep(us) })
+            .map_err(HwError::status)?;
+        self.nic.put(nic);
+
+        // SAFETY: initialize of `handle`; `sg` and the out-handle are valid for the call.
+        let status = unsafe { NdisMRegisterScatterGatherDma(handle, sg, &mut self.sg_dma) };
+        if status != NDIS_STATUS_SUCCESS {
+            self.sg_dma = core::ptr::null_mut();
+            return Err(status);
+        }
+        for which in [TX_RING, RX_RING, RX_BUFS] {
+            let len = block_len(which);
+            let (mut va, mut pa) = (core::ptr::null_mut::<c_void>(), 0i64);
+            // SAFETY: initialize of `handle`, after the SG DMA registration; out-pointers valid.
+            unsafe { NdisMAllocateSharedMemory(handle, len, FALSE, &mut va, &mut pa) };
+            if va.is_null() {
+                return Err(NDIS_STATUS_RESOURCES);
+            }
+            if let Some(b) = self.blocks.get_mut(which) {
+                *b = SharedBlock {
+                    va: va as usize,
+                    pa,
+                    len,
+                };
+            }
+        }
+
+        let mut h: NDIS_HANDLE = core::ptr::null_mut();
+        // SAFETY: initialize of `handle`; `ctx` outlives the registration (caller contract).
+        let status = unsafe { NdisMRegisterInterruptEx(handle, ctx, interrupt, &mut h) };
+        if status != NDIS_STATUS_SUCCESS {
+            return Err(status);
+        }
+        self.interrupt.store(h, Ordering::Release);
+        // The NIC signals messages only: NDIS must have connected them as such.
+        let table = interrupt
+            .MessageInfoTable
+            .cast::<IO_INTERRUPT_MESSAGE_INFO>();
+        // SAFETY: NDIS fills MessageInfoTable for a message-based connection; it stays valid
+        // until NdisMDeregisterInterruptEx.
+        let count = unsafe { table.as_ref() }.map_or(0, |t| t.MessageCount);
+        if interrupt.InterruptType != NDIS_CONNECT_MESSAGE_BASED || count == 0 {
+            return Err(NDIS_STATUS_RESOURCE_CONFLICT);
+        }
+        self.messages = count;
+        self.start_queues()
+    }
+
+    /// Queue pair 0 on the shared blocks, RX buffers posted, the vector and DMA enabled.
+    fn start_queues(&mut self) -> Result<(), NDIS_STATUS> {
+        let regions: [Option<DmaRegion>; 3] = [
+            self.blocks.first().and_then(aligned),
+            self.blocks.get(RX_RING).and_then(aligned),
+            self.blocks.get(RX_BUFS).and_then(aligned),
+        ];
+        let [Some(txm), Some(rxm), Some(bufs)] = regions else {
+            return Err(NDIS_STATUS_RESOURCES);
+        };
+        let Some(nic) = self.nic.get() else {
+            return Err(NDIS_STATUS_FAILURE);
+        };
+        let v = Some(QUEUE_MESSAGE);
+        let tx = nic.start_tx(0, txm, RING_LEN, v).map_err(HwError::status)?;
+        let mut rx = match nic.start_rx(0, rxm, RING_LEN, v) {
+            Ok(rx) => rx,
+            Err(e) => {
+                nic.stop_tx(0);
+                return Err(e.status());
+            }
+        };
+        let q = self.queues.get_mut();
+        for i in 0..RX_BUFFERS {
+            let addr = bufs.pa() + u64::from(i) * u64::from(RX_BUF_BYTES);
+            let slot = rx
+                .post(addr, RX_BUF_BYTES as u16)
+                .map_err(HwError::status)?;
+            if let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(slot)) {
+                *s = i;
+            }
+        }
+        rx.flush();
+        q.tx.put(tx);
+        q.rx.put(rx);
+        nic.route_link(v);
+        nic.set_vector(QUEUE_MESSAGE, true);
+        nic.set_dma(true);
+        Ok(())
+    }
+
+    /// MiniportShutdownEx: DMA and every vector off. Register writes only: no lock, no wait,
+    /// no allocation, safe at HIGH_LEVEL.
+    pub fn shutdown(&self) {
+        if let Some(nic) = self.nic() {
+            nic.quiesce();
+        }
+    }
+
+    /// MiniportDevicePnPEventNotify(SurpriseRemoved): the device is gone; never touch it again.
+    pub fn surprise_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+
+    /// The device stopped (queues idle, function reset) and the interrupt deregistered: after
+    /// this no ISR or DPC runs. PASSIVE_LEVEL (halt, or initialize failing).
+    pub fn stop(&self) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(nic) = self.nic() {
+            nic.stop_tx(0);
+            nic.stop_rx(0);
+            let mut waited = 0;
+            while !(nic.tx_idle(0) && nic.rx_idle(0)) && waited < STOP_WAIT_US {
+                // SAFETY: PASSIVE_LEVEL (caller contract).
+                unsafe { NdisMSleep(POLL_US) };
+                waited += POLL_US;
+            }
+            // The function reset stops every DMA and clears every VEC_EN (section 9).
+            // SAFETY: as above.
+            let _ = nic.reset(&mut |us| unsafe { NdisMSleep(us) });
+        }
+        let h = self.interrupt.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !h.is_null() {
+            // SAFETY: the handle NdisMRegisterInterruptEx gave, deregistered once.
+            unsafe { NdisMDeregisterInterruptEx(h) };
+        }
+    }
+
+    /// Releases everything still held, in reverse order of [`bring_up`](Self::bring_up).
+    /// Idempotent. PASSIVE_LEVEL.
+    pub fn release(&mut self) {
+        self.stop();
+        let q = self.queues.get_mut();
+        let _ = q.tx.take();
+        let _ = q.rx.take();
+        let handle = self.handle;
+        for b in self.blocks.iter_mut().rev() {
+            if b.len != 0 {
+                // SAFETY: exactly what NdisMAllocateSharedMemory returned; the device is stopped
+                // (or gone) and no ring points at it any more.
+                unsafe { NdisMFreeSharedMemory(handle, b.len, FALSE, b.va as *mut c_void, b.pa) };
+                *b = SharedBlock::default();
+            }
+        }
+        if !self.sg_dma.is_null() {
+            // SAFETY: the handle NdisMRegisterScatterGatherDma gave; nothing is mapped with it.
+            unsafe { NdisMDeregisterScatterGatherDma(self.sg_dma) };
+            self.sg_dma = core::ptr::null_mut();
+        }
+        let _ = self.nic.take();
+        if let Some(bar) = self.bar.take() {
+            // SAFETY: mapped by `map_bar` with this handle; nothing uses the registers now.
+            unsafe { unmap_bar(handle, bar) };
+        }
+        self.messages = 0;
+        self.stopped.store(false, Ordering::Release);
+    }
+
+    /// MiniportMessageInterrupt (DIRQL): holds vector `message` and asks for the DPC. No lock,
+    /// no NDIS call. Returns whether the DPC is wanted.
+    pub fn isr(&self, message: u32) -> bool {
+        self.isrs.fetch_add(1, Ordering::Relaxed);
+        let (Some(nic), Ok(v)) = (self.nic(), u8::try_from(message)) else {
+            return false;
+        };
+        nic.set_vector(v, false);
+        true
+    }
+
+    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL): reclaims completions, hands them to
+    /// `sink`, posts the RX buffers again, re-enables the vector.
+    pub fn dpc(&self, message: u32, sink: &dyn Completions) {
+        self.dpcs.fetch_add(1, Ordering::Relaxed);
+        let Ok(v) = u8::try_from(message) else {
+            return;
+        };
+        if self.nic().is_none() {
+            return;
+        }
+        let mut rx = [None::<RxDone>; DPC_BUDGET];
+        let mut tx = [None::<TxDone>; DPC_BUDGET];
+        let (mut nrx, mut ntx) = (0usize, 0usize);
+        if v == QUEUE_MESSAGE {
+            let mut q = self.queues.lock();
+            if let Some(ring) = q.rx.get_mut() {
+                while let Some(slot) = rx.get_mut(nrx) {
+                    let Some(done) = ring.complete() else { break };
+                    *slot = Some(done);
+                    nrx += 1;
+                }
+            }
+            if let Some(ring) = q.tx.get_mut() {
+                while let Some(slot) = tx.get_mut(ntx) {
+                    let Some(done) = ring.complete() else { break };
+                    *slot = Some(done);
+                    ntx += 1;
+                }
+            }
+        }
+        let mut rx_done = [RxDone::EMPTY; DPC_BUDGET];
+        for (d, s) in rx_done.iter_mut().zip(rx.iter().flatten()) {
+            *d = *s;
+        }
+        let mut tx_done = [TxDone {
+            slot: 0,
+            sent: false,
+        }; DPC_BUDGET];
+        for (d, s) in tx_done.iter_mut().zip(tx.iter().flatten()) {
+            *d = *s;
+        }
+        sink.completions(
+            rx_done.get(..nrx).unwrap_or(&[]),
+            tx_done.get(..ntx).unwrap_or(&[]),
+        );
+        if nrx > 0 {
+            self.repost(rx_done.get(..nrx).unwrap_or(&[]));
+        }
+        if let Some(nic) = self.nic() {
+            nic.set_vector(v, true);
+        }
+    }
+
+    /// Posts the buffers of `done` again (the frames were handed over and copied or dropped).
+    fn repost(&self, done: &[RxDone]) {
+        let Some(base) = self.blocks.get(RX_BUFS).and_then(aligned).map(|r| r.pa()) else {
+            return;
+        };
+        let mut q = self.queues.lock();
+        let q = &mut *q;
+        let Some(ring) = q.rx.get_mut() else { return };
+        for d in done {
+            let Some(&buf) = q.rx_buf_of_slot.get(usize::from(d.slot)) else {
+                continue;
+            };
+            let addr = base + u64::from(buf) * u64::from(RX_BUF_BYTES);
+            if let Ok(slot) = ring.post(addr, RX_BUF_BYTES as u16)
+                && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(slot))
+            {
+                *s = buf;
+            }
+        }
+        ring.flush();
+    }
+}

@@ -1,0 +1,235 @@
+//! What `ndis.sys` exports for a bus-master NIC's resources (issue 11): I/O space mapping,
+//! message-signalled interrupts, scatter-gather DMA and shared memory. Each checks the rules
+//! of its DDI page (the page named on it) and keeps the ledger of `world::resources`, which
+//! the halt and failed-initialize checks read. Where a page is silent, the comment says so and
+//! the harsher reading is taken.
+#![allow(non_snake_case)]
+
+use super::{adapter, irql_max};
+use crate::world::SimAdapter;
+use common::ffi::*;
+use common::ndis_fn;
+use std::ffi::c_void;
+
+/// A call only MiniportInitializeEx may make: a violation elsewhere.
+fn during_initialize(a: &SimAdapter, what: &str, page: &str) -> bool {
+    let w = a.world();
+    let init = w.with_hw(a, |e, _| e.initializing).unwrap_or(false);
+    if !init {
+        w.violation(format!(
+            "{}: {what} outside MiniportInitializeEx (\"{page}\")",
+            a.name
+        ));
+    }
+    init
+}
+
+ndis_fn! {
+    /// "NdisMMapIoSpace function": PASSIVE_LEVEL; maps a range of the adapter's assigned
+    /// memory resources. A range outside them is a driver bug (a violation here) and fails
+    /// with NDIS_STATUS_RESOURCE_CONFLICT, one of the page's statuses; an injected failure
+    /// returns NDIS_STATUS_RESOURCES. The device model's BAR is plain memory, so the virtual
+    /// address is the physical one.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMMapIoSpace(VirtualAddress: *mut *mut c_void, Handle: NDIS_HANDLE, PhysicalAddress: i64, Length: u32) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMMapIoSpace") else { return NDIS_STATUS_FAILURE };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMMapIoSpace");
+        if VirtualAddress.is_null() {
+            w.violation(format!("{}: NdisMMapIoSpace with a null VirtualAddress", a.name));
+            return NDIS_STATUS_FAILURE;
+        }
+        let Some((base, len)) = w.with_hw(a, |e, _| e.bar) else { return NDIS_STATUS_FAILURE };
+        let start = PhysicalAddress as u64;
+        let inside = Length != 0 && start >= base && start.checked_add(u64::from(Length)).is_some_and(|end| end <= base + u64::from(len));
+        if !inside {
+            w.violation(format!(
+                "{}: NdisMMapIoSpace({start:#x}, {Length:#x}) outside its assigned memory resource {base:#x}+{len:#x}",
+                a.name
+            ));
+            return NDIS_STATUS_RESOURCE_CONFLICT;
+        }
+        if w.fails("NdisMMapIoSpace") {
+            return NDIS_STATUS_RESOURCES;
+        }
+        let va = start as usize;
+        w.with_hw(a, |e, _| e.mappings.push((va, Length)));
+        // SAFETY: out-pointer from the driver (checked non-null).
+        unsafe { *VirtualAddress = va as *mut c_void };
+        NDIS_STATUS_SUCCESS
+    }
+
+    /// "NdisMUnmapIoSpace function": PASSIVE_LEVEL; the address and length of a mapping
+    /// NdisMMapIoSpace made for this adapter, each unmapped once.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMUnmapIoSpace(Handle: NDIS_HANDLE, VirtualAddress: *mut c_void, Length: u32) {
+        let Some(a) = adapter(Handle, "NdisMUnmapIoSpace") else { return };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMUnmapIoSpace");
+        let va = VirtualAddress as usize;
+        let found = w.with_hw(a, |e, _| {
+            let i = e.mappings.iter().position(|&m| m == (va, Length))?;
+            Some(e.mappings.swap_remove(i))
+        }).flatten();
+        if found.is_none() {
+            w.violation(format!("{}: NdisMUnmapIoSpace({va:#x}, {Length:#x}) of no mapping it holds", a.name));
+        }
+    }
+
+    /// "NdisMRegisterInterruptEx function" and "NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
+    /// structure": PASSIVE_LEVEL, from MiniportInitializeEx; the header must be
+    /// NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT revision 1. The function's resources hold only
+    /// message-signalled interrupts (the reference NIC is MSI-X only), so a driver must set
+    /// MsiSupported and give MessageInterruptHandler and MessageInterruptDpcHandler; NDIS then
+    /// sets InterruptType to NDIS_CONNECT_MESSAGE_BASED and MessageInfoTable to the
+    /// IO_INTERRUPT_MESSAGE_INFO of the connected messages. One interrupt per adapter (the page
+    /// describes a single registration; a second is taken as a bug, the harsher reading).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMRegisterInterruptEx(Handle: NDIS_HANDLE, Context: NDIS_HANDLE, Chars: *mut NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, InterruptHandle: *mut NDIS_HANDLE) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMRegisterInterruptEx") else { return NDIS_STATUS_FAILURE };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMRegisterInterruptEx");
+        if !during_initialize(a, "NdisMRegisterInterruptEx", "NdisMRegisterInterruptEx function") {
+            return NDIS_STATUS_FAILURE;
+        }
+        // SAFETY: the driver's characteristics, valid for the call (or null).
+        let Some(chars) = (unsafe { Chars.as_mut() }) else { return NDIS_STATUS_INVALID_PARAMETER };
+        let h = chars.Header;
+        if h.Type != NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT || h.Revision < NDIS_MINIPORT_INTERRUPT_REVISION_1 || h.Size < NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1 {
+            w.violation(format!("{}: interrupt characteristics header {h:?}", a.name));
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        if chars.MsiSupported == FALSE || chars.MessageInterruptHandler.is_none() || chars.MessageInterruptDpcHandler.is_none() {
+            w.violation(format!("{}: NdisMRegisterInterruptEx without message handlers on a function with only message-signalled interrupts", a.name));
+            return NDIS_STATUS_RESOURCE_CONFLICT;
+        }
+        if w.with_hw(a, |e, _| e.interrupt.is_some()).unwrap_or(false) {
+            w.violation(format!("{}: NdisMRegisterInterruptEx twice", a.name));
+            return NDIS_STATUS_FAILURE;
+        }
+        if InterruptHandle.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        // The page's failure statuses: the generic one when injected.
+        if w.fails("NdisMRegisterInterruptEx") {
+            return NDIS_STATUS_RESOURCES;
+        }
+        let handle = w.connect_interrupt(a, Context, chars);
+        // SAFETY: out-pointer from the driver (checked non-null).
+        unsafe { *InterruptHandle = handle };
+        NDIS_STATUS_SUCCESS
+    }
+
+    /// "NdisMDeregisterInterruptEx function": PASSIVE_LEVEL, a handle NdisMRegisterInterruptEx
+    /// gave, once. No ISR or DPC of it runs afterwards.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMDeregisterInterruptEx(InterruptHandle: NDIS_HANDLE) {
+        let Some(w) = super::current_world() else { return };
+        irql_max(w, PASSIVE_LEVEL, "NdisMDeregisterInterruptEx");
+        if !w.disconnect_interrupt(InterruptHandle) {
+            w.violation(format!("NdisMDeregisterInterruptEx of unknown handle {InterruptHandle:p}"));
+        }
+    }
+
+    /// "NdisMRegisterScatterGatherDma function": PASSIVE_LEVEL, from MiniportInitializeEx,
+    /// for a bus-master adapter: its registration attributes must carry
+    /// NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER (a violation otherwise). The description's header
+    /// is NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION revision 1, ProcessSGListHandler is required;
+    /// NDIS sets ScatterGatherListSize (here: a SCATTER_GATHER_LIST with one element per page
+    /// of MaximumPhysicalMapping, plus one).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMRegisterScatterGatherDma(Handle: NDIS_HANDLE, Desc: *mut NDIS_SG_DMA_DESCRIPTION, DmaHandle: *mut NDIS_HANDLE) -> NDIS_STATUS {
+        let Some(a) = adapter(Handle, "NdisMRegisterScatterGatherDma") else { return NDIS_STATUS_FAILURE };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMRegisterScatterGatherDma");
+        if !during_initialize(a, "NdisMRegisterScatterGatherDma", "NdisMRegisterScatterGatherDma function") {
+            return NDIS_STATUS_FAILURE;
+        }
+        let flags = w.with_hw(a, |e, _| e.attribute_flags).unwrap_or(0);
+        if flags & NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER == 0 {
+            w.violation(format!("{}: NdisMRegisterScatterGatherDma without NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER in its registration attributes", a.name));
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
+        // SAFETY: the driver's description, valid for the call (or null).
+        let Some(d) = (unsafe { Desc.as_mut() }) else { return NDIS_STATUS_INVALID_PARAMETER };
+        let h = d.Header;
+        if h.Type != NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION || h.Revision < NDIS_SG_DMA_DESCRIPTION_REVISION_1 || h.Size < NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1 || d.ProcessSGListHandler.is_none() || DmaHandle.is_null() {
+            w.violation(format!("{}: SG DMA description {h:?} without MiniportProcessSGList or out-handle", a.name));
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        if w.with_hw(a, |e, _| e.sg_dma.is_some()).unwrap_or(false) {
+            w.violation(format!("{}: NdisMRegisterScatterGatherDma twice", a.name));
+            return NDIS_STATUS_FAILURE;
+        }
+        if w.fails("NdisMRegisterScatterGatherDma") {
+            return NDIS_STATUS_RESOURCES;
+        }
+        let pages = d.MaximumPhysicalMapping.div_ceil(4096) + 1;
+        d.ScatterGatherListSize = 16 + 24 * pages;
+        let token = Box::new(0u8);
+        let handle = &*token as *const u8 as NDIS_HANDLE;
+        w.with_hw(a, |e, _| e.sg_dma = Some(token));
+        // SAFETY: out-pointer from the driver (checked non-null).
+        unsafe { *DmaHandle = handle };
+        NDIS_STATUS_SUCCESS
+    }
+
+    /// "NdisMDeregisterScatterGatherDma function": PASSIVE_LEVEL, the handle the
+    /// registration gave, once.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMDeregisterScatterGatherDma(DmaHandle: NDIS_HANDLE) {
+        let Some(w) = super::current_world() else { return };
+        irql_max(w, PASSIVE_LEVEL, "NdisMDeregisterScatterGatherDma");
+        if !w.drop_sg_dma(DmaHandle) {
+            w.violation(format!("NdisMDeregisterScatterGatherDma of unknown handle {DmaHandle:p}"));
+        }
+    }
+
+    /// "NdisMAllocateSharedMemory function": PASSIVE_LEVEL; only while MiniportInitializeEx
+    /// runs (later allocations go through NdisMAllocateSharedMemoryAsyncEx), and only after
+    /// NdisMRegisterScatterGatherDma (the page's note); a violation otherwise. A failure
+    /// returns a null VirtualAddress. Physical = host address (identity IOMMU).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMAllocateSharedMemory(Handle: NDIS_HANDLE, Length: u32, _Cached: BOOLEAN, VirtualAddress: *mut *mut c_void, PhysicalAddress: *mut i64) {
+        // SAFETY: out-pointers from the driver, written first so every failure leaves NULL.
+        unsafe {
+            if let Some(v) = VirtualAddress.as_mut() { *v = std::ptr::null_mut(); }
+            if let Some(p) = PhysicalAddress.as_mut() { *p = 0; }
+        }
+        let Some(a) = adapter(Handle, "NdisMAllocateSharedMemory") else { return };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMAllocateSharedMemory");
+        if !during_initialize(a, "NdisMAllocateSharedMemory", "NdisMAllocateSharedMemory function") {
+            return;
+        }
+        if !w.with_hw(a, |e, _| e.sg_dma.is_some()).unwrap_or(false) {
+            w.violation(format!("{}: NdisMAllocateSharedMemory before NdisMRegisterScatterGatherDma", a.name));
+            return;
+        }
+        if Length == 0 || VirtualAddress.is_null() || PhysicalAddress.is_null() || w.fails("NdisMAllocateSharedMemory") {
+            return;
+        }
+        if let Some((va, pa)) = w.allocate_shared(a, Length) {
+            // SAFETY: checked non-null above.
+            unsafe {
+                *VirtualAddress = va as *mut c_void;
+                *PhysicalAddress = pa;
+            }
+        }
+    }
+
+    /// "NdisMFreeSharedMemory function": PASSIVE_LEVEL; the same length and both addresses
+    /// NdisMAllocateSharedMemory returned (the Cached flag is ignored on x64), each block once.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMFreeSharedMemory(Handle: NDIS_HANDLE, Length: u32, _Cached: BOOLEAN, VirtualAddress: *mut c_void, PhysicalAddress: i64) {
+        let Some(a) = adapter(Handle, "NdisMFreeSharedMemory") else { return };
+        let w = a.world();
+        irql_max(w, PASSIVE_LEVEL, "NdisMFreeSharedMemory");
+        if !w.free_shared(a, Length, VirtualAddress as usize, PhysicalAddress) {
+            w.violation(format!(
+                "{}: NdisMFreeSharedMemory({Length:#x}, {VirtualAddress:p}, {PhysicalAddress:#x}) of no block it holds",
+                a.name
+            ));
+        }
+    }
+}

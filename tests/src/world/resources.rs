@@ -1,0 +1,435 @@
+//! The hardware each adapter gets and what it holds of it: the reference NIC's device model
+//! (`crate::device`) behind the PF and its VFs, the resource list the PnP manager assigns each
+//! function, and the ledger of mappings, interrupts, scatter-gather DMA and shared memory the
+//! exports in `crate::exports::dma` hand out. Driver Verifier's rules on these, as this module
+//! enforces them:
+//! - "MINIPORT_HALT callback function": MiniportHaltEx "must free all resources that were
+//!   allocated in MiniportInitializeEx"; and a MiniportInitializeEx that fails must have freed
+//!   what it took ("MINIPORT_INITIALIZE callback function": NDIS does not call MiniportHaltEx
+//!   for it). Checked when either returns ([`Machine::check_released`]); whatever is left is
+//!   reported and reclaimed.
+//! - After surprise removal the function's registers read all ones; a register written after
+//!   it is reported at halt (`device::presence`).
+use super::{Machine, Role, SimAdapter, lock};
+use crate::device::{Func, RefNicModel};
+use common::ffi::*;
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+
+/// The IRQL the simulated MSI-X messages are delivered at: vector `0x60 + n` on x64, whose
+/// IRQL is the vector's upper nibble (a DIRQL, above DISPATCH_LEVEL).
+pub const DIRQL: KIRQL = 6;
+/// The first interrupt vector the simulated PnP manager assigns a function's messages.
+pub const FIRST_VECTOR: u32 = 0x60;
+/// Where an x64 MSI message is written (the local APIC's message address).
+const MSI_ADDRESS: i64 = 0xFEE0_0000;
+
+/// One NdisMAllocateSharedMemory block.
+pub struct SharedAlloc {
+    pub va: usize,
+    pub pa: i64,
+    pub len: u32,
+    pub(super) base: *mut u8,
+    pub(super) layout: std::alloc::Layout,
+}
+
+/// One NdisMRegisterInterruptEx registration.
+pub struct Interrupt {
+    /// Its address is the NdisInterruptHandle.
+    token: Box<u8>,
+    pub ctx: usize,
+    pub chars: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+    /// The IO_INTERRUPT_MESSAGE_INFO NDIS hands back (8-byte aligned storage).
+    table: Vec<u64>,
+}
+
+impl Interrupt {
+    /// The IO_INTERRUPT_MESSAGE_INFO handed back in `MessageInfoTable`.
+    pub fn message_info(&self) -> *const IO_INTERRUPT_MESSAGE_INFO {
+        self.table.as_ptr().cast()
+    }
+}
+
+/// What one adapter was assigned and holds.
+pub struct AdapterHw {
+    pub func: Func,
+    pub name: String,
+    /// The CM_PARTIAL_RESOURCE_LIST given as AllocatedResources (8-byte aligned storage).
+    list: Vec<u64>,
+    pub bar: (u64, u32),
+    pub messages: u8,
+    /// MiniportInitializeEx is running for it.
+    pub initializing: bool,
+    /// `AttributeFlags` of its registration attributes.
+    pub attribute_flags: u32,
+    pub mappings: Vec<(usize, u32)>,
+    pub interrupt: Option<Interrupt>,
+    /// Its address is the NdisMiniportDmaHandle.
+    pub sg_dma: Option<Box<u8>>,
+    pub shared: Vec<SharedAlloc>,
+    pub isrs: u64,
+    pub dpcs: u64,
+}
+
+impl AdapterHw {
+    /// What is still held, in words (empty: nothing).
+    pub fn held(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if !self.mappings.is_empty() {
+            v.push(format!(
+                "{} I/O space mapping(s) (NdisMUnmapIoSpace)",
+                self.mappings.len()
+            ));
+        }
+        if self.interrupt.is_some() {
+            v.push("an interrupt (NdisMDeregisterInterruptEx)".into());
+        }
+        if self.sg_dma.is_some() {
+            v.push("scatter-gather DMA (NdisMDeregisterScatterGatherDma)".into());
+        }
+        if !self.shared.is_empty() {
+            v.push(format!(
+                "{} shared-memory block(s) (NdisMFreeSharedMemory)",
+                self.shared.len()
+            ));
+        }
+        v
+    }
+}
+
+/// The machine's hardware: the NIC and the ledger, by adapter address.
+pub struct Hw {
+    pub nic: RefNicModel,
+    pub adapters: BTreeMap<usize, AdapterHw>,
+}
+
+impl Default for Hw {
+    fn default() -> Self {
+        Hw {
+            nic: RefNicModel::new(0, [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01]),
+            adapters: BTreeMap::new(),
+        }
+    }
+}
+
+fn key(a: &SimAdapter) -> usize {
+    a as *const SimAdapter as usize
+}
+
+/// Writes `d` as descriptor `i` of the list in `list`.
+fn put_descriptor(list: &mut [u64], i: usize, d: CM_PARTIAL_RESOURCE_DESCRIPTOR) {
+    let off = std::mem::offset_of!(CM_PARTIAL_RESOURCE_LIST, PartialDescriptors)
+        + i * std::mem::size_of::<CM_PARTIAL_RESOURCE_DESCRIPTOR>();
+    assert!(off + std::mem::size_of_val(&d) <= list.len() * 8);
+    // SAFETY: in bounds (asserted); the descriptor is packed(4), written unaligned.
+    unsafe {
+        list.as_mut_ptr()
+            .cast::<u8>()
+            .add(off)
+            .cast::<CM_PARTIAL_RESOURCE_DESCRIPTOR>()
+            .write_unaligned(d)
+    };
+}
+
+/// The translated resources of a function: its BAR 0 as one CmResourceTypeMemory descriptor,
+/// then one CmResourceTypeInterrupt descriptor flagged CM_RESOURCE_INTERRUPT_MESSAGE per MSI-X
+/// message ("CM_PARTIAL_RESOURCE_DESCRIPTOR structure": `u.MessageInterrupt.Translated` gives
+/// each message's level, vector and affinity). The pages do not say whether NDIS's
+/// AllocatedResources carries one descriptor per message or one for all; one per message is
+/// what a translated MSI-X assignment holds (`u.MessageInterrupt.Raw.MessageCount` is the raw
+/// form's), and the drivers must not depend on either: they take the message count from
+/// `MessageInfoTable`.
+fn resource_list(bar: (u64, u32), messages: u8) -> Vec<u64> {
+    let n = 1 + usize::from(messages);
+    let bytes = std::mem::offset_of!(CM_PARTIAL_RESOURCE_LIST, PartialDescriptors)
+        + n * std::mem::size_of::<CM_PARTIAL_RESOURCE_DESCRIPTOR>();
+    let mut list = vec![0u64; bytes.div_ceil(8)];
+    let head = list.as_mut_ptr().cast::<CM_PARTIAL_RESOURCE_LIST>();
+    // SAFETY: the storage holds the header; Version and Revision 1 ("CM_PARTIAL_RESOURCE_LIST
+    // structure": "The version number of this structure. This value should be 1.").
+    unsafe {
+        (*head).Version = 1;
+        (*head).Revision = 1;
+        (*head).Count = n as u32;
+    }
+    put_descriptor(
+        &mut list,
+        0,
+        CM_PARTIAL_RESOURCE_DESCRIPTOR {
+            Type: CmResourceTypeMemory,
+            ShareDisposition: CmResourceShareDeviceExclusive,
+            Flags: CM_RESOURCE_MEMORY_READ_WRITE | CM_RESOURCE_MEMORY_PREFETCHABLE,
+            u: CM_PARTIAL_RESOURCE_DESCRIPTOR_U {
+                Memory: CM_PARTIAL_RESOURCE_MEMORY {
+                    Start: bar.0 as i64,
+                    Length: bar.1,
+                },
+            },
+        },
+    );
+    for m in 0..usize::from(messages) {
+        put_descriptor(
+            &mut list,
+            1 + m,
+            CM_PARTIAL_RESOURCE_DESCRIPTOR {
+                Type: CmResourceTypeInterrupt,
+                ShareDisposition: CmResourceShareDeviceExclusive,
+                Flags: CM_RESOURCE_INTERRUPT_LATCHED | CM_RESOURCE_INTERRUPT_MESSAGE,
+                u: CM_PARTIAL_RESOURCE_DESCRIPTOR_U {
+                    Interrupt: CM_PARTIAL_RESOURCE_INTERRUPT {
+                        Level: u16::from(DIRQL),
+                        Group: 0,
+                        Vector: FIRST_VECTOR + m as u32,
+                        Affinity: 1,
+                    },
+                },
+            },
+        );
+    }
+    list
+}
+
+/// The IO_INTERRUPT_MESSAGE_INFO of `messages` connected messages.
+fn message_table(messages: u8) -> Vec<u64> {
+    let n = usize::from(messages).max(1);
+    let bytes = std::mem::offset_of!(IO_INTERRUPT_MESSAGE_INFO, MessageInfo)
+        + n * std::mem::size_of::<IO_INTERRUPT_MESSAGE_INFO_ENTRY>();
+    let mut t = vec![0u64; bytes.div_ceil(8)];
+    let head = t.as_mut_ptr().cast::<IO_INTERRUPT_MESSAGE_INFO>();
+    // SAFETY: the storage holds the header and `n` entries, 8-byte aligned.
+    unsafe {
+        (*head).UnifiedIrql = DIRQL;
+        (*head).MessageCount = u32::from(messages);
+        let first =
+            std::ptr::addr_of_mut!((*head).MessageInfo).cast::<IO_INTERRUPT_MESSAGE_INFO_ENTRY>();
+        for m in 0..usize::from(messages) {
+            first.add(m).write(IO_INTERRUPT_MESSAGE_INFO_ENTRY {
+                MessageAddress: MSI_ADDRESS,
+                TargetProcessorSet: 1,
+                InterruptObject: std::ptr::null_mut(),
+                MessageData: FIRST_VECTOR + m as u32,
+                Vector: FIRST_VECTOR + m as u32,
+                Irql: DIRQL,
+                Mode: 1,
+                Polarity: 0,
+            });
+        }
+    }
+    t
+}
+
+impl Machine {
+    pub(crate) fn hw(&self) -> std::sync::MutexGuard<'_, Hw> {
+        lock(&self.hw)
+    }
+
+    /// Runs `f` on the device model (tests inject frames and link changes through it).
+    pub fn nic<R>(&self, f: impl FnOnce(&mut RefNicModel) -> R) -> R {
+        f(&mut self.hw().nic)
+    }
+
+    /// One step of the device model, delivering nothing (NdisMSleep's: a driver polling a
+    /// self-clearing bit sees the device act).
+    pub fn poll_device(&self) {
+        self.hw().nic.poll();
+    }
+
+    /// The PnP manager's assignment for `adapter`'s function, before MiniportInitializeEx: the
+    /// host's PF, or the VF that the guest's VPCI bus driver exposes (its BAR as the guest
+    /// sees it: the model's identity IOMMU makes guest-physical equal host-physical).
+    /// Returns the AllocatedResources pointer, valid until the machine drops.
+    pub(crate) fn assign_resources(&self, adapter: &SimAdapter) -> *mut c_void {
+        let mut hw = self.hw();
+        let (func, messages) = match adapter.role {
+            Role::Pf => (Func::Pf, common::hw::regs::PF_VECTORS),
+            Role::Vf { vf_id } => {
+                hw.nic.grow_vfs(vf_id.saturating_add(1));
+                (Func::Vf(vf_id), common::hw::regs::VF_VECTORS)
+            }
+        };
+        hw.nic.restore(func);
+        let bar = hw.nic.bar_of(func).unwrap_or((0, 0));
+        let mut list = resource_list(bar, messages);
+        let ptr = list.as_mut_ptr().cast();
+        hw.adapters.insert(
+            key(adapter),
+            AdapterHw {
+                func,
+                name: adapter.name.clone(),
+                list,
+                bar,
+                messages,
+                initializing: true,
+                attribute_flags: 0,
+                mappings: Vec::new(),
+                interrupt: None,
+                sg_dma: None,
+                shared: Vec::new(),
+                isrs: 0,
+                dpcs: 0,
+            },
+        );
+        ptr
+    }
+
+    /// MiniportInitializeEx returned.
+    pub(crate) fn initialize_returned(&self, adapter: &SimAdapter, ok: bool) {
+        if let Some(e) = self.hw().adapters.get_mut(&key(adapter)) {
+            e.initializing = false;
+        }
+        if !ok {
+            self.check_released(adapter, "a failed MiniportInitializeEx");
+        }
+    }
+
+    /// The adapter's function is surprise-removed: its BAR reads all ones from now on.
+    pub(crate) fn device_gone(&self, adapter: &SimAdapter) {
+        let mut hw = self.hw();
+        if let Some(func) = hw.adapters.get(&key(adapter)).map(|e| e.func) {
+            hw.nic.vanish(func);
+        }
+    }
+
+    /// After `when` (MiniportHaltEx, or a failed MiniportInitializeEx): the adapter holds no
+    /// hardware resource and wrote no register of a removed device. What it still holds is
+    /// reported and reclaimed.
+    pub(crate) fn check_released(&self, adapter: &SimAdapter, when: &str) {
+        let (held, shared, touched) = {
+            let mut hw = self.hw();
+            let Some(func) = hw.adapters.get(&key(adapter)).map(|e| e.func) else {
+                return;
+            };
+            let touched = !hw.nic.untouched_since_removal(func);
+            let Some(e) = hw.adapters.get_mut(&key(adapter)) else {
+                return;
+            };
+            let held = e.held();
+            e.mappings.clear();
+            e.interrupt = None;
+            e.sg_dma = None;
+            (held, std::mem::take(&mut e.shared), touched)
+        };
+        for s in shared {
+            // SAFETY: allocated by `allocate_shared` with this layout, now unreachable.
+            unsafe { std::alloc::dealloc(s.base, s.layout) };
+        }
+        if !held.is_empty() {
+            self.violation(format!(
+                "{}: after {when} still holds {} (\"MINIPORT_HALT callback function\": free every resource MiniportInitializeEx allocated)",
+                adapter.name,
+                held.join(", ")
+            ));
+        }
+        if touched {
+            self.violation(format!(
+                "{}: wrote a register after surprise removal (its BAR must be left alone)",
+                adapter.name
+            ));
+        }
+    }
+
+    /// Hardware resources still held by any adapter (an end-of-run check: zero once every
+    /// adapter halted).
+    pub fn resources_outstanding(&self) -> usize {
+        self.hw().adapters.values().map(|e| e.held().len()).sum()
+    }
+
+    /// What `adapter` holds now (tests).
+    pub fn held_by(&self, adapter: &SimAdapter) -> Vec<String> {
+        self.hw()
+            .adapters
+            .get(&key(adapter))
+            .map(AdapterHw::held)
+            .unwrap_or_default()
+    }
+
+    /// The AllocatedResources `adapter` was given.
+    pub fn resources_of(&self, adapter: &SimAdapter) -> Option<*const CM_PARTIAL_RESOURCE_LIST> {
+        self.hw().adapters.get(&key(adapter)).map(resource_list_of)
+    }
+
+    /// (ISRs, DPCs) the machine ran for `adapter`.
+    pub fn interrupts_run(&self, adapter: &SimAdapter) -> (u64, u64) {
+        self.hw()
+            .adapters
+            .get(&key(adapter))
+            .map_or((0, 0), |e| (e.isrs, e.dpcs))
+    }
+
+    /// The adapter's function in the device model.
+    pub fn func_of(&self, adapter: &SimAdapter) -> Option<Func> {
+        self.hw().adapters.get(&key(adapter)).map(|e| e.func)
+    }
+
+    /// Runs `f` on the adapter's ledger entry.
+    pub(crate) fn with_hw<R>(
+        &self,
+        adapter: &SimAdapter,
+        f: impl FnOnce(&mut AdapterHw, &mut RefNicModel) -> R,
+    ) -> Option<R> {
+        let mut hw = self.hw();
+        let hw = &mut *hw;
+        hw.adapters
+            .get_mut(&key(adapter))
+            .map(|e| f(e, &mut hw.nic))
+    }
+
+    /// Registers an interrupt: the table NDIS fills in. Returns the handle.
+    pub(crate) fn connect_interrupt(
+        &self,
+        adapter: &SimAdapter,
+        ctx: NDIS_HANDLE,
+        chars: &mut NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+    ) -> NDIS_HANDLE {
+        self.with_hw(adapter, |e, _| {
+            let mut table = message_table(e.messages);
+            chars.InterruptType = NDIS_CONNECT_MESSAGE_BASED;
+            chars.MessageInfoTable = table.as_mut_ptr().cast();
+            let token = Box::new(0u8);
+            let h = &*token as *const u8 as NDIS_HANDLE;
+            e.interrupt = Some(Interrupt {
+                token,
+                ctx: ctx as usize,
+                chars: *chars,
+                table,
+            });
+            h
+        })
+        .unwrap_or(std::ptr::null_mut())
+    }
+
+    /// Deregisters the interrupt `h`; false if no adapter has it.
+    pub(crate) fn disconnect_interrupt(&self, h: NDIS_HANDLE) -> bool {
+        let mut hw = self.hw();
+        for e in hw.adapters.values_mut() {
+            if e.interrupt
+                .as_ref()
+                .is_some_and(|i| std::ptr::eq(&*i.token, h as *const u8))
+            {
+                e.interrupt = None;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The ledger entry owning the SG DMA handle `h`, its registration dropped; false if none.
+    pub(crate) fn drop_sg_dma(&self, h: NDIS_HANDLE) -> bool {
+        let mut hw = self.hw();
+        for e in hw.adapters.values_mut() {
+            if e.sg_dma
+                .as_ref()
+                .is_some_and(|t| std::ptr::eq(&**t, h as *const u8))
+            {
+                e.sg_dma = None;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The resource list an adapter was given (tests).
+pub fn resource_list_of(e: &AdapterHw) -> *const CM_PARTIAL_RESOURCE_LIST {
+    e.list.as_ptr().cast()
+}

@@ -1,0 +1,434 @@
+//! Issue 11, "Resources": both drivers own real (simulated) hardware the way the NDIS pages
+//! require, and the simulator's checks on it fire.
+//! - Bring-up: BAR 0 mapped from AllocatedResources, SG DMA, shared memory, MSI-X interrupts,
+//!   queue pair 0 started, the vector and DMA enabled (in the device model's registers).
+//! - A frame from the wire: the ISR at DIRQL, the DPC at DISPATCH_LEVEL, the RX buffer posted
+//!   again, the vector re-enabled; a link change interrupts the VF too.
+//! - Halt, failed initialize, surprise removal and shutdown leave nothing held and touch no
+//!   register they must not.
+//! - Each simulator check demonstrated on a test miniport that breaks its rule.
+use common::ffi::*;
+use common::hw::regs::*;
+use sim::device::Func;
+use sim::world::{CallFault, Role};
+use sim::{Config, World};
+
+fn reg(w: &World, f: Func, off: u32) -> u32 {
+    w.machine()
+        .nic(|m| m.function(f).map_or(0, |func| func.bar.r32(off)))
+}
+
+fn all_four(held: &[String]) -> bool {
+    ["mapping", "interrupt", "scatter-gather", "shared-memory"]
+        .iter()
+        .all(|k| held.iter().any(|h| h.contains(k)))
+}
+
+#[test]
+fn both_drivers_map_register_allocate_and_start_their_queue_pair() {
+    let w = World::boot(Config::default(), 2);
+    for (a, f) in [
+        (w.pf_sim(), Func::Pf),
+        (w.vf_sim(0).unwrap(), Func::Vf(0)),
+        (w.vf_sim(1).unwrap(), Func::Vf(1)),
+    ] {
+        let held = w.machine().held_by(a);
+        assert!(all_four(&held), "{}: {held:?}", a.name);
+        assert!(
+            held.iter().any(|h| h.starts_with("3 shared-memory")),
+            "{held:?}"
+        );
+        // Section 10's bring-up, as the device model sees it.
+        assert_eq!(reg(&w, f, CTRL), CTRL_DMA_EN, "{f:?}");
+        assert_eq!(reg(&w, f, VEC_EN), VEC_ENABLE, "{f:?}");
+        assert_eq!(reg(&w, f, queue_reg(0, TXQ_CTRL)), Q_ENABLE);
+        assert_eq!(reg(&w, f, queue_reg(0, RXQ + TXQ_CTRL)), Q_ENABLE);
+        assert_eq!(
+            reg(&w, f, queue_reg(0, RXQ + TXQ_STATUS)),
+            Q_ACTIVE,
+            "{f:?}"
+        );
+        let rx_len = reg(&w, f, queue_reg(0, RXQ + TXQ_LEN));
+        assert_eq!(
+            reg(&w, f, queue_reg(0, RXQ + TXQ_TAIL)),
+            rx_len - 1,
+            "RX buffers posted"
+        );
+        assert_eq!(reg(&w, f, MISC_IVAR), IVAR_VALID, "link cause on message 0");
+    }
+    w.halt_pf();
+    w.unload_driver(true);
+    w.unload_driver(false);
+    assert_eq!(w.machine().resources_outstanding(), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
+    w.assert_clean();
+}
+
+#[test]
+fn allocated_resources_carry_the_bar_and_one_message_descriptor_per_vector() {
+    let w = World::boot(Config::default(), 1);
+    for (a, f, len, n) in [
+        (w.pf_sim(), Func::Pf, PF_BAR0_LEN, PF_VECTORS),
+        (w.vf_sim(0).unwrap(), Func::Vf(0), VF_BAR0_LEN, VF_VECTORS),
+    ] {
+        let bar = w.machine().nic(|m| m.bar_of(f)).unwrap();
+        let list = w.machine().resources_of(a).expect("a resource list");
+        // SAFETY: the list the simulator built for this adapter, alive with the machine.
+        let mem = unsafe { common::hw::find_memory_resource(list, len) };
+        assert_eq!(mem, Some((bar.0 as i64, len)));
+        // SAFETY: as above; Count descriptors follow the header.
+        let (count, kinds) = unsafe {
+            let l = &*list;
+            let first =
+                std::ptr::addr_of!(l.PartialDescriptors).cast::<CM_PARTIAL_RESOURCE_DESCRIPTOR>();
+            let kinds: Vec<(u8, u16)> = (0..l.Count as usize)
+                .map(|i| {
+                    let d = first.add(i).read_unaligned();
+                    (d.Type, d.Flags)
+                })
+                .collect();
+            (l.Count, kinds)
+        };
+        assert_eq!(count, 1 + u32::from(n));
+        assert!(kinds[1..].iter().all(
+            |&(t, fl)| t == CmResourceTypeInterrupt && fl & CM_RESOURCE_INTERRUPT_MESSAGE != 0
+        ));
+    }
+    w.assert_clean();
+}
+
+#[test]
+fn a_received_frame_runs_the_isr_at_dirql_then_the_dpc_which_reposts_and_re_enables() {
+    let w = World::boot(Config::default(), 1);
+    let tail = |w: &World| reg(w, Func::Pf, queue_reg(0, RXQ + TXQ_TAIL));
+    let before = tail(&w);
+    // The switch is in bypass after the PF's reset: wire frames go to the PF's RX queue 0.
+    let mut frame = vec![0u8; 60];
+    frame[..6].copy_from_slice(&[0x02, 0x15, 0x5D, 0, 0, 1]);
+    w.machine().nic(|m| m.from_wire(&frame));
+    w.settle();
+    assert_eq!(w.machine().interrupts_run(w.pf_sim()), (1, 1));
+    assert_eq!(
+        reg(&w, Func::Pf, VEC_EN),
+        VEC_ENABLE,
+        "the DPC re-enabled the vector"
+    );
+    assert_eq!(
+        tail(&w),
+        (before + 1) % RING_LEN_U32,
+        "the buffer was posted again"
+    );
+    assert_eq!(
+        w.pf().hw_completions_seen(),
+        1,
+        "the DPC handed the frame to the adapter's seam"
+    );
+    // A link change latches the LINK cause of every function: the VF's ISR and DPC run too.
+    w.machine().nic(|m| m.set_link(false));
+    w.settle();
+    assert_eq!(w.machine().interrupts_run(w.vf_sim(0).unwrap()), (1, 1));
+    assert_eq!(reg(&w, Func::Vf(0), VEC_EN), VEC_ENABLE);
+    w.halt_pf();
+    w.assert_clean();
+}
+
+const RING_LEN_U32: u32 = common::hw::resources::RING_LEN as u32;
+
+#[test]
+fn shutdown_at_high_level_quiesces_with_register_writes_only() {
+    let w = World::boot(Config::default(), 1);
+    for a in [w.pf_sim(), w.vf_sim(0).unwrap()] {
+        let f = w.machine().func_of(a).unwrap();
+        let h = a.chars().ShutdownHandlerEx.unwrap();
+        let ctx = a.ctx();
+        // "MINIPORT_SHUTDOWN": NdisShutdownBugCheck runs at HIGH_LEVEL; a lock taken or an
+        // NDIS call made there is reported by the IRQL checks.
+        // SAFETY: the driver's registered handler and context.
+        let ((), v) = sim::irql::call_at(HIGH_LEVEL, "MiniportShutdownEx", || unsafe {
+            h(ctx, NdisShutdownBugCheck)
+        });
+        assert_eq!(v, None);
+        assert_eq!(reg(&w, f, CTRL) & CTRL_DMA_EN, 0);
+        assert_eq!(reg(&w, f, VEC_EN), 0);
+    }
+    w.halt_pf();
+    w.assert_clean();
+}
+
+#[test]
+fn a_surprise_removed_vf_halts_without_touching_its_registers() {
+    let w = World::boot(Config::default(), 2);
+    w.detach_vf(0);
+    assert!(w.machine().nic(|m| m.is_gone(Func::Vf(0))));
+    assert!(w.machine().held_by(w.pf_sim()).len() == 4);
+    w.assert_clean();
+    // Attached again: a fresh function, brought up again.
+    w.attach_vf(0).unwrap();
+    assert_eq!(reg(&w, Func::Vf(0), VEC_EN), VEC_ENABLE);
+    w.halt_pf();
+    w.assert_clean();
+}
+
+#[test]
+fn a_register_written_after_surprise_removal_is_reported() {
+    let w = World::boot(Config::default(), 1);
+    let vf = w.vf_sim(0).unwrap();
+    w.machine().surprise_remove(vf);
+    // What a driver that ignored the removal would do: write a doorbell.
+    let (base, _) = w.machine().nic(|m| m.bar_of(Func::Vf(0))).unwrap();
+    // SAFETY: the model's BAR memory, alive with the machine.
+    unsafe { ((base as usize + queue_reg(0, TXQ_TAIL) as usize) as *mut u32).write_volatile(1) };
+    w.machine().halt(vf, NdisHaltDeviceSurpriseRemoved);
+    let v = w.violations();
+    assert!(
+        v.iter().any(|m| m.contains("after surprise removal")),
+        "{v:?}"
+    );
+}
+
+/// Each of the new fallible calls fails during both drivers' initialize: the adapter does not
+/// come up and holds nothing (the failed-initialize check), with no violation.
+#[test]
+fn every_new_fallible_call_fails_during_initialize_without_a_leak() {
+    for call in [
+        "NdisMMapIoSpace",
+        "NdisMRegisterScatterGatherDma",
+        "NdisMAllocateSharedMemory",
+        "NdisMRegisterInterruptEx",
+    ] {
+        for nth in 1..=3u64 {
+            let w = World::new(Config::default());
+            w.machine().set_call_hook(Some(Box::new(move |_, c, n| {
+                if c == call && n == nth {
+                    CallFault::Fail
+                } else {
+                    CallFault::Proceed
+                }
+            })));
+            let pf = w.load_pf();
+            if pf.is_ok() {
+                assert_eq!(w.create_switch(1), NDIS_STATUS_SUCCESS);
+                let vf = w.allocate_vf().unwrap();
+                let _ = w.attach_vf(vf);
+            }
+            w.halt_pf();
+            w.unload_driver(true);
+            w.unload_driver(false);
+            assert_eq!(w.machine().resources_outstanding(), 0, "{call} #{nth}");
+            assert_eq!(w.machine().pool_blocks(), 0, "{call} #{nth}");
+            let v = w.violations();
+            assert!(v.is_empty(), "{call} #{nth}: {v:?}");
+            let counts = w.machine().call_counts();
+            assert!(
+                counts.get(call).copied().unwrap_or(0) >= 1,
+                "{call} reached"
+            );
+        }
+    }
+}
+
+/// A test miniport that breaks one rule at a time (`MODE`), to show each simulator check
+/// fires. Its adapters live in a world without our drivers.
+mod rogue {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub static MODE: AtomicU32 = AtomicU32::new(0);
+    pub const LEAK_ALL: u32 = 0;
+    pub const NO_BUS_MASTER: u32 = 1;
+    pub const SHARED_MEMORY_AT_RESTART: u32 = 2;
+    pub const MAP_OUTSIDE_BAR: u32 = 3;
+    pub const VECTOR_WITHOUT_INTERRUPT: u32 = 4;
+    pub const ISR_CALLS_PASSIVE_ROUTINE: u32 = 5;
+    pub const ISR_LEAVES_VECTOR_ON: u32 = 6;
+
+    static CONTEXT: u8 = 0;
+
+    common::ndis_fn! {
+        pub unsafe fn initialize(h: NDIS_HANDLE, _d: NDIS_HANDLE, p: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
+            let mode = MODE.load(Ordering::Relaxed);
+            HANDLE.store(h as usize, Ordering::Relaxed);
+            let mut flags = NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER;
+            if mode == NO_BUS_MASTER {
+                flags &= !NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER;
+            }
+            let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+                Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, 2, NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2),
+                MiniportAdapterContext: &CONTEXT as *const u8 as *mut _,
+                AttributeFlags: flags,
+                CheckForHangTimeInSeconds: 0,
+                InterfaceType: NdisInterfacePci,
+            };
+            // SAFETY: NDIS calls made as a miniport would, with the handle it was given.
+            unsafe {
+                sim::exports::NdisMSetMiniportAttributes(h, (&mut reg as *mut NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES).cast());
+                let info = common::miniport::EthernetInfo { permanent_mac: [2, 0, 0, 0, 0, 1], current_mac: [2, 0, 0, 0, 0, 1], mtu: 1500, link_up: true, speed_bps: 1, max_speed_bps: 1 };
+                common::miniport::set_general_attributes(h, &info, &[]);
+                let list = (*p).AllocatedResources.cast::<CM_PARTIAL_RESOURCE_LIST>();
+                let (start, len) = common::hw::find_memory_resource(list, 1).unwrap();
+                let mut va = std::ptr::null_mut();
+                let at = if mode == MAP_OUTSIDE_BAR { start + i64::from(len) } else { start };
+                sim::exports::NdisMMapIoSpace(&mut va, h, at, 0x1000);
+                if mode == VECTOR_WITHOUT_INTERRUPT {
+                    // Enables message 0 and latches the link cause on it, with no ISR registered.
+                    (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
+                    (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
+                    return NDIS_STATUS_SUCCESS;
+                }
+                let mut sg = common::handlers::sg_dma_description();
+                let mut dma = std::ptr::null_mut();
+                sim::exports::NdisMRegisterScatterGatherDma(h, &mut sg, &mut dma);
+                if mode != SHARED_MEMORY_AT_RESTART {
+                    let (mut m, mut pa) = (std::ptr::null_mut(), 0i64);
+                    sim::exports::NdisMAllocateSharedMemory(h, 4096, FALSE, &mut m, &mut pa);
+                }
+                let mut ic = NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
+                    Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT, 1, NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1),
+                    MsiSupported: TRUE,
+                    MessageInterruptHandler: Some(isr),
+                    MessageInterruptDpcHandler: Some(dpc),
+                    ..Default::default()
+                };
+                let mut ih = std::ptr::null_mut();
+                sim::exports::NdisMRegisterInterruptEx(h, std::ptr::null_mut(), &mut ic, &mut ih);
+                if mode == ISR_CALLS_PASSIVE_ROUTINE || mode == ISR_LEAVES_VECTOR_ON {
+                    // Message 0 may fire (the link cause routed to it).
+                    (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
+                    (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
+                }
+            }
+            NDIS_STATUS_SUCCESS
+        }
+
+        /// Forgets everything it took.
+        pub unsafe fn halt(_c: NDIS_HANDLE, _a: NDIS_HALT_ACTION) {}
+
+        pub unsafe fn restart(_c: NDIS_HANDLE, _p: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
+            if MODE.load(Ordering::Relaxed) == SHARED_MEMORY_AT_RESTART {
+                let h = HANDLE.load(Ordering::Relaxed) as NDIS_HANDLE;
+                let (mut m, mut pa) = (std::ptr::null_mut(), 0i64);
+                // SAFETY: a call a miniport may make, at the wrong time.
+                unsafe { sim::exports::NdisMAllocateSharedMemory(h, 4096, FALSE, &mut m, &mut pa) };
+            }
+            NDIS_STATUS_SUCCESS
+        }
+
+        pub unsafe fn pause(_c: NDIS_HANDLE, _p: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
+            NDIS_STATUS_SUCCESS
+        }
+
+        pub unsafe fn isr(_c: NDIS_HANDLE, _m: u32, q: *mut BOOLEAN, _t: *mut u32) -> BOOLEAN {
+            // SAFETY: NDIS's out-pointer; NdisMSleep is a plain call (at the wrong IRQL).
+            unsafe {
+                *q = if MODE.load(Ordering::Relaxed) == ISR_LEAVES_VECTOR_ON { TRUE } else { FALSE };
+                if MODE.load(Ordering::Relaxed) == ISR_CALLS_PASSIVE_ROUTINE {
+                    sim::exports::NdisMSleep(1);
+                }
+            }
+            TRUE
+        }
+
+        pub unsafe fn dpc(_c: NDIS_HANDLE, _m: u32, _x: *mut std::ffi::c_void, _y: *mut std::ffi::c_void, _z: *mut std::ffi::c_void) {}
+    }
+
+    pub static HANDLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// One rogue adapter in a fresh world; returns the violations.
+    pub fn run(mode: u32) -> Vec<String> {
+        // One rogue at a time: MODE is global and the tests of this file run in parallel.
+        static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        MODE.store(mode, Ordering::Relaxed);
+        let w = World::new(Config::default());
+        let idx = w
+            .machine()
+            .register_test_driver(NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+                InitializeHandlerEx: Some(initialize),
+                HaltHandlerEx: Some(halt),
+                RestartHandler: Some(restart),
+                PauseHandler: Some(pause),
+                ..Default::default()
+            });
+        let a = w
+            .machine()
+            .start_adapter(Role::Pf, "rogue".into(), idx)
+            .expect("the rogue initializes");
+        if matches!(
+            mode,
+            VECTOR_WITHOUT_INTERRUPT | ISR_CALLS_PASSIVE_ROUTINE | ISR_LEAVES_VECTOR_ON
+        ) {
+            w.machine().nic(|m| m.set_link(false));
+        }
+        w.settle();
+        w.machine().halt(a, NdisHaltDeviceDisabled);
+        w.violations()
+    }
+}
+
+#[test]
+fn halt_that_keeps_every_resource_is_reported() {
+    let v = rogue::run(rogue::LEAK_ALL);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].contains("after MiniportHaltEx") && all_four(&v),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn sg_dma_without_the_bus_master_attribute_is_reported() {
+    let v = rogue::run(rogue::NO_BUS_MASTER);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("without NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn shared_memory_allocated_after_initialize_is_reported() {
+    let v = rogue::run(rogue::SHARED_MEMORY_AT_RESTART);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("NdisMAllocateSharedMemory outside MiniportInitializeEx")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_mapping_outside_the_assigned_bar_is_reported() {
+    let v = rogue::run(rogue::MAP_OUTSIDE_BAR);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("outside its assigned memory resource")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_vector_enabled_without_an_interrupt_registered_is_reported() {
+    let v = rogue::run(rogue::VECTOR_WITHOUT_INTERRUPT);
+    assert!(
+        v.iter().any(|m| m.contains("no interrupt registered")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_passive_level_call_from_the_isr_is_reported_at_dirql() {
+    let v = rogue::run(rogue::ISR_CALLS_PASSIVE_ROUTINE);
+    assert!(
+        v.iter().any(|m| m.contains("NdisMSleep called at DIRQL")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn an_isr_that_leaves_its_vector_enabled_is_reported() {
+    let v = rogue::run(rogue::ISR_LEAVES_VECTOR_ON);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("with the vector still enabled")),
+        "{v:?}"
+    );
+}
