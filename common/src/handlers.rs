@@ -33,7 +33,10 @@ ndis_fn! {
     }
 
     pub unsafe fn cancel_oid_request(_ctx: NDIS_HANDLE, _request_id: *mut c_void) {
-        // Every OID completes synchronously: nothing is ever pending to cancel.
+        // A pended request (the PF's VF reset or power change, waiting the hardware's
+        // recovery time in a work item) completes on its own within a few hundred
+        // milliseconds; it is not cut short ("MiniportCancelOidRequest": a request that
+        // cannot be cancelled completes normally).
     }
 
     pub unsafe fn check_for_hang(_ctx: NDIS_HANDLE) -> BOOLEAN {

@@ -110,6 +110,10 @@ pub struct Adapter {
     pub(crate) sends: common::send::SendQueue,
     /// The receive side (common::recv): all-zero is closed with nothing allocated.
     pub(crate) rx: common::recv::RecvQueue,
+    /// The work item that finishes a deferred request (`deferred.rs`), and that request.
+    pub(crate) work_item: NDIS_HANDLE,
+    pub(crate) deferred: SpinLock<crate::deferred::Deferred>,
+    pub(crate) deferred_running: core::sync::atomic::AtomicBool,
     /// Host builds: the OID a test took the handler of (`mutants.rs`); 0 for none.
     #[cfg(not(kernel_image))]
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
@@ -191,6 +195,13 @@ impl Adapter {
             );
             return Err(status);
         }
+        // The work item of deferred requests (a VF's reset or power change waits for it).
+        // SAFETY: the adapter being initialized; halt frees it.
+        adapter.work_item = unsafe { NdisAllocateIoWorkItem(handle) };
+        if adapter.work_item.is_null() {
+            ndis_log!(ERROR, LOG, "initialize: no work item");
+            return Err(NDIS_STATUS_RESOURCES);
+        }
         // The receive NBL pool, its NBLs and MDLs, over buffers from nonpaged pool (common::recv).
         // SAFETY: the adapter being initialized; halt tears it down with the same tag.
         if let Err(status) = unsafe { adapter.rx.setup_pool_buffers(handle, POOL_TAG_RX) } {
@@ -200,6 +211,8 @@ impl Adapter {
                 "initialize: no receive resources ({:#010x})",
                 status
             );
+            // SAFETY: allocated above, never queued.
+            unsafe { NdisFreeIoWorkItem(adapter.work_item) };
             return Err(status);
         }
         // The hardware, once the attributes (bus master among them) are set; on failure
@@ -218,6 +231,8 @@ impl Adapter {
             ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
             // SAFETY: set up above with this handle and tag; nothing was indicated yet.
             unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
+            // SAFETY: allocated above, never queued.
+            unsafe { NdisFreeIoWorkItem(adapter.work_item) };
             return Err(status);
         }
         adapter
@@ -243,6 +258,13 @@ impl Adapter {
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
+        // NDIS halts with no request outstanding, but the work item that completed the last
+        // deferred one may still be returning.
+        adapter.wait_for_deferred();
+        if !adapter.work_item.is_null() {
+            // SAFETY: allocated at initialize, not queued (nothing is deferred any more).
+            unsafe { NdisFreeIoWorkItem(adapter.work_item) };
+        }
         // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
         adapter.dp.stop();
         // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)

@@ -26,10 +26,33 @@ fn refused(e: BlockError) -> NDIS_STATUS {
 impl Adapter {
     /// Applies staged blocks to one VF as a single transaction and invalidates what changed.
     /// Every block is checked as the VF will check it first; one refusal changes nothing.
+    /// Once the VF has a VPort its queue pairs are the VPort's (OID_NIC_SWITCH_CREATE_VPORT,
+    /// within the switch's accounting): a policy block naming others is refused, checked and
+    /// applied under one hold of the lock.
     pub fn set_blocks(&self, vf_id: u16, updates: &[Staged]) -> Result<BlockMask, NDIS_STATUS> {
+        let policy = updates
+            .iter()
+            .find(|u| u.id == PolicyBlock::id())
+            .map(crate::store::decode_staged::<PolicyBlock>)
+            .transpose()
+            .map_err(refused)?;
         crate::store::transact(
             &self.inner,
-            |st| st.ready_vf_mut(vf_id).map_err(|e| e.status),
+            |st| {
+                let vport = st.sw.vport_of_vf(vf_id).and_then(|id| st.sw.vport(id));
+                if let (Some(p), Some(v)) = (policy, vport)
+                    && v.queue_pairs != u32::from(p.queue_pairs)
+                {
+                    ndis_log!(
+                        WARN,
+                        LOG,
+                        "VF {} policy refused: queue pairs are its VPort's",
+                        vf_id
+                    );
+                    return Err(NDIS_STATUS_INVALID_PARAMETER);
+                }
+                st.ready_vf_mut(vf_id).map_err(|e| e.status)
+            },
             updates,
             refused,
             |changed| self.invalidate(vf_id, changed),
@@ -95,30 +118,9 @@ impl Adapter {
         self.set_blocks(vf_id, &[staged])
     }
 
-    /// The host's policy for a VF. Once the VF has a VPort its queue pairs are the VPort's
-    /// (OID_NIC_SWITCH_CREATE_VPORT, within the switch's accounting): a policy naming other
-    /// queue pairs is refused, checked and applied under one hold of the lock.
+    /// The host's policy for a VF (its queue pairs are its VPort's once it has one).
     pub fn set_vf_policy(&self, vf_id: u16, policy: PolicyBlock) -> Result<BlockMask, NDIS_STATUS> {
-        let staged = Staged::of(&policy).map_err(refused)?;
-        crate::store::transact(
-            &self.inner,
-            |st| {
-                let vport = st.sw.vport_of_vf(vf_id).and_then(|id| st.sw.vport(id));
-                if vport.is_some_and(|v| v.queue_pairs != u32::from(policy.queue_pairs)) {
-                    ndis_log!(
-                        WARN,
-                        LOG,
-                        "VF {} policy refused: queue pairs are its VPort's",
-                        vf_id
-                    );
-                    return Err(NDIS_STATUS_INVALID_PARAMETER);
-                }
-                st.ready_vf_mut(vf_id).map_err(|e| e.status)
-            },
-            &[staged],
-            refused,
-            |changed| self.invalidate(vf_id, changed),
-        )
+        self.set_block(vf_id, &policy)
     }
 
     /// A link or MTU change from the hardware: updates the PF's own link (with an

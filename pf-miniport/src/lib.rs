@@ -25,6 +25,7 @@ extern crate std as _;
 
 mod adapter;
 mod backchannel;
+mod deferred;
 pub mod handlers;
 mod host;
 pub mod management;

@@ -243,6 +243,7 @@ impl Adapter {
                 .buffer()
                 .get_mut(a.data_at..end)
                 .ok_or(OidError::invalid_length(a.end, "data area"))?;
+            self.check_guest_config_write(a.vf, a.offset, data)?;
             self.vf_bus_write(a.vf, a.offset, data)?;
             Ok(a)
         })();

@@ -14,7 +14,6 @@ use crate::LOG;
 use crate::adapter::Adapter;
 use crate::params::*;
 use common::ffi::*;
-use common::ndis_log;
 use common::oid::{OidError, OidRequest, RequestKind};
 use core::mem::offset_of;
 
@@ -94,7 +93,16 @@ impl Adapter {
             let pmcsr_at = cap.saturating_add(PMCSR);
             let mut pmcsr = [0u8; 2];
             self.vf_bus_read(vf, pmcsr_at, &mut pmcsr)?;
-            let mut v = u16::from_le_bytes(pmcsr) & !(PMCSR_POWER_STATE | PMCSR_PME_EN);
+            let pmcsr = u16::from_le_bytes(pmcsr);
+            let from = pmcsr & PMCSR_POWER_STATE;
+            // PCI PM 1.2's state machine: D3hot goes only to D0, D2 never to D1.
+            if (from == 3 && !matches!(pm_state, 0 | 3)) || (from == 2 && pm_state == 1) {
+                return Err(OidError::status(
+                    NDIS_STATUS_FAILURE,
+                    "the PCI power state machine has no such transition",
+                ));
+            }
+            let mut v = pmcsr & !(PMCSR_POWER_STATE | PMCSR_PME_EN);
             // PME_Status is write-one-to-clear: arming wake clears a stale one (else PME#
             // would assert at once); otherwise it is written 0 and left as it is.
             v &= !PMCSR_PME_STATUS;
@@ -102,31 +110,49 @@ impl Adapter {
             if wake == 1 {
                 v |= PMCSR_PME_EN | PMCSR_PME_STATUS;
             }
-            self.vf_bus_write(vf, pmcsr_at, &mut v.to_le_bytes())?;
-            // OIDs are serialized: the VF is still the one checked above.
-            let mut st = self.inner.lock();
-            let slot = st
-                .sw
-                .power
-                .get_mut(vf as usize)
-                .ok_or(OidError::invalid_parameter("VFId"))?;
-            slot.state = state;
-            slot.wake = wake == 1;
-            Ok((vf, state))
+            // Recovery time before the function is touched again (PCI PM 1.2, table of
+            // transition delays): 10 ms to or from D3hot, 200 us to or from D2.
+            let wait_us = if from == pm_state {
+                0
+            } else if from == 3 || pm_state == 3 {
+                10_000
+            } else if from == 2 || pm_state == 2 {
+                200
+            } else {
+                0
+            };
+            Ok(crate::deferred::Deferred {
+                op: crate::deferred::Op::Power,
+                vf,
+                cap: pmcsr_at,
+                pmcsr: v,
+                state,
+                wake: wake == 1,
+                wait_us,
+                bytes_read: size as u32,
+                ..Default::default()
+            })
         })();
         match r {
-            Ok((vf, state)) => {
-                req.set_bytes_read(size as u32);
-                ndis_log!(
-                    INFO,
-                    LOG,
-                    "VF {} power state D{}",
-                    vf,
-                    state.saturating_sub(1)
-                );
-                NDIS_STATUS_SUCCESS
-            }
+            // The write and its recovery time finish in the work item (`deferred.rs`).
+            Ok(d) => self.defer(req, d),
             Err(e) => req.refuse(LOG, WHAT, e),
         }
+    }
+}
+
+impl Adapter {
+    /// Records the state a VF's function took (after its PMCSR read back as written).
+    pub(crate) fn record_vf_power(&self, vf: u16, state: u32, wake: bool) -> Result<(), OidError> {
+        let mut st = self.inner.lock();
+        st.allocated_vf(vf)?;
+        let slot = st
+            .sw
+            .power
+            .get_mut(vf as usize)
+            .ok_or(OidError::invalid_parameter("VFId"))?;
+        slot.state = state;
+        slot.wake = wake;
+        Ok(())
     }
 }

@@ -378,7 +378,7 @@ pub fn transact<S, E>(
     Ok(changed)
 }
 
-fn decode_staged<B: ConfigBlock>(s: &Staged) -> Result<B, BlockError> {
+pub(crate) fn decode_staged<B: ConfigBlock>(s: &Staged) -> Result<B, BlockError> {
     let mut r = wire::Reader::new(s.id.get(), s.payload());
     B::read_payload(&mut r)
 }

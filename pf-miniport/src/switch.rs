@@ -312,37 +312,47 @@ impl Adapter {
             Ok(v) => v,
             Err(e) => return req.refuse(LOG, WHAT, e),
         };
-        let mut cleared = [0u8; MAX_BLOCK_LEN];
-        let Ok(len) = VfStatusBlock::default().encode(0, 0, &mut cleared) else {
-            return NDIS_STATUS_FAILURE;
-        };
-        // The OID's page: a PCIe Function Level Reset of the VF. The VF must be ready first;
-        // the reset itself runs with no lock held (bus-data calls and the 100 ms wait).
+        // The OID's page: a PCIe Function Level Reset of the VF. The VF must be ready and
+        // capable of it; the reset waits for the hardware, so it finishes in the work item
+        // (`deferred.rs`) and the request pends.
         if let Err(e) = self.inner.lock().ready_vf_mut(vf_id).map(|_| ()) {
             return req.refuse(LOG, WHAT, e);
         }
-        if let Err(e) = self.vf_function_level_reset(vf_id) {
-            return req.refuse(LOG, WHAT, e);
-        }
-        // The function is back in D0 with wake disarmed: the PF's record follows.
+        let cap = match self.vf_flr_capability(vf_id) {
+            Ok(cap) => cap,
+            Err(e) => return req.refuse(LOG, WHAT, e),
+        };
+        self.defer(
+            req,
+            crate::deferred::Deferred {
+                op: crate::deferred::Op::Reset,
+                vf: vf_id,
+                cap,
+                bytes_read: NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1 as u32,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// After the function-level reset: the PF's power record follows the function (D0, wake
+    /// off), host-owned blocks survive (they are the host's policy), the VF's status block is
+    /// cleared, and every host block is re-announced so the VF re-reads all of them.
+    pub(crate) fn reset_vf_state(&self, vf_id: u16) -> Result<(), OidError> {
+        let mut cleared = [0u8; MAX_BLOCK_LEN];
+        let len = VfStatusBlock::default()
+            .encode(0, 0, &mut cleared)
+            .map_err(|_| OidError::status(NDIS_STATUS_FAILURE, "status block encoding"))?;
         self.forget_vf_power(vf_id);
         let present = {
             let mut st = self.inner.lock();
-            let vf = match st.ready_vf_mut(vf_id) {
-                Ok(vf) => vf,
-                Err(e) => {
-                    drop(st);
-                    return req.refuse(LOG, WHAT, e);
-                }
-            };
+            let vf = st.ready_vf_mut(vf_id)?;
             vf.store_guest_block(VfStatusBlock::id(), cleared.get(..len).unwrap_or(&[]));
             vf.reads = 0;
             vf.guest_writes = 0;
             vf.present
         };
         self.invalidate(vf_id, present);
-        req.set_bytes_read(NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "VF {} reset", vf_id);
-        NDIS_STATUS_SUCCESS
+        Ok(())
     }
 }

@@ -38,6 +38,12 @@ pub const VF_PMC: u16 = 0x0003 | (1 << 14);
 /// bit 15, Initiate Function Level Reset (PCI Express Base Specification).
 const DEVCAP_FLR: u32 = 1 << 28;
 const DEVCTL_INITIATE_FLR: u16 = 1 << 15;
+const PMCSR_NO_SOFT_RESET: u16 = 1 << 3;
+/// Recovery times (PCI Express Base: 100 ms after an FLR; PCI PM 1.2: 10 ms to or from D3hot,
+/// 200 us to or from D2) during which software must not access the function.
+const FLR_RECOVERY_US: u64 = 100_000;
+const D3HOT_RECOVERY_US: u64 = 10_000;
+const D2_RECOVERY_US: u64 = 200;
 
 fn put(space: &mut [u8], at: usize, bytes: &[u8]) {
     space[at..at + bytes.len()].copy_from_slice(bytes);
@@ -51,6 +57,10 @@ pub struct PciModel {
     pub vf_writes: Vec<(u16, u32, u32)>,
     /// Function-level resets, in order (the VF each was initiated on).
     pub vf_resets: Vec<u16>,
+    /// The simulated clock (microseconds slept by drivers), set before each access.
+    pub clock_us: u64,
+    /// VFs within a recovery time (after an FLR, or a power transition), until this clock.
+    recovering: BTreeMap<u16, u64>,
 }
 
 impl Default for PciModel {
@@ -86,6 +96,8 @@ impl Default for PciModel {
             vf_reads: Vec::new(),
             vf_writes: Vec::new(),
             vf_resets: Vec::new(),
+            clock_us: 0,
+            recovering: BTreeMap::new(),
         }
     }
 }
@@ -136,6 +148,12 @@ impl PciModel {
             // PCI Power Management (id 01h), the last capability.
             put(&mut *c, VF_PM_CAP_AT, &[0x01, 0x00]);
             put(&mut *c, VF_PM_CAP_AT + 2, &VF_PMC.to_le_bytes());
+            // PMCSR No_Soft_Reset (bit 3, read-only): D3hot to D0 keeps the configuration.
+            put(
+                &mut *c,
+                VF_PM_CAP_AT + 4,
+                &PMCSR_NO_SOFT_RESET.to_le_bytes(),
+            );
             c
         })
     }
@@ -186,9 +204,10 @@ impl PciModel {
         // write-one-to-clear, the rest read-only; a state the PMC does not support is
         // discarded ("no state change occurs").
         let written = u16::from_le_bytes([space[pmcsr], space[pmcsr + 1]]);
+        let pmc = u16::from_le_bytes([space[VF_PM_CAP_AT + 2], space[VF_PM_CAP_AT + 3]]);
         let state = match written & 3 {
-            1 if VF_PMC & (1 << 9) == 0 => before & 3,
-            2 if VF_PMC & (1 << 10) == 0 => before & 3,
+            1 if pmc & (1 << 9) == 0 => before & 3,
+            2 if pmc & (1 << 10) == 0 => before & 3,
             s => s,
         };
         let mut v = (before & !0x0103) | state | (written & 0x0100);
@@ -196,12 +215,39 @@ impl PciModel {
             v &= !0x8000;
         }
         put(&mut *space, pmcsr, &v.to_le_bytes());
+        let from = before & 3;
+        let recovery = match (from, state) {
+            (a, b) if a == b => 0,
+            (3, _) | (_, 3) => D3HOT_RECOVERY_US,
+            (2, _) | (_, 2) => D2_RECOVERY_US,
+            _ => 0,
+        };
+        // D3hot to D0 without No_Soft_Reset resets the function (PCI PM 1.2).
+        let soft_reset = from == 3 && state == 0 && before & PMCSR_NO_SOFT_RESET == 0;
         // Device Control: Initiate Function Level Reset starts an FLR (and reads 0).
-        if u16::from_le_bytes([space[devctl], space[devctl + 1]]) & DEVCTL_INITIATE_FLR != 0 {
+        let flr = u16::from_le_bytes([space[devctl], space[devctl + 1]]) & DEVCTL_INITIATE_FLR != 0;
+        if flr || soft_reset {
             self.vfs.remove(&vf);
+        }
+        if flr {
             self.vf_resets.push(vf);
+            self.recovering.insert(vf, self.clock_us + FLR_RECOVERY_US);
+        } else if recovery > 0 {
+            self.recovering.insert(vf, self.clock_us + recovery);
         }
         data.len() as u32
+    }
+
+    /// The VF is within a recovery time at the current clock: software must not access it.
+    pub fn in_recovery(&mut self, vf: u16) -> bool {
+        match self.recovering.get(&vf) {
+            Some(&until) if self.clock_us < until => true,
+            Some(_) => {
+                self.recovering.remove(&vf);
+                false
+            }
+            None => false,
+        }
     }
 
     /// The PF's SR-IOV Control VF MSE bit (bit 3): VF memory space decoding enabled.

@@ -192,10 +192,10 @@ fn the_flows_effect_checks_see_a_wrong_vlan_power_state_or_command() {
     assert!(err.contains("VLAN 7"), "{err}");
     // The VF's function left D0.
     let pmcsr = (sim::pci::VF_PM_CAP_AT + 4) as u32;
-    w.pf_sim().ext.pci().write_vf(0, pmcsr, &[3, 0]);
+    w.pf_sim().ext.pci().poke_vf(0, pmcsr as usize, &[3, 0]);
     let err = flow.check_vm(&vms[0]).unwrap_err();
     assert!(err.contains("D0") && err.contains("D3"), "{err}");
-    w.pf_sim().ext.pci().write_vf(0, pmcsr, &[0, 0]);
+    w.pf_sim().ext.pci().poke_vf(0, pmcsr as usize, &[0, 0]);
     flow.check_vm(&vms[0]).unwrap();
     // Bus mastering off again (Memory Space Enable reads 0 on a VF whatever is written).
     w.pf_sim().ext.pci().write_vf(0, 4, &[0x02, 0]);

@@ -315,3 +315,19 @@ fn create_vport_loses_no_concurrent_policy_update() {
         &lost[..lost.len().min(5)]
     );
 }
+
+/// The generic host calls are held to the same rule as `set_vf_policy` (found by the third
+/// review: `set_block` wrote the policy block unchecked).
+#[test]
+fn set_block_cannot_bypass_a_vports_queue_pairs() {
+    let w = two_vfs();
+    let p = PolicyBlock {
+        flags: PolicyBlock::SPOOF_CHECK,
+        max_tx_rate_mbps: 0,
+        queue_pairs: 4,
+    };
+    assert_eq!(w.pf().set_block(0, &p), Err(NDIS_STATUS_INVALID_PARAMETER));
+    let (b, n) = w.pf().vf_block(0, PolicyBlock::id()).unwrap();
+    assert_eq!(PolicyBlock::decode(&b[..n]).unwrap().0.queue_pairs, 1);
+    w.assert_clean();
+}

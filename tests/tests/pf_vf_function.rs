@@ -203,3 +203,144 @@ fn a_vf_hardwires_memory_space_enable_and_its_bars() {
     );
     assert_eq!(&b[20..24], &[0; 4], "a VF's BAR reads 0");
 }
+
+/// "MiniportOidRequest": no waiting for the hardware inside the call. RESET_VF pends, its work
+/// item waits the 100 ms, and NdisMOidRequestComplete ends it.
+#[test]
+fn reset_vf_pends_and_completes_from_its_work_item() {
+    let w = host();
+    let before = w.machine().slept_us();
+    assert_eq!(reset(&w, 0), NDIS_STATUS_SUCCESS);
+    assert!(
+        w.machine().slept_us() - before >= 100_000,
+        "the FLR's 100 ms"
+    );
+    assert!(w.timeline().iter().any(|(_, e)| matches!(e,
+        sim::timeline::Event::Lifecycle { what, .. } if what == "NdisMOidRequestComplete -> SUCCESS")));
+    assert_eq!(power(&w, 1, NdisDeviceStateD3, 0), NDIS_STATUS_SUCCESS);
+    assert!(
+        w.machine().slept_us() - before >= 110_000,
+        "and D3hot's 10 ms"
+    );
+    w.assert_clean();
+}
+
+/// The simulator's check fires: a PF that touches a VF within the 100 ms after an FLR.
+#[test]
+fn touching_a_vf_during_its_flr_recovery_is_a_violation() {
+    let w = host();
+    let h = w.pf_sim().handle();
+    let mut devctl = 0x8000u16.to_le_bytes();
+    let at = (VF_PCIE_CAP_AT + 8) as u32;
+    // SAFETY: the simulator's exports with the PF's handle and 2-byte buffers.
+    unsafe {
+        sim::exports::NdisMSetVirtualFunctionBusData(h, 0, devctl.as_mut_ptr().cast(), at, 2);
+        assert_eq!(
+            sim::exports::NdisMGetVirtualFunctionBusData(h, 0, devctl.as_mut_ptr().cast(), at, 2),
+            0
+        );
+    }
+    assert!(
+        w.violations().iter().any(|v| v.contains("recovery time")),
+        "{:?}",
+        w.violations()
+    );
+}
+
+/// The guest's configuration writes cannot reset the function or change its power state
+/// behind the PF's back: those go through OID_SRIOV_RESET_VF and OID_SRIOV_SET_VF_POWER_STATE.
+#[test]
+fn guest_config_writes_cannot_reset_or_change_power() {
+    let w = host();
+    for (what, at, bytes) in [
+        ("Initiate FLR", VF_PCIE_CAP_AT + 8, vec![0x00, 0x80]),
+        (
+            "Initiate FLR, high byte only",
+            VF_PCIE_CAP_AT + 9,
+            vec![0x80],
+        ),
+        ("PMCSR", PMCSR, vec![0x03, 0x00]),
+        ("a span over PMCSR", PMCSR - 2, vec![0; 6]),
+    ] {
+        let mut b = config_space_params(0, at as u32, bytes.len() as u32);
+        b[20..].copy_from_slice(&bytes);
+        expect_refused(
+            &w,
+            what,
+            Set,
+            OID_SRIOV_WRITE_VF_CONFIG_SPACE,
+            &mut b,
+            NDIS_STATUS_INVALID_PARAMETER,
+            None,
+        );
+    }
+    assert!(w.pf_sim().ext.pci().vf_resets.is_empty());
+    // Device Control without the FLR bit is the guest's.
+    let mut b = config_space_params(0, (VF_PCIE_CAP_AT + 8) as u32, 2);
+    b[20..22].copy_from_slice(&0x0010u16.to_le_bytes());
+    assert_eq!(
+        pf_oid(&w, Set, OID_SRIOV_WRITE_VF_CONFIG_SPACE, &mut b).status,
+        NDIS_STATUS_SUCCESS
+    );
+}
+
+/// PCI PM 1.2's state machine, on a VF whose PMC offers D1 and D2: D3hot goes only to D0, D2
+/// never to D1.
+#[test]
+fn power_transitions_follow_the_pci_pm_state_machine() {
+    let w = host();
+    w.pf_sim().ext.pci().poke_vf(
+        0,
+        VF_PM_CAP_AT + 2,
+        &(0x0003u16 | 1 << 9 | 1 << 10).to_le_bytes(),
+    );
+    assert_eq!(power(&w, 0, NdisDeviceStateD3, 0), NDIS_STATUS_SUCCESS);
+    for (what, state) in [
+        ("D3hot to D1", NdisDeviceStateD1),
+        ("D3hot to D2", NdisDeviceStateD2),
+    ] {
+        let mut b = power_params(0, state, 0);
+        expect_refused(
+            &w,
+            what,
+            Set,
+            OID_SRIOV_SET_VF_POWER_STATE,
+            &mut b,
+            NDIS_STATUS_FAILURE,
+            None,
+        );
+    }
+    assert_eq!(power(&w, 0, NdisDeviceStateD0, 0), NDIS_STATUS_SUCCESS);
+    assert_eq!(power(&w, 0, NdisDeviceStateD2, 0), NDIS_STATUS_SUCCESS);
+    let mut b = power_params(0, NdisDeviceStateD1, 0);
+    expect_refused(
+        &w,
+        "D2 to D1",
+        Set,
+        OID_SRIOV_SET_VF_POWER_STATE,
+        &mut b,
+        NDIS_STATUS_FAILURE,
+        None,
+    );
+    assert_eq!(power(&w, 0, NdisDeviceStateD0, 0), NDIS_STATUS_SUCCESS);
+    assert_eq!(w.pf().vf_power_state(0), Some((NdisDeviceStateD0, false)));
+    w.assert_clean();
+}
+
+/// A surprise removal while the reset waits for the hardware: the request completes with
+/// NDIS_STATUS_NOT_ACCEPTED, as every request after the removal does.
+#[test]
+fn surprise_removal_during_a_reset_completes_it_not_accepted() {
+    let w = host();
+    w.machine().set_call_hook(Some(Box::new(|m, call, _| {
+        if call == "NdisMSetVirtualFunctionBusData"
+            && let Some(pf) = m.pf_adapter()
+        {
+            m.surprise_remove(pf);
+        }
+        sim::world::CallFault::Proceed
+    })));
+    assert_eq!(reset(&w, 0), NDIS_STATUS_NOT_ACCEPTED);
+    w.machine().set_call_hook(None);
+    w.assert_clean();
+}

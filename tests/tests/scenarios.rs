@@ -217,6 +217,17 @@ fn invalidation_during_initialization_is_not_lost() {
 #[test]
 fn vf_reset_in_the_middle_of_a_read_recovers_everything() {
     let w = World::boot(Config::default(), 1);
+    // The guest's bus driver enabled bus mastering and MSI-X before the VF started.
+    let msix_control = (sim::pci::VF_MSIX_CAP_AT + 2) as u32;
+    assert_eq!(
+        w.machine().guest_config_write(0, 4, &[0x04, 0]),
+        NDIS_STATUS_SUCCESS
+    );
+    assert_eq!(
+        w.machine()
+            .guest_config_write(0, msix_control, &[0x07, 0x80]),
+        NDIS_STATUS_SUCCESS
+    );
     let once = Arc::new(Mutex::new(true));
     let o = once.clone();
     w.machine().set_read_hook(Some(Box::new(move |ctx| {
@@ -238,6 +249,15 @@ fn vf_reset_in_the_middle_of_a_read_recovers_everything() {
         40_000_000_000
     );
     w.check_consistent(0).unwrap();
+    // The function was reset (an FLR) and the guest restored what it had enabled.
+    assert_eq!(w.pf_sim().ext.pci().vf_resets, vec![0]);
+    let c = w.pf_sim().ext.pci().vf_config(0);
+    assert_eq!(c[4] & 0x04, 0x04, "bus mastering restored");
+    assert_eq!(
+        c[msix_control as usize + 1] & 0x80,
+        0x80,
+        "MSI-X enable restored"
+    );
     w.assert_clean();
 }
 

@@ -423,9 +423,10 @@ ndis_fn! {
     /// items, which is what it is waiting for; when none is queued (another CPU may be running
     /// it, in a threaded run) the thread really waits the interval.
     #[unsafe(no_mangle)]
-    pub unsafe fn NdisMSleep(_Microseconds: u32) {
+    pub unsafe fn NdisMSleep(Microseconds: u32) {
         if let Some(w) = current_world() {
             w.check(irql::require_max(PASSIVE_LEVEL, "NdisMSleep"));
+            w.sleep_us(Microseconds);
             // The device acts meanwhile (a driver polling a self-clearing bit sees it clear);
             // the system worker runs; with nothing to run, the sleeper yields.
             w.poll_device();

@@ -9,6 +9,26 @@ use common::ffi::*;
 use common::ndis_fn;
 use std::ffi::c_void;
 
+/// The VF's function may be accessed now: not within the 100 ms after an FLR (PCI Express
+/// Base) or the recovery time of a power transition (PCI PM 1.2), on the clock of what drivers
+/// slept. An access within it is a violation and transfers nothing (the function would answer
+/// a configuration request with Configuration Request Retry Status).
+fn recovered(
+    w: &crate::world::Machine,
+    pci: &mut crate::pci::PciModel,
+    vf: u16,
+    what: &str,
+) -> bool {
+    pci.clock_us = w.slept_us();
+    if pci.in_recovery(vf) {
+        w.violation(format!(
+            "{what}: VF {vf} accessed within its reset or power-transition recovery time"
+        ));
+        return false;
+    }
+    true
+}
+
 ndis_fn! {
     /// "NdisMGetVirtualFunctionBusData function" (DDI): bytes read from a VF's PCI
     /// configuration space, 0 on failure; `<= DISPATCH_LEVEL`; PF only. The page is silent on
@@ -21,9 +41,11 @@ ndis_fn! {
         // A failed transfer: nothing read (the page names no failure but a short count).
         if w.fails("NdisMGetVirtualFunctionBusData") { return 0; }
         if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
+        let mut pci = a.ext.pci();
+        if !recovered(w, &mut pci, VFId, "NdisMGetVirtualFunctionBusData") { return 0; }
         // SAFETY: the PF passes a buffer of Length bytes.
         let out = unsafe { std::slice::from_raw_parts_mut(Buffer.cast::<u8>(), Length as usize) };
-        a.ext.pci().read_vf(VFId, Offset, out)
+        pci.read_vf(VFId, Offset, out)
     }
 
     /// "NdisMSetVirtualFunctionBusData function" (DDI): as the read, the other way.
@@ -35,9 +57,11 @@ ndis_fn! {
         // A failed transfer: nothing written (as the read).
         if w.fails("NdisMSetVirtualFunctionBusData") { return 0; }
         if Buffer.is_null() || w.virtualization().is_none_or(|n| VFId >= n) { return 0; }
+        let mut pci = a.ext.pci();
+        if !recovered(w, &mut pci, VFId, "NdisMSetVirtualFunctionBusData") { return 0; }
         // SAFETY: the PF passes Length bytes.
         let data = unsafe { std::slice::from_raw_parts(Buffer.cast::<u8>(), Length as usize) };
-        a.ext.pci().write_vf(VFId, Offset, data)
+        pci.write_vf(VFId, Offset, data)
     }
 
     /// "NdisMGetBusData function" (DDI): the adapter's own configuration space

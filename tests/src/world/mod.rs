@@ -134,6 +134,9 @@ pub struct Machine {
     history: Mutex<history::History>,
     faults: Mutex<faults::Faults>,
     hw: Mutex<resources::Hw>,
+    /// Microseconds drivers have slept (NdisMSleep) so far: the simulated clock that hardware
+    /// recovery times are measured on (`pci.rs`).
+    slept_us: std::sync::atomic::AtomicU64,
     /// The PF is a loaded image: its adapter is not a `pf_miniport::Adapter` of this build,
     /// so read hooks (which get one) are not run.
     pub pf_is_image: AtomicBool,
@@ -146,6 +149,16 @@ unsafe impl Sync for Machine {}
 unsafe impl Send for Machine {}
 
 impl Machine {
+    /// NdisMSleep: the simulated clock moves on by the interval.
+    pub fn sleep_us(&self, us: u32) {
+        self.slept_us
+            .fetch_add(u64::from(us), std::sync::atomic::Ordering::AcqRel);
+    }
+
+    pub fn slept_us(&self) -> u64 {
+        self.slept_us.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn record(&self, event: Event) {
         if !self.cfg.record {
             return;
@@ -262,6 +275,7 @@ impl Machine {
             history: Mutex::new(history::History::default()),
             faults: Mutex::new(faults::Faults::default()),
             hw: Mutex::new(resources::Hw::default()),
+            slept_us: std::sync::atomic::AtomicU64::new(0),
             pf_is_image: AtomicBool::new(false),
         })
     }

@@ -201,7 +201,9 @@ impl Machine {
                 self.record(Event::Fault {
                     what: format!("VF {vf} reset while its read of block {block} is in flight"),
                 });
-                self.host_reset_vf(vf);
+                // The read fails now; the host's OID_SRIOV_RESET_VF goes to the PF once the
+                // PF's request in progress (if any) has completed: NDIS serializes a miniport's
+                // OID requests, so it cannot run inside this read's OID ("MiniportOidRequest").
                 lock(&self.state).pending_resets.push_back(vf);
                 NDIS_STATUS_FAILURE
             }
@@ -272,11 +274,43 @@ impl Machine {
         *lock(&self.read_hook) = hook;
     }
 
+    /// A configuration write of the guest's bus driver: OID_SRIOV_WRITE_VF_CONFIG_SPACE to
+    /// the PF (that OID's page).
+    pub fn guest_config_write(&self, vf: u16, offset: u32, bytes: &[u8]) -> NDIS_STATUS {
+        let Some(pf) = self.pf_adapter() else {
+            return NDIS_STATUS_FAILURE;
+        };
+        let mut b = crate::hyperv::config_space_params(vf, offset, bytes.len() as u32);
+        b[20..].copy_from_slice(bytes);
+        let n = b.len() as u32;
+        self.call_oid(
+            pf,
+            RequestKind::Set,
+            OID_SRIOV_WRITE_VF_CONFIG_SPACE,
+            &mut b,
+            n,
+            n,
+        )
+        .status
+    }
+
     /// The guest side of a VF reset injected during a read: guest NDIS resets the VF miniport.
     pub(super) fn run_guest_resets(&self) -> bool {
         let mut progressed = false;
         let resets: Vec<u16> = lock(&self.state).pending_resets.drain(..).collect();
         for vf in resets {
+            // The guest's PCI bus driver saved the function's configuration and restores it
+            // after the reset it asked for (PCI Express Base: software saves and restores a
+            // function's configuration around an FLR), through the same OID its writes take.
+            let saved = self.pf_adapter().map(|pf| {
+                let c = pf.ext.pci().vf_config(vf);
+                let m = crate::pci::VF_MSIX_CAP_AT + 2;
+                [(4u32, [c[4], c[5]]), (m as u32, [c[m], c[m + 1]])]
+            });
+            self.host_reset_vf(vf);
+            for (offset, bytes) in saved.into_iter().flatten() {
+                self.guest_config_write(vf, offset, &bytes);
+            }
             if let Some(a) = self.vf_adapter(vf) {
                 progressed = true;
                 self.reset(a);
