@@ -114,10 +114,10 @@ pub struct Adapter {
     pub(crate) work_item: NDIS_HANDLE,
     pub(crate) deferred: SpinLock<crate::deferred::Deferred>,
     pub(crate) deferred_running: core::sync::atomic::AtomicBool,
-    /// Host builds: the OID a test took the handler of (`mutants.rs`); 0 for none.
-    #[cfg(not(kernel_image))]
+    /// Test builds (feature `mutants`): the OID a test took the handler of; 0 for none.
+    #[cfg(feature = "mutants")]
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
-    #[cfg(not(kernel_image))]
+    #[cfg(feature = "mutants")]
     pub(crate) mutant_no_bytes_written: core::sync::atomic::AtomicU32,
     /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
     /// holds nothing.

@@ -29,7 +29,7 @@ mod deferred;
 pub mod handlers;
 mod host;
 pub mod management;
-#[cfg(not(kernel_image))]
+#[cfg(feature = "mutants")]
 mod mutants;
 #[cfg(not(kernel_image))]
 pub mod observe;

@@ -2,7 +2,8 @@
 //! OID as a PF without the handler does (NDIS_STATUS_NOT_SUPPORTED, through the same path as
 //! any unknown OID), or make one handler forget its `BytesWritten`. The simulator's mutation
 //! checks use them to show that the documented host flow needs each OID it sends and that the
-//! simulator believes only what the PF reports. Never in the .sys image.
+//! simulator believes only what the PF reports. Only with the `mutants` feature, which the
+//! simulator's tests turn on: never in the .sys image, the main job or the benchmark.
 use crate::adapter::Adapter;
 use common::ffi::NDIS_OID;
 use core::sync::atomic::Ordering;

@@ -49,7 +49,7 @@ impl Adapter {
             );
             return NDIS_STATUS_NOT_ACCEPTED;
         }
-        #[cfg(not(kernel_image))]
+        #[cfg(feature = "mutants")]
         if self.handler_removed(oid) {
             ndis_log!(TRACE, LOG, "OID {:#x} not supported", oid);
             return NDIS_STATUS_NOT_SUPPORTED;
@@ -96,7 +96,7 @@ impl Adapter {
                 }
             },
         };
-        #[cfg(not(kernel_image))]
+        #[cfg(feature = "mutants")]
         if self.bytes_written_forgotten(oid) {
             req.set_bytes_written(0);
         }
