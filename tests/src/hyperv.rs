@@ -340,6 +340,18 @@ pub fn bar_resources_params(vf: u16, bar: u16) -> Vec<u8> {
 
 // ---- Issuing them ----------------------------------------------------------------------------
 
+/// A host-linked PF with a NIC switch of 4 VFs and VFs `0..allocated` allocated (not in a
+/// guest): the starting point of the PF's OID tests.
+pub fn pf_with_vfs(allocated: u16) -> World {
+    let w = World::new(crate::Config::default());
+    w.load_pf().expect("PF initializes");
+    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
+    for vf in 0..allocated {
+        assert_eq!(w.allocate_vf(), Ok(vf));
+    }
+    w
+}
+
 use crate::{OidOutcome, World};
 use common::oid::RequestKind;
 

@@ -22,11 +22,7 @@ fn set_filter(w: &World, id: u32, vport: u32, mac: [u8; 6], vlan: Option<u16>) -
 
 /// Two VFs (0, 1) with VPorts 1, 2.
 fn two_vfs() -> World {
-    let w = World::new(Config::default());
-    w.load_pf().expect("PF initializes");
-    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.allocate_vf(), Ok(0));
-    assert_eq!(w.allocate_vf(), Ok(1));
+    let w = pf_with_vfs(2);
     for (vport, vf) in [(1u32, 0u16), (2, 1)] {
         let mut b = vport_params(vport, vf, 1, 0, 0);
         assert_eq!(

@@ -11,12 +11,7 @@ use sim::{Config, World};
 
 /// Switch with 4 VFs, VFs 0 and 1 allocated.
 fn host() -> World {
-    let w = World::new(Config::default());
-    w.load_pf().expect("PF initializes");
-    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.allocate_vf(), Ok(0));
-    assert_eq!(w.allocate_vf(), Ok(1));
-    w
+    pf_with_vfs(2)
 }
 
 fn put32(b: &mut [u8], at: usize, v: u32) {

@@ -4,20 +4,15 @@
 //! hostile list, and the registers a VF hardwires (docs/reference-nic.md section 1).
 use common::ffi::*;
 use common::oid::RequestKind::{Method, Set};
+use sim::World;
 use sim::hyperv::*;
 use sim::pci::{VF_PCIE_CAP_AT, VF_PM_CAP_AT};
-use sim::{Config, World};
 
 const PMCSR: usize = VF_PM_CAP_AT + 4;
 
 /// Switch with 4 VFs, VFs 0 and 1 allocated.
 fn host() -> World {
-    let w = World::new(Config::default());
-    w.load_pf().expect("PF initializes");
-    assert_eq!(w.create_switch(4), NDIS_STATUS_SUCCESS);
-    assert_eq!(w.allocate_vf(), Ok(0));
-    assert_eq!(w.allocate_vf(), Ok(1));
-    w
+    pf_with_vfs(2)
 }
 
 fn power(w: &World, vf: u16, state: u32, wake: u8) -> NDIS_STATUS {
