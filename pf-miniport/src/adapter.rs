@@ -240,6 +240,11 @@ impl Adapter {
         let handle = adapter.handle;
         let had_switch = adapter.inner.lock().switch_created;
         if had_switch {
+            // The switch back in its reset state first (nothing is touched after surprise
+            // removal: there is no NIC then); the reset below would clear it too.
+            if let Err(e) = adapter.program_switch_off() {
+                ndis_log!(WARN, LOG, "halt: switch not reset ({:?})", e);
+            }
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);

@@ -125,11 +125,14 @@ impl RefNicModel {
                 .for_each(Function::reset);
         }
         for v in 0..self.vfs.len() {
-            if self.vfs[v].gone {
-                continue;
-            }
             let reg = VF_TABLE + VF_STRIDE * v as u32 + VF_CTRL;
             let ctrl = self.pf.bar.r32(reg);
+            // A VF gone from its guest is still a function of the device: a reset through the
+            // PF's VF-control entry completes (nothing of its window is reachable to reset).
+            if self.vfs[v].gone {
+                self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
+                continue;
+            }
             if ctrl & VF_CTRL_RESET != 0 || self.vfs[v].bar.r32(CTRL) & CTRL_RESET != 0 {
                 self.vfs[v].reset();
                 self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
