@@ -138,7 +138,10 @@ impl Adapter {
             return req.refuse(
                 LOG,
                 WHAT,
-                OidError::status(e.status(), "the device did not take the switch's reset state"),
+                OidError::status(
+                    e.status(),
+                    "the device did not take the switch's reset state",
+                ),
             );
         }
         self.delete_switch();

@@ -407,7 +407,11 @@ impl Adapter {
         // The hardware step: the VPort's entry (and, for a VF, its control entry: enabled,
         // its queue pairs). Refused, the VPort goes again and nothing has changed.
         let both = [Entry::VPort(id), Entry::Vf(function)];
-        let entries = if to_vf { &both[..] } else { both.get(..1).unwrap_or(&[]) };
+        let entries = if to_vf {
+            &both[..]
+        } else {
+            both.get(..1).unwrap_or(&[])
+        };
         let undo = || {
             if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
                 *v = VPort::default();
@@ -487,7 +491,11 @@ impl Adapter {
             // The hardware step: the entry disabled (and a VF's control entry disabled).
             let both = [Entry::VPort(id), Entry::Vf(old.function)];
             let to_vf = old.function != NDIS_PF_FUNCTION_ID;
-            let entries = if to_vf { &both[..] } else { both.get(..1).unwrap_or(&[]) };
+            let entries = if to_vf {
+                &both[..]
+            } else {
+                both.get(..1).unwrap_or(&[])
+            };
             if let Err(e) = self.program(entries) {
                 if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
                     *v = old;
