@@ -115,6 +115,9 @@ pub struct Adapter {
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
     #[cfg(not(kernel_image))]
     pub(crate) mutant_no_bytes_written: core::sync::atomic::AtomicU32,
+    /// Host builds: a wrong switch programming a test asked for (`mutants.rs`); 0 for none.
+    #[cfg(not(kernel_image))]
+    pub(crate) mutant_switch: core::sync::atomic::AtomicU32,
     /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
     /// holds nothing.
     pub(crate) dp: common::hw::resources::DataPath,

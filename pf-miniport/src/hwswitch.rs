@@ -35,6 +35,16 @@ use common::ffi::*;
 use common::hw::{Attached, Filter, HwError, SwitchHw, VPortConfig, VfControl};
 use common::ndis_log;
 
+/// Host builds: ways of programming the switch wrongly, for the tests that show the
+/// simulator's checks catch them (`Adapter::mutant_switch_programming`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwitchMutant {
+    /// Every entry left as it was (the switch OIDs touch only the driver's tables).
+    WritesNothing = 1,
+    /// Entries written and committed, the acknowledgement never awaited.
+    IgnoresTheDevice = 2,
+}
+
 /// One hardware entry, written from the driver's tables.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Entry {
@@ -144,6 +154,13 @@ impl Adapter {
     /// Writes `entries` from the driver's tables under the lock, commits, and waits for the
     /// device (PASSIVE_LEVEL, no lock held by the caller).
     pub(crate) fn program(&self, entries: &[Entry]) -> Result<(), HwError> {
+        #[cfg(not(kernel_image))]
+        let mutant = self.switch_mutant();
+        #[cfg(kernel_image)]
+        let mutant: Option<SwitchMutant> = None;
+        if mutant == Some(SwitchMutant::WritesNothing) {
+            return Ok(());
+        }
         let nic = self.dp.nic().ok_or(HwError::Gone)?;
         let token = {
             let st = self.inner.lock();
@@ -153,7 +170,11 @@ impl Adapter {
             }
             tables.then(|| nic.commit())
         };
-        let r = token.map_or(Ok(()), |t| wait_commit(nic, t));
+        let r = match token {
+            Some(_) if mutant == Some(SwitchMutant::IgnoresTheDevice) => Ok(()),
+            Some(t) => wait_commit(nic, t),
+            None => Ok(()),
+        };
         if let Err(e) = r {
             ndis_log!(ERROR, LOG, "switch: the device refused a commit ({:?})", e);
         }

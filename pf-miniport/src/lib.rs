@@ -28,7 +28,7 @@ mod backchannel;
 pub mod handlers;
 mod host;
 // Issue 11: the embedded switch programmed from the switch and filter OIDs.
-mod hwswitch;
+pub mod hwswitch;
 pub mod management;
 #[cfg(not(kernel_image))]
 mod mutants;

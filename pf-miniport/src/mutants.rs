@@ -4,6 +4,7 @@
 //! checks use them to show that the documented host flow needs each OID it sends and that the
 //! simulator believes only what the PF reports. Never in the .sys image.
 use crate::adapter::Adapter;
+use crate::hwswitch::SwitchMutant;
 use common::ffi::NDIS_OID;
 use core::sync::atomic::Ordering;
 
@@ -26,5 +27,20 @@ impl Adapter {
 
     pub(crate) fn bytes_written_forgotten(&self, oid: NDIS_OID) -> bool {
         oid != 0 && self.mutant_no_bytes_written.load(Ordering::Acquire) == oid
+    }
+
+    /// From now on this adapter programs the NIC's switch wrongly in the way given (`None`:
+    /// correctly again).
+    pub fn mutant_switch_programming(&self, m: Option<SwitchMutant>) {
+        self.mutant_switch
+            .store(m.map_or(0, |m| m as u32), Ordering::Release);
+    }
+
+    pub(crate) fn switch_mutant(&self) -> Option<SwitchMutant> {
+        match self.mutant_switch.load(Ordering::Acquire) {
+            1 => Some(SwitchMutant::WritesNothing),
+            2 => Some(SwitchMutant::IgnoresTheDevice),
+            _ => None,
+        }
     }
 }

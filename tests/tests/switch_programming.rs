@@ -338,3 +338,53 @@ fn a_refused_filter_leaves_the_device_as_it_was() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// The checks above fail on a PF that leaves the NIC's switch alone: its tables stay empty
+/// and bypass stays on, so the readback differs from what the OIDs said.
+#[test]
+fn mutation_a_pf_that_does_not_program_the_switch_is_caught() {
+    use pf_miniport::hwswitch::SwitchMutant;
+    let w = pf_host();
+    w.pf()
+        .mutant_switch_programming(Some(SwitchMutant::WritesNothing));
+    let mut flow = HostFlow::new(&w);
+    flow.check_pf_capabilities().unwrap();
+    flow.create_switch(4).unwrap();
+    flow.host_vnic(HOST).unwrap();
+    let vm = flow.add_vm(VM, Some(100)).unwrap();
+    assert_ne!(
+        vports(&w),
+        [(0, DEFAULT_ROW), (vm.vport as u16, vf_vport_row(vm.vf))]
+    );
+    assert!(filters(&w).is_empty(), "no filter reached the device");
+    assert_ne!(vf_row(&w, vm.vf).mac, VM);
+    assert!(vports(&w).is_empty(), "not even the default VPort");
+    w.pf().mutant_switch_programming(None);
+    w.halt_pf();
+    w.assert_clean();
+}
+
+/// A PF that does not wait for the device's acknowledgement reports success for a change the
+/// device never took: the stalled-device check sees the OID succeed and the tables differ.
+#[test]
+fn mutation_a_pf_that_ignores_the_devices_answer_is_caught() {
+    use pf_miniport::hwswitch::SwitchMutant;
+    let w = pf_host();
+    let mut flow = HostFlow::new(&w);
+    flow.check_pf_capabilities().unwrap();
+    flow.create_switch(4).unwrap();
+    let vm = flow.add_vm(VM, Some(100)).unwrap();
+    let before = pf_snapshot(&w);
+    w.pf()
+        .mutant_switch_programming(Some(SwitchMutant::IgnoresTheDevice));
+    w.machine().nic(|m| m.stall_commits = true);
+    let mut b = filter_params(90, vm.vport, MOVED, Some(200));
+    let o = pf_oid(&w, Method, OID_RECEIVE_FILTER_SET_FILTER, &mut b);
+    w.machine().nic(|m| m.stall_commits = false);
+    assert_eq!(o.status, NDIS_STATUS_SUCCESS, "the mutant claims success");
+    assert_ne!(pf_snapshot(&w), before, "and its tables changed");
+    assert!(!settled(&w), "while the device never took the change");
+    w.pf().mutant_switch_programming(None);
+    w.halt_pf();
+    w.assert_clean();
+}
