@@ -127,12 +127,13 @@ impl RefNicModel {
                 .filter(|f| !f.gone)
                 .for_each(Function::reset);
         }
-        for v in 0..self.vfs.len() {
+        for v in 0..usize::from(VFS) {
             let reg = VF_TABLE + VF_STRIDE * v as u32 + VF_CTRL;
             let ctrl = self.pf.bar.r32(reg);
-            // A VF gone from its guest is still a function of the device: a reset through the
-            // PF's VF-control entry completes (nothing of its window is reachable to reset).
-            if self.vfs[v].gone {
+            // A VF gone from its guest, or not modelled yet (its window at reset values), is
+            // still a function of the device: a reset through the PF's VF-control entry
+            // completes (nothing of its window is reachable to reset).
+            if self.vfs.get(v).is_none_or(|f| f.gone) {
                 self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
                 continue;
             }
