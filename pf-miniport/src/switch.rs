@@ -346,7 +346,7 @@ impl Adapter {
             .sw
             .vf_mac
             .get_mut(vf_id as usize)
-            .map(|m| core::mem::replace(m, [0; 6]));
+            .map(core::mem::take);
         // The hardware step: the VF's control entry back at its reset values. Refused, the VF
         // stays allocated as it was.
         if let Err(e) = self.program(&[Entry::Vf(vf_id)]) {

@@ -294,7 +294,7 @@ fn a_stalled_device_fails_a_vports_creation_and_deletion() {
         OID_NIC_SWITCH_CREATE_VPORT,
         vport_params(1, 0, 2, 0, 0),
     );
-    assert_eq!(vf_row(&w, 0).enabled, false);
+    assert!(!vf_row(&w, 0).enabled, "not enabled without its VPort");
     let mut b = vport_params(1, 0, 2, 0, 0);
     assert_eq!(
         pf_oid(&w, Method, OID_NIC_SWITCH_CREATE_VPORT, &mut b).status,
