@@ -680,6 +680,13 @@ fn switch_tables_as_section_7_lays_them_out() {
     let t2 = nic.commit();
     assert_ne!(t1, t2);
     assert!(!nic.committed(t2));
+    // A later commit acknowledged covers the earlier ones; all ones (a device gone) none.
+    let t3 = nic.commit();
+    m.write32(SW_COMMIT_ACK, t3);
+    assert!(nic.committed(t2) && nic.committed(t3));
+    assert!(!nic.committed(t3.wrapping_add(1)));
+    m.write32(SW_COMMIT_ACK, GONE);
+    assert!(!nic.committed(t3));
     nic.set_switch(true);
     assert_eq!(m.read32(SW_CTRL), SW_ENABLE);
 }

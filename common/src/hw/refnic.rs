@@ -407,7 +407,10 @@ impl SwitchHw for RefNic {
     }
 
     fn committed(&self, token: u32) -> bool {
-        self.pf_only().is_ok() && self.mmio.read32(SW_COMMIT_ACK) == token
+        // The device acknowledges the last value it saw: a later commit acknowledged covers this
+        // one too (serial comparison, RFC 1982 style). All ones is a device gone, never an ack.
+        let ack = self.mmio.read32(SW_COMMIT_ACK);
+        self.pf_only().is_ok() && ack != GONE && (ack.wrapping_sub(token) as i32) >= 0
     }
 
     fn set_vf(&self, vf: u16, ctl: &VfControl) -> Result<(), HwError> {
