@@ -388,3 +388,28 @@ fn mutation_a_pf_that_ignores_the_devices_answer_is_caught() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// After surprise removal the PF writes no switch register: OIDs are not accepted, and halt
+/// (which otherwise puts the switch back in its reset state) leaves the vanished BAR alone
+/// (the simulator's check, shown to fire in resources.rs).
+#[test]
+fn after_surprise_removal_the_switch_is_left_alone() {
+    let w = pf_host();
+    let mut flow = HostFlow::new(&w);
+    flow.check_pf_capabilities().unwrap();
+    flow.create_switch(4).unwrap();
+    let vm = flow.add_vm(VM, Some(100)).unwrap();
+    w.detach_vf(vm.vf);
+    let pf = w.pf_sim();
+    w.machine().surprise_remove(pf);
+    assert!(w.machine().nic(|m| m.is_gone(Func::Pf)));
+    let mut b = clear_filter_params(vm.filter);
+    assert_eq!(
+        pf_oid(&w, Set, OID_RECEIVE_FILTER_CLEAR_FILTER, &mut b).status,
+        NDIS_STATUS_NOT_ACCEPTED
+    );
+    w.machine().halt(pf, NdisHaltDeviceSurpriseRemoved);
+    assert!(w.machine().nic(|m| m.untouched_since_removal(Func::Pf)));
+    let v = w.violations();
+    assert!(v.is_empty(), "{v:?}");
+}
