@@ -60,15 +60,40 @@ const MOVED: [u8; 6] = [0x00, 0x15, 0x5D, 0x01, 0x00, 0x42];
 #[test]
 fn the_tables_follow_every_oid_of_the_documented_flow() {
     let w = pf_host();
+    tables_follow_the_flow(&w);
+    w.halt_pf();
+    w.assert_clean();
+}
+
+/// The same with the cross-built images (x86_64 Linux only).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_images_tables_follow_every_oid_of_the_documented_flow() {
+    use sim::{loader, tools};
+    let load = |name: &str| {
+        loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
+    };
+    let w = World::with_images(
+        Config::default(),
+        Some(load("pf_miniport")),
+        Some(load("vf_miniport")),
+    );
+    w.load_pf().expect("PF image initializes");
+    tables_follow_the_flow(&w);
+    w.halt_pf();
+    w.assert_clean();
+}
+
+fn tables_follow_the_flow(w: &World) {
     // Before the switch: bypass, empty tables.
     assert!(!w.machine().nic(|m| m.switch_enabled()));
-    assert!(vports(&w).is_empty() && filters(&w).is_empty());
-    let mut flow = HostFlow::new(&w);
+    assert!(vports(w).is_empty() && filters(w).is_empty());
+    let mut flow = HostFlow::new(w);
     flow.check_pf_capabilities().unwrap();
     flow.create_switch(4).unwrap();
     assert!(w.machine().nic(|m| m.switch_enabled()), "out of bypass");
-    assert_eq!(vports(&w), [(0, DEFAULT_ROW)]);
-    assert!(filters(&w).is_empty());
+    assert_eq!(vports(w), [(0, DEFAULT_ROW)]);
+    assert!(filters(w).is_empty());
     flow.host_vnic(HOST).unwrap();
     let host_row = FilterRow {
         index: 0,
@@ -76,12 +101,12 @@ fn the_tables_follow_every_oid_of_the_documented_flow() {
         vlan: None,
         vport: 0,
     };
-    assert_eq!(filters(&w), [host_row]);
+    assert_eq!(filters(w), [host_row]);
     let mut vm = flow.add_vm(VM, Some(100)).unwrap();
     let p = vm.vport as u16;
-    assert_eq!(vports(&w), [(0, DEFAULT_ROW), (p, vf_vport_row(vm.vf))]);
+    assert_eq!(vports(w), [(0, DEFAULT_ROW), (p, vf_vport_row(vm.vf))]);
     assert_eq!(
-        filters(&w),
+        filters(w),
         [
             host_row,
             FilterRow {
@@ -94,7 +119,7 @@ fn the_tables_follow_every_oid_of_the_documented_flow() {
         "the VM's filter moved to its VF's VPort"
     );
     assert_eq!(
-        vf_row(&w, vm.vf),
+        vf_row(w, vm.vf),
         VfRow {
             enabled: true,
             link_down: false,
@@ -102,11 +127,11 @@ fn the_tables_follow_every_oid_of_the_documented_flow() {
             queue_pairs: 1
         }
     );
-    assert!(settled(&w));
+    assert!(settled(w));
     // The host moves the VM: the new filter in the next free entry, the old one gone.
     flow.change_vm_address(&mut vm, MOVED, Some(200)).unwrap();
     assert_eq!(
-        filters(&w),
+        filters(w),
         [
             host_row,
             FilterRow {
@@ -117,19 +142,19 @@ fn the_tables_follow_every_oid_of_the_documented_flow() {
             }
         ]
     );
-    assert_eq!(vf_row(&w, vm.vf).mac, MOVED, "VF_MAC follows the VF");
+    assert_eq!(vf_row(w, vm.vf).mac, MOVED, "VF_MAC follows the VF");
     flow.remove_vm(vm).unwrap();
-    assert_eq!(vports(&w), [(0, DEFAULT_ROW)]);
-    assert_eq!(filters(&w), [host_row]);
+    assert_eq!(vports(w), [(0, DEFAULT_ROW)]);
+    assert_eq!(filters(w), [host_row]);
     assert_eq!(
-        vf_row(&w, vm.vf),
+        vf_row(w, vm.vf),
         VfRow::RESET,
         "a freed VF's entry is reset"
     );
     flow.delete_switch().unwrap();
     // Section 9's reset state: bypass, every entry 0, every VF-control entry at reset values.
     assert!(!w.machine().nic(|m| m.switch_enabled()));
-    assert!(vports(&w).is_empty() && filters(&w).is_empty());
+    assert!(vports(w).is_empty() && filters(w).is_empty());
     let regs = w.machine().nic(|m| m.switch_registers());
     let vf_table_words = 256 * 4;
     let (tables, vf_words) = regs.split_at(regs.len() - vf_table_words);
@@ -140,9 +165,7 @@ fn the_tables_follow_every_oid_of_the_documented_flow() {
     for (i, word) in vf_words.iter().enumerate() {
         assert_eq!(*word, u32::from(i % 4 == 3), "VF-control word {i}");
     }
-    assert!(settled(&w));
-    w.halt_pf();
-    w.assert_clean();
+    assert!(settled(w));
 }
 
 #[test]
