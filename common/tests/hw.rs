@@ -597,12 +597,16 @@ fn switch_tables_as_section_7_lays_them_out() {
     nic.set_vport(4, Some(&vf3)).unwrap();
     assert_eq!(m.read32(VPORT_TABLE + 0x40), (3 << 16) | (1 << 8) | 0xD);
     assert_eq!(m.read32(VPORT_TABLE + 0x44), (1 << 15) | (5 << 12) | 100);
-    // Refusals: the default VPort is the PF's, a VF VPort is not VPort 0, numbers in range.
+    // Refusals: the default VPort is the PF's (a VF VPort is not VPort 0), numbers in range.
+    // A nondefault VPort may be attached to the PF (section 7: function 0xFFFF).
     assert_eq!(nic.set_vport(0, Some(&vf3)), Err(HwError::InvalidArgument));
-    assert_eq!(
-        nic.set_vport(1, Some(&default)),
-        Err(HwError::InvalidArgument)
-    );
+    let pf_nondefault = VPortConfig {
+        promiscuous: false,
+        ..default
+    };
+    nic.set_vport(1, Some(&pf_nondefault)).unwrap();
+    assert_eq!(m.read32(VPORT_TABLE + 0x10), 0xFFFF_0000 | 0xD);
+    nic.set_vport(1, None).unwrap();
     assert_eq!(nic.set_vport(257, None), Err(HwError::InvalidArgument));
     let bad = |c: VPortConfig| nic.set_vport(2, Some(&c));
     assert_eq!(
@@ -644,7 +648,10 @@ fn switch_tables_as_section_7_lays_them_out() {
     assert_eq!(m.read32(base + 8), FLT_VLAN_MATCH | 100);
     assert_eq!(m.read32(base + 12), FLT_VALID | (4 << 16));
     nic.set_filter(511, None).unwrap();
-    assert_eq!(m.read32(base + 12), 0);
+    // The whole entry back at its reset value.
+    for off in [0, 4, 8, 12] {
+        assert_eq!(m.read32(base + off), 0);
+    }
     assert_eq!(
         nic.set_filter(512, Some(&flt)),
         Err(HwError::InvalidArgument)
@@ -673,6 +680,13 @@ fn switch_tables_as_section_7_lays_them_out() {
     let t2 = nic.commit();
     assert_ne!(t1, t2);
     assert!(!nic.committed(t2));
+    // A later commit acknowledged covers the earlier ones; all ones (a device gone) none.
+    let t3 = nic.commit();
+    m.write32(SW_COMMIT_ACK, t3);
+    assert!(nic.committed(t2) && nic.committed(t3));
+    assert!(!nic.committed(t3.wrapping_add(1)));
+    m.write32(SW_COMMIT_ACK, GONE);
+    assert!(!nic.committed(t3));
     nic.set_switch(true);
     assert_eq!(m.read32(SW_CTRL), SW_ENABLE);
 }

@@ -119,6 +119,9 @@ pub struct Adapter {
     pub(crate) mutant_unsupported: core::sync::atomic::AtomicU32,
     #[cfg(feature = "mutants")]
     pub(crate) mutant_no_bytes_written: core::sync::atomic::AtomicU32,
+    /// Host builds: a wrong switch programming a test asked for (`mutants.rs`); 0 for none.
+    #[cfg(not(kernel_image))]
+    pub(crate) mutant_switch: core::sync::atomic::AtomicU32,
     /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
     /// holds nothing.
     pub(crate) dp: common::hw::resources::DataPath,
@@ -255,6 +258,11 @@ impl Adapter {
         let handle = adapter.handle;
         let had_switch = adapter.inner.lock().switch_created;
         if had_switch {
+            // The switch back in its reset state first (nothing is touched after surprise
+            // removal: there is no NIC then); the reset below would clear it too.
+            if let Err(e) = adapter.program_switch_off() {
+                ndis_log!(WARN, LOG, "halt: switch not reset ({:?})", e);
+            }
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);

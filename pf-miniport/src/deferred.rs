@@ -86,11 +86,16 @@ impl Adapter {
     }
 
     fn finish_reset(&self, d: &Deferred) -> NDIS_STATUS {
-        match self.vf_function_level_reset(d.vf, d.cap) {
-            Ok(()) => match self.reset_vf_state(d.vf) {
-                Ok(()) => NDIS_STATUS_SUCCESS,
-                Err(e) => e.log_refusal("SRIOV_RESET_VF"),
-            },
+        let r = (|| {
+            self.vf_function_level_reset(d.vf, d.cap)?;
+            // docs/reference-nic.md section 8: the reset is also `VF_CTRL.RESET` of the VF's
+            // control entry (the device resets the function's window; the entry stays).
+            self.reset_vf_hw(d.vf)
+                .map_err(|e| OidError::status(e.status(), "the device did not reset the VF"))?;
+            self.reset_vf_state(d.vf)
+        })();
+        match r {
+            Ok(()) => NDIS_STATUS_SUCCESS,
             Err(e) => e.log_refusal("SRIOV_RESET_VF"),
         }
     }

@@ -15,6 +15,7 @@
 
 use crate::LOG;
 use crate::adapter::Adapter;
+use crate::hwswitch::Entry;
 use crate::params::*;
 use crate::vport::{Filter, MAX_FILTERS_PER_VPORT, SwitchState, switch_ready};
 use common::ffi::*;
@@ -270,7 +271,7 @@ impl Adapter {
         let vlan_filtering = self.inner.lock().sw.vlan_filtering;
         let r = parse_set_filter(req.input(), vlan_filtering)?;
         require_output(req, NDIS_SIZEOF_RECEIVE_FILTER_PARAMETERS_REVISION_2 as u32)?;
-        let (filter, vf) = {
+        let (filter, i, vf) = {
             let mut st = self.inner.lock();
             switch_ready(&st)?;
             if st.sw.vport(r.vport).is_none() {
@@ -298,27 +299,38 @@ impl Adapter {
                 seq,
             };
             let vf = vf_of(&st.sw, r.vport);
-            let slot = st
+            let i = st
                 .sw
                 .filters
-                .iter_mut()
-                .find(|f| !f.in_use)
+                .iter()
+                .position(|f| !f.in_use)
                 .ok_or(OidError::status(
                     NDIS_STATUS_FAILURE,
                     "no filter left on the switch",
                 ))?;
-            *slot = filter;
-            (filter, vf)
+            if let Some(slot) = st.sw.filters.get_mut(i) {
+                *slot = filter;
+            }
+            (filter, i, vf)
         };
+        let undo = || {
+            if let Some(f) = self.inner.lock().sw.filters.get_mut(i) {
+                *f = Filter::default();
+            }
+            self.reprogram(&[Entry::Filter(i)]);
+        };
+        // The hardware step: the filter entry in force before the VF is told its address.
+        if let Err(e) = self.program(&[Entry::Filter(i)]) {
+            undo();
+            return Err(OidError::status(
+                e.status(),
+                "the device did not take the filter",
+            ));
+        }
         if let Some(vf) = vf
             && let Err(status) = self.apply_to_vf(vf, &filter)
         {
-            let mut st = self.inner.lock();
-            if let Some(i) = find(&st.sw, filter.id)
-                && let Some(f) = st.sw.filters.get_mut(i)
-            {
-                *f = Filter::default();
-            }
+            undo();
             return Err(OidError::status(
                 status,
                 "the VF's MAC/VLAN block refused the address",
@@ -358,12 +370,27 @@ impl Adapter {
                 NDIS_STATUS_FILE_NOT_FOUND,
                 "FilterId not set",
             ))?;
-            let vport = st.sw.filters.get(i).map_or(0, |f| f.vport);
-            if let Some(f) = st.sw.filters.get_mut(i) {
-                *f = Filter::default();
-            }
+            let old = st
+                .sw
+                .filters
+                .get_mut(i)
+                .map(core::mem::take)
+                .unwrap_or_default();
+            let vport = old.vport;
             // The VF takes the address of the newest filter left on its VPort, if any.
             let next = vf_of(&st.sw, vport).zip(newest_on(&st.sw, vport));
+            drop(st);
+            // The hardware step: the entry invalid before anyone is told.
+            if let Err(e) = self.program(&[Entry::Filter(i)]) {
+                if let Some(f) = self.inner.lock().sw.filters.get_mut(i) {
+                    *f = old;
+                }
+                self.reprogram(&[Entry::Filter(i)]);
+                return Err(OidError::status(
+                    e.status(),
+                    "the device did not take the filter's removal",
+                ));
+            }
             Ok((id, next))
         })();
         match r {
@@ -464,14 +491,27 @@ impl Adapter {
             let source = vf_of(&st.sw, src).map(|v| (v, newest_on(&st.sw, src)));
             (i, filter, vf, old_seq, source)
         };
-        if let Some(vf) = vf
-            && let Err(status) = self.apply_to_vf(vf, &filter)
-        {
-            // Put it back where it was: the move happens entirely or not at all.
+        // Put it back where it was: the move happens entirely or not at all.
+        let undo = || {
             if let Some(f) = self.inner.lock().sw.filters.get_mut(i) {
                 f.vport = src;
                 f.seq = old_seq;
             }
+            self.reprogram(&[Entry::Filter(i)]);
+        };
+        // The hardware step: the entry names its new VPort (one commit: the move is atomic
+        // in the device too) before either VF is told.
+        if let Err(e) = self.program(&[Entry::Filter(i)]) {
+            undo();
+            return Err(OidError::status(
+                e.status(),
+                "the device did not take the move",
+            ));
+        }
+        if let Some(vf) = vf
+            && let Err(status) = self.apply_to_vf(vf, &filter)
+        {
+            undo();
             return Err(OidError::status(
                 status,
                 "the VF's MAC/VLAN block refused the address",

@@ -95,14 +95,21 @@ impl Adapter {
         vlan_id: u16,
         priority: u8,
     ) -> Result<BlockMask, NDIS_STATUS> {
-        self.set_block(
+        // The VF's control entry carries its MAC (docs/reference-nic.md section 8) before the
+        // VF is told; if the block is refused, the entry goes back.
+        let old = self.program_vf_mac(vf_id, mac);
+        let r = self.set_block(
             vf_id,
             &MacVlanBlock {
                 mac,
                 vlan_id,
                 priority,
             },
-        )
+        );
+        if r.is_err() {
+            self.program_vf_mac(vf_id, old);
+        }
+        r
     }
 
     /// Sets an IHV extension block (6..=63). The first time a block is set it comes into

@@ -28,6 +28,8 @@ mod backchannel;
 mod deferred;
 pub mod handlers;
 mod host;
+// Issue 11: the embedded switch programmed from the switch and filter OIDs.
+pub mod hwswitch;
 pub mod management;
 #[cfg(feature = "mutants")]
 mod mutants;

@@ -5,6 +5,7 @@
 //! simulator believes only what the PF reports. Only with the `mutants` feature, which the
 //! simulator's tests turn on: never in the .sys image, the main job or the benchmark.
 use crate::adapter::Adapter;
+use crate::hwswitch::SwitchMutant;
 use common::ffi::NDIS_OID;
 use core::sync::atomic::Ordering;
 
@@ -27,5 +28,20 @@ impl Adapter {
 
     pub(crate) fn bytes_written_forgotten(&self, oid: NDIS_OID) -> bool {
         oid != 0 && self.mutant_no_bytes_written.load(Ordering::Acquire) == oid
+    }
+
+    /// From now on this adapter programs the NIC's switch wrongly in the way given (`None`:
+    /// correctly again).
+    pub fn mutant_switch_programming(&self, m: Option<SwitchMutant>) {
+        self.mutant_switch
+            .store(m.map_or(0, |m| m as u32), Ordering::Release);
+    }
+
+    pub(crate) fn switch_mutant(&self) -> Option<SwitchMutant> {
+        match self.mutant_switch.load(Ordering::Acquire) {
+            1 => Some(SwitchMutant::WritesNothing),
+            2 => Some(SwitchMutant::IgnoresTheDevice),
+            _ => None,
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, VfPtr, default_vf_mac, initial_blocks};
+use crate::hwswitch::Entry;
 use common::blocks::*;
 use common::ffi::imports::*;
 use common::ffi::*;
@@ -81,6 +82,24 @@ impl Adapter {
         st.num_vfs = num_vfs as u16;
         drop(st);
         self.create_default_vport();
+        // The hardware step: the default VPort in force, then the switch out of bypass. If the
+        // device does not take it, the switch is not created.
+        if let Err(e) = self.program_switch_on() {
+            self.clear_switch_objects();
+            {
+                let mut st = self.inner.lock();
+                st.switch_created = false;
+                st.num_vfs = 0;
+            }
+            self.reprogram(&[Entry::VPort(NDIS_DEFAULT_VPORT_ID)]);
+            // SAFETY: valid adapter handle; the inverse of the enable above.
+            unsafe { NdisMEnableVirtualization(self.handle, 0, FALSE, FALSE, FALSE) };
+            return req.refuse(
+                LOG,
+                WHAT,
+                OidError::status(e.status(), "the device did not take the default VPort"),
+            );
+        }
         req.set_bytes_read(NDIS_SIZEOF_NIC_SWITCH_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "NIC switch created with {} VFs", num_vfs);
         NDIS_STATUS_SUCCESS
@@ -110,6 +129,19 @@ impl Adapter {
                 LOG,
                 WHAT,
                 OidError::status(NDIS_STATUS_INVALID_STATE, "no switch to delete"),
+            );
+        }
+        // The hardware step first: bypass and empty tables (section 9's reset state). If the
+        // device does not take it, the tables go back and the switch stays as it was.
+        if let Err(e) = self.program_switch_off() {
+            self.reprogram_switch_on();
+            return req.refuse(
+                LOG,
+                WHAT,
+                OidError::status(
+                    e.status(),
+                    "the device did not take the switch's reset state",
+                ),
             );
         }
         self.delete_switch();
@@ -239,6 +271,11 @@ impl Adapter {
                 }
                 _ => Err(NDIS_STATUS_RESOURCES),
             };
+            if linked.is_ok()
+                && let Some(m) = st.sw.vf_mac.get_mut(vf_index)
+            {
+                *m = mac;
+            }
             if let Err(status) = linked {
                 drop(st);
                 self.free_vf_store(store);
@@ -248,6 +285,22 @@ impl Adapter {
                     OidError::status(status, "VF taken concurrently or its blocks refused"),
                 );
             }
+        }
+
+        // The hardware step: the VF's control entry (its MAC; not enabled before its VPort).
+        if let Err(e) = self.program(&[Entry::Vf(vf_id)]) {
+            if let Some(store) = self.take_vf(vf_id) {
+                self.free_vf_store(store);
+            }
+            if let Some(m) = self.inner.lock().sw.vf_mac.get_mut(vf_index) {
+                *m = [0; 6];
+            }
+            self.reprogram(&[Entry::Vf(vf_id)]);
+            return req.refuse(
+                LOG,
+                WHAT,
+                OidError::status(e.status(), "the device refused the VF's control entry"),
+            );
         }
 
         let (mut seg, mut bus, mut func) = (0u16, 0u8, 0u8);
@@ -284,15 +337,37 @@ impl Adapter {
             let e = OidError::invalid_parameter("a VPort is still attached to the VF");
             return req.refuse(LOG, WHAT, e);
         }
-        match self.take_vf(vf_id) {
-            Some(store) => {
-                self.free_vf_store(store);
-                self.forget_vf_power(vf_id);
+        let Some(store) = self.take_vf(vf_id) else {
+            return req.refuse(LOG, WHAT, OidError::invalid_parameter("VFId not allocated"));
+        };
+        let mac = self
+            .inner
+            .lock()
+            .sw
+            .vf_mac
+            .get_mut(vf_id as usize)
+            .map(core::mem::take);
+        // The hardware step: the VF's control entry back at its reset values. Refused, the VF
+        // stays allocated as it was.
+        if let Err(e) = self.program(&[Entry::Vf(vf_id)]) {
+            {
+                let mut st = self.inner.lock();
+                if let Some(slot) = st.vfs.get_mut(vf_id as usize) {
+                    *slot = VfPtr(store);
+                }
+                if let (Some(m), Some(old)) = (st.sw.vf_mac.get_mut(vf_id as usize), mac) {
+                    *m = old;
+                }
             }
-            None => {
-                return req.refuse(LOG, WHAT, OidError::invalid_parameter("VFId not allocated"));
-            }
+            self.reprogram(&[Entry::Vf(vf_id)]);
+            return req.refuse(
+                LOG,
+                WHAT,
+                OidError::status(e.status(), "the device refused the VF's control entry"),
+            );
         }
+        self.free_vf_store(store);
+        self.forget_vf_power(vf_id);
         req.set_bytes_read(NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1 as u32);
         ndis_log!(INFO, LOG, "VF {} freed", vf_id);
         NDIS_STATUS_SUCCESS

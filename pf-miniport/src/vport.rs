@@ -11,6 +11,7 @@
 
 use crate::LOG;
 use crate::adapter::{Adapter, MAX_VFS, PfState};
+use crate::hwswitch::Entry;
 use crate::params::*;
 use common::blocks::PolicyBlock;
 use common::ffi::*;
@@ -70,6 +71,9 @@ pub(crate) struct SwitchState {
     pub filters: [Filter; MAX_FILTERS],
     pub power: [VfPower; MAX_VFS],
     pub filter_seq: u32,
+    /// Each allocated VF's current MAC: what its VF-control entry's `VF_MAC` holds
+    /// (`hwswitch.rs`).
+    pub vf_mac: [[u8; 6]; MAX_VFS],
     /// `*VMQVlanFiltering`: VLAN id fields are accepted in filters.
     pub vlan_filtering: bool,
 }
@@ -111,6 +115,7 @@ impl SwitchState {
         for p in self.power.iter_mut() {
             *p = VfPower::default();
         }
+        self.vf_mac = [[0; 6]; MAX_VFS];
     }
 }
 
@@ -399,14 +404,33 @@ impl Adapter {
             name_len,
         };
         drop(st);
+        // The hardware step: the VPort's entry (and, for a VF, its control entry: enabled,
+        // its queue pairs). Refused, the VPort goes again and nothing has changed.
+        let both = [Entry::VPort(id), Entry::Vf(function)];
+        let entries = if to_vf {
+            &both[..]
+        } else {
+            both.get(..1).unwrap_or(&[])
+        };
+        let undo = || {
+            if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
+                *v = VPort::default();
+            }
+            self.reprogram(entries);
+        };
+        if let Err(e) = self.program(entries) {
+            undo();
+            return Err(OidError::status(
+                e.status(),
+                "the device did not take the VPort",
+            ));
+        }
         // The VF learns its queue pairs through its policy block; if that is refused, the
         // VPort goes again and nothing has changed.
         if function != NDIS_PF_FUNCTION_ID
             && let Err(status) = self.set_vf_queue_pairs(function, queue_pairs)
         {
-            if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
-                *v = VPort::default();
-            }
+            undo();
             return Err(OidError::status(
                 status,
                 "the VF's policy block refused the queue pairs",
@@ -457,8 +481,30 @@ impl Adapter {
                     "filters still set on the VPort",
                 ));
             }
-            if let Some(v) = st.sw.vports.get_mut(id as usize) {
-                *v = VPort::default();
+            let old = st
+                .sw
+                .vports
+                .get_mut(id as usize)
+                .map(core::mem::take)
+                .unwrap_or_default();
+            drop(st);
+            // The hardware step: the entry disabled (and a VF's control entry disabled).
+            let both = [Entry::VPort(id), Entry::Vf(old.function)];
+            let to_vf = old.function != NDIS_PF_FUNCTION_ID;
+            let entries = if to_vf {
+                &both[..]
+            } else {
+                both.get(..1).unwrap_or(&[])
+            };
+            if let Err(e) = self.program(entries) {
+                if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
+                    *v = old;
+                }
+                self.reprogram(entries);
+                return Err(OidError::status(
+                    e.status(),
+                    "the device did not take the VPort's removal",
+                ));
             }
             Ok(id)
         })();
@@ -565,6 +611,7 @@ impl Adapter {
             .vports
             .get_mut(id as usize)
             .ok_or(OidError::invalid_parameter("VPortId"))?;
+        let old = *v;
         if has(NDIS_NIC_SWITCH_VPORT_PARAMS_STATE_CHANGED) {
             v.state = state;
         }
@@ -576,6 +623,20 @@ impl Adapter {
         }
         if has(NDIS_NIC_SWITCH_VPORT_PARAMS_PROCESSOR_AFFINITY_CHANGED) {
             v.affinity_mask = affinity_mask;
+        }
+        let activated = v.state != old.state;
+        drop(st);
+        // The hardware step: an activated VPort's entry is enabled. (Moderation, name and
+        // affinity have no register.)
+        if activated && let Err(e) = self.program(&[Entry::VPort(id)]) {
+            if let Some(v) = self.inner.lock().sw.vports.get_mut(id as usize) {
+                *v = old;
+            }
+            self.reprogram(&[Entry::VPort(id)]);
+            return Err(OidError::status(
+                e.status(),
+                "the device did not take the VPort's activation",
+            ));
         }
         Ok(id)
     }

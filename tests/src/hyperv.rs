@@ -396,7 +396,8 @@ pub fn pf_snapshot(w: &World) -> String {
 }
 
 /// Issues a hostile request and checks the refusal: `status`, `BytesNeeded` when given, a
-/// debugger line, no change to the PF, no Verifier-style violation.
+/// debugger line, no change to the PF nor to the switch's registers in the device
+/// (docs/reference-nic.md sections 7 and 8), no Verifier-style violation.
 pub fn expect_refused(
     w: &World,
     what: &str,
@@ -407,6 +408,7 @@ pub fn expect_refused(
     bytes_needed: Option<u32>,
 ) -> OidOutcome {
     let before = pf_snapshot(w);
+    let hw_before = w.machine().nic(|m| m.switch_registers());
     let lines = w.log().len();
     let o = pf_oid(w, kind, oid, buf);
     assert_eq!(
@@ -420,6 +422,10 @@ pub fn expect_refused(
         assert_eq!(o.bytes_needed, n, "{what}: BytesNeeded");
     }
     assert_eq!(pf_snapshot(w), before, "{what}: the refusal changed the PF");
+    assert!(
+        w.machine().nic(|m| m.switch_registers()) == hw_before,
+        "{what}: the refusal changed the switch's registers"
+    );
     assert!(
         w.log()[lines..].iter().any(|l| l.contains("refused")),
         "{what}: no debugger line for the refusal"

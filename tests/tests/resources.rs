@@ -241,6 +241,9 @@ mod rogue {
     pub const VECTOR_WITHOUT_INTERRUPT: u32 = 4;
     pub const ISR_CALLS_PASSIVE_ROUTINE: u32 = 5;
     pub const ISR_LEAVES_VECTOR_ON: u32 = 6;
+    /// Runs as a VF and maps the PF's switch registers (`PF_BAR`).
+    pub const VF_MAPS_PF_BAR: u32 = 7;
+    pub static PF_BAR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
     static CONTEXT: u8 = 0;
 
@@ -267,8 +270,15 @@ mod rogue {
                 let list = (*p).AllocatedResources.cast::<CM_PARTIAL_RESOURCE_LIST>();
                 let (start, len) = common::hw::find_memory_resource(list, 1).unwrap();
                 let mut va = std::ptr::null_mut();
-                let at = if mode == MAP_OUTSIDE_BAR { start + i64::from(len) } else { start };
+                let at = match mode {
+                    MAP_OUTSIDE_BAR => start + i64::from(len),
+                    VF_MAPS_PF_BAR => PF_BAR.load(Ordering::Relaxed) as i64 + i64::from(SW_CTRL),
+                    _ => start,
+                };
                 sim::exports::NdisMMapIoSpace(&mut va, h, at, 0x1000);
+                if mode == VF_MAPS_PF_BAR {
+                    return NDIS_STATUS_SUCCESS;
+                }
                 if mode == VECTOR_WITHOUT_INTERRUPT {
                     // Enables message 0 and latches the link cause on it, with no ISR registered.
                     (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
@@ -349,9 +359,16 @@ mod rogue {
                 PauseHandler: Some(pause),
                 ..Default::default()
             });
+        let role = if mode == VF_MAPS_PF_BAR {
+            let pf = w.machine().nic(|m| m.bar_of(sim::device::Func::Pf));
+            PF_BAR.store(pf.map_or(0, |b| b.0), Ordering::Relaxed);
+            Role::Vf { vf_id: 0 }
+        } else {
+            Role::Pf
+        };
         let a = w
             .machine()
-            .start_adapter(Role::Pf, "rogue".into(), idx)
+            .start_adapter(role, "rogue".into(), idx)
             .expect("the rogue initializes");
         if matches!(
             mode,
@@ -359,7 +376,10 @@ mod rogue {
         ) {
             w.machine().nic(|m| m.set_link(false));
         }
-        w.settle();
+        // (A rogue VF is not the VF driver the world's settling inspects.)
+        if mode != VF_MAPS_PF_BAR {
+            w.settle();
+        }
         w.machine().halt(a, NdisHaltDeviceDisabled);
         w.violations()
     }
@@ -431,4 +451,42 @@ fn an_isr_that_leaves_its_vector_enabled_is_reported() {
             .any(|m| m.contains("with the vector still enabled")),
         "{v:?}"
     );
+}
+
+#[test]
+fn a_vf_driver_mapping_the_pfs_switch_registers_is_reported() {
+    let v = rogue::run(rogue::VF_MAPS_PF_BAR);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("a VF's driver mapped the PF's BAR 0")),
+        "{v:?}"
+    );
+}
+
+/// The shipped VF driver maps its own BAR only: it never reaches the PF's switch registers.
+#[test]
+fn the_vf_driver_maps_only_its_own_bar() {
+    let w = World::boot(Config::default(), 2);
+    let pf = w.machine().nic(|m| m.bar_of(Func::Pf)).unwrap();
+    for vf in 0..2u16 {
+        let own = w.machine().nic(|m| m.bar_of(Func::Vf(vf))).unwrap();
+        let a = w.vf_sim(vf).unwrap();
+        assert_eq!(w.machine().func_of(a), Some(Func::Vf(vf)));
+        let maps = w.machine().mappings_of(a);
+        assert_eq!(maps.len(), 1, "{maps:?}");
+        for (va, len) in maps {
+            let (start, end) = (va as u64, va as u64 + u64::from(len));
+            assert!(
+                start >= own.0 && end <= own.0 + u64::from(own.1),
+                "inside its own BAR"
+            );
+            assert!(
+                end <= pf.0 || start >= pf.0 + u64::from(pf.1),
+                "not the PF's"
+            );
+        }
+    }
+    assert!(w.violations().is_empty(), "{:?}", w.violations());
+    w.halt_pf();
+    w.assert_clean();
 }

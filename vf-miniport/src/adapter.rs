@@ -365,6 +365,12 @@ impl Adapter {
         self.inner.lock().state
     }
 
+    /// RX and TX completions the interrupt DPC handed over so far (diagnostics and tests).
+    pub fn hw_completions_seen(&self) -> u32 {
+        self.hw_completions
+            .load(core::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
         f(&mut self.inner.lock().counters);
     }

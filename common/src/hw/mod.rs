@@ -338,7 +338,7 @@ pub trait SwitchHw: NicHw {
     fn set_filter(&self, f: u16, filter: Option<&Filter>) -> Result<(), HwError>;
     /// Puts every table change so far in force; returns a token for [`committed`](Self::committed).
     fn commit(&self) -> u32;
-    /// Whether the device forwards with the tables as of `token`.
+    /// Whether the device forwards with the tables as of `token` (or of a later commit).
     fn committed(&self, token: u32) -> bool;
     fn set_vf(&self, vf: u16, ctl: &VfControl) -> Result<(), HwError>;
     /// Function reset of one VF, waiting as [`NicHw::reset`] does.

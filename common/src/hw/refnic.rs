@@ -331,8 +331,9 @@ impl SwitchHw for RefNic {
             Attached::Vf(vf) if vf < VFS => vf,
             Attached::Vf(_) => return Err(HwError::InvalidArgument),
         };
-        // VPort 0 is the default VPort and belongs to the PF (section 7).
-        if (p == 0) != (c.function == Attached::Pf) || c.rx_queue >= MAX_QUEUE_PAIRS {
+        // VPort 0 is the default VPort and belongs to the PF; a nondefault VPort may name the
+        // PF or a VF (section 7).
+        if (p == 0 && c.function != Attached::Pf) || c.rx_queue >= MAX_QUEUE_PAIRS {
             return Err(HwError::InvalidArgument);
         }
         let vlan = match c.port_vlan {
@@ -368,7 +369,11 @@ impl SwitchHw for RefNic {
         }
         let base = FILTER_TABLE + FILTER_STRIDE * u32::from(f);
         let Some(flt) = filter else {
+            // Invalid first, then the rest of the entry back to its reset value (0).
             self.mmio.write32(base + FLT_CTRL, 0);
+            self.mmio.write32(base + FLT_MAC_LO, 0);
+            self.mmio.write32(base + FLT_MAC_HI, 0);
+            self.mmio.write32(base + FLT_VLAN, 0);
             return Ok(());
         };
         if flt.vport >= VPORTS {
@@ -402,7 +407,10 @@ impl SwitchHw for RefNic {
     }
 
     fn committed(&self, token: u32) -> bool {
-        self.pf_only().is_ok() && self.mmio.read32(SW_COMMIT_ACK) == token
+        // The device acknowledges the last value it saw: a later commit acknowledged covers this
+        // one too (serial comparison, RFC 1982 style). All ones is a device gone, never an ack.
+        let ack = self.mmio.read32(SW_COMMIT_ACK);
+        self.pf_only().is_ok() && ack != GONE && (ack.wrapping_sub(token) as i32) >= 0
     }
 
     fn set_vf(&self, vf: u16, ctl: &VfControl) -> Result<(), HwError> {

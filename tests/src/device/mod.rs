@@ -138,6 +138,9 @@ pub struct RefNicModel {
     pub signals: Vec<(Func, u8)>,
     /// The PF's MAC from "NVM".
     pub pf_mac: [u8; 6],
+    /// A fault a test injects: the device takes no new table snapshot and acknowledges no
+    /// commit (section 7 bounds the acknowledgement at 1 ms; a device past it is broken).
+    pub stall_commits: bool,
 }
 
 fn read_bytes(addr: u64, len: usize) -> Vec<u8> {
@@ -186,3 +189,5 @@ fn insert_tag(frame: &[u8], tci: u16) -> Vec<u8> {
 mod function;
 mod model;
 mod presence;
+mod tables;
+pub use tables::{FilterRow, VPortRow, VfRow};

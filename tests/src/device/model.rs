@@ -14,9 +14,12 @@ impl RefNicModel {
             wire: Vec::new(),
             signals: Vec::new(),
             pf_mac,
+            stall_commits: false,
         };
-        for v in 0..vfs {
-            m.pf.bar.w32(VF_TABLE + VF_STRIDE * u32::from(v) + VF_QP, 1);
+        // Every VF-control entry (all 256, whether or not its function is modelled yet) at
+        // its reset values: `VF_QP` 1 (section 8).
+        for v in 0..u32::from(VFS) {
+            m.pf.bar.w32(VF_TABLE + VF_STRIDE * v + VF_QP, 1);
         }
         m.poll();
         m
@@ -114,7 +117,7 @@ impl RefNicModel {
             for off in (0x2000..0xC000).step_by(4) {
                 self.pf.bar.w32(off, 0);
             }
-            for v in 0..self.vfs.len() as u32 {
+            for v in 0..u32::from(VFS) {
                 self.pf.bar.w32(VF_TABLE + VF_STRIDE * v + VF_QP, 1);
             }
             self.vports.fill(VPortEntry::default());
@@ -124,12 +127,16 @@ impl RefNicModel {
                 .filter(|f| !f.gone)
                 .for_each(Function::reset);
         }
-        for v in 0..self.vfs.len() {
-            if self.vfs[v].gone {
-                continue;
-            }
+        for v in 0..usize::from(VFS) {
             let reg = VF_TABLE + VF_STRIDE * v as u32 + VF_CTRL;
             let ctrl = self.pf.bar.r32(reg);
+            // A VF gone from its guest, or not modelled yet (its window at reset values), is
+            // still a function of the device: a reset through the PF's VF-control entry
+            // completes (nothing of its window is reachable to reset).
+            if self.vfs.get(v).is_none_or(|f| f.gone) {
+                self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
+                continue;
+            }
             if ctrl & VF_CTRL_RESET != 0 || self.vfs[v].bar.r32(CTRL) & CTRL_RESET != 0 {
                 self.vfs[v].reset();
                 self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
@@ -140,7 +147,7 @@ impl RefNicModel {
         self.vfs.iter_mut().for_each(Function::queues);
         // Section 7: commits.
         let commit = self.pf.bar.r32(SW_COMMIT);
-        if commit != self.pf.bar.r32(SW_COMMIT_ACK) {
+        if commit != self.pf.bar.r32(SW_COMMIT_ACK) && !self.stall_commits {
             for (p, e) in self.vports.iter_mut().enumerate() {
                 let b = VPORT_TABLE + VPORT_STRIDE * p as u32;
                 *e = VPortEntry {
@@ -401,7 +408,7 @@ impl RefNicModel {
         }
     }
 
-    fn vport_function(&self, p: u16) -> Option<Func> {
+    pub(super) fn vport_function(&self, p: u16) -> Option<Func> {
         let c = self.vports.get(p as usize)?.ctrl;
         match (c >> VP_FUNCTION_SHIFT) as u16 {
             VP_FUNCTION_PF => Some(Func::Pf),

@@ -8,12 +8,12 @@
 use super::*;
 
 impl RefNicModel {
-    /// Makes sure VF functions `0..n` exist (new ones come out of reset with `VF_QP` 1).
+    /// Makes sure VF functions `0..n` exist. Their VF-control entries are the PF's and exist
+    /// for all 256 VFs from reset: what the PF wrote there stays.
     pub fn grow_vfs(&mut self, n: u16) {
         while self.vfs.len() < usize::from(n) {
-            let v = self.vfs.len() as u32;
-            self.vfs.push(Function::new(Func::Vf(v as u16)));
-            self.pf.bar.w32(VF_TABLE + VF_STRIDE * v + VF_QP, 1);
+            let v = self.vfs.len() as u16;
+            self.vfs.push(Function::new(Func::Vf(v)));
         }
         self.poll();
     }

@@ -41,6 +41,20 @@ ndis_fn! {
         }
         let Some((base, len)) = w.with_hw(a, |e, _| e.bar) else { return NDIS_STATUS_FAILURE };
         let start = PhysicalAddress as u64;
+        // docs/reference-nic.md section 3: the switch, filter, VPort and VF-control registers
+        // are in the PF's BAR 0 only; a VF's driver (in a guest) has its own BAR and never
+        // maps the PF's. Named on its own, before the general rule below.
+        let pf_bar = w.with_hw(a, |e, nic| (e.func != crate::device::Func::Pf).then(|| nic.bar_of(crate::device::Func::Pf)).flatten()).flatten();
+        if let Some((pf_base, pf_len)) = pf_bar
+            && start < pf_base + u64::from(pf_len)
+            && start.saturating_add(u64::from(Length)) > pf_base
+        {
+            w.violation(format!(
+                "{}: a VF's driver mapped the PF's BAR 0 ({start:#x}+{Length:#x}): the switch is the PF's (reference NIC section 3)",
+                a.name
+            ));
+            return NDIS_STATUS_RESOURCE_CONFLICT;
+        }
         let inside = Length != 0 && start >= base && start.checked_add(u64::from(Length)).is_some_and(|end| end <= base + u64::from(len));
         if !inside {
             w.violation(format!(

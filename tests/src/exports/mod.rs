@@ -45,6 +45,23 @@ pub fn leave(world: *const Machine) {
     });
 }
 
+/// While a machine calls one of its drivers on this thread, the driver's handle-less calls
+/// (NdisMSleep, DbgPrintEx) belong to that machine, even with several worlds on the thread
+/// (the differential test runs two). Restores the previous world when dropped.
+pub struct Calling(*const Machine);
+
+impl Calling {
+    pub fn new(world: *const Machine) -> Self {
+        Calling(CURRENT.with(|c| c.replace(world)))
+    }
+}
+
+impl Drop for Calling {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
 fn current_world<'a>() -> Option<&'a Machine> {
     // SAFETY: set by a live World for this thread and cleared when it drops.
     CURRENT.with(|c| unsafe { c.get().as_ref() })

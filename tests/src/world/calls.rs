@@ -83,10 +83,12 @@ impl Machine {
             self.pf_oid_begins();
         }
         self.oid_in_flight(adapter, key);
+        let calling = crate::exports::Calling::new(self);
         // SAFETY: calls the driver's registered handler with its own context and a valid request.
         let (status, v) = irql::call_at(PASSIVE_LEVEL, "MiniportOidRequest", || unsafe {
             handler(ctx, req)
         });
+        drop(calling);
         if let Some(v) = v {
             self.violation(v);
         }
@@ -345,10 +347,12 @@ impl Machine {
         }
         if let Some(h) = adapter.chars().HaltHandlerEx {
             let ctx = adapter.ctx();
+            let calling = crate::exports::Calling::new(self);
             // SAFETY: registered handler, own context; nothing else runs on it afterwards.
             let ((), v) = irql::call_at(PASSIVE_LEVEL, "MiniportHaltEx", || unsafe {
                 h(ctx, action)
             });
+            drop(calling);
             if let Some(v) = v {
                 self.violation(v);
             }

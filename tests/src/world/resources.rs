@@ -357,6 +357,14 @@ impl Machine {
     }
 
     /// The adapter's function in the device model.
+    /// The I/O space mappings the adapter holds (virtual address = physical here, length).
+    pub fn mappings_of(&self, adapter: &SimAdapter) -> Vec<(usize, u32)> {
+        self.hw()
+            .adapters
+            .get(&key(adapter))
+            .map_or_else(Vec::new, |e| e.mappings.clone())
+    }
+
     pub fn func_of(&self, adapter: &SimAdapter) -> Option<Func> {
         self.hw().adapters.get(&key(adapter)).map(|e| e.func)
     }

@@ -1,0 +1,124 @@
+//! The switch's tables read back (section 7 and 8 of docs/reference-nic.md), for tests that
+//! compare them with what the OIDs said: the VPort and filter entries as the device forwards
+//! with them (the snapshot of the last acknowledged commit), the VF-control entries and
+//! `SW_CTRL` as the PF's BAR holds them (they act at once), and the raw registers of every
+//! table for "nothing changed" comparisons.
+use super::*;
+
+/// An enabled VPort entry, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VPortRow {
+    pub function: Func,
+    pub rx_queue: u8,
+    pub promiscuous: bool,
+    pub accept_broadcast: bool,
+    pub accept_multicast: bool,
+    /// `PORT_VLAN`: its VLAN id.
+    pub port_vlan: Option<u16>,
+}
+
+/// A valid filter entry, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilterRow {
+    pub index: u16,
+    pub mac: [u8; 6],
+    /// `VLAN_MATCH`: its VLAN id; `None` matches untagged frames (or VLAN 0).
+    pub vlan: Option<u16>,
+    pub vport: u16,
+}
+
+/// A VF-control entry, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VfRow {
+    pub enabled: bool,
+    pub link_down: bool,
+    pub mac: [u8; 6],
+    pub queue_pairs: u32,
+}
+
+impl VfRow {
+    /// The entry's reset values (section 8).
+    pub const RESET: VfRow = VfRow {
+        enabled: false,
+        link_down: false,
+        mac: [0; 6],
+        queue_pairs: 1,
+    };
+}
+
+impl RefNicModel {
+    /// `SW_CTRL.ENABLE`: forwarding by the tables (false: bypass).
+    pub fn switch_enabled(&self) -> bool {
+        self.pf.bar.r32(SW_CTRL) & SW_ENABLE != 0
+    }
+
+    /// The last `SW_COMMIT` is acknowledged: the snapshot is the registers as of that write.
+    pub fn commit_acknowledged(&self) -> bool {
+        self.pf.bar.r32(SW_COMMIT) == self.pf.bar.r32(SW_COMMIT_ACK)
+    }
+
+    /// Every enabled VPort the device forwards with, by entry number.
+    pub fn vport_rows(&self) -> Vec<(u16, VPortRow)> {
+        (0..VPORTS)
+            .filter_map(|p| {
+                let e = self.vports[p as usize];
+                let function = self.vport_function(p)?;
+                (e.ctrl & VP_EN != 0).then_some((
+                    p,
+                    VPortRow {
+                        function,
+                        rx_queue: ((e.ctrl >> VP_QUEUE_SHIFT) & 0xFF) as u8,
+                        promiscuous: e.ctrl & VP_PROMISC != 0,
+                        accept_broadcast: e.ctrl & VP_ACCEPT_BCAST != 0,
+                        accept_multicast: e.ctrl & VP_ACCEPT_MCAST != 0,
+                        port_vlan: (e.vlan & VP_PORT_VLAN != 0)
+                            .then_some((e.vlan & u32::from(VLAN_ID_MASK)) as u16),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Every valid filter entry the device forwards with, in entry order.
+    pub fn filter_rows(&self) -> Vec<FilterRow> {
+        self.filters
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.ctrl & FLT_VALID != 0)
+            .map(|(i, f)| FilterRow {
+                index: i as u16,
+                mac: f.mac,
+                vlan: (f.vlan & FLT_VLAN_MATCH != 0)
+                    .then_some((f.vlan & u32::from(VLAN_ID_MASK)) as u16),
+                vport: ((f.ctrl >> FLT_VPORT_SHIFT) & 0x1FF) as u16,
+            })
+            .collect()
+    }
+
+    /// VF `v`'s control entry in the PF's BAR.
+    pub fn vf_row(&self, v: u16) -> VfRow {
+        let base = VF_TABLE + VF_STRIDE * u32::from(v);
+        let ctrl = self.pf.bar.r32(base + VF_CTRL);
+        VfRow {
+            enabled: ctrl & VF_CTRL_ENABLE != 0,
+            link_down: ctrl & VF_CTRL_LINK_DOWN != 0,
+            mac: mac_of(
+                self.pf.bar.r32(base + VF_MAC_LO),
+                self.pf.bar.r32(base + VF_MAC_HI),
+            ),
+            queue_pairs: self.pf.bar.r32(base + VF_QP),
+        }
+    }
+
+    /// `SW_CTRL` and every register of the filter, VPort and VF-control tables, as the PF's
+    /// BAR holds them (not `SW_COMMIT`, which every attempt changes).
+    pub fn switch_registers(&self) -> Vec<u32> {
+        std::iter::once(self.pf.bar.r32(SW_CTRL))
+            .chain(
+                (FILTER_TABLE..VF_TABLE + VF_STRIDE * u32::from(VFS))
+                    .step_by(4)
+                    .map(|off| self.pf.bar.r32(off)),
+            )
+            .collect()
+    }
+}
