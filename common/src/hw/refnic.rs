@@ -408,9 +408,15 @@ impl SwitchHw for RefNic {
 
     fn committed(&self, token: u32) -> bool {
         // The device acknowledges the last value it saw: a later commit acknowledged covers this
-        // one too (serial comparison, RFC 1982 style). All ones is a device gone, never an ack.
+        // one too (serial comparison, RFC 1982 style), but only up to the last token issued: an
+        // acknowledgement of a commit never written is garbage, not an ack. All ones is a device
+        // gone, never an ack.
         let ack = self.mmio.read32(SW_COMMIT_ACK);
-        self.pf_only().is_ok() && ack != GONE && (ack.wrapping_sub(token) as i32) >= 0
+        let last = self.commit.load(Ordering::Acquire);
+        self.pf_only().is_ok()
+            && ack != GONE
+            && (ack.wrapping_sub(token) as i32) >= 0
+            && (last.wrapping_sub(ack) as i32) >= 0
     }
 
     fn set_vf(&self, vf: u16, ctl: &VfControl) -> Result<(), HwError> {
