@@ -89,7 +89,24 @@ struct Sink<'a, A: Miniport>(&'a A);
 
 impl<A: Miniport> Completions for Sink<'_, A> {
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]) {
-        self.0.completions(rx, tx)
+        self.0.completions(rx, tx);
+        let mut frames = [RxFrame {
+            slot: 0,
+            len: 0,
+            valid: false,
+        }; crate::hw::resources::DPC_BUDGET];
+        let mut n = 0usize;
+        for (f, d) in frames.iter_mut().zip(rx) {
+            *f = RxFrame {
+                slot: d.slot,
+                len: u32::from(d.len),
+                valid: d.valid,
+            };
+            n += 1;
+        }
+        if n > 0 {
+            receive(self.0, frames.get(..n).unwrap_or(&[]));
+        }
     }
 }
 
@@ -183,9 +200,8 @@ ndis_fn! {
     /// pending pause. `<= DISPATCH_LEVEL`.
     pub unsafe fn return_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        let rx = a.receives();
         // SAFETY: the chain NDIS returns to this adapter.
-        if unsafe { rx.returned(nbl, &rx.ring) } {
+        if unsafe { a.receives().returned(nbl, a.data_path()) } {
             finish_pause(a);
         }
     }
@@ -349,59 +365,58 @@ pub fn finish_pause<A: Miniport>(a: &A) {
     unsafe { crate::ffi::imports::NdisMPauseComplete(a.miniport_handle()) };
 }
 
-/// The seam the receive DPC calls (issue 11): frames the device wrote into posted buffers,
-/// indicated as [`RecvQueue::indicate`] says. `<= DISPATCH_LEVEL` (DISPATCH_LEVEL from a DPC).
+/// What the receive DPC does with the frames the device wrote into posted buffers: indicated
+/// as [`RecvQueue::indicate`] says, the buffers going back to the RX ring through the data
+/// path. `<= DISPATCH_LEVEL` (DISPATCH_LEVEL from a DPC).
 pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
-    let rx = a.receives();
     // SAFETY: the adapter's own handle, which its queue was allocated with.
-    if unsafe { rx.indicate(a.miniport_handle(), frames, &rx.ring) } {
+    if unsafe {
+        a.receives()
+            .indicate(a.miniport_handle(), frames, a.data_path())
+    } {
         finish_pause(a);
     }
 }
 
-/// Stand-in for the device until the RX ring and its interrupt are wired in (test and host
-/// use; the kernel build has no caller): each frame is written into the oldest buffer posted
-/// to the [`crate::recv::SoftRxRing`], as the device's DMA would, and the batch goes to
-/// [`receive`] as one DPC's work. A frame that finds no buffer posted is dropped and counted,
-/// as the device would drop it. Returns the frames indicated or dropped by the driver (not
-/// those without a buffer).
-pub fn deliver_frames<A: Miniport>(a: &A, frames: &[&[u8]]) -> usize {
-    let rx = a.receives();
-    let mut batch = [RxFrame {
-        slot: 0,
-        len: 0,
-        valid: false,
-    }; crate::recv::MAX_RX_SLOTS];
-    let mut n = 0usize;
-    let mut handed = 0usize;
-    for f in frames {
-        let Some(slot) = rx.ring.take() else {
-            rx.count_no_buffer();
-            continue;
-        };
-        let Some(buf) = rx.buffer(slot) else { continue };
-        let len = f.len().min(buf.len as usize);
-        // SAFETY: the posted buffer of `buf.len` bytes is the device's to write while posted.
-        unsafe { core::ptr::copy_nonoverlapping(f.as_ptr(), buf.va, len) };
-        if let Some(e) = batch.get_mut(n) {
-            *e = RxFrame {
-                slot,
-                len: f.len() as u32,
-                valid: f.len() <= buf.len as usize,
-            };
-            n += 1;
-        }
-        if n == batch.len() {
-            receive(a, &batch);
-            handed += n;
-            n = 0;
-        }
+/// MiniportInitializeEx's data path for adapter type `A`: the hardware ([`bring_up`]), then the
+/// receive queue over the RX buffers in its shared memory, every buffer posted to the RX ring.
+/// On failure everything is released, and the error names the step that failed ("hardware"
+/// or "receive resources") with its status. PASSIVE_LEVEL.
+///
+/// # Safety
+/// As [`bring_up`]; `rx` is `ctx`'s receive queue; undo with [`tear_down`].
+pub unsafe fn bring_up_with_receive<A: Miniport>(
+    dp: &mut DataPath,
+    rx: &RecvQueue,
+    handle: NDIS_HANDLE,
+    resources: *const CM_PARTIAL_RESOURCE_LIST,
+    kind: crate::hw::FunctionKind,
+    ctx: *mut A,
+    tag: u32,
+) -> Result<(), (&'static str, NDIS_STATUS)> {
+    // SAFETY: forwarded caller contract.
+    unsafe { bring_up(dp, handle, resources, kind, ctx) }.map_err(|s| ("hardware", s))?;
+    let buffers = dp.rx_buffers();
+    // SAFETY: the adapter being initialized; the buffers are the data path's shared memory,
+    // freed only by `tear_down` after the queue's MDLs.
+    if let Err(status) = unsafe { rx.setup(handle, &buffers, dp, tag) } {
+        dp.release();
+        return Err(("receive resources", status));
     }
-    if n > 0 {
-        receive(a, batch.get(..n).unwrap_or(&[]));
-        handed += n;
-    }
-    handed
+    Ok(())
+}
+
+/// MiniportHaltEx's data path: the device stopped and its interrupt gone, the receive queue's
+/// NBLs, MDLs and pool freed, then the hardware resources (the shared memory the MDLs
+/// described among them). PASSIVE_LEVEL.
+///
+/// # Safety
+/// Halt: NDIS holds none of the queue's NBLs and calls nothing else on the adapter.
+pub unsafe fn tear_down(dp: &mut DataPath, rx: &RecvQueue) {
+    dp.stop();
+    // SAFETY: caller contract; no DPC runs after `stop`.
+    unsafe { rx.free() };
+    dp.release();
 }
 
 /// The full handler table DriverEntry registers for adapter type `A`. No direct OID handler:

@@ -191,34 +191,31 @@ impl Adapter {
             );
             return Err(status);
         }
-        // The receive NBL pool, its NBLs and MDLs, over buffers from nonpaged pool (common::recv).
-        // SAFETY: the adapter being initialized; halt tears it down with the same tag.
-        if let Err(status) = unsafe { adapter.rx.setup_pool_buffers(handle, POOL_TAG_RX) } {
-            ndis_log!(
-                ERROR,
-                LOG,
-                "initialize: no receive resources ({:#010x})",
-                status
-            );
-            return Err(status);
-        }
-        // The hardware, once the attributes (bus master among them) are set; on failure
-        // everything it took is released already.
+        // The hardware, once the attributes (bus master among them) are set, then the receive
+        // NBL pool with an NBL and MDL per RX buffer of its shared memory, every buffer posted;
+        // on failure everything it took is released already.
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
-        // halt, which releases the data path first.
+        // halt, which tears the data path down first.
+        let a = &mut *adapter;
         if let Err(status) = unsafe {
-            common::handlers::bring_up::<Adapter>(
-                &mut adapter.dp,
+            common::handlers::bring_up_with_receive::<Adapter>(
+                &mut a.dp,
+                &a.rx,
                 handle,
                 resources,
                 common::hw::FunctionKind::Pf,
                 ctx,
+                POOL_TAG_RX,
             )
         } {
-            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
-            // SAFETY: set up above with this handle and tag; nothing was indicated yet.
-            unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
-            return Err(status);
+            ndis_log!(
+                ERROR,
+                LOG,
+                "initialize: {} failed, status {:#010x}",
+                status.0,
+                status.1
+            );
+            return Err(status.1);
         }
         adapter
             .inner
@@ -243,15 +240,11 @@ impl Adapter {
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);
-        // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
-        adapter.dp.stop();
-        // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
-        // and calls nothing else on the adapter.
-        unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
-        // SAFETY: nothing else refers to the adapter now (NDIS calls nothing else on it, and
-        // no interrupt is connected).
+        // SAFETY: nothing else refers to the adapter now (NDIS calls nothing else on it); the
+        // device stops and its interrupt goes first, then the receive queue (NDIS holds none of
+        // its NBLs: the pause before halt waited for them), then the hardware resources.
         if let Some(a) = unsafe { this.as_mut() } {
-            a.dp.release();
+            unsafe { common::handlers::tear_down(&mut a.dp, &a.rx) };
         }
         ndis_log!(INFO, LOG, "halted");
         // SAFETY: the adapter was allocated by initialize with this handle and tag.

@@ -34,6 +34,7 @@ pub mod pool;
 pub mod receive;
 pub mod resources;
 pub mod shared_memory;
+pub mod traffic;
 pub mod vstack;
 pub mod work_items;
 
