@@ -74,9 +74,6 @@ pub trait Miniport: Sized + Sync + 'static {
     fn sends(&self) -> &SendQueue;
     /// The adapter's receive side (its NBL pool, indications, MiniportReturnNetBufferLists).
     fn receives(&self) -> &RecvQueue;
-    /// Packets a send completed without sending (OID_GEN_STATISTICS' ifOutDiscards). May run
-    /// at DISPATCH_LEVEL.
-    fn sends_discarded(&self, packets: u64);
     /// The adapter's hardware resources (BAR, DMA, shared memory, interrupts, rings).
     fn data_path(&self) -> &DataPath;
     /// What the interrupt DPC reclaimed from the rings (DISPATCH_LEVEL): where the receive
@@ -106,6 +103,10 @@ impl<A: Miniport> Completions for Sink<'_, A> {
         }
         if n > 0 {
             receive(self.0, frames.get(..n).unwrap_or(&[]));
+        }
+        let a = self.0;
+        if a.sends().tx_done(a.miniport_handle(), tx, a.data_path()) {
+            side_paused(a);
         }
     }
 }
@@ -174,14 +175,20 @@ ndis_fn! {
     /// back ("Pausing an Adapter"; the rule in this module's page).
     pub unsafe fn pause<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
         let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
-        a.sends().pause(a.miniport_handle());
+        let join = a.data_path();
+        join.pause_join_start();
+        if a.sends().pause(a.miniport_handle()) == PauseOutcome::Done {
+            join.pause_join_done();
+        }
         let status = a.pause();
-        match a.receives().pause() {
-            PauseOutcome::Done => {
-                a.pause_done();
-                status
-            }
-            PauseOutcome::Pending => NDIS_STATUS_PENDING,
+        if a.receives().pause() == PauseOutcome::Done {
+            join.pause_join_done();
+        }
+        if join.pause_join_done() {
+            a.pause_done();
+            status
+        } else {
+            NDIS_STATUS_PENDING
         }
     }
 
@@ -202,7 +209,7 @@ ndis_fn! {
         let Some(a) = adapter::<A>(ctx) else { return };
         // SAFETY: the chain NDIS returns to this adapter.
         if unsafe { a.receives().returned(nbl, a.data_path()) } {
-            finish_pause(a);
+            side_paused(a);
         }
     }
 
@@ -217,12 +224,8 @@ ndis_fn! {
     /// (`send.rs`); `flags` may say the caller runs at DISPATCH_LEVEL.
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        // No transmit ring in this reference pair yet: what the send queue completes unsent
-        // counts as outbound discards, per packet (NET_BUFFER).
-        // SAFETY: NDIS hands us a valid chain that stays ours until we complete it.
-        a.sends_discarded(unsafe { count_net_buffers(nbl) });
         // SAFETY: the chain NDIS passed to this adapter.
-        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags) };
+        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags, a.data_path()) };
     }
 
     /// MiniportCancelSend: queued NBLs with this cancel id complete with
@@ -238,8 +241,10 @@ ndis_fn! {
         if let Some(ev) = unsafe { event.as_ref() } && ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
             // The device is gone: no register access from here on (its BAR reads all ones).
             a.data_path().surprise_removed();
-            a.sends().surprise_removed(a.miniport_handle());
             a.surprise_removed();
+            if a.sends().surprise_removed(a.miniport_handle(), a.data_path()) {
+                side_paused(a);
+            }
         }
     }
 
@@ -294,10 +299,19 @@ ndis_fn! {
         }
     }
 
-    /// MiniportProcessSGList (DISPATCH_LEVEL): NDIS calls it only for an
-    /// NdisMAllocateNetBufferSGList, which nothing here makes yet; the transmit path plugs in
-    /// here.
-    pub unsafe fn process_sg_list(_device: *mut c_void, _reserved: *mut c_void, _sgl: *mut SCATTER_GATHER_LIST, _context: *mut c_void) {}
+    /// MiniportProcessSGList (DISPATCH_LEVEL, before or after NdisMAllocateNetBufferSGList
+    /// returns): the Context is the send context's tag, which names the adapter; the frame
+    /// goes to the TX ring (`send.rs`).
+    pub unsafe fn process_sg_list<A: Miniport>(_device: *mut c_void, _reserved: *mut c_void, sgl: *mut SCATTER_GATHER_LIST, context: *mut c_void) {
+        // SAFETY: NDIS passes back the Context given to NdisMAllocateNetBufferSGList: a tag of
+        // a bound send queue inside a live adapter of type `A`.
+        let Some((owner, index)) = (unsafe { SendQueue::tag_target(context) }) else { return };
+        let Some(a) = adapter::<A>(owner.cast_mut()) else { return };
+        // SAFETY: the list NDIS built for this context's mapping.
+        if unsafe { a.sends().process_sg(a.miniport_handle(), index, sgl, a.data_path()) } {
+            side_paused(a);
+        }
+    }
 }
 
 /// What the drivers pass NdisMRegisterInterruptEx ("NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
@@ -322,7 +336,7 @@ pub fn interrupt_characteristics<A: Miniport>() -> NDIS_MINIPORT_INTERRUPT_CHARA
 
 /// What the drivers pass NdisMRegisterScatterGatherDma ("NDIS_SG_DMA_DESCRIPTION structure"):
 /// a 64-bit bus master; NDIS fills `ScatterGatherListSize`.
-pub fn sg_dma_description() -> NDIS_SG_DMA_DESCRIPTION {
+pub fn sg_dma_description<A: Miniport>() -> NDIS_SG_DMA_DESCRIPTION {
     NDIS_SG_DMA_DESCRIPTION {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION,
@@ -331,7 +345,7 @@ pub fn sg_dma_description() -> NDIS_SG_DMA_DESCRIPTION {
         ),
         Flags: NDIS_SG_DMA_64_BIT_ADDRESS,
         MaximumPhysicalMapping: crate::hw::resources::MAX_PHYSICAL_MAPPING,
-        ProcessSGListHandler: Some(process_sg_list),
+        ProcessSGListHandler: Some(process_sg_list::<A>),
         SharedMemAllocateCompleteHandler: None,
         ScatterGatherListSize: 0,
     }
@@ -350,9 +364,16 @@ pub unsafe fn bring_up<A: Miniport>(
     ctx: *mut A,
 ) -> Result<(), NDIS_STATUS> {
     let mut interrupt = interrupt_characteristics::<A>();
-    let mut sg = sg_dma_description();
+    let mut sg = sg_dma_description::<A>();
     // SAFETY: forwarded caller contract.
     unsafe { dp.bring_up(handle, resources, kind, ctx.cast(), &mut interrupt, &mut sg) }
+}
+
+/// One side (send or receive) finished a pending pause: the last party completes it.
+pub fn side_paused<A: Miniport>(a: &A) {
+    if a.data_path().pause_join_done() {
+        finish_pause(a);
+    }
 }
 
 /// A pending pause is complete: the adapter is Paused, then NDIS is told
@@ -374,7 +395,7 @@ pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
         a.receives()
             .indicate(a.miniport_handle(), frames, a.data_path())
     } {
-        finish_pause(a);
+        side_paused(a);
     }
 }
 
@@ -388,12 +409,14 @@ pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
 pub unsafe fn bring_up_with_receive<A: Miniport>(
     dp: &mut DataPath,
     rx: &RecvQueue,
+    tx: &SendQueue,
     handle: NDIS_HANDLE,
     resources: *const CM_PARTIAL_RESOURCE_LIST,
     kind: crate::hw::FunctionKind,
     ctx: *mut A,
     tag: u32,
 ) -> Result<(), (&'static str, NDIS_STATUS)> {
+    tx.bind(ctx.cast_const().cast());
     // SAFETY: forwarded caller contract.
     unsafe { bring_up(dp, handle, resources, kind, ctx) }.map_err(|s| ("hardware", s))?;
     let buffers = dp.rx_buffers();

@@ -201,6 +201,7 @@ impl Adapter {
             common::handlers::bring_up_with_receive::<Adapter>(
                 &mut a.dp,
                 &a.rx,
+                &a.sends,
                 handle,
                 resources,
                 common::hw::FunctionKind::Pf,

@@ -327,10 +327,10 @@ fn freeing_a_vf_returns_its_memory_and_refuses_a_second_free() {
 
 #[test]
 fn allocation_failure_fails_the_vf_and_leaks_nothing() {
-    // Allocation 1 is the PF adapter, 2 its receive buffers (common::recv); 3 is the first
-    // VF's store.
+    // Allocation 1 is the PF adapter (its receive buffers are shared memory, not pool); 2 is
+    // the first VF's store.
     let w = World::new(Config {
-        fail_allocation: Some(3),
+        fail_allocation: Some(2),
         ..Config::default()
     });
     w.load_pf().unwrap();

@@ -280,7 +280,7 @@ mod rogue {
                     (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
                     return NDIS_STATUS_SUCCESS;
                 }
-                let mut sg = common::handlers::sg_dma_description();
+                let mut sg = common::handlers::sg_dma_description::<pf_miniport::Adapter>();
                 let mut dma = std::ptr::null_mut();
                 sim::exports::NdisMRegisterScatterGatherDma(h, &mut sg, &mut dma);
                 if mode != SHARED_MEMORY_AT_RESTART {

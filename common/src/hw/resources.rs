@@ -30,7 +30,7 @@ use crate::recv::{RxBuffer, RxPoster, RxRegion};
 use crate::sync::SpinLock;
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering};
 
 /// Descriptors per ring (TX and RX of queue pair 0).
 pub const RING_LEN: u16 = 64;
@@ -142,6 +142,9 @@ pub struct DataPath {
     stopped: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
+    /// MiniportPause's join: the send side, the receive side and the MiniportPause call
+    /// itself, each counted off once; whoever counts off last completes the pause.
+    pause_waiting: AtomicU8,
 }
 
 fn block_len(which: usize) -> u32 {
@@ -319,6 +322,18 @@ impl DataPath {
         nic.set_vector(QUEUE_MESSAGE, true);
         nic.set_dma(true);
         Ok(())
+    }
+
+    /// MiniportPause begins: three parties to count off (send side, receive side, the call).
+    pub fn pause_join_start(&self) {
+        self.pause_waiting.store(3, Ordering::Release);
+    }
+
+    /// One party is done; `true` for the last (who completes the pause). Never below zero.
+    pub fn pause_join_done(&self) -> bool {
+        self.pause_waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok_and(|was| was == 1)
     }
 
     /// The RX-buffer block of shared memory as the receive queue's buffer source
@@ -503,6 +518,41 @@ impl RxPoster for DataPath {
             return;
         }
         if let Some(ring) = self.queues.lock().rx.get_mut() {
+            ring.flush();
+        }
+    }
+}
+
+/// The TX ring of queue pair 0 and the SG DMA handle as the send queue's
+/// [`Transmitter`](crate::send::Transmitter). Nothing is touched once the device is
+/// surprise-removed or stopped. `<= DISPATCH_LEVEL`.
+impl crate::send::Transmitter for DataPath {
+    fn dma_handle(&self) -> NDIS_HANDLE {
+        self.sg_dma
+    }
+
+    fn tx_free(&self) -> u16 {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return 0;
+        }
+        self.queues.lock().tx.get().map_or(0, |r| r.free())
+    }
+
+    fn tx_post(&self, frags: &[super::Frag]) -> Result<u16, HwError> {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return Err(HwError::Gone);
+        }
+        match self.queues.lock().tx.get_mut() {
+            Some(ring) => ring.post(frags, None),
+            None => Err(HwError::Gone),
+        }
+    }
+
+    fn tx_flush(&self) {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(ring) = self.queues.lock().tx.get_mut() {
             ring.flush();
         }
     }

@@ -268,6 +268,7 @@ impl Machine {
         };
         let mut nbl = head;
         while !nbl.is_null() {
+            self.check_completed_untouched(adapter, Some(nbl as usize));
             lock(&adapter.sends_out).insert(nbl as usize);
             // SAFETY: the test's NBLs, alive across the call.
             nbl = unsafe { (*nbl).Next };
