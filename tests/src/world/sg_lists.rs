@@ -86,6 +86,12 @@ impl Machine {
             .map(f)
     }
 
+    /// The SG lists `a` holds (their addresses), oldest first.
+    pub fn sg_lists_of(&self, a: &SimAdapter) -> Vec<usize> {
+        self.with_hw(a, |e, _| e.sg_lists.iter().map(|r| r.sgl).collect())
+            .unwrap_or_default()
+    }
+
     /// Makes every deferred MiniportProcessSGList call, at DISPATCH_LEVEL. Returns whether any
     /// ran.
     pub fn deliver_deferred_sg(&self) -> bool {
