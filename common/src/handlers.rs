@@ -369,6 +369,20 @@ pub unsafe fn bring_up<A: Miniport>(
     unsafe { dp.bring_up(handle, resources, kind, ctx.cast(), &mut interrupt, &mut sg) }
 }
 
+/// The adapter's traffic counters for OID_GEN_STATISTICS, OID_GEN_XMIT_OK and OID_GEN_RCV_OK:
+/// the hardware's (docs/reference-nic.md section 4, through the data path, which keeps the last
+/// values read once the device is gone) plus the frames the driver itself dropped: receives it
+/// did not indicate (paused, invalid) in ifInDiscards, sends it completed without giving them
+/// to the hardware (paused, removed, cancelled, not mappable) in ifOutDiscards.
+pub fn traffic_counters<A: Miniport>(a: &A) -> crate::hw::Counters {
+    let mut c = a.data_path().counters();
+    let rx = a.receives().counters();
+    let tx = a.sends().counters();
+    c.rx_discards = c.rx_discards.saturating_add(rx.dropped());
+    c.tx_discards = c.tx_discards.saturating_add(tx.dropped);
+    c
+}
+
 /// One side (send or receive) finished a pending pause: the last party completes it.
 pub fn side_paused<A: Miniport>(a: &A) {
     if a.data_path().pause_join_done() {

@@ -142,6 +142,8 @@ pub struct DataPath {
     stopped: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
+    /// The hardware counters as last read (reported once the device is gone).
+    last_counters: SpinLock<super::Counters>,
     /// MiniportPause's join: the send side, the receive side and the MiniportPause call
     /// itself, each counted off once; whoever counts off last completes the pause.
     pause_waiting: AtomicU8,
@@ -322,6 +324,18 @@ impl DataPath {
         nic.set_vector(QUEUE_MESSAGE, true);
         nic.set_dma(true);
         Ok(())
+    }
+
+    /// The function's hardware counters (section 4), or the last values read once the device
+    /// is gone or stopped. `<= DISPATCH_LEVEL`.
+    pub fn counters(&self) -> super::Counters {
+        let mut last = self.last_counters.lock();
+        if let Some(nic) = self.nic()
+            && !self.stopped.load(Ordering::Acquire)
+        {
+            *last = nic.counters();
+        }
+        *last
     }
 
     /// MiniportPause begins: three parties to count off (send side, receive side, the call).
