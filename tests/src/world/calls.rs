@@ -334,8 +334,12 @@ impl Machine {
             self.pause(adapter);
         }
         if adapter.recv.pause_state() == PauseState::Pending {
-            // The stack above is paused first and returns what it holds.
+            // The stack above is paused first and returns what it holds; NDIS then waits for
+            // the sends still in flight (the device runs, the DPC completes them).
             self.return_all_received(adapter);
+            if adapter.recv.pause_state() != PauseState::None {
+                self.run_device();
+            }
             if adapter.recv.pause_state() != PauseState::None {
                 self.violation(format!(
                     "{}: MiniportPause never completed after every NBL came back",
