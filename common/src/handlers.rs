@@ -419,11 +419,11 @@ pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
 /// or "receive resources") with its status. PASSIVE_LEVEL.
 ///
 /// # Safety
-/// As [`bring_up`]; `rx` is `ctx`'s receive queue; undo with [`tear_down`].
+/// As [`bring_up`]; `rx` and `tx` are `ctx`'s receive and send queues; undo with
+/// [`tear_down`].
 pub unsafe fn bring_up_with_receive<A: Miniport>(
     dp: &mut DataPath,
-    rx: &RecvQueue,
-    tx: &SendQueue,
+    (rx, tx): (&RecvQueue, &SendQueue),
     handle: NDIS_HANDLE,
     resources: *const CM_PARTIAL_RESOURCE_LIST,
     kind: crate::hw::FunctionKind,

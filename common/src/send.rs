@@ -471,9 +471,9 @@ impl SendQueue {
                     return;
                 };
                 let head = st.queue.head;
-                // SAFETY: a queued NBL we hold; its cursor is a NET_BUFFER of it (non-null
-                // while queued) whose `Next` NDIS set.
+                // SAFETY: a queued NBL we hold.
                 let nb = unsafe { cursor(head) };
+                // SAFETY: its cursor is null or a NET_BUFFER of it whose `Next` NDIS set.
                 let Some(next) = (unsafe { nb.as_ref() }).map(|b| b.Next) else {
                     // Not possible for a queued NBL; drop it from the queue rather than spin.
                     let _ = st.queue.pop();

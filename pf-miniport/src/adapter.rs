@@ -194,14 +194,13 @@ impl Adapter {
         // The hardware, once the attributes (bus master among them) are set, then the receive
         // NBL pool with an NBL and MDL per RX buffer of its shared memory, every buffer posted;
         // on failure everything it took is released already.
+        let a = &mut *adapter;
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
         // halt, which tears the data path down first.
-        let a = &mut *adapter;
         if let Err(status) = unsafe {
             common::handlers::bring_up_with_receive::<Adapter>(
                 &mut a.dp,
-                &a.rx,
-                &a.sends,
+                (&a.rx, &a.sends),
                 handle,
                 resources,
                 common::hw::FunctionKind::Pf,
@@ -245,6 +244,7 @@ impl Adapter {
         // device stops and its interrupt goes first, then the receive queue (NDIS holds none of
         // its NBLs: the pause before halt waited for them), then the hardware resources.
         if let Some(a) = unsafe { this.as_mut() } {
+            // SAFETY: halt, as above: no NBL with NDIS, nothing else called on the adapter.
             unsafe { common::handlers::tear_down(&mut a.dp, &a.rx) };
         }
         ndis_log!(INFO, LOG, "halted");

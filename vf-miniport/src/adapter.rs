@@ -167,14 +167,13 @@ impl Adapter {
         // The VF's hardware, as the guest's PnP manager assigned it through VPCI, then the
         // receive NBL pool with an NBL and MDL per RX buffer of its shared memory, every buffer
         // posted; on failure everything it took is released already.
+        let a = &mut *adapter;
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
         // halt, which tears the data path down first.
-        let a = &mut *adapter;
         if let Err(status) = unsafe {
             common::handlers::bring_up_with_receive::<Adapter>(
                 &mut a.dp,
-                &a.rx,
-                &a.sends,
+                (&a.rx, &a.sends),
                 handle,
                 resources,
                 common::hw::FunctionKind::Vf,
@@ -333,6 +332,7 @@ impl Adapter {
         // before the shared memory its MDLs describe (NDIS holds none of its NBLs: the pause
         // before halt waited for them).
         if let Some(a) = unsafe { this.as_mut() } {
+            // SAFETY: halt, as above: no NBL with NDIS, nothing else called on the adapter.
             unsafe { common::handlers::tear_down(&mut a.dp, &a.rx) };
         }
         // SAFETY: allocated by initialize with this handle and tag; nothing refers to it any
