@@ -77,9 +77,6 @@ pub trait Miniport: Sized + Sync + 'static {
     fn sends(&self) -> &SendQueue;
     /// The adapter's receive side (its NBL pool, indications, MiniportReturnNetBufferLists).
     fn receives(&self) -> &RecvQueue;
-    /// Packets a send completed without sending (OID_GEN_STATISTICS' ifOutDiscards). May run
-    /// at DISPATCH_LEVEL.
-    fn sends_discarded(&self, packets: u64);
     /// The adapter's hardware resources (BAR, DMA, shared memory, interrupts, rings).
     fn data_path(&self) -> &DataPath;
     /// What the interrupt DPC reclaimed from the rings (DISPATCH_LEVEL): where the receive
@@ -92,7 +89,28 @@ struct Sink<'a, A: Miniport>(&'a A);
 
 impl<A: Miniport> Completions for Sink<'_, A> {
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]) {
-        self.0.completions(rx, tx)
+        self.0.completions(rx, tx);
+        let mut frames = [RxFrame {
+            slot: 0,
+            len: 0,
+            valid: false,
+        }; crate::hw::resources::DPC_BUDGET];
+        let mut n = 0usize;
+        for (f, d) in frames.iter_mut().zip(rx) {
+            *f = RxFrame {
+                slot: d.slot,
+                len: u32::from(d.len),
+                valid: d.valid,
+            };
+            n += 1;
+        }
+        if n > 0 {
+            receive(self.0, frames.get(..n).unwrap_or(&[]));
+        }
+        let a = self.0;
+        if a.sends().tx_done(a.miniport_handle(), tx, a.data_path()) {
+            side_paused(a);
+        }
     }
 }
 
@@ -160,14 +178,20 @@ ndis_fn! {
     /// back ("Pausing an Adapter"; the rule in this module's page).
     pub unsafe fn pause<A: Miniport>(ctx: NDIS_HANDLE, _params: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
         let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
-        a.sends().pause(a.miniport_handle());
+        let join = a.data_path();
+        join.pause_join_start();
+        if a.sends().pause(a.miniport_handle()) == PauseOutcome::Done {
+            join.pause_join_done();
+        }
         let status = a.pause();
-        match a.receives().pause() {
-            PauseOutcome::Done => {
-                a.pause_done();
-                status
-            }
-            PauseOutcome::Pending => NDIS_STATUS_PENDING,
+        if a.receives().pause() == PauseOutcome::Done {
+            join.pause_join_done();
+        }
+        if join.pause_join_done() {
+            a.pause_done();
+            status
+        } else {
+            NDIS_STATUS_PENDING
         }
     }
 
@@ -186,10 +210,9 @@ ndis_fn! {
     /// pending pause. `<= DISPATCH_LEVEL`.
     pub unsafe fn return_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        let rx = a.receives();
         // SAFETY: the chain NDIS returns to this adapter.
-        if unsafe { rx.returned(nbl, &rx.ring) } {
-            finish_pause(a);
+        if unsafe { a.receives().returned(nbl, a.data_path()) } {
+            side_paused(a);
         }
     }
 
@@ -204,12 +227,8 @@ ndis_fn! {
     /// (`send.rs`); `flags` may say the caller runs at DISPATCH_LEVEL.
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        // No transmit ring in this reference pair yet: what the send queue completes unsent
-        // counts as outbound discards, per packet (NET_BUFFER).
-        // SAFETY: NDIS hands us a valid chain that stays ours until we complete it.
-        a.sends_discarded(unsafe { count_net_buffers(nbl) });
         // SAFETY: the chain NDIS passed to this adapter.
-        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags) };
+        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags, a.data_path()) };
     }
 
     /// MiniportCancelSend: queued NBLs with this cancel id complete with
@@ -225,8 +244,10 @@ ndis_fn! {
         if let Some(ev) = unsafe { event.as_ref() } && ev.DevicePnPEvent == NdisDevicePnPEventSurpriseRemoved {
             // The device is gone: no register access from here on (its BAR reads all ones).
             a.data_path().surprise_removed();
-            a.sends().surprise_removed(a.miniport_handle());
             a.surprise_removed();
+            if a.sends().surprise_removed(a.miniport_handle(), a.data_path()) {
+                side_paused(a);
+            }
         }
     }
 
@@ -281,10 +302,19 @@ ndis_fn! {
         }
     }
 
-    /// MiniportProcessSGList (DISPATCH_LEVEL): NDIS calls it only for an
-    /// NdisMAllocateNetBufferSGList, which nothing here makes yet; the transmit path plugs in
-    /// here.
-    pub unsafe fn process_sg_list(_device: *mut c_void, _reserved: *mut c_void, _sgl: *mut SCATTER_GATHER_LIST, _context: *mut c_void) {}
+    /// MiniportProcessSGList (DISPATCH_LEVEL, before or after NdisMAllocateNetBufferSGList
+    /// returns): the Context is the send context's tag, which names the adapter; the frame
+    /// goes to the TX ring (`send.rs`).
+    pub unsafe fn process_sg_list<A: Miniport>(_device: *mut c_void, _reserved: *mut c_void, sgl: *mut SCATTER_GATHER_LIST, context: *mut c_void) {
+        // SAFETY: NDIS passes back the Context given to NdisMAllocateNetBufferSGList: a tag of
+        // a bound send queue inside a live adapter of type `A`.
+        let Some((owner, index)) = (unsafe { SendQueue::tag_target(context) }) else { return };
+        let Some(a) = adapter::<A>(owner.cast_mut()) else { return };
+        // SAFETY: the list NDIS built for this context's mapping.
+        if unsafe { a.sends().process_sg(a.miniport_handle(), index, sgl, a.data_path()) } {
+            side_paused(a);
+        }
+    }
 }
 
 /// What the drivers pass NdisMRegisterInterruptEx ("NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
@@ -309,7 +339,7 @@ pub fn interrupt_characteristics<A: Miniport>() -> NDIS_MINIPORT_INTERRUPT_CHARA
 
 /// What the drivers pass NdisMRegisterScatterGatherDma ("NDIS_SG_DMA_DESCRIPTION structure"):
 /// a 64-bit bus master; NDIS fills `ScatterGatherListSize`.
-pub fn sg_dma_description() -> NDIS_SG_DMA_DESCRIPTION {
+pub fn sg_dma_description<A: Miniport>() -> NDIS_SG_DMA_DESCRIPTION {
     NDIS_SG_DMA_DESCRIPTION {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION,
@@ -318,7 +348,7 @@ pub fn sg_dma_description() -> NDIS_SG_DMA_DESCRIPTION {
         ),
         Flags: NDIS_SG_DMA_64_BIT_ADDRESS,
         MaximumPhysicalMapping: crate::hw::resources::MAX_PHYSICAL_MAPPING,
-        ProcessSGListHandler: Some(process_sg_list),
+        ProcessSGListHandler: Some(process_sg_list::<A>),
         SharedMemAllocateCompleteHandler: None,
         ScatterGatherListSize: 0,
     }
@@ -337,9 +367,30 @@ pub unsafe fn bring_up<A: Miniport>(
     ctx: *mut A,
 ) -> Result<(), NDIS_STATUS> {
     let mut interrupt = interrupt_characteristics::<A>();
-    let mut sg = sg_dma_description();
+    let mut sg = sg_dma_description::<A>();
     // SAFETY: forwarded caller contract.
     unsafe { dp.bring_up(handle, resources, kind, ctx.cast(), &mut interrupt, &mut sg) }
+}
+
+/// The adapter's traffic counters for OID_GEN_STATISTICS, OID_GEN_XMIT_OK and OID_GEN_RCV_OK:
+/// the hardware's (docs/reference-nic.md section 4, through the data path, which keeps the last
+/// values read once the device is gone) plus the frames the driver itself dropped: receives it
+/// did not indicate (paused, invalid) in ifInDiscards, sends it completed without giving them
+/// to the hardware (paused, removed, cancelled, not mappable) in ifOutDiscards.
+pub fn traffic_counters<A: Miniport>(a: &A) -> crate::hw::Counters {
+    let mut c = a.data_path().counters();
+    let rx = a.receives().counters();
+    let tx = a.sends().counters();
+    c.rx_discards = c.rx_discards.saturating_add(rx.dropped());
+    c.tx_discards = c.tx_discards.saturating_add(tx.dropped);
+    c
+}
+
+/// One side (send or receive) finished a pending pause: the last party completes it.
+pub fn side_paused<A: Miniport>(a: &A) {
+    if a.data_path().pause_join_done() {
+        finish_pause(a);
+    }
 }
 
 /// A pending pause is complete: the adapter is Paused, then NDIS is told
@@ -352,59 +403,60 @@ pub fn finish_pause<A: Miniport>(a: &A) {
     unsafe { crate::ffi::imports::NdisMPauseComplete(a.miniport_handle()) };
 }
 
-/// The seam the receive DPC calls (issue 11): frames the device wrote into posted buffers,
-/// indicated as [`RecvQueue::indicate`] says. `<= DISPATCH_LEVEL` (DISPATCH_LEVEL from a DPC).
+/// What the receive DPC does with the frames the device wrote into posted buffers: indicated
+/// as [`RecvQueue::indicate`] says, the buffers going back to the RX ring through the data
+/// path. `<= DISPATCH_LEVEL` (DISPATCH_LEVEL from a DPC).
 pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
-    let rx = a.receives();
     // SAFETY: the adapter's own handle, which its queue was allocated with.
-    if unsafe { rx.indicate(a.miniport_handle(), frames, &rx.ring) } {
-        finish_pause(a);
+    if unsafe {
+        a.receives()
+            .indicate(a.miniport_handle(), frames, a.data_path())
+    } {
+        side_paused(a);
     }
 }
 
-/// Stand-in for the device until the RX ring and its interrupt are wired in (test and host
-/// use; the kernel build has no caller): each frame is written into the oldest buffer posted
-/// to the [`crate::recv::SoftRxRing`], as the device's DMA would, and the batch goes to
-/// [`receive`] as one DPC's work. A frame that finds no buffer posted is dropped and counted,
-/// as the device would drop it. Returns the frames indicated or dropped by the driver (not
-/// those without a buffer).
-pub fn deliver_frames<A: Miniport>(a: &A, frames: &[&[u8]]) -> usize {
-    let rx = a.receives();
-    let mut batch = [RxFrame {
-        slot: 0,
-        len: 0,
-        valid: false,
-    }; crate::recv::MAX_RX_SLOTS];
-    let mut n = 0usize;
-    let mut handed = 0usize;
-    for f in frames {
-        let Some(slot) = rx.ring.take() else {
-            rx.count_no_buffer();
-            continue;
-        };
-        let Some(buf) = rx.buffer(slot) else { continue };
-        let len = f.len().min(buf.len as usize);
-        // SAFETY: the posted buffer of `buf.len` bytes is the device's to write while posted.
-        unsafe { core::ptr::copy_nonoverlapping(f.as_ptr(), buf.va, len) };
-        if let Some(e) = batch.get_mut(n) {
-            *e = RxFrame {
-                slot,
-                len: f.len() as u32,
-                valid: f.len() <= buf.len as usize,
-            };
-            n += 1;
-        }
-        if n == batch.len() {
-            receive(a, &batch);
-            handed += n;
-            n = 0;
-        }
+/// MiniportInitializeEx's data path for adapter type `A`: the hardware ([`bring_up`]), then the
+/// receive queue over the RX buffers in its shared memory, every buffer posted to the RX ring.
+/// On failure everything is released, and the error names the step that failed ("hardware"
+/// or "receive resources") with its status. PASSIVE_LEVEL.
+///
+/// # Safety
+/// As [`bring_up`]; `rx` and `tx` are `ctx`'s receive and send queues; undo with
+/// [`tear_down`].
+pub unsafe fn bring_up_with_receive<A: Miniport>(
+    dp: &mut DataPath,
+    (rx, tx): (&RecvQueue, &SendQueue),
+    handle: NDIS_HANDLE,
+    resources: *const CM_PARTIAL_RESOURCE_LIST,
+    kind: crate::hw::FunctionKind,
+    ctx: *mut A,
+    tag: u32,
+) -> Result<(), (&'static str, NDIS_STATUS)> {
+    tx.bind(ctx.cast_const().cast());
+    // SAFETY: forwarded caller contract.
+    unsafe { bring_up(dp, handle, resources, kind, ctx) }.map_err(|s| ("hardware", s))?;
+    let buffers = dp.rx_buffers();
+    // SAFETY: the adapter being initialized; the buffers are the data path's shared memory,
+    // freed only by `tear_down` after the queue's MDLs.
+    if let Err(status) = unsafe { rx.setup(handle, &buffers, dp, tag) } {
+        dp.release();
+        return Err(("receive resources", status));
     }
-    if n > 0 {
-        receive(a, batch.get(..n).unwrap_or(&[]));
-        handed += n;
-    }
-    handed
+    Ok(())
+}
+
+/// MiniportHaltEx's data path: the device stopped and its interrupt gone, the receive queue's
+/// NBLs, MDLs and pool freed, then the hardware resources (the shared memory the MDLs
+/// described among them). PASSIVE_LEVEL.
+///
+/// # Safety
+/// Halt: NDIS holds none of the queue's NBLs and calls nothing else on the adapter.
+pub unsafe fn tear_down(dp: &mut DataPath, rx: &RecvQueue) {
+    dp.stop();
+    // SAFETY: caller contract; no DPC runs after `stop`.
+    unsafe { rx.free() };
+    dp.release();
 }
 
 /// The full handler table DriverEntry registers for adapter type `A`. No direct OID handler:

@@ -353,8 +353,9 @@ pub struct RxSettings {
     pub lookahead: u32,
     pub multicast: [[u8; 6]; MAX_MULTICAST],
     pub multicast_len: usize,
-    /// What OID_GEN_STATISTICS, OID_GEN_XMIT_OK and OID_GEN_RCV_OK report.
-    pub stats: TrafficCounters,
+    /// What OID_GEN_STATISTICS, OID_GEN_XMIT_OK and OID_GEN_RCV_OK report: the driver fills
+    /// it before each request ([`crate::handlers::traffic_counters`]).
+    pub stats: crate::hw::Counters,
 }
 
 impl RxSettings {
@@ -364,49 +365,14 @@ impl RxSettings {
             lookahead: 0,
             multicast: [[0; 6]; MAX_MULTICAST],
             multicast_len: 0,
-            stats: TrafficCounters::new(),
+            stats: crate::hw::Counters::ZERO,
         }
     }
 }
 
-/// The traffic counters of an adapter. Neither driver has a data path yet: nothing is ever
-/// received, and every send completes unsent at once (`handlers::send_net_buffer_lists`),
-/// so every frame, byte and error counter is exactly zero, and each packet of a send counts
-/// as an outbound discard. All of them are kept, so [`SUPPORTED_STATISTICS`] claims every
-/// statistic ("OID_GEN_STATISTICS": NDIS 6 drivers must support all). An IHV data path
-/// increments the others where its rings complete.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TrafficCounters {
-    pub rcv_directed: Counter,
-    pub rcv_multicast: Counter,
-    pub rcv_broadcast: Counter,
-    pub rcv_discards: u64,
-    pub rcv_errors: u64,
-    pub xmit_directed: Counter,
-    pub xmit_multicast: Counter,
-    pub xmit_broadcast: Counter,
-    pub xmit_errors: u64,
-    pub xmit_discards: u64,
-}
-
-/// Frames and their bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counter {
-    pub frames: u64,
-    pub bytes: u64,
-}
-
-impl Counter {
-    const fn new() -> Self {
-        Self {
-            frames: 0,
-            bytes: 0,
-        }
-    }
-}
-
-/// The NDIS_STATISTICS_INFO members [`TrafficCounters`] keeps: all of them; also the general
-/// attributes' SupportedStatistics.
+/// The NDIS_STATISTICS_INFO members the drivers report ([`crate::hw::Counters`]): all of them
+/// ("OID_GEN_STATISTICS": NDIS 6 drivers must support all); also the general attributes'
+/// SupportedStatistics.
 pub const SUPPORTED_STATISTICS: u32 = NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV
     | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_FRAMES_RCV
     | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_FRAMES_RCV
@@ -426,108 +392,43 @@ pub const SUPPORTED_STATISTICS: u32 = NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAME
     | NDIS_STATISTICS_FLAGS_VALID_MULTICAST_BYTES_XMIT
     | NDIS_STATISTICS_FLAGS_VALID_BROADCAST_BYTES_XMIT;
 
-impl TrafficCounters {
-    pub const fn new() -> Self {
-        Self {
-            rcv_directed: Counter::new(),
-            rcv_multicast: Counter::new(),
-            rcv_broadcast: Counter::new(),
-            rcv_discards: 0,
-            rcv_errors: 0,
-            xmit_directed: Counter::new(),
-            xmit_multicast: Counter::new(),
-            xmit_broadcast: Counter::new(),
-            xmit_errors: 0,
-            xmit_discards: 0,
-        }
+/// The answer's bytes, little-endian in the structure's layout.
+pub fn statistics_info_bytes(
+    i: &NDIS_STATISTICS_INFO,
+) -> [u8; NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as usize] {
+    let mut out = [0u8; NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as usize];
+    let h = i.Header;
+    let size = h.Size.to_le_bytes();
+    let flags = i.SupportedStatistics.to_le_bytes();
+    let head = [h.Type, h.Revision, size[0], size[1]];
+    let counters = [
+        i.ifInDiscards,
+        i.ifInErrors,
+        i.ifHCInOctets,
+        i.ifHCInUcastPkts,
+        i.ifHCInMulticastPkts,
+        i.ifHCInBroadcastPkts,
+        i.ifHCOutOctets,
+        i.ifHCOutUcastPkts,
+        i.ifHCOutMulticastPkts,
+        i.ifHCOutBroadcastPkts,
+        i.ifOutErrors,
+        i.ifOutDiscards,
+        i.ifHCInUcastOctets,
+        i.ifHCInMulticastOctets,
+        i.ifHCInBroadcastOctets,
+        i.ifHCOutUcastOctets,
+        i.ifHCOutMulticastOctets,
+        i.ifHCOutBroadcastOctets,
+    ];
+    let (first, rest) = out.split_at_mut(8);
+    for (dst, src) in first.iter_mut().zip(head.iter().chain(flags.iter())) {
+        *dst = *src;
     }
-
-    /// Frames received without error (OID_GEN_RCV_OK).
-    pub const fn rcv_ok(&self) -> u64 {
-        self.rcv_directed
-            .frames
-            .wrapping_add(self.rcv_multicast.frames)
-            .wrapping_add(self.rcv_broadcast.frames)
+    for (dst, v) in rest.chunks_exact_mut(8).zip(counters) {
+        dst.copy_from_slice(&v.to_le_bytes());
     }
-
-    /// Frames sent without error (OID_GEN_XMIT_OK).
-    pub const fn xmit_ok(&self) -> u64 {
-        self.xmit_directed
-            .frames
-            .wrapping_add(self.xmit_multicast.frames)
-            .wrapping_add(self.xmit_broadcast.frames)
-    }
-
-    /// The OID_GEN_STATISTICS answer ("OID_GEN_STATISTICS", "NDIS_STATISTICS_INFO structure":
-    /// header type DEFAULT, revision 1, size NDIS_SIZEOF_STATISTICS_INFO_REVISION_1).
-    pub fn info(&self) -> NDIS_STATISTICS_INFO {
-        let (rd, rm, rb) = (self.rcv_directed, self.rcv_multicast, self.rcv_broadcast);
-        let (xd, xm, xb) = (self.xmit_directed, self.xmit_multicast, self.xmit_broadcast);
-        NDIS_STATISTICS_INFO {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_DEFAULT,
-                NDIS_STATISTICS_INFO_REVISION_1,
-                NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
-            ),
-            SupportedStatistics: SUPPORTED_STATISTICS,
-            ifInDiscards: self.rcv_discards,
-            ifInErrors: self.rcv_errors,
-            ifHCInOctets: rd.bytes.wrapping_add(rm.bytes).wrapping_add(rb.bytes),
-            ifHCInUcastPkts: rd.frames,
-            ifHCInMulticastPkts: rm.frames,
-            ifHCInBroadcastPkts: rb.frames,
-            ifHCOutOctets: xd.bytes.wrapping_add(xm.bytes).wrapping_add(xb.bytes),
-            ifHCOutUcastPkts: xd.frames,
-            ifHCOutMulticastPkts: xm.frames,
-            ifHCOutBroadcastPkts: xb.frames,
-            ifOutErrors: self.xmit_errors,
-            ifOutDiscards: self.xmit_discards,
-            ifHCInUcastOctets: rd.bytes,
-            ifHCInMulticastOctets: rm.bytes,
-            ifHCInBroadcastOctets: rb.bytes,
-            ifHCOutUcastOctets: xd.bytes,
-            ifHCOutMulticastOctets: xm.bytes,
-            ifHCOutBroadcastOctets: xb.bytes,
-        }
-    }
-
-    /// The answer's bytes, little-endian in the structure's layout.
-    pub fn info_bytes(&self) -> [u8; NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as usize] {
-        let i = self.info();
-        let mut out = [0u8; NDIS_SIZEOF_STATISTICS_INFO_REVISION_1 as usize];
-        let h = i.Header;
-        let size = h.Size.to_le_bytes();
-        let flags = i.SupportedStatistics.to_le_bytes();
-        let head = [h.Type, h.Revision, size[0], size[1]];
-        let counters = [
-            i.ifInDiscards,
-            i.ifInErrors,
-            i.ifHCInOctets,
-            i.ifHCInUcastPkts,
-            i.ifHCInMulticastPkts,
-            i.ifHCInBroadcastPkts,
-            i.ifHCOutOctets,
-            i.ifHCOutUcastPkts,
-            i.ifHCOutMulticastPkts,
-            i.ifHCOutBroadcastPkts,
-            i.ifOutErrors,
-            i.ifOutDiscards,
-            i.ifHCInUcastOctets,
-            i.ifHCInMulticastOctets,
-            i.ifHCInBroadcastOctets,
-            i.ifHCOutUcastOctets,
-            i.ifHCOutMulticastOctets,
-            i.ifHCOutBroadcastOctets,
-        ];
-        let (first, rest) = out.split_at_mut(8);
-        for (dst, src) in first.iter_mut().zip(head.iter().chain(flags.iter())) {
-            *dst = *src;
-        }
-        for (dst, v) in rest.chunks_exact_mut(8).zip(counters) {
-            dst.copy_from_slice(&v.to_le_bytes());
-        }
-        out
-    }
+    out
 }
 
 impl RxSettings {
@@ -661,7 +562,9 @@ pub fn general_oid(
         (OID_GEN_RCV_OK, RequestKind::Query) => req.answer_u64(rx.stats.rcv_ok()),
         // A query (or NdisRequestQueryStatistics): the whole structure, or BUFFER_TOO_SHORT
         // with BytesNeeded 152.
-        (OID_GEN_STATISTICS, RequestKind::Query) => req.answer(&rx.stats.info_bytes()),
+        (OID_GEN_STATISTICS, RequestKind::Query) => {
+            req.answer(&statistics_info_bytes(&rx.stats.statistics_info()))
+        }
         (OID_802_3_PERMANENT_ADDRESS, RequestKind::Query) => req.answer(&info.permanent_mac),
         (OID_802_3_CURRENT_ADDRESS, RequestKind::Query) => req.answer(&info.current_mac),
         (OID_802_3_MAXIMUM_LIST_SIZE, RequestKind::Query) => req.answer_u32(MAX_MULTICAST as u32),

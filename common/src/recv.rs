@@ -35,11 +35,12 @@
 //!   open: the NBL first, so nothing is left pointing at a freed MDL).
 //!
 //! Where buffers come from is a parameter (the [`RxBuffers`] trait: a CPU address, a bus
-//! address and a length per slot): today one nonpaged pool allocation cut into slots
-//! ([`RxRegion::allocate_pool`]); shared memory for DMA (NdisMAllocateSharedMemory, one region
-//! or one block per buffer) plugs in the same way. Where buffers go back to is the [`RxPoster`] trait: the hardware's RX ring
-//! once the interrupt path lands, until then [`SoftRxRing`], a FIFO of posted slots that a
-//! test (or a device model) fills through [`crate::handlers::deliver_frames`].
+//! address and a length per slot): both drivers use the RX-buffer block of shared memory their
+//! [`crate::hw::resources::DataPath`] allocated (NdisMAllocateSharedMemory, one [`RxRegion`]
+//! cut into equal slots); [`RxRegion::allocate_pool`] (nonpaged pool, no bus address) is another
+//! source, for tests of the queue alone. Where buffers go back to is the [`RxPoster`] trait:
+//! the hardware's RX ring (the data path posts a descriptor and rings the doorbell). Frames
+//! arrive from the interrupt DPC ([`crate::handlers::receive`]).
 use crate::ffi::imports::{
     KeGetCurrentIrql, NdisAllocateMdl, NdisAllocateMemoryWithTagPriority,
     NdisAllocateNetBufferAndNetBufferList, NdisAllocateNetBufferListPool, NdisFreeMdl,
@@ -51,11 +52,11 @@ use crate::sync::SpinLock;
 use core::ffi::c_void;
 
 /// Most receive buffers one queue keeps (its slot table is inline in the adapter context).
-pub const MAX_RX_SLOTS: usize = 32;
-/// Receive buffers each driver allocates: a small stand-in until the RX ring is wired in.
-pub const RX_SLOTS: u16 = 8;
+pub const MAX_RX_SLOTS: usize = 64;
+/// Receive buffers each driver has: one per descriptor its RX ring can hold posted.
+pub const RX_SLOTS: u16 = crate::hw::resources::RX_BUFFERS;
 /// Bytes per receive buffer: a 1514-byte frame plus a VLAN tag and FCS fit.
-pub const RX_BUFFER_BYTES: u32 = 2048;
+pub const RX_BUFFER_BYTES: u32 = crate::hw::resources::RX_BUF_BYTES;
 /// Below this many posted buffers, indications carry NDIS_RECEIVE_FLAGS_RESOURCES.
 pub const RX_LOW_WATER: u16 = 2;
 
@@ -164,11 +165,14 @@ impl RxBuffers for RxRegion {
     }
 }
 
-/// Where a buffer goes when it is the driver's again: the hardware's RX ring
-/// (`RxQueue::post` behind the driver's ring lock) once wired in, [`SoftRxRing`] until then.
-/// May be called at DISPATCH_LEVEL, from MiniportReturnNetBufferLists or the receive DPC.
+/// Where a buffer goes when it is the driver's again: the hardware's RX ring (`RxQueue::post`
+/// behind the driver's ring lock). May be called at DISPATCH_LEVEL, from
+/// MiniportReturnNetBufferLists or the receive DPC; never with the queue's lock held.
 pub trait RxPoster {
+    /// Writes buffer `slot`'s descriptor (not yet visible to the device).
     fn post(&self, slot: u16, buf: RxBuffer);
+    /// Makes every buffer posted since the last call visible to the device (the doorbell).
+    fn flush(&self) {}
 }
 
 /// A frame the device wrote into buffer `slot` (the DPC's view of an `RxDone`, after the ring
@@ -191,20 +195,18 @@ pub struct RxCounters {
     pub indications: u64,
     pub resources_indications: u64,
     /// Frames dropped: arrived while pausing or paused; invalid (length 0, over the buffer,
-    /// device error, a slot that was not posted); no buffer posted when they arrived.
+    /// device error, a slot that was not posted). A frame that finds no buffer posted is the
+    /// device's drop (its `RX_DISCARDS` counter), never seen here.
     pub dropped_paused: u64,
     pub dropped_invalid: u64,
-    pub dropped_no_buffer: u64,
     /// MiniportReturnNetBufferLists gave back an NBL that was not this queue's or not NDIS's.
     pub bad_returns: u64,
 }
 
 impl RxCounters {
-    /// Every frame that did not reach NDIS (ifInDiscards).
+    /// Every frame the driver did not give NDIS (part of ifInDiscards).
     pub fn dropped(&self) -> u64 {
-        self.dropped_paused
-            .saturating_add(self.dropped_invalid)
-            .saturating_add(self.dropped_no_buffer)
+        self.dropped_paused.saturating_add(self.dropped_invalid)
     }
 }
 
@@ -241,8 +243,6 @@ struct Inner {
     /// MiniportPause returned PENDING: whoever brings `outstanding` to zero completes it.
     pause_pending: bool,
     pool: NDIS_HANDLE,
-    /// The buffers [`RecvQueue::setup_pool_buffers`] allocated (freed at teardown).
-    owned: RxRegion,
     count: u16,
     low_water: u16,
     slots: [Slot; MAX_RX_SLOTS],
@@ -296,8 +296,6 @@ pub enum PauseOutcome {
 /// can sit in a zeroed adapter context.
 pub struct RecvQueue {
     inner: SpinLock<Inner>,
-    /// The stand-in for the hardware RX ring (see the module page).
-    pub ring: SoftRxRing,
 }
 
 fn at_dispatch_now() -> bool {
@@ -312,7 +310,6 @@ impl RecvQueue {
                 open: false,
                 pause_pending: false,
                 pool: core::ptr::null_mut(),
-                owned: RxRegion::NONE,
                 count: 0,
                 low_water: 0,
                 slots: [Slot {
@@ -330,11 +327,9 @@ impl RecvQueue {
                     resources_indications: 0,
                     dropped_paused: 0,
                     dropped_invalid: 0,
-                    dropped_no_buffer: 0,
                     bad_returns: 0,
                 },
             }),
-            ring: SoftRxRing::new(),
         }
     }
 
@@ -470,51 +465,25 @@ impl RecvQueue {
             // SAFETY: every NBL of the pool is freed.
             unsafe { NdisFreeNetBufferListPool(pool) };
         }
-        self.ring.clear();
     }
 
-    /// MiniportInitializeEx's receive step with today's buffer source, nonpaged pool
-    /// ([`RxRegion::allocate_pool`]: [`RX_SLOTS`] buffers of [`RX_BUFFER_BYTES`]): buffers,
-    /// pool, NBLs and MDLs, every buffer posted to [`ring`](Self::ring). On failure nothing
-    /// is left allocated. PASSIVE_LEVEL.
+    /// MiniportInitializeEx's receive step: the pool, an NBL and MDL per buffer of `buffers`
+    /// ([`allocate`](Self::allocate), low-water mark [`RX_LOW_WATER`]), then every buffer posted
+    /// to `hw`. On failure nothing is left allocated. PASSIVE_LEVEL.
     ///
     /// # Safety
-    /// `handle` is the miniport adapter handle of the initialization in progress; undo with
-    /// [`teardown_pool_buffers`](Self::teardown_pool_buffers) and the same tag.
-    pub unsafe fn setup_pool_buffers(
+    /// As [`allocate`](Self::allocate); undo with [`free`](Self::free) before the buffers go.
+    pub unsafe fn setup(
         &self,
         handle: NDIS_HANDLE,
+        buffers: &dyn RxBuffers,
+        hw: &dyn RxPoster,
         tag: u32,
     ) -> Result<(), NDIS_STATUS> {
         // SAFETY: forwarded caller contract.
-        let Some(region) =
-            (unsafe { RxRegion::allocate_pool(handle, tag, RX_SLOTS, RX_BUFFER_BYTES) })
-        else {
-            return Err(NDIS_STATUS_RESOURCES);
-        };
-        // SAFETY: as above; the region outlives the queue's use of it (teardown frees it last).
-        if let Err(status) = unsafe { self.allocate(handle, &region, RX_LOW_WATER, tag) } {
-            // SAFETY: `allocate` freed every MDL over the region.
-            unsafe { region.free_pool(handle, tag) };
-            return Err(status);
-        }
-        self.inner.lock().owned = region;
-        self.post_all(&self.ring);
+        unsafe { self.allocate(handle, buffers, RX_LOW_WATER, tag) }?;
+        self.post_all(hw);
         Ok(())
-    }
-
-    /// MiniportHaltEx's receive step: NBLs, MDLs, pool ([`free`](Self::free)), then the
-    /// buffers [`setup_pool_buffers`](Self::setup_pool_buffers) allocated.
-    ///
-    /// # Safety
-    /// As [`free`](Self::free); `tag` the one given to
-    /// [`setup_pool_buffers`](Self::setup_pool_buffers).
-    pub unsafe fn teardown_pool_buffers(&self, handle: NDIS_HANDLE, tag: u32) {
-        // SAFETY: forwarded caller contract.
-        unsafe { self.free() };
-        let region = core::mem::replace(&mut self.inner.lock().owned, RxRegion::NONE);
-        // SAFETY: no MDL describes the region any more.
-        unsafe { region.free_pool(handle, tag) };
     }
 
     /// Posts every buffer the driver holds to `hw` (after initialize, or a ring restart).
@@ -537,11 +506,15 @@ impl RecvQueue {
     }
 
     fn post(&self, slots: &Slots, hw: &dyn RxPoster) {
+        if slots.len == 0 {
+            return;
+        }
         for slot in slots.iter() {
             if let Some(buf) = self.buffer(slot) {
                 hw.post(slot, buf);
             }
         }
+        hw.flush();
     }
 
     /// MiniportRestart succeeded: indications flow again.
@@ -574,7 +547,7 @@ impl RecvQueue {
         false
     }
 
-    /// The receive DPC's step (issue 11's seam; today [`crate::handlers::deliver_frames`]):
+    /// The receive DPC's step ([`crate::handlers::receive`]):
     /// the frames the device wrote into posted buffers are indicated in one chain, with
     /// NDIS_RECEIVE_FLAGS_RESOURCES when fewer than `low_water` buffers stay posted (those
     /// NBLs are reposted as soon as the call returns); while paused they are dropped, counted
@@ -755,12 +728,6 @@ impl RecvQueue {
         done
     }
 
-    /// A frame arrived with no buffer posted (the device dropped it).
-    pub fn count_no_buffer(&self) {
-        let mut st = self.inner.lock();
-        st.counters.dropped_no_buffer = st.counters.dropped_no_buffer.wrapping_add(1);
-    }
-
     pub fn counters(&self) -> RxCounters {
         self.inner.lock().counters
     }
@@ -792,76 +759,5 @@ impl RecvQueue {
 impl Default for RecvQueue {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-struct Fifo {
-    slots: [u16; MAX_RX_SLOTS],
-    head: usize,
-    len: usize,
-}
-
-/// The stand-in for the hardware RX ring until the interrupt path lands: buffers posted in
-/// order, taken in order by whoever plays the device ([`crate::handlers::deliver_frames`]).
-/// All-zero is an empty ring.
-pub struct SoftRxRing {
-    fifo: SpinLock<Fifo>,
-}
-
-impl SoftRxRing {
-    pub const fn new() -> Self {
-        Self {
-            fifo: SpinLock::new(Fifo {
-                slots: [0; MAX_RX_SLOTS],
-                head: 0,
-                len: 0,
-            }),
-        }
-    }
-
-    /// The oldest posted buffer (the one the device fills next).
-    pub fn take(&self) -> Option<u16> {
-        let mut f = self.fifo.lock();
-        if f.len == 0 {
-            return None;
-        }
-        let slot = f.slots.get(f.head).copied();
-        f.head = (f.head + 1) % MAX_RX_SLOTS;
-        f.len -= 1;
-        slot
-    }
-
-    pub fn len(&self) -> usize {
-        self.fifo.lock().len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn clear(&self) {
-        let mut f = self.fifo.lock();
-        f.head = 0;
-        f.len = 0;
-    }
-}
-
-impl Default for SoftRxRing {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RxPoster for SoftRxRing {
-    fn post(&self, slot: u16, _buf: RxBuffer) {
-        let mut f = self.fifo.lock();
-        if f.len >= MAX_RX_SLOTS {
-            return;
-        }
-        let at = (f.head + f.len) % MAX_RX_SLOTS;
-        if let Some(e) = f.slots.get_mut(at) {
-            *e = slot;
-            f.len += 1;
-        }
     }
 }

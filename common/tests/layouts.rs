@@ -630,11 +630,11 @@ fn statistics_info() {
 /// The serialized answer puts each counter where the structure has it.
 #[test]
 fn statistics_info_bytes_follow_the_layout() {
-    let mut c = common::miniport::TrafficCounters::new();
-    c.rcv_directed.frames = 0x0101;
-    c.xmit_broadcast.bytes = 0x0202;
-    c.xmit_discards = 0x0303;
-    let bytes = c.info_bytes();
+    let mut c = common::hw::Counters::ZERO;
+    c.rx_ucast_pkts = 0x0101;
+    c.tx_bcast_octets = 0x0202;
+    c.tx_discards = 0x0303;
+    let bytes = common::miniport::statistics_info_bytes(&c.statistics_info());
     let at = |off: usize| u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
     assert_eq!(&bytes[..4], &[0x80, 1, 152, 0]);
     assert_eq!(

@@ -120,7 +120,7 @@ pub struct Adapter {
     #[cfg(feature = "mutants")]
     pub(crate) mutant_no_bytes_written: core::sync::atomic::AtomicU32,
     /// Host builds: a wrong switch programming a test asked for (`mutants.rs`); 0 for none.
-    #[cfg(not(kernel_image))]
+    #[cfg(feature = "mutants")]
     pub(crate) mutant_switch: core::sync::atomic::AtomicU32,
     /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
     /// holds nothing.
@@ -205,38 +205,33 @@ impl Adapter {
             ndis_log!(ERROR, LOG, "initialize: no work item");
             return Err(NDIS_STATUS_RESOURCES);
         }
-        // The receive NBL pool, its NBLs and MDLs, over buffers from nonpaged pool (common::recv).
-        // SAFETY: the adapter being initialized; halt tears it down with the same tag.
-        if let Err(status) = unsafe { adapter.rx.setup_pool_buffers(handle, POOL_TAG_RX) } {
-            ndis_log!(
-                ERROR,
-                LOG,
-                "initialize: no receive resources ({:#010x})",
-                status
-            );
-            // SAFETY: allocated above, never queued.
-            unsafe { NdisFreeIoWorkItem(adapter.work_item) };
-            return Err(status);
-        }
-        // The hardware, once the attributes (bus master among them) are set; on failure
-        // everything it took is released already.
+        // The hardware, once the attributes (bus master among them) are set, then the receive
+        // NBL pool with an NBL and MDL per RX buffer of its shared memory, every buffer posted;
+        // on failure everything it took is released already.
+        let a = &mut *adapter;
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
-        // halt, which releases the data path first.
+        // halt, which tears the data path down first.
         if let Err(status) = unsafe {
-            common::handlers::bring_up::<Adapter>(
-                &mut adapter.dp,
+            common::handlers::bring_up_with_receive::<Adapter>(
+                &mut a.dp,
+                (&a.rx, &a.sends),
                 handle,
                 resources,
                 common::hw::FunctionKind::Pf,
                 ctx,
+                POOL_TAG_RX,
             )
         } {
-            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
-            // SAFETY: set up above with this handle and tag; nothing was indicated yet.
-            unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
+            ndis_log!(
+                ERROR,
+                LOG,
+                "initialize: {} failed, status {:#010x}",
+                status.0,
+                status.1
+            );
             // SAFETY: allocated above, never queued.
             unsafe { NdisFreeIoWorkItem(adapter.work_item) };
-            return Err(status);
+            return Err(status.1);
         }
         adapter
             .inner
@@ -273,15 +268,12 @@ impl Adapter {
             // SAFETY: allocated at initialize, not queued (nothing is deferred any more).
             unsafe { NdisFreeIoWorkItem(adapter.work_item) };
         }
-        // The device stops and its interrupt goes first: no ISR or DPC runs after `stop`.
-        adapter.dp.stop();
-        // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
-        // and calls nothing else on the adapter.
-        unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
-        // SAFETY: nothing else refers to the adapter now (NDIS calls nothing else on it, and
-        // no interrupt is connected).
+        // SAFETY: nothing else refers to the adapter now (NDIS calls nothing else on it); the
+        // device stops and its interrupt goes first, then the receive queue (NDIS holds none of
+        // its NBLs: the pause before halt waited for them), then the hardware resources.
         if let Some(a) = unsafe { this.as_mut() } {
-            a.dp.release();
+            // SAFETY: halt, as above: no NBL with NDIS, nothing else called on the adapter.
+            unsafe { common::handlers::tear_down(&mut a.dp, &a.rx) };
         }
         ndis_log!(INFO, LOG, "halted");
         // SAFETY: the adapter was allocated by initialize with this handle and tag.

@@ -77,13 +77,6 @@ impl Miniport for Adapter {
             core::sync::atomic::Ordering::Relaxed,
         );
     }
-
-    fn sends_discarded(&self, packets: u64) {
-        if packets != 0 {
-            let mut st = self.inner.lock();
-            st.rx.stats.xmit_discards = st.rx.stats.xmit_discards.wrapping_add(packets);
-        }
-    }
 }
 
 fn success(ok: bool) -> NDIS_STATUS {

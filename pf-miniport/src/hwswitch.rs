@@ -154,9 +154,9 @@ impl Adapter {
     /// Writes `entries` from the driver's tables under the lock, commits, and waits for the
     /// device (PASSIVE_LEVEL, no lock held by the caller).
     pub(crate) fn program(&self, entries: &[Entry]) -> Result<(), HwError> {
-        #[cfg(not(kernel_image))]
+        #[cfg(feature = "mutants")]
         let mutant = self.switch_mutant();
-        #[cfg(kernel_image)]
+        #[cfg(not(feature = "mutants"))]
         let mutant: Option<SwitchMutant> = None;
         if mutant == Some(SwitchMutant::WritesNothing) {
             return Ok(());

@@ -70,6 +70,9 @@ impl Adapter {
             ndis_log!(WARN, LOG, "OID {:#x} in state {:?}", oid, state);
             return NDIS_STATUS_ADAPTER_NOT_READY;
         }
+        if matches!(oid, OID_GEN_STATISTICS | OID_GEN_XMIT_OK | OID_GEN_RCV_OK) {
+            rx.stats = common::handlers::traffic_counters(self);
+        }
         let status = match oid {
             OID_NIC_SWITCH_CREATE_SWITCH => self.create_switch(req),
             OID_NIC_SWITCH_DELETE_SWITCH => self.delete_switch_oid(req),

@@ -14,6 +14,7 @@
 //! several threads as Windows may: their choices are seeded, their interleaving is not.
 
 pub mod chaos;
+pub mod datapath_bench;
 pub mod debug_info;
 pub mod device;
 pub mod exports;

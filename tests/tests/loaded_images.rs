@@ -277,7 +277,8 @@ fn randomized_runs_on_the_shipped_images() {
 
 /// Issue 11, resources: the shipped images map BAR 0 from AllocatedResources, register SG DMA
 /// and MSI-X interrupts, allocate their rings in shared memory, run their ISR and DPC for a
-/// frame from the wire and a link change, and release everything at halt (no leak).
+/// frame from the wire (indicated, its buffer posted again when NDIS returns it) and a link
+/// change, and release everything at halt (no leak).
 #[test]
 fn the_images_map_register_interrupt_and_release_their_hardware() {
     use common::hw::regs::*;
@@ -303,10 +304,19 @@ fn the_images_map_register_interrupt_and_release_their_hardware() {
         VEC_ENABLE,
         "the image's DPC re-enabled it"
     );
+    let seen = w.pf_sim().recv.seen();
+    assert_eq!(seen.len(), 1, "the image's DPC indicated the frame");
+    assert_eq!(seen[0].data, vec![0x02; 60]);
+    assert_eq!(
+        reg(Func::Pf, queue_reg(0, RXQ + TXQ_TAIL)),
+        tail,
+        "held by NDIS"
+    );
+    w.machine().return_all_received(w.pf_sim());
     assert_ne!(
         reg(Func::Pf, queue_reg(0, RXQ + TXQ_TAIL)),
         tail,
-        "and posted the buffer again"
+        "the returned buffer was posted again"
     );
     w.machine().nic(|m| m.set_link(false));
     w.settle();

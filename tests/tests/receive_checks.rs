@@ -3,7 +3,6 @@
 //! test plays a broken driver) or by replacing a driver handler (a mutation), is reported as a
 //! violation. The right sequences are `receive_path.rs`.
 use common::ffi::*;
-use common::handlers;
 use sim::exports as x;
 use sim::world::ReturnOrder;
 use sim::{Config, SimAdapter, World};
@@ -118,7 +117,7 @@ fn indication_while_paused_is_caught() {
 fn indication_while_pausing_is_caught() {
     let w = world();
     let a = w.pf_sim();
-    handlers::deliver_frames(w.pf(), &[&[0u8; 64]]);
+    w.machine().from_wire(&[&[0u8; 64]]);
     assert_eq!(w.machine().pause(a), NDIS_STATUS_PENDING);
     let mut buf = vec![0u8; 128];
     indicate(a, fake(a, &mut buf).nbl);
@@ -165,7 +164,7 @@ fn indicating_an_nbl_ndis_holds_is_caught() {
 fn touching_an_nbl_ndis_holds_is_caught() {
     let w = world();
     let a = w.pf_sim();
-    handlers::deliver_frames(w.pf(), &[&[7u8; 64]]);
+    w.machine().from_wire(&[&[7u8; 64]]);
     let nbl = a.recv.seen()[0].nbl as *mut NET_BUFFER_LIST;
     // SAFETY: the driver's NBL, alive; this is the bug under test (NDIS owns it now).
     unsafe { (*(*nbl).FirstNetBuffer).DataLength.DataLength = 10 };
@@ -177,7 +176,7 @@ fn touching_an_nbl_ndis_holds_is_caught() {
 fn overwriting_a_held_buffer_is_caught() {
     let w = world();
     let a = w.pf_sim();
-    handlers::deliver_frames(w.pf(), &[&[7u8; 64]]);
+    w.machine().from_wire(&[&[7u8; 64]]);
     let nbl = a.recv.seen()[0].nbl as *mut NET_BUFFER_LIST;
     // SAFETY: as above: a new frame written into a buffer NDIS still holds.
     unsafe {
@@ -327,7 +326,7 @@ fn mutation_pause_completing_with_nbls_out_is_caught() {
     let w = world();
     w.machine()
         .mutate_driver(true, |c| c.PauseHandler = Some(pause_at_once));
-    handlers::deliver_frames(w.pf(), &[&[1u8; 64], &[2u8; 64]]);
+    w.machine().from_wire(&[&[1u8; 64], &[2u8; 64]]);
     w.machine().pause(w.pf_sim());
     assert_caught(
         &w,
@@ -343,7 +342,7 @@ fn mutation_pause_never_completed_is_caught() {
     w.machine().mutate_driver(true, |c| {
         c.ReturnNetBufferListsHandler = Some(return_nothing)
     });
-    handlers::deliver_frames(w.pf(), &[&[1u8; 64]]);
+    w.machine().from_wire(&[&[1u8; 64]]);
     assert_eq!(w.machine().pause(w.pf_sim()), NDIS_STATUS_PENDING);
     w.halt_pf();
     assert_caught(&w, "MiniportPause never completed");

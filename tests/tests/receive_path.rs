@@ -2,12 +2,14 @@
 //! simulator's receive ledger (`world/receive.rs`) and pool bookkeeping (`world/nbl_pool.rs`):
 //! indications and returns (several chained, in any order), the RESOURCES path, running out of
 //! posted buffers, a pause with NBLs outstanding, frames while paused, halt and failed
-//! initialization freeing everything. Frames come in through the seam the receive DPC will
-//! call (`common::handlers::deliver_frames`, at DISPATCH_LEVEL as a DPC runs). The last tests
-//! show that each simulator check fires on a wrong call sequence.
+//! initialization freeing everything. Frames come in at the device model's wire port: the PF's
+//! through the switch in bypass, the VF's through the switch with VF 0's VPort promiscuous
+//! (`sim::world::traffic`); the device writes them into the RX buffers the driver posted in
+//! its shared memory and signals, and the driver's DPC indicates them.
 use common::ffi::*;
-use common::handlers::{self, Miniport};
-use common::recv::{RX_LOW_WATER, RX_SLOTS, RecvQueue};
+use common::handlers::Miniport;
+use common::recv::{RX_LOW_WATER, RX_SLOTS, RecvQueue, RxBuffers};
+use sim::world::traffic::SwitchPlan;
 use sim::world::{CallFault, PauseState, ReturnOrder};
 use sim::{Config, SimAdapter, World};
 use std::sync::atomic::Ordering;
@@ -31,17 +33,24 @@ impl Drv<'_> {
         }
     }
 
-    /// Frames through the DPC's seam, at DISPATCH_LEVEL.
+    /// Frames from the wire to this side's function; returns how many reached the driver
+    /// (indicated or dropped by it; not those the device dropped for want of a buffer).
     fn deliver(&self, w: &World, frames: &[Vec<u8>]) -> usize {
-        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-        let (n, v) = sim::irql::call_at(DISPATCH_LEVEL, "receive DPC", || match self {
-            Drv::Pf(a) => handlers::deliver_frames(*a, &refs),
-            Drv::Vf(a) => handlers::deliver_frames(*a, &refs),
-        });
-        if let Some(v) = v {
-            w.machine().violation(v);
+        let m = w.machine();
+        match self {
+            Drv::Pf(_) => m.bypass_switch(),
+            Drv::Vf(_) => m.program_switch(&SwitchPlan {
+                pf_mac: [0x02, 0, 0, 0, 0, 0xFE],
+                pf_promiscuous: false,
+                promiscuous_vf: Some(0),
+                vfs: vec![(0, [0x02, 0, 0, 0, 0, 0x10], None)],
+            }),
         }
-        n
+        let seen = |c: common::recv::RxCounters| c.frames + c.dropped();
+        let before = seen(self.rx().counters());
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        m.from_wire(&refs);
+        (seen(self.rx().counters()) - before) as usize
     }
 }
 
@@ -64,7 +73,7 @@ fn frame(n: u8, len: usize) -> Vec<u8> {
 
 fn frames(first: u8, n: u8) -> Vec<Vec<u8>> {
     (first..first + n)
-        .map(|i| frame(i, 60 + usize::from(i) * 37))
+        .map(|i| frame(i, 60 + (usize::from(i) * 37) % 1400))
         .collect()
 }
 
@@ -196,10 +205,17 @@ fn running_out_of_buffers_drops_and_counts_and_recovers() {
         // A burst of 5 onto the 2 buffers left: 2 indicated (RESOURCES), 3 dropped.
         assert_eq!(d.deliver(&w, &frames(20, 5)), usize::from(RX_LOW_WATER));
         let c = d.rx().counters();
-        assert_eq!(c.dropped_no_buffer, 3, "{name}");
+        let discards = w.machine().counter(a, common::hw::regs::RX_DISCARDS);
+        assert_eq!(
+            discards, 3,
+            "{name}: the device dropped what found no buffer"
+        );
         assert_eq!(c.frames, u64::from(normal) + 2);
-        // Oversized frames are the device's error: dropped, counted, buffer reposted.
+        // Oversized frames are the device's error: never written, counted as RX_ERRORS.
         d.deliver(&w, &[vec![0u8; 4000]]);
+        assert_eq!(w.machine().counter(a, common::hw::regs::RX_ERRORS), 1);
+        // An empty frame reaches the driver as invalid: dropped, counted, buffer reposted.
+        d.deliver(&w, &[Vec::new()]);
         assert_eq!(d.rx().counters().dropped_invalid, 1, "{name}");
         assert_eq!(d.rx().posted(), RX_LOW_WATER);
         w.machine().return_all_received(a);
@@ -294,7 +310,7 @@ fn halt_frees_everything_even_with_nbls_out() {
 
 /// Each receive allocation failing at initialize fails the initialization with
 /// NDIS_STATUS_RESOURCES and leaves nothing allocated (the first, a middle and the last NBL
-/// and MDL; the pool; the buffers).
+/// and MDL; the pool; the shared memory of the buffers).
 #[test]
 fn each_receive_allocation_failing_at_initialize_leaks_nothing() {
     let last = u64::from(RX_SLOTS);
@@ -306,8 +322,8 @@ fn each_receive_allocation_failing_at_initialize_leaks_nothing() {
         ("NdisAllocateNetBufferAndNetBufferList", 1),
         ("NdisAllocateNetBufferAndNetBufferList", 5),
         ("NdisAllocateNetBufferAndNetBufferList", last),
-        // 1: the adapter context, 2: the receive buffers.
-        ("NdisAllocateMemoryWithTagPriority", 2),
+        // The third block: the RX buffers (a hardware step, before the receive queue).
+        ("NdisMAllocateSharedMemory", 3),
     ];
     for pf in [true, false] {
         for &(call, nth) in &sites {
@@ -338,9 +354,14 @@ fn each_receive_allocation_failing_at_initialize_leaks_nothing() {
                 Some(NDIS_STATUS_RESOURCES),
                 "pf {pf}: {call} #{nth}"
             );
+            let step = if call == "NdisMAllocateSharedMemory" {
+                "hardware failed"
+            } else {
+                "receive resources failed"
+            };
             assert!(
-                w.log().iter().any(|l| l.contains("no receive resources")),
-                "pf {pf}: {call} #{nth} failed the receive step"
+                w.log().iter().any(|l| l.contains(step)),
+                "pf {pf}: {call} #{nth} failed the {step} step"
             );
             w.machine().set_call_hook(None);
             w.halt_pf();
@@ -407,11 +428,18 @@ fn any_buffer_source_gets_an_nbl_and_mdl_per_buffer() {
     unsafe { q.allocate(a.handle(), &src, 1, common::mem::pool_tag(b"Test")) }.unwrap();
     assert_eq!(q.slots(), 3);
     for i in 0..3u16 {
-        use common::recv::RxBuffers;
         assert_eq!(q.buffer(i), src.buffer(i));
     }
-    q.post_all(&q.ring);
-    assert_eq!((q.posted(), q.ring.len()), (3, 3));
+    let ring = Recorder::default();
+    q.post_all(&ring);
+    let posted = ring.0.lock().unwrap().clone();
+    let want: Vec<(u16, u64, u32)> = (0..3u16)
+        .map(|i| {
+            let b = src.buffer(i).unwrap();
+            (i, b.bus, b.len)
+        })
+        .collect();
+    assert_eq!((q.posted(), posted), (3, want));
     let before = w.machine().pool_objects_of(a.handle());
     // SAFETY: nothing was indicated.
     unsafe { q.free() };
@@ -425,7 +453,7 @@ fn any_buffer_source_gets_an_nbl_and_mdl_per_buffer() {
 /// oversized), returns of any size in any order, pauses (pending or not) and restarts, in
 /// random interleavings. After every step the driver's and NDIS's books agree: NBLs NDIS holds
 /// are exactly the driver's outstanding ones, every buffer is either posted or outstanding,
-/// the stand-in ring holds exactly the posted ones, every indicated frame was seen once with
+/// the device's RX ring holds exactly the posted ones, every indicated frame was seen once with
 /// its bytes; at the end a halt frees everything and no rule was broken.
 #[test]
 fn seeded_receive_traffic_keeps_the_books_balanced() {
@@ -477,7 +505,11 @@ fn seeded_receive_traffic_keeps_the_books_balanced() {
                 let ctx = format!("seed {seed} {name} step {step}");
                 assert_eq!(a.recv.held(), usize::from(rx.outstanding()), "{ctx}");
                 assert_eq!(rx.posted() + rx.outstanding(), RX_SLOTS, "{ctx}");
-                assert_eq!(rx.ring.len(), usize::from(rx.posted()), "{ctx}");
+                assert_eq!(
+                    w.machine().rx_posted(a),
+                    Some(u32::from(rx.posted())),
+                    "{ctx}: the device holds exactly the posted buffers"
+                );
                 let seen = a.recv.seen();
                 assert_eq!(seen.len() as u64, rx.counters().frames, "{ctx}");
                 assert!(seen.iter().all(|s| delivered.contains(&s.data)), "{ctx}");
@@ -494,5 +526,15 @@ fn seeded_receive_traffic_keeps_the_books_balanced() {
         );
         assert_eq!(w.machine().pool_blocks(), 0, "seed {seed}");
         w.assert_clean();
+    }
+}
+
+/// An RxPoster that records what it is given (slot, bus address, length).
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(u16, u64, u32)>>);
+
+impl common::recv::RxPoster for Recorder {
+    fn post(&self, slot: u16, buf: common::recv::RxBuffer) {
+        self.0.lock().unwrap().push((slot, buf.bus, buf.len));
     }
 }

@@ -98,7 +98,7 @@ fn allocated_resources_carry_the_bar_and_one_message_descriptor_per_vector() {
 }
 
 #[test]
-fn a_received_frame_runs_the_isr_at_dirql_then_the_dpc_which_reposts_and_re_enables() {
+fn a_received_frame_runs_the_isr_at_dirql_then_the_dpc_which_indicates_and_re_enables() {
     let w = World::boot(Config::default(), 1);
     let tail = |w: &World| reg(w, Func::Pf, queue_reg(0, RXQ + TXQ_TAIL));
     let before = tail(&w);
@@ -114,14 +114,19 @@ fn a_received_frame_runs_the_isr_at_dirql_then_the_dpc_which_reposts_and_re_enab
         "the DPC re-enabled the vector"
     );
     assert_eq!(
-        tail(&w),
-        (before + 1) % RING_LEN_U32,
-        "the buffer was posted again"
-    );
-    assert_eq!(
         w.pf().hw_completions_seen(),
         1,
         "the DPC handed the frame to the adapter's seam"
+    );
+    let seen = w.pf_sim().recv.seen();
+    assert_eq!(seen.len(), 1, "the DPC indicated the frame");
+    assert_eq!(seen[0].data, frame, "with the bytes the device wrote");
+    assert_eq!(tail(&w), before, "NDIS holds the buffer: not posted yet");
+    w.machine().return_all_received(w.pf_sim());
+    assert_eq!(
+        tail(&w),
+        (before + 1) % RING_LEN_U32,
+        "the returned buffer was posted again"
     );
     // A link change latches the LINK cause of every function: the VF's ISR and DPC run too.
     w.machine().nic(|m| m.set_link(false));
@@ -285,7 +290,7 @@ mod rogue {
                     (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
                     return NDIS_STATUS_SUCCESS;
                 }
-                let mut sg = common::handlers::sg_dma_description();
+                let mut sg = common::handlers::sg_dma_description::<pf_miniport::Adapter>();
                 let mut dma = std::ptr::null_mut();
                 sim::exports::NdisMRegisterScatterGatherDma(h, &mut sg, &mut dma);
                 if mode != SHARED_MEMORY_AT_RESTART {

@@ -2,27 +2,42 @@
 //! NET_BUFFER → MDL chains, with the simulator's Verifier-style send ledger checking every
 //! completion (`exports::NdisMSendNetBufferListsComplete`): each NBL completed exactly once,
 //! with its Status set, with the DISPATCH_LEVEL flag exactly when the IRQL is DISPATCH_LEVEL,
-//! and none outstanding when MiniportPause returns. The last tests are the mutations: the
-//! ledger's checks fail when a driver breaks each rule.
+//! and none outstanding when MiniportPause returns. Frames go to the TX ring and out through
+//! the device model's switch (programmed as the PF will: `sim::world::traffic`) to the wire;
+//! the device's TX completions finish them. The last tests are the mutations: the ledger's
+//! checks fail when a driver breaks each rule.
 use common::ffi::*;
 use common::handlers::Miniport;
-use common::send::{NO_TRANSMITTER, SendQueue};
-use sim::frames::{STATUS_POISON, TestNbl};
+use common::send::{SendQueue, Transmitter};
+use sim::frames::TestNbl;
+use sim::world::traffic::SwitchPlan;
 use sim::{Config, SimAdapter, World};
 
+/// VF 0's address on the switch (the test frames go to other unicast addresses: the wire).
+const VF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x10];
+
 fn world() -> World {
-    World::boot(Config::default(), 1)
+    let w = World::boot(Config::default(), 1);
+    program(&w);
+    w
 }
 
-/// The two drivers under test: (name, NDIS's view of the adapter, the driver's send side).
-fn sides(w: &World) -> Vec<(&'static str, &SimAdapter, &SendQueue)> {
+fn program(w: &World) {
+    w.machine().program_switch(&SwitchPlan {
+        pf_mac: [0x02, 0, 0, 0, 0, 0xFE],
+        pf_promiscuous: false,
+        promiscuous_vf: None,
+        vfs: vec![(0, VF_MAC, None)],
+    });
+}
+
+/// The two drivers under test: (name, NDIS's view of the adapter, the driver's send side,
+/// its transmitter).
+fn sides(w: &World) -> Vec<(&'static str, &SimAdapter, &SendQueue, &dyn Transmitter)> {
+    let vf = w.vf(0).expect("VF 0");
     vec![
-        ("PF", w.pf_sim(), w.pf().sends()),
-        (
-            "VF",
-            w.vf_sim(0).expect("VF 0"),
-            w.vf(0).expect("VF 0").sends(),
-        ),
+        ("PF", w.pf_sim(), w.pf().sends(), w.pf().data_path()),
+        ("VF", w.vf_sim(0).expect("VF 0"), vf.sends(), vf.data_path()),
     ]
 }
 
@@ -46,7 +61,7 @@ fn outstanding(a: &SimAdapter) -> usize {
 #[test]
 fn every_nbl_completes_exactly_once_with_its_status() {
     let w = world();
-    for (name, a, _) in sides(&w) {
+    for (name, a, _, _) in sides(&w) {
         assert!(
             a.running.load(std::sync::atomic::Ordering::Acquire),
             "{name} runs"
@@ -58,6 +73,13 @@ fn every_nbl_completes_exactly_once_with_its_status() {
         w.machine().send(a, &mut nbls, false);
         let mut more = frames(2, 10);
         w.machine().send(a, &mut more, true);
+        w.machine().run_device();
+        let wire = w.machine().take_wire();
+        assert_eq!(wire.len(), 7, "{name}: every NET_BUFFER went out");
+        assert!(
+            wire.contains(&big),
+            "{name}: the 1,514 bytes across six MDLs"
+        );
         let d = done(a);
         assert_eq!(d.len(), 6, "{name}: {d:?}");
         for n in nbls.iter().chain(&more) {
@@ -66,8 +88,7 @@ fn every_nbl_completes_exactly_once_with_its_status() {
                 1,
                 "{name}: once"
             );
-            // No TX ring is wired in yet: transmitted or failed, never "sent" into nothing.
-            assert_eq!(n.status(), NO_TRANSMITTER, "{name}");
+            assert_eq!(n.status(), NDIS_STATUS_SUCCESS, "{name}");
         }
         assert_eq!(outstanding(a), 0);
     }
@@ -79,7 +100,7 @@ fn every_nbl_completes_exactly_once_with_its_status() {
 #[test]
 fn paused_adapters_fail_sends_with_paused() {
     let w = world();
-    for (name, a, _) in sides(&w) {
+    for (name, a, _, _) in sides(&w) {
         assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS, "{name}");
         let mut nbls = frames(3, 0);
         w.machine().send(a, &mut nbls, true);
@@ -90,7 +111,12 @@ fn paused_adapters_fail_sends_with_paused() {
         assert_eq!(w.machine().restart(a), NDIS_STATUS_SUCCESS, "{name}");
         let mut after = frames(1, 0);
         w.machine().send(a, &mut after, false);
-        assert_eq!(after[0].status(), NO_TRANSMITTER, "{name}: flowing again");
+        w.machine().run_device();
+        assert_eq!(
+            after[0].status(),
+            NDIS_STATUS_SUCCESS,
+            "{name}: flowing again"
+        );
     }
     w.assert_clean();
 }
@@ -131,12 +157,12 @@ fn sends_while_pausing_fail_with_paused() {
 #[test]
 fn pause_completes_every_outstanding_send_first() {
     let w = world();
-    for (name, a, q) in sides(&w) {
-        q.hold(a as *const SimAdapter as NDIS_HANDLE, true);
+    for (name, a, q, tx) in sides(&w) {
+        q.hold(a as *const SimAdapter as NDIS_HANDLE, true, tx);
         let mut nbls = frames(4, 0);
         w.machine().send(a, &mut nbls, false);
         assert_eq!(outstanding(a), 4, "{name}: held, not completed");
-        assert!(nbls.iter().all(|n| n.status() == STATUS_POISON));
+        assert!(done(a).is_empty(), "{name}: none completed");
         assert_eq!(q.outstanding(), 4);
         assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS);
         assert_eq!(outstanding(a), 0, "{name}");
@@ -144,7 +170,7 @@ fn pause_completes_every_outstanding_send_first() {
             nbls.iter().all(|n| n.status() == NDIS_STATUS_PAUSED),
             "{name}"
         );
-        q.hold(a as *const SimAdapter as NDIS_HANDLE, false);
+        q.hold(a as *const SimAdapter as NDIS_HANDLE, false, tx);
         assert_eq!(w.machine().restart(a), NDIS_STATUS_SUCCESS);
     }
     w.assert_clean();
@@ -155,9 +181,13 @@ fn pause_completes_every_outstanding_send_first() {
 #[test]
 fn cancel_send_aborts_exactly_the_matching_nbls() {
     let w = world();
-    for (name, a, q) in sides(&w) {
+    // MiniportProcessSGList inline: frames reach the ring in the order they were mapped, so
+    // the completions show the queue's order (deferred lists may reach the ring in any order).
+    w.machine()
+        .set_sg_timing(sim::world::sg_lists::SgTiming::Inline);
+    for (name, a, q, tx) in sides(&w) {
         let h = a as *const SimAdapter as NDIS_HANDLE;
-        q.hold(h, true);
+        q.hold(h, true, tx);
         let mut nbls: Vec<TestNbl> = [7, 8, 7, 9]
             .iter()
             .map(|&id| TestNbl::frame([0x02, 0, 0, 0, 0, 1], id))
@@ -169,7 +199,8 @@ fn cancel_send_aborts_exactly_the_matching_nbls() {
         assert_eq!(outstanding(a), 2, "{name}: ids 8 and 9 still queued");
         w.machine().cancel_send(a, 1234);
         assert_eq!(outstanding(a), 2, "{name}: no match, nothing completed");
-        q.hold(h, false);
+        q.hold(h, false, tx);
+        w.machine().run_device();
         let order: Vec<usize> = done(a).iter().map(|(k, _)| *k).collect();
         assert_eq!(order[2..], [nbls[1].addr(), nbls[3].addr()], "{name}: FIFO");
         assert_eq!(outstanding(a), 0);
@@ -182,8 +213,8 @@ fn cancel_send_aborts_exactly_the_matching_nbls() {
 #[test]
 fn surprise_removed_adapters_do_not_accept_sends() {
     let w = world();
-    for (name, a, q) in sides(&w) {
-        q.hold(a as *const SimAdapter as NDIS_HANDLE, true);
+    for (name, a, q, tx) in sides(&w) {
+        q.hold(a as *const SimAdapter as NDIS_HANDLE, true, tx);
         let mut queued = frames(2, 0);
         w.machine().send(a, &mut queued, false);
         w.machine().surprise_remove(a);
@@ -288,18 +319,23 @@ fn mutation_pause_with_a_send_outstanding_is_caught() {
 #[test]
 fn the_images_follow_the_same_send_rules() {
     let w = World::boot_images(Config::default(), 1).unwrap_or_else(|e| panic!("{e}"));
-    for a in [w.pf_sim(), w.vf_sim(0).expect("VF 0")] {
+    program(&w);
+    // The VF first: the PF's surprise removal takes the whole device (its VFs too) away.
+    for a in [w.vf_sim(0).expect("VF 0"), w.pf_sim()] {
         let mut nbls = frames(3, 0);
         w.machine().send(a, &mut nbls, true);
         let mut more = frames(2, 0);
         w.machine().send(a, &mut more, false);
+        w.machine().run_device();
         assert!(
             nbls.iter()
                 .chain(&more)
-                .all(|n| n.status() == NO_TRANSMITTER),
+                .all(|n| n.status() == NDIS_STATUS_SUCCESS),
             "{}",
             a.name
         );
+        let wire = w.machine().take_wire();
+        assert_eq!(wire.len(), 5, "{}", a.name);
         assert_eq!(done(a).len(), 5);
         assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS);
         let mut paused = frames(2, 0);

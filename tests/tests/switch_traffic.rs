@@ -150,3 +150,20 @@ fn frames_follow_the_vms_address_with_the_images() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// docs/reference-nic.md section 7, forwarding step 3: the default VPort is PROMISC and so a
+/// member of every VLAN: broadcast and multicast from the wire reach the PF even when no filter
+/// is set on the default VPort.
+#[test]
+fn broadcast_and_multicast_reach_the_promiscuous_default_vport() {
+    let w = sim::World::boot(sim::Config::default(), 1);
+    let a = w.pf_sim();
+    let before = a.recv.seen().len();
+    let mut bcast = vec![0u8; 64];
+    bcast[..6].copy_from_slice(&[0xFF; 6]);
+    let mut mcast = vec![0u8; 64];
+    mcast[..6].copy_from_slice(&[0x01, 0x00, 0x5E, 0x00, 0x00, 0x01]);
+    w.machine().from_wire(&[&bcast, &mcast]);
+    assert_eq!(a.recv.seen().len() - before, 2);
+    w.assert_clean();
+}

@@ -160,36 +160,36 @@ impl Adapter {
             // SAFETY: as above.
             status = unsafe { miniport::set_sriov_attributes(handle, caps, None, true) };
         }
-        if status == NDIS_STATUS_SUCCESS {
-            // The receive NBL pool, its NBLs and MDLs, over nonpaged pool buffers (common::recv).
-            // SAFETY: the adapter being initialized; halt tears it down with the same tag.
-            if let Err(s) = unsafe { adapter.rx.setup_pool_buffers(handle, POOL_TAG_RX) } {
-                ndis_log!(ERROR, LOG, "initialize: no receive resources ({:#010x})", s);
-                status = s;
-            }
-        }
         if status != NDIS_STATUS_SUCCESS {
             adapter.free_work_item();
             return Err(status);
         }
-        // The VF's hardware, as the guest's PnP manager assigned it through VPCI; on failure
-        // everything it took is released already.
+        // The VF's hardware, as the guest's PnP manager assigned it through VPCI, then the
+        // receive NBL pool with an NBL and MDL per RX buffer of its shared memory, every buffer
+        // posted; on failure everything it took is released already.
+        let a = &mut *adapter;
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
-        // halt, which releases the data path first.
+        // halt, which tears the data path down first.
         if let Err(status) = unsafe {
-            common::handlers::bring_up::<Adapter>(
-                &mut adapter.dp,
+            common::handlers::bring_up_with_receive::<Adapter>(
+                &mut a.dp,
+                (&a.rx, &a.sends),
                 handle,
                 resources,
                 common::hw::FunctionKind::Vf,
                 ctx,
+                POOL_TAG_RX,
             )
         } {
-            ndis_log!(ERROR, LOG, "initialize: hardware, status {:#010x}", status);
-            // SAFETY: set up above with this handle and tag; nothing was indicated yet.
-            unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
+            ndis_log!(
+                ERROR,
+                LOG,
+                "initialize: {} failed, status {:#010x}",
+                status.0,
+                status.1
+            );
             adapter.free_work_item();
-            return Err(status);
+            return Err(status.1);
         }
         adapter
             .inner
@@ -327,13 +327,13 @@ impl Adapter {
         adapter.dp.stop();
         adapter.free_work_item();
         let handle = adapter.handle;
-        // SAFETY: halted: NDIS holds none of our NBLs (the pause before halt waited for them)
-        // and calls nothing else on the adapter.
-        unsafe { adapter.rx.teardown_pool_buffers(handle, POOL_TAG_RX) };
         // SAFETY: nothing else refers to the adapter now (no work item, no interrupt, NDIS
-        // calls nothing else; `adapter` is not used past this point).
+        // calls nothing else; `adapter` is not used past this point). The receive queue goes
+        // before the shared memory its MDLs describe (NDIS holds none of its NBLs: the pause
+        // before halt waited for them).
         if let Some(a) = unsafe { this.as_mut() } {
-            a.dp.release();
+            // SAFETY: halt, as above: no NBL with NDIS, nothing else called on the adapter.
+            unsafe { common::handlers::tear_down(&mut a.dp, &a.rx) };
         }
         // SAFETY: allocated by initialize with this handle and tag; nothing refers to it any
         // more (no work item outstanding, NDIS calls nothing else).

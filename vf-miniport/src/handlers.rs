@@ -97,13 +97,6 @@ impl Miniport for Adapter {
             core::sync::atomic::Ordering::Relaxed,
         );
     }
-
-    fn sends_discarded(&self, packets: u64) {
-        if packets != 0 {
-            let mut st = self.inner.lock();
-            st.rx.stats.xmit_discards = st.rx.stats.xmit_discards.wrapping_add(packets);
-        }
-    }
 }
 
 ndis_fn! {

@@ -33,6 +33,9 @@ impl Adapter {
             ndis_log!(WARN, LOG, "OID {:#x} in state {:?}", oid, state);
             return NDIS_STATUS_ADAPTER_NOT_READY;
         }
+        if matches!(oid, OID_GEN_STATISTICS | OID_GEN_XMIT_OK | OID_GEN_RCV_OK) {
+            rx.stats = common::handlers::traffic_counters(self);
+        }
         if oid == OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK {
             return self.invalidate_config_block(req);
         }

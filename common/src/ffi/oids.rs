@@ -199,6 +199,9 @@ pub const NDIS_MINIPORT_MINOR_VERSION: u8 = 30;
 /// Send/return flags (WDK 1709 `ndis.h`).
 pub const NDIS_SEND_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 pub const NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
+/// NdisMAllocateNetBufferSGList's Flags: the DMA transfer goes from the NET_BUFFER to the
+/// device (the send path), WDK `ndis.h`.
+pub const NDIS_SG_LIST_WRITE_TO_DEVICE: u32 = 0x1;
 
 // ---- Issue 10: VPorts, receive filters, PCI virtualization ------------------------------
 // Values from mingw-w64 `ntddndis.h` (l.1289-1339 OIDs, l.2649-2790 receive filters,

@@ -110,7 +110,40 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// What OID_GEN_STATISTICS answers ("OID_GEN_STATISTICS", NDIS_STATISTICS_INFO revision 1):
+    pub const ZERO: Counters = Counters {
+        rx_ucast_pkts: 0,
+        rx_mcast_pkts: 0,
+        rx_bcast_pkts: 0,
+        rx_ucast_octets: 0,
+        rx_mcast_octets: 0,
+        rx_bcast_octets: 0,
+        rx_discards: 0,
+        rx_errors: 0,
+        tx_ucast_pkts: 0,
+        tx_mcast_pkts: 0,
+        tx_bcast_pkts: 0,
+        tx_ucast_octets: 0,
+        tx_mcast_octets: 0,
+        tx_bcast_octets: 0,
+        tx_discards: 0,
+        tx_errors: 0,
+    };
+
+    /// Frames received without error (OID_GEN_RCV_OK).
+    pub const fn rcv_ok(&self) -> u64 {
+        self.rx_ucast_pkts
+            .saturating_add(self.rx_mcast_pkts)
+            .saturating_add(self.rx_bcast_pkts)
+    }
+
+    /// Frames sent without error (OID_GEN_XMIT_OK).
+    pub const fn xmit_ok(&self) -> u64 {
+        self.tx_ucast_pkts
+            .saturating_add(self.tx_mcast_pkts)
+            .saturating_add(self.tx_bcast_pkts)
+    }
+
+    /// What OID_GEN_STATISTICS answers (the one conversion to NDIS_STATISTICS_INFO) ("OID_GEN_STATISTICS", NDIS_STATISTICS_INFO revision 1):
     /// every counter the reference NIC keeps, each flagged in `SupportedStatistics`; the
     /// totals are sums (saturating, never wrapping).
     pub fn statistics_info(&self) -> NDIS_STATISTICS_INFO {

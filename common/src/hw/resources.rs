@@ -26,10 +26,11 @@ use super::{
 };
 use crate::ffi::imports::*;
 use crate::ffi::*;
+use crate::recv::{RxBuffer, RxPoster, RxRegion};
 use crate::sync::SpinLock;
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering};
 
 /// Descriptors per ring (TX and RX of queue pair 0).
 pub const RING_LEN: u16 = 64;
@@ -104,10 +105,14 @@ pub struct Queues {
 
 /// What one DPC read from the rings: the seam where the receive and send paths take over.
 pub trait Completions {
-    /// Frames the device wrote (each buffer is posted again after this returns, until the
-    /// receive path keeps buffers while NDIS holds them) and sends it finished.
+    /// Frames the device wrote (`RxDone::slot` is the receive queue's buffer slot, not the
+    /// ring's; the buffers are the receive queue's again, to repost through
+    /// [`DataPath`] as its [`RxPoster`]) and sends it finished.
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
 }
+
+/// `rx_buf_of_slot` entry of a ring slot holding no buffer.
+const NOT_POSTED: u16 = u16::MAX;
 
 /// How far bring-up got, for the tests and the debugger.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,6 +142,11 @@ pub struct DataPath {
     stopped: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
+    /// The hardware counters as last read (reported once the device is gone).
+    last_counters: SpinLock<super::Counters>,
+    /// MiniportPause's join: the send side, the receive side and the MiniportPause call
+    /// itself, each counted off once; whoever counts off last completes the pause.
+    pause_waiting: AtomicU8,
 }
 
 fn block_len(which: usize) -> u32 {
@@ -283,14 +293,16 @@ impl DataPath {
         self.start_queues()
     }
 
-    /// Queue pair 0 on the shared blocks, RX buffers posted, the vector and DMA enabled.
+    /// Queue pair 0 on the shared blocks, the vector and DMA enabled. The RX ring starts empty:
+    /// the receive queue posts the buffers ([`rx_buffers`](Self::rx_buffers), through this
+    /// data path as its [`RxPoster`]) once it has an NBL for each.
     fn start_queues(&mut self) -> Result<(), NDIS_STATUS> {
         let regions: [Option<DmaRegion>; 3] = [
             self.blocks.first().and_then(aligned),
             self.blocks.get(RX_RING).and_then(aligned),
             self.blocks.get(RX_BUFS).and_then(aligned),
         ];
-        let [Some(txm), Some(rxm), Some(bufs)] = regions else {
+        let [Some(txm), Some(rxm), Some(_buffers)] = regions else {
             return Err(NDIS_STATUS_RESOURCES);
         };
         let Some(nic) = self.nic.get() else {
@@ -298,7 +310,7 @@ impl DataPath {
         };
         let v = Some(QUEUE_MESSAGE);
         let tx = nic.start_tx(0, txm, RING_LEN, v).map_err(HwError::status)?;
-        let mut rx = match nic.start_rx(0, rxm, RING_LEN, v) {
+        let rx = match nic.start_rx(0, rxm, RING_LEN, v) {
             Ok(rx) => rx,
             Err(e) => {
                 nic.stop_tx(0);
@@ -306,22 +318,50 @@ impl DataPath {
             }
         };
         let q = self.queues.get_mut();
-        for i in 0..RX_BUFFERS {
-            let addr = bufs.pa() + u64::from(i) * u64::from(RX_BUF_BYTES);
-            let slot = rx
-                .post(addr, RX_BUF_BYTES as u16)
-                .map_err(HwError::status)?;
-            if let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(slot)) {
-                *s = i;
-            }
-        }
-        rx.flush();
         q.tx.put(tx);
         q.rx.put(rx);
         nic.route_link(v);
         nic.set_vector(QUEUE_MESSAGE, true);
         nic.set_dma(true);
         Ok(())
+    }
+
+    /// The function's hardware counters (section 4), or the last values read once the device
+    /// is gone or stopped. `<= DISPATCH_LEVEL`.
+    pub fn counters(&self) -> super::Counters {
+        let mut last = self.last_counters.lock();
+        if let Some(nic) = self.nic()
+            && !self.stopped.load(Ordering::Acquire)
+        {
+            *last = nic.counters();
+        }
+        *last
+    }
+
+    /// MiniportPause begins: three parties to count off (send side, receive side, the call).
+    pub fn pause_join_start(&self) {
+        self.pause_waiting.store(3, Ordering::Release);
+    }
+
+    /// One party is done; `true` for the last (who completes the pause). Never below zero.
+    pub fn pause_join_done(&self) -> bool {
+        self.pause_waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok_and(|was| was == 1)
+    }
+
+    /// The RX-buffer block of shared memory as the receive queue's buffer source
+    /// ([`RX_BUFFERS`] buffers of [`RX_BUF_BYTES`]); [`RxRegion::NONE`] before bring-up.
+    pub fn rx_buffers(&self) -> RxRegion {
+        match self.blocks.get(RX_BUFS).and_then(aligned) {
+            Some(r) => RxRegion {
+                va: r.va(),
+                bus: r.pa(),
+                slot_bytes: RX_BUF_BYTES,
+                slots: RX_BUFFERS,
+            },
+            None => RxRegion::NONE,
+        }
     }
 
     /// MiniportShutdownEx: DMA and every vector off. Register writes only: no lock, no wait,
@@ -434,9 +474,20 @@ impl DataPath {
                 }
             }
         }
+        // The ring slot becomes the buffer slot the receive queue posted there.
         let mut rx_done = [RxDone::EMPTY; DPC_BUDGET];
-        for (d, s) in rx_done.iter_mut().zip(rx.iter().flatten()) {
-            *d = *s;
+        {
+            let q = self.queues.lock();
+            for (d, s) in rx_done.iter_mut().zip(rx.iter().flatten()) {
+                *d = *s;
+                match q.rx_buf_of_slot.get(usize::from(s.slot)) {
+                    Some(&buf) if buf != NOT_POSTED => d.slot = buf,
+                    _ => {
+                        d.slot = NOT_POSTED;
+                        d.valid = false;
+                    }
+                }
+            }
         }
         let mut tx_done = [TxDone {
             slot: 0,
@@ -449,33 +500,74 @@ impl DataPath {
             rx_done.get(..nrx).unwrap_or(&[]),
             tx_done.get(..ntx).unwrap_or(&[]),
         );
-        if nrx > 0 {
-            self.repost(rx_done.get(..nrx).unwrap_or(&[]));
-        }
         if let Some(nic) = self.nic() {
             nic.set_vector(v, true);
         }
     }
+}
 
-    /// Posts the buffers of `done` again (the frames were handed over and copied or dropped).
-    fn repost(&self, done: &[RxDone]) {
-        let Some(base) = self.blocks.get(RX_BUFS).and_then(aligned).map(|r| r.pa()) else {
+/// The RX ring of queue pair 0 as the receive queue's [`RxPoster`]: a descriptor per buffer,
+/// which ring slot holds which buffer, and the doorbell on [`flush`](RxPoster::flush). Nothing
+/// is touched once the device is surprise-removed or stopped. `<= DISPATCH_LEVEL`.
+impl RxPoster for DataPath {
+    fn post(&self, slot: u16, buf: RxBuffer) {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(len) = u16::try_from(buf.len) else {
             return;
         };
         let mut q = self.queues.lock();
         let q = &mut *q;
         let Some(ring) = q.rx.get_mut() else { return };
-        for d in done {
-            let Some(&buf) = q.rx_buf_of_slot.get(usize::from(d.slot)) else {
-                continue;
-            };
-            let addr = base + u64::from(buf) * u64::from(RX_BUF_BYTES);
-            if let Ok(slot) = ring.post(addr, RX_BUF_BYTES as u16)
-                && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(slot))
-            {
-                *s = buf;
-            }
+        if let Ok(at) = ring.post(buf.bus, len)
+            && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(at))
+        {
+            *s = slot;
         }
-        ring.flush();
+    }
+
+    fn flush(&self) {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(ring) = self.queues.lock().rx.get_mut() {
+            ring.flush();
+        }
+    }
+}
+
+/// The TX ring of queue pair 0 and the SG DMA handle as the send queue's
+/// [`Transmitter`](crate::send::Transmitter). Nothing is touched once the device is
+/// surprise-removed or stopped. `<= DISPATCH_LEVEL`.
+impl crate::send::Transmitter for DataPath {
+    fn dma_handle(&self) -> NDIS_HANDLE {
+        self.sg_dma
+    }
+
+    fn tx_free(&self) -> u16 {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return 0;
+        }
+        self.queues.lock().tx.get().map_or(0, |r| r.free())
+    }
+
+    fn tx_post(&self, frags: &[super::Frag]) -> Result<u16, HwError> {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return Err(HwError::Gone);
+        }
+        match self.queues.lock().tx.get_mut() {
+            Some(ring) => ring.post(frags, None),
+            None => Err(HwError::Gone),
+        }
+    }
+
+    fn tx_flush(&self) {
+        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(ring) = self.queues.lock().tx.get_mut() {
+            ring.flush();
+        }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //!     cargo run --release --bin backchannel-bench              # the table
 //!     cargo run --release --bin backchannel-bench -- --quick   # fewer repetitions
+//!     cargo run --release --bin backchannel-bench -- --datapath   # the data path only
 //!
 //! A shared machine gives no stable absolute time, so every figure sits beside its baseline
 //! from the same run: the median of several interleaved trials. `scripts/callgrind.sh` counts
@@ -242,6 +243,10 @@ fn main() {
     }
     let (trials, iters) = if quick { (5, 20_000) } else { (11, 100_000) };
     let mut rows = Vec::new();
+    if std::env::args().any(|a| a == "--datapath") {
+        datapath(&mut rows, quick);
+        return print_table(&rows);
+    }
 
     // 1. PF read OID of a full-size block against a plain copy of the same bytes.
     let copy = plain_copy_ns(trials, iters * 10);
@@ -345,10 +350,62 @@ fn main() {
         Some(reads <= 2 && last_ok),
     );
 
+    // 7. The data path (issue 11): VF to VF through both drivers and the device model.
+    datapath(&mut rows, quick);
+
     print_table(&rows);
     if rows.iter().any(|r| r.ok == Some(false)) {
         std::process::exit(1);
     }
+}
+
+/// Figures only (no timed pass/fail): ns per 1,514-byte frame VF to VF against a copy of its
+/// bytes, 64 VFs against 2, and the driver allocations made while frames flow.
+fn datapath(rows: &mut Vec<Row>, quick: bool) {
+    use sim::datapath_bench::{BATCH, VfToVf, copy_ns};
+    let (trials, batches) = if quick { (3, 20) } else { (7, 100) };
+    let copy = copy_ns(trials, 200_000);
+    let mut two = VfToVf::new(2);
+    let mut many = VfToVf::new(64);
+    let (a, b) = (two.measure(trials, batches), many.measure(trials, batches));
+    row(
+        rows,
+        "7. plain copy of a 1,514-byte frame (baseline)",
+        format!("{copy:.1} ns"),
+        "",
+        None,
+    );
+    row(
+        rows,
+        "7. VF to VF, 1,514 B, end to end (device model included)",
+        format!(
+            "{:.0} ns = {:.1}x copy, {:.0} frames/s, {}/{BATCH} delivered",
+            a.ns_per_frame,
+            a.ns_per_frame / copy,
+            1e9 / a.ns_per_frame,
+            a.delivered
+        ),
+        "target <= 10x copy (reported)",
+        None,
+    );
+    row(
+        rows,
+        "7. the same with 64 VFs vs 2",
+        format!(
+            "{:.0} ns = {:.2}x",
+            b.ns_per_frame,
+            b.ns_per_frame / a.ns_per_frame
+        ),
+        "target <= 1.2x (reported)",
+        None,
+    );
+    row(
+        rows,
+        "7. driver allocations while frames flow",
+        format!("{} + {}", a.allocations, b.allocations),
+        "0",
+        Some(a.allocations + b.allocations == 0),
+    );
 }
 
 fn coalescing() -> (usize, bool) {

@@ -89,6 +89,14 @@ impl Function {
         }
     }
 
+    /// RX descriptors of queue `q` the driver posted and the device has not yet filled
+    /// (`TAIL - HEAD` modulo the ring); `None` while the queue is not enabled.
+    pub fn rx_posted(&self, q: usize) -> Option<u32> {
+        let ring = self.rx.get(q).filter(|r| r.enabled && r.len > 0)?;
+        let tail = self.bar.r32(queue_reg(q as u8, TXQ_TAIL + RXQ));
+        Some((tail + ring.len - ring.head) % ring.len)
+    }
+
     pub(super) fn tail(&mut self, q: usize, rx: bool) -> Option<u32> {
         let reg = queue_reg(q as u8, TXQ_TAIL + if rx { RXQ } else { 0 });
         let tail = self.bar.r32(reg);

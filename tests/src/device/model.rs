@@ -340,6 +340,10 @@ impl RefNicModel {
         if e.vlan & VP_PORT_VLAN != 0 {
             return vid == Some((e.vlan & 0xFFF) as u16);
         }
+        // Section 7, forwarding step 3: a PROMISC VPort is a member of every VLAN.
+        if e.ctrl & VP_PROMISC != 0 {
+            return true;
+        }
         self.filters.iter().any(|f| {
             f.ctrl & FLT_VALID != 0
                 && (f.ctrl >> FLT_VPORT_SHIFT) as u16 == p

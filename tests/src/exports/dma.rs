@@ -182,7 +182,11 @@ ndis_fn! {
         d.ScatterGatherListSize = 16 + 24 * pages;
         let token = Box::new(0u8);
         let handle = &*token as *const u8 as NDIS_HANDLE;
-        w.with_hw(a, |e, _| e.sg_dma = Some(token));
+        let process = d.ProcessSGListHandler;
+        w.with_hw(a, |e, _| {
+            e.sg_dma = Some(token);
+            e.process_sg = process;
+        });
         // SAFETY: out-pointer from the driver (checked non-null).
         unsafe { *DmaHandle = handle };
         NDIS_STATUS_SUCCESS

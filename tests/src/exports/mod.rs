@@ -5,6 +5,7 @@
 //!   pool memory, work items, registry configuration).
 //! - [`receive`]: the receive path (NBL pools, NBLs, MDLs, indications, NdisMPauseComplete).
 //! - [`dma`]: a bus-master NIC's resources (I/O space, interrupts, SG DMA, shared memory).
+//! - [`sg`]: the scatter-gather lists of the send path.
 //! - [`kernel`]: what `ntoskrnl.exe` exports (IRQL and spin locks, driver-object extensions,
 //!   DbgPrintEx, and the runtime a loaded image imports: mem*, bugcheck, pool).
 //!
@@ -16,12 +17,14 @@ pub mod kernel;
 pub mod ndis;
 pub mod pci;
 pub mod receive;
+pub mod sg;
 
 pub use dma::*;
 pub use kernel::*;
 pub use ndis::*;
 pub use pci::*;
 pub use receive::*;
+pub use sg::*;
 
 use crate::irql;
 use crate::world::{Machine, Role, SimAdapter};
@@ -151,6 +154,8 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisMRegisterInterruptEx,
             NdisMDeregisterInterruptEx,
             NdisMRegisterScatterGatherDma,
+            NdisMAllocateNetBufferSGList,
+            NdisMFreeNetBufferSGList,
             NdisMDeregisterScatterGatherDma,
             NdisMAllocateSharedMemory,
             NdisMFreeSharedMemory,

@@ -214,6 +214,7 @@ ndis_fn! {
             }
             // SAFETY: an NBL the test sent to this adapter and still owns.
             let (status, next) = unsafe { ((*nbl).Status, (*nbl).Next) };
+            w.sends_completed_check(a, nbl);
             if status == crate::frames::STATUS_POISON {
                 w.violation(format!("{}: NBL {key:#x} completed without its Status set", a.name));
             }

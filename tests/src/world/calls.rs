@@ -270,6 +270,7 @@ impl Machine {
         };
         let mut nbl = head;
         while !nbl.is_null() {
+            self.check_completed_untouched(adapter, Some(nbl as usize));
             lock(&adapter.sends_out).insert(nbl as usize);
             // SAFETY: the test's NBLs, alive across the call.
             nbl = unsafe { (*nbl).Next };
@@ -335,8 +336,12 @@ impl Machine {
             self.pause(adapter);
         }
         if adapter.recv.pause_state() == PauseState::Pending {
-            // The stack above is paused first and returns what it holds.
+            // The stack above is paused first and returns what it holds; NDIS then waits for
+            // the sends still in flight (the device runs, the DPC completes them).
             self.return_all_received(adapter);
+            if adapter.recv.pause_state() != PauseState::None {
+                self.run_device();
+            }
             if adapter.recv.pause_state() != PauseState::None {
                 self.violation(format!(
                     "{}: MiniportPause never completed after every NBL came back",

@@ -44,6 +44,7 @@ pub const FALLIBLE: &[&str] = &[
     "NdisMRegisterInterruptEx",
     "NdisMRegisterScatterGatherDma",
     "NdisMAllocateSharedMemory",
+    "NdisMAllocateNetBufferSGList",
 ];
 
 #[derive(Default)]

@@ -25,6 +25,7 @@ impl Machine {
     /// One device step: the model polls its registers, then each vector it signalled reaches
     /// its miniport. Returns whether any message was delivered.
     pub fn service_device(&self) -> bool {
+        let deferred = self.deliver_deferred_sg();
         let signals = {
             let mut hw = self.hw();
             hw.nic.poll();
@@ -33,7 +34,7 @@ impl Machine {
         for &(func, v) in &signals {
             self.deliver_message(func, v);
         }
-        !signals.is_empty()
+        deferred || !signals.is_empty()
     }
 
     fn target(&self, func: Func) -> Option<Target> {

@@ -33,7 +33,9 @@ pub mod pending;
 pub mod pool;
 pub mod receive;
 pub mod resources;
+pub mod sg_lists;
 pub mod shared_memory;
+pub mod traffic;
 pub mod vstack;
 pub mod work_items;
 

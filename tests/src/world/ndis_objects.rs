@@ -57,6 +57,8 @@ pub struct SimAdapter {
     /// (NBL address, Status) in order.
     pub sends_out: Mutex<std::collections::BTreeSet<usize>>,
     pub sends_done: Mutex<Vec<(usize, NDIS_STATUS)>>,
+    /// Completed NBLs whose miniport fields were poisoned (`sg_lists.rs`).
+    pub sends_after: Mutex<std::collections::BTreeSet<usize>>,
     /// The receive ledger (`receive.rs`): NBLs the overlying drivers hold, what they saw,
     /// where a pause stands.
     pub recv: super::receive::RecvLedger,
@@ -260,6 +262,7 @@ impl Machine {
             sends_completed: AtomicU64::new(0),
             sends_out: Mutex::new(Default::default()),
             sends_done: Mutex::new(Vec::new()),
+            sends_after: Mutex::new(Default::default()),
             recv: Default::default(),
             ext: Default::default(),
             oid_gate: OidGate::default(),

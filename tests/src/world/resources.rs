@@ -67,6 +67,10 @@ pub struct AdapterHw {
     /// Its address is the NdisMiniportDmaHandle.
     pub sg_dma: Option<Box<u8>>,
     pub shared: Vec<SharedAlloc>,
+    /// The MiniportProcessSGList its SG DMA registration gave.
+    pub process_sg: Option<MINIPORT_PROCESS_SG_LIST>,
+    /// SG lists NdisMAllocateNetBufferSGList built and NdisMFreeNetBufferSGList has not freed.
+    pub sg_lists: Vec<super::sg_lists::SgRecord>,
     pub isrs: u64,
     pub dpcs: u64,
 }
@@ -87,6 +91,12 @@ impl AdapterHw {
         if self.sg_dma.is_some() {
             v.push("scatter-gather DMA (NdisMDeregisterScatterGatherDma)".into());
         }
+        if !self.sg_lists.is_empty() {
+            v.push(format!(
+                "{} scatter-gather list(s) (NdisMFreeNetBufferSGList)",
+                self.sg_lists.len()
+            ));
+        }
         if !self.shared.is_empty() {
             v.push(format!(
                 "{} shared-memory block(s) (NdisMFreeSharedMemory)",
@@ -101,6 +111,8 @@ impl AdapterHw {
 pub struct Hw {
     pub nic: RefNicModel,
     pub adapters: BTreeMap<usize, AdapterHw>,
+    pub sg_timing: super::sg_lists::SgTiming,
+    pub deferred_sg: Vec<super::sg_lists::DeferredSg>,
 }
 
 impl Default for Hw {
@@ -108,6 +120,8 @@ impl Default for Hw {
         Hw {
             nic: RefNicModel::new(0, [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01]),
             adapters: BTreeMap::new(),
+            sg_timing: Default::default(),
+            deferred_sg: Vec::new(),
         }
     }
 }
@@ -265,6 +279,8 @@ impl Machine {
                 interrupt: None,
                 sg_dma: None,
                 shared: Vec::new(),
+                process_sg: None,
+                sg_lists: Vec::new(),
                 isrs: 0,
                 dpcs: 0,
             },
@@ -307,6 +323,7 @@ impl Machine {
             e.mappings.clear();
             e.interrupt = None;
             e.sg_dma = None;
+            e.sg_lists.clear();
             (held, std::mem::take(&mut e.shared), touched)
         };
         for s in shared {
