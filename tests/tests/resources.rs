@@ -160,6 +160,93 @@ fn shutdown_at_high_level_quiesces_with_register_writes_only() {
     w.assert_clean();
 }
 
+/// A frame on the wire: the device wrote it and signalled vector 0, and the PF's ISR (at
+/// DIRQL, "CPU 1") held the vector and asked for its DPC. Returns the adapter context.
+fn isr_ran_for_a_wire_frame(w: &World) -> NDIS_HANDLE {
+    let ctx = w.pf_sim().ctx();
+    let mut frame = vec![0u8; 60];
+    frame[..6].copy_from_slice(&[0x02, 0x15, 0x5D, 0, 0, 1]);
+    w.machine().nic(|m| {
+        m.from_wire(&frame);
+        m.poll();
+        m.signals.clear();
+    });
+    let (mut q, mut t) = (FALSE, 0u32);
+    // SAFETY: the PF's registered ISR and context.
+    let (_, v) = sim::irql::call_at(6, "MiniportMessageInterrupt", || unsafe {
+        common::handlers::message_isr::<pf_miniport::Adapter>(ctx, 0, &mut q, &mut t)
+    });
+    assert_eq!((q, v), (TRUE, None));
+    assert_eq!(reg(w, Func::Pf, VEC_EN), 0);
+    ctx
+}
+
+/// The rest of the PF's DPC for message 0 ("CPU 1"), at DISPATCH_LEVEL.
+fn run_pf_dpc(ctx: NDIS_HANDLE) {
+    // SAFETY: the PF's registered DPC and context.
+    let ((), v) = sim::irql::call_at(DISPATCH_LEVEL, "MiniportMessageInterruptDpc", || unsafe {
+        common::handlers::message_dpc::<pf_miniport::Adapter>(
+            ctx,
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    });
+    assert_eq!(v, None);
+}
+
+/// att11 review: halt on CPU 0 while the receive DPC runs on CPU 1, played in program order on
+/// one thread (ISR, halt's `DataPath::stop` -- queues stopped, function reset, interrupt
+/// deregistered -- then the DPC's body). "NdisMDeregisterInterruptEx function": the driver
+/// disables its NIC's interrupts before it deregisters; the DPC used to end with
+/// `VEC_EN[0] = 1` (and a repost and doorbell) after the reset. Failed before the fix
+/// (VEC_EN[0] = 1 after the DPC).
+#[test]
+fn a_dpc_overlapping_halt_does_not_re_enable_the_vector_after_the_reset() {
+    use common::handlers::Miniport;
+    let w = World::boot(Config::default(), 1);
+    let ctx = isr_ran_for_a_wire_frame(&w);
+    w.pf().data_path().stop();
+    assert_eq!(
+        reg(&w, Func::Pf, VEC_EN),
+        0,
+        "the reset cleared every VEC_EN"
+    );
+    run_pf_dpc(ctx);
+    assert_eq!(
+        reg(&w, Func::Pf, VEC_EN),
+        0,
+        "the DPC re-enabled vector 0 after halt's reset"
+    );
+    assert_eq!(
+        reg(&w, Func::Pf, queue_reg(0, RXQ + TXQ_TAIL)),
+        0,
+        "a doorbell after the reset"
+    );
+}
+
+/// The same with MiniportShutdownEx (at HIGH_LEVEL, no lock) overlapping the DPC: its quiesce
+/// must stay in force. Failed before the fix (the DPC set VEC_EN[0] = 1 again).
+#[test]
+fn a_dpc_overlapping_shutdown_does_not_re_enable_the_vector() {
+    let w = World::boot(Config::default(), 1);
+    let ctx = isr_ran_for_a_wire_frame(&w);
+    let h = w.pf_sim().chars().ShutdownHandlerEx.unwrap();
+    // SAFETY: the PF's registered handler and context.
+    let ((), v) = sim::irql::call_at(HIGH_LEVEL, "MiniportShutdownEx", || unsafe {
+        h(ctx, NdisShutdownBugCheck)
+    });
+    assert_eq!(v, None);
+    run_pf_dpc(ctx);
+    assert_eq!(
+        reg(&w, Func::Pf, VEC_EN),
+        0,
+        "the DPC re-enabled vector 0 after shutdown"
+    );
+    assert_eq!(reg(&w, Func::Pf, CTRL) & CTRL_DMA_EN, 0);
+}
+
 #[test]
 fn a_surprise_removed_vf_halts_without_touching_its_registers() {
     let w = World::boot(Config::default(), 2);

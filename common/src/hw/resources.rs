@@ -140,6 +140,11 @@ pub struct DataPath {
     removed: AtomicBool,
     /// `stop` ran: the device is reset and the interrupt gone (release does not redo it).
     stopped: AtomicBool,
+    /// Halt's `stop` or MiniportShutdownEx is quiescing the device: the DPC re-enables no
+    /// vector and nothing is posted or rung. `stop` sets it under `queues` (which the DPC and
+    /// the posters hold through their checks and writes); shutdown, which may not take a lock,
+    /// sets it atomically before its register writes and the DPC re-checks after its re-enable.
+    stopping: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
     /// The hardware counters as last read (reported once the device is gone).
@@ -367,6 +372,7 @@ impl DataPath {
     /// MiniportShutdownEx: DMA and every vector off. Register writes only: no lock, no wait,
     /// no allocation, safe at HIGH_LEVEL.
     pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         if let Some(nic) = self.nic() {
             nic.quiesce();
         }
@@ -382,6 +388,13 @@ impl DataPath {
     pub fn stop(&self) {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return;
+        }
+        {
+            // Under the lock the DPC holds through its re-enable and the posters through their
+            // writes: once it is set, none of them touches the device again (the reset below
+            // clears every VEC_EN, and nothing turns one back on before the deregistration).
+            let _q = self.queues.lock();
+            self.stopping.store(true, Ordering::SeqCst);
         }
         if let Some(nic) = self.nic() {
             nic.stop_tx(0);
@@ -431,6 +444,7 @@ impl DataPath {
         }
         self.messages = 0;
         self.stopped.store(false, Ordering::Release);
+        self.stopping.store(false, Ordering::Release);
     }
 
     /// MiniportMessageInterrupt (DIRQL): holds vector `message` and asks for the DPC. No lock,
@@ -500,9 +514,24 @@ impl DataPath {
             rx_done.get(..nrx).unwrap_or(&[]),
             tx_done.get(..ntx).unwrap_or(&[]),
         );
-        if let Some(nic) = self.nic() {
+        // Under the lock `stop` sets `stopping` under: either this re-enable lands before
+        // halt's reset (which clears it) or it is skipped.
+        let _q = self.queues.lock();
+        if let Some(nic) = self.nic()
+            && !self.stopping.load(Ordering::SeqCst)
+        {
             nic.set_vector(v, true);
+            // MiniportShutdownEx takes no lock: it sets `stopping` before its register writes,
+            // so if it ran between the check and the write, this sees it and undoes the write.
+            if self.stopping.load(Ordering::SeqCst) {
+                nic.set_vector(v, false);
+            }
         }
+    }
+
+    /// Halt or shutdown is quiescing the device (read under `queues`).
+    fn quiet(&self) -> bool {
+        self.nic().is_none() || self.stopping.load(Ordering::SeqCst)
     }
 }
 
@@ -511,13 +540,13 @@ impl DataPath {
 /// is touched once the device is surprise-removed or stopped. `<= DISPATCH_LEVEL`.
 impl RxPoster for DataPath {
     fn post(&self, slot: u16, buf: RxBuffer) {
-        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
-            return;
-        }
         let Ok(len) = u16::try_from(buf.len) else {
             return;
         };
         let mut q = self.queues.lock();
+        if self.quiet() {
+            return;
+        }
         let q = &mut *q;
         let Some(ring) = q.rx.get_mut() else { return };
         if let Ok(at) = ring.post(buf.bus, len)
@@ -528,10 +557,11 @@ impl RxPoster for DataPath {
     }
 
     fn flush(&self) {
-        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+        let mut q = self.queues.lock();
+        if self.quiet() {
             return;
         }
-        if let Some(ring) = self.queues.lock().rx.get_mut() {
+        if let Some(ring) = q.rx.get_mut() {
             ring.flush();
         }
     }
@@ -553,20 +583,22 @@ impl crate::send::Transmitter for DataPath {
     }
 
     fn tx_post(&self, frags: &[super::Frag]) -> Result<u16, HwError> {
-        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+        let mut q = self.queues.lock();
+        if self.quiet() {
             return Err(HwError::Gone);
         }
-        match self.queues.lock().tx.get_mut() {
+        match q.tx.get_mut() {
             Some(ring) => ring.post(frags, None),
             None => Err(HwError::Gone),
         }
     }
 
     fn tx_flush(&self) {
-        if self.nic().is_none() || self.stopped.load(Ordering::Acquire) {
+        let mut q = self.queues.lock();
+        if self.quiet() {
             return;
         }
-        if let Some(ring) = self.queues.lock().tx.get_mut() {
+        if let Some(ring) = q.tx.get_mut() {
             ring.flush();
         }
     }
