@@ -582,3 +582,51 @@ fn the_vf_driver_maps_only_its_own_bar() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// att11 review: docs/reference-nic.md section 5, "The driver must see ACTIVE = 0 before it
+/// frees or reuses a ring's memory or a buffer the ring pointed at". NdisMFreeSharedMemory of
+/// the PF's RX ring while its queue is enabled and ACTIVE (the device owns 63 descriptors) is
+/// reported, and the block is left allocated (the device model would otherwise write into
+/// freed memory at the next frame). Failed before the simulator checked (the free went
+/// unreported: only the block's length and addresses were checked).
+#[test]
+fn freeing_shared_memory_the_device_may_still_write_is_reported() {
+    let w = World::boot(Config::default(), 1);
+    let base = u64::from(reg(&w, Func::Pf, queue_reg(0, RXQ + TXQ_BASE)))
+        | (u64::from(reg(&w, Func::Pf, queue_reg(0, RXQ + TXQ_BASE) + 4)) << 32);
+    assert_eq!(reg(&w, Func::Pf, queue_reg(0, RXQ + TXQ_STATUS)), Q_ACTIVE);
+    // The simulator's blocks start 16 bytes into a 4 KiB-aligned allocation; the driver's RX
+    // ring block is RING_LEN descriptors plus RING_ALIGN of slack.
+    let va = (base & !0xFFF) + 16;
+    let len = u32::from(common::hw::resources::RING_LEN) * 16 + RING_ALIGN as u32;
+    // SAFETY: the PF's handle; the exact block the simulator gave it.
+    unsafe {
+        sim::exports::NdisMFreeSharedMemory(w.pf().handle(), len, FALSE, va as *mut _, va as i64)
+    };
+    let v = w.violations();
+    assert!(
+        v.iter()
+            .any(|m| m.contains("NdisMFreeSharedMemory") && m.contains("RX ring")),
+        "the RX ring freed while its queue is ACTIVE and the device owns its descriptors: {v:?}"
+    );
+}
+
+/// Halt of a PF whose device never stops (a fault: queue disables and the function reset are
+/// ignored, its queues stay ACTIVE). Section 5: the driver must see ACTIVE = 0 before it frees
+/// ring memory; it leaves its shared memory allocated (the leak is reported after
+/// MiniportHaltEx) rather than free memory the device may still write. Failed before the fix
+/// (halt freed the rings and RX buffers anyway: "a block the device may still write").
+#[test]
+fn halt_leaves_shared_memory_allocated_when_the_device_never_stops() {
+    let w = World::boot(Config::default(), 1);
+    assert_eq!(reg(&w, Func::Pf, queue_reg(0, RXQ + TXQ_STATUS)), Q_ACTIVE);
+    w.machine().nic(|m| m.stall_pf_stops = true);
+    w.halt_pf();
+    let v = w.violations();
+    assert!(!v.iter().any(|m| m.contains("may still write")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("after MiniportHaltEx") && m.contains("shared-memory")),
+        "{v:?}"
+    );
+}

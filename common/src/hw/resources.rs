@@ -145,6 +145,9 @@ pub struct DataPath {
     /// the posters hold through their checks and writes); shutdown, which may not take a lock,
     /// sets it atomically before its register writes and the DPC re-checks after its re-enable.
     stopping: AtomicBool,
+    /// `stop` could not bring the device to rest (its queues never went idle and the reset
+    /// failed while it is still present): the shared memory is not freed (section 5).
+    may_dma: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
     /// The hardware counters as last read (reported once the device is gone).
@@ -405,9 +408,20 @@ impl DataPath {
                 unsafe { NdisMSleep(POLL_US) };
                 waited += POLL_US;
             }
+            let idle = nic.tx_idle(0) && nic.rx_idle(0);
             // The function reset stops every DMA and clears every VEC_EN (section 9).
             // SAFETY: as above.
-            let _ = nic.reset(&mut |us| unsafe { NdisMSleep(us) });
+            let reset = nic.reset(&mut |us| unsafe { NdisMSleep(us) }).is_ok();
+            if !idle && !reset && nic.present() {
+                // Section 5: the driver must see ACTIVE = 0 before it frees a ring's memory or
+                // a buffer the ring pointed at. A leak is better than DMA into freed memory.
+                crate::ndis_log!(
+                    ERROR,
+                    "hw",
+                    "halt: queues still active and the reset failed; shared memory not freed"
+                );
+                self.may_dma.store(true, Ordering::Release);
+            }
         }
         let h = self.interrupt.swap(core::ptr::null_mut(), Ordering::AcqRel);
         if !h.is_null() {
@@ -424,8 +438,19 @@ impl DataPath {
         let _ = q.tx.take();
         let _ = q.rx.take();
         let handle = self.handle;
+        let leak = self.may_dma.swap(false, Ordering::AcqRel);
         for b in self.blocks.iter_mut().rev() {
-            if b.len != 0 {
+            if b.len != 0 && leak {
+                crate::ndis_log!(
+                    ERROR,
+                    "hw",
+                    "shared memory left allocated (the device may still write it): va {:#x} pa {:#x} len {:#x}",
+                    b.va,
+                    b.pa,
+                    b.len
+                );
+                *b = SharedBlock::default();
+            } else if b.len != 0 {
                 // SAFETY: exactly what NdisMAllocateSharedMemory returned; the device is stopped
                 // (or gone) and no ring points at it any more.
                 unsafe { NdisMFreeSharedMemory(handle, b.len, FALSE, b.va as *mut c_void, b.pa) };

@@ -46,8 +46,9 @@ impl Function {
         self.bar.r32(QP_COUNT).clamp(1, 4)
     }
 
-    /// Queue enable/disable transitions (section 5, "Start" and "Stop").
-    pub(super) fn queues(&mut self) {
+    /// Queue enable/disable transitions (section 5, "Start" and "Stop"); `stalled`: a
+    /// disable is ignored (a device fault a test injects).
+    pub(super) fn queues(&mut self, stalled: bool) {
         if self.gone {
             return;
         }
@@ -81,7 +82,7 @@ impl Function {
                     } else {
                         self.bar.w32(reg(TXQ_STATUS), Q_FAULT);
                     }
-                } else if !want {
+                } else if !want && !stalled {
                     ring.enabled = false;
                     self.bar.w32(reg(TXQ_STATUS), 0);
                 }

@@ -141,6 +141,10 @@ pub struct RefNicModel {
     /// A fault a test injects: the device takes no new table snapshot and acknowledges no
     /// commit (section 7 bounds the acknowledgement at 1 ms; a device past it is broken).
     pub stall_commits: bool,
+    /// A fault a test injects: the PF's function ignores queue disables (its queues stay
+    /// ACTIVE) and its function reset (`CTRL.RESET` never clears), past section 5's 1 ms and
+    /// section 9's bounds.
+    pub stall_pf_stops: bool,
 }
 
 fn read_bytes(addr: u64, len: usize) -> Vec<u8> {

@@ -15,6 +15,7 @@ impl RefNicModel {
             signals: Vec::new(),
             pf_mac,
             stall_commits: false,
+            stall_pf_stops: false,
         };
         // Every VF-control entry (all 256, whether or not its function is modelled yet) at
         // its reset values: `VF_QP` 1 (section 8).
@@ -112,7 +113,7 @@ impl RefNicModel {
             return;
         }
         // Resets (section 9).
-        if self.pf.bar.r32(CTRL) & CTRL_RESET != 0 {
+        if self.pf.bar.r32(CTRL) & CTRL_RESET != 0 && !self.stall_pf_stops {
             self.pf.reset();
             for off in (0x2000..0xC000).step_by(4) {
                 self.pf.bar.w32(off, 0);
@@ -143,8 +144,8 @@ impl RefNicModel {
             }
         }
         self.mirror();
-        self.pf.queues();
-        self.vfs.iter_mut().for_each(Function::queues);
+        self.pf.queues(self.stall_pf_stops);
+        self.vfs.iter_mut().for_each(|f| f.queues(false));
         // Section 7: commits.
         let commit = self.pf.bar.r32(SW_COMMIT);
         if commit != self.pf.bar.r32(SW_COMMIT_ACK) && !self.stall_commits {
