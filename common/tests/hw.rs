@@ -511,8 +511,13 @@ fn queue_start_refuses_what_the_device_would() {
         "nothing enabled by a refusal"
     );
     // A queue still enabled or active is busy.
+    // The longest ring the driver starts is `ring::MAX_TRACKED` (its per-slot copies).
+    assert_eq!(
+        nic.start_rx(0, shared.region(0x8000), 512, None).err(),
+        Some(HwError::InvalidArgument)
+    );
     let _rx = nic
-        .start_rx(0, shared.region(0x8000), 4096, Some(1))
+        .start_rx(0, shared.region(0x8000), 256, Some(1))
         .unwrap();
     assert_eq!(
         nic.start_rx(0, shared.region(0x8000), 8, None).err(),
@@ -569,6 +574,73 @@ fn rx_ring_reports_frames_and_refuses_impossible_lengths() {
     let drained: Vec<u16> = std::iter::from_fn(|| rx.drain()).collect();
     assert_eq!(drained, vec![2, 3, 4, 5, 6]);
     assert_eq!(rx.free(), 7);
+}
+
+/// att11 review: the device can write a whole RX descriptor, `BUF_LEN` included. Here it
+/// rewrites `BUF_LEN` together with `FRAME_LEN` (both 0xFFFF): the ring compares the frame
+/// length with the length it posted (its own copy), not with the one it reads back. Failed
+/// before the fix (65,535 bytes in a 2,048-byte buffer reported valid).
+#[test]
+fn rx_complete_validates_against_the_posted_length_not_buf_len_read_back() {
+    let (_bar, nic) = vf();
+    let mut shared = Shared::new(8 * 16);
+    let mem = shared.region(0x4000);
+    let mut rx = nic.start_rx(0, mem, 8, Some(0)).unwrap();
+    assert_eq!(rx.post(0x10_0000, 2048), Ok(0));
+    rx.flush();
+    mem.write16(RXD_BUF_LEN, 0xFFFF);
+    mem.write16(RXD_FRAME_LEN, 0xFFFF);
+    mem.write8(RXD_STATUS, RXD_STATUS_DD);
+    let d = rx.complete().unwrap();
+    assert!(
+        !d.valid,
+        "65535 bytes claimed in a 2048-byte buffer reported valid: {d:?}"
+    );
+}
+
+/// att11 review: the same on TX: a frame's extent is the ring's own count of the descriptors
+/// it posted, not `CMD.EOP` read back. A device that sets `EOP` and `DD` on the first
+/// descriptor of a two-descriptor frame does not make the driver reclaim the frame (and free
+/// its buffers) while descriptor 1 is still the device's. Failed before the fix (the frame was
+/// reclaimed with one descriptor still in flight).
+#[test]
+fn tx_complete_finds_a_frames_end_by_its_own_count_not_eop_read_back() {
+    let (_bar, nic) = vf();
+    let mut shared = Shared::new(8 * 16);
+    let mem = shared.region(0x4000);
+    let mut tx = nic.start_tx(0, mem, 8, Some(0)).unwrap();
+    let frags = [
+        Frag {
+            addr: 0x10_0000,
+            len: 100,
+        },
+        Frag {
+            addr: 0x20_0000,
+            len: 100,
+        },
+    ];
+    assert_eq!(tx.post(&frags, None), Ok(0));
+    tx.flush();
+    mem.write8(TXD_CMD, TXD_CMD_EOP);
+    mem.write8(TXD_STATUS, TXD_STATUS_DD);
+    let done = tx.complete();
+    assert_eq!(
+        done,
+        None,
+        "a two-descriptor frame reclaimed with its second descriptor not done: {done:?}, {} still in flight",
+        tx.in_flight()
+    );
+    assert_eq!(tx.in_flight(), 2);
+    // The device finishes descriptor 1: the whole frame completes, sent.
+    mem.write8(16 + TXD_STATUS, TXD_STATUS_DD);
+    assert_eq!(
+        tx.complete(),
+        Some(TxDone {
+            slot: 0,
+            sent: true
+        })
+    );
+    assert_eq!(tx.in_flight(), 0);
 }
 
 // ---- the switch --------------------------------------------------------------------------

@@ -81,6 +81,10 @@ impl RefNic {
             return Err(HwError::InvalidArgument);
         }
         let bytes = Self::ring_bytes(len).ok_or(HwError::InvalidArgument)?;
+        // The rings' per-slot copies (`ring::MAX_TRACKED`) bound what the driver starts.
+        if len > super::ring::MAX_TRACKED {
+            return Err(HwError::InvalidArgument);
+        }
         if mem.len() < bytes || !mem.pa().is_multiple_of(RING_ALIGN) {
             return Err(HwError::InvalidArgument);
         }

@@ -4,13 +4,20 @@
 //! doorbell says), `clean` (oldest not yet reclaimed) and `in_use` (posted, not reclaimed).
 //! At most `len - 1` are posted. Reclaiming goes by each descriptor's `DD` bit, in ring order.
 //!
-//! Values read back from shared memory are validated before use: a frame length larger than
-//! the buffer posted, or a TX frame whose end the ring cannot find within the frame limit,
-//! is reported as an error, never followed.
+//! Values read back from shared memory are validated before use, and driver-owned descriptor
+//! fields are never read back at all (the device can write the whole descriptor): each ring
+//! keeps its own per-slot copy of what it posted -- the RX buffer length of each slot, the
+//! number of descriptors of each TX frame -- and a frame length larger than the buffer posted
+//! is reported as an error, never followed. The copies bound a ring at [`MAX_TRACKED`]
+//! descriptors.
 use super::mmio::{DmaRegion, Mmio};
 use super::regs::*;
 use super::{Frag, HwError, RxDone, RxQueue, TxDone, TxQueue};
 use core::sync::atomic::{Ordering, fence};
+
+/// The longest ring the driver starts (its per-slot copies are this long; the device allows
+/// up to `RING_MAX`).
+pub const MAX_TRACKED: u16 = 256;
 
 /// Ring bookkeeping shared by both directions.
 #[derive(Debug)]
@@ -75,33 +82,33 @@ impl Ring {
 #[derive(Debug)]
 pub struct TxRing {
     ring: Ring,
+    /// Descriptors of the frame posted starting at each slot (0 elsewhere): the driver's own
+    /// copy, never `CMD.EOP` read back from shared memory the device can write.
+    frame_descs: [u8; MAX_TRACKED as usize],
 }
 
 impl TxRing {
+    /// `len <= MAX_TRACKED` (checked when the queue started).
     pub(crate) fn new(mmio: Mmio, tail_reg: u32, mem: DmaRegion, len: u16) -> Self {
         Self {
             ring: Ring::new(mmio, tail_reg, mem, len),
+            frame_descs: [0; MAX_TRACKED as usize],
         }
     }
 
-    /// Descriptors of the frame starting at `first`, by the `EOP` the driver wrote; `None`
-    /// if no `EOP` is found within the frame limit or the posted descriptors.
+    /// Descriptors of the frame starting at `first`, as posted; `None` if the driver's copy
+    /// holds no frame there within the posted descriptors.
     fn frame_len(&self, first: u16) -> Option<u16> {
-        let r = &self.ring;
-        let limit = r.in_use.min(TX_MAX_FRAGS as u16);
-        let mut i = first;
-        for n in 1..=limit {
-            if r.mem.read8(r.desc(i) + TXD_CMD) & TXD_CMD_EOP != 0 {
-                return Some(n);
-            }
-            i = r.next(i);
-        }
-        None
+        let n = u16::from(self.frame_descs.get(usize::from(first)).copied()?);
+        (n != 0 && n <= self.ring.in_use && n <= TX_MAX_FRAGS as u16).then_some(n)
     }
 
     /// Reclaims the frame at `clean` (`n` descriptors, the last one `eop`).
     fn take(&mut self, n: u16, eop: u16) -> u16 {
         let first = self.ring.clean;
+        if let Some(d) = self.frame_descs.get_mut(usize::from(first)) {
+            *d = 0;
+        }
         self.ring.clean = self.ring.next(eop);
         self.ring.in_use = self.ring.in_use.saturating_sub(n);
         first
@@ -147,6 +154,9 @@ impl TxQueue for TxRing {
             );
             m.write16(d + 14, 0);
             i = self.ring.next(i);
+        }
+        if let Some(d) = self.frame_descs.get_mut(usize::from(first)) {
+            *d = n as u8;
         }
         self.ring.tail = i;
         self.ring.in_use += n16;
@@ -218,6 +228,7 @@ impl TxQueue for TxRing {
 impl TxRing {
     fn corrupt(&mut self) -> Option<TxDone> {
         let first = self.ring.clean;
+        self.frame_descs = [0; MAX_TRACKED as usize];
         self.ring.in_use = 0;
         self.ring.clean = self.ring.tail;
         Some(TxDone {
@@ -231,12 +242,17 @@ impl TxRing {
 #[derive(Debug)]
 pub struct RxRing {
     ring: Ring,
+    /// The buffer length posted at each slot: the driver's own copy, never `BUF_LEN` read back
+    /// from shared memory the device can write.
+    buf_len: [u16; MAX_TRACKED as usize],
 }
 
 impl RxRing {
+    /// `len <= MAX_TRACKED` (checked when the queue started).
     pub(crate) fn new(mmio: Mmio, tail_reg: u32, mem: DmaRegion, len: u16) -> Self {
         Self {
             ring: Ring::new(mmio, tail_reg, mem, len),
+            buf_len: [0; MAX_TRACKED as usize],
         }
     }
 }
@@ -262,6 +278,10 @@ impl RxQueue for RxRing {
         m.write8(d + RXD_STATUS, 0);
         m.write8(d + 13, 0);
         m.write16(d + RXD_VLAN_TCI, 0);
+        let Some(posted) = self.buf_len.get_mut(usize::from(slot)) else {
+            return Err(HwError::InvalidArgument);
+        };
+        *posted = buf_len;
         self.ring.tail = self.ring.next(slot);
         self.ring.in_use += 1;
         self.ring.dirty = true;
@@ -283,7 +303,7 @@ impl RxQueue for RxRing {
         }
         let d = self.ring.desc(slot);
         let m = &self.ring.mem;
-        let buf_len = m.read16(d + RXD_BUF_LEN);
+        let buf_len = self.buf_len.get(usize::from(slot)).copied().unwrap_or(0);
         let len = m.read16(d + RXD_FRAME_LEN);
         let vlan_tci = (status & RXD_STATUS_VLAN != 0).then(|| m.read16(d + RXD_VLAN_TCI));
         self.ring.clean = self.ring.next(slot);
