@@ -23,6 +23,20 @@ pub struct OidError {
 }
 
 impl OidError {
+    /// The debugger line of a refusal (WARN, under the driver's prefix): what
+    /// [`OidRequest::refuse`] writes, and what a request finished later (pended) writes.
+    pub fn log(&self, log: &str, what: &str) {
+        crate::ndis_log!(
+            WARN,
+            log,
+            "{} refused: {} (status {:#010x}, BytesNeeded {})",
+            what,
+            self.reason,
+            self.status,
+            self.bytes_needed
+        );
+    }
+
     pub const fn invalid_parameter(reason: &'static str) -> Self {
         Self {
             status: NDIS_STATUS_INVALID_PARAMETER,
@@ -455,15 +469,7 @@ impl<'a> OidRequest<'a> {
 
     /// Logs a refusal for the debugger (WARN, under the driver's prefix) and applies it.
     pub fn refuse(&mut self, log: &str, what: &str, e: OidError) -> NDIS_STATUS {
-        crate::ndis_log!(
-            WARN,
-            log,
-            "{} refused: {} (status {:#010x}, BytesNeeded {})",
-            what,
-            e.reason,
-            e.status,
-            e.bytes_needed
-        );
+        e.log(log, what);
         self.fail(e)
     }
 

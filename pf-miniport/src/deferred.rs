@@ -96,7 +96,7 @@ impl Adapter {
         })();
         match r {
             Ok(()) => NDIS_STATUS_SUCCESS,
-            Err(e) => e.log_refusal("SRIOV_RESET_VF"),
+            Err(e) => refused(e, "SRIOV_RESET_VF"),
         }
     }
 
@@ -128,7 +128,7 @@ impl Adapter {
                 );
                 NDIS_STATUS_SUCCESS
             }
-            Err(e) => e.log_refusal("SRIOV_SET_VF_POWER_STATE"),
+            Err(e) => refused(e, "SRIOV_SET_VF_POWER_STATE"),
         }
     }
 
@@ -141,22 +141,10 @@ impl Adapter {
     }
 }
 
-trait LogRefusal {
-    fn log_refusal(self, what: &str) -> NDIS_STATUS;
-}
-
-impl LogRefusal for OidError {
-    fn log_refusal(self, what: &str) -> NDIS_STATUS {
-        ndis_log!(
-            WARN,
-            LOG,
-            "{} refused: {} (status {:#010x})",
-            what,
-            self.reason,
-            self.status
-        );
-        self.status
-    }
+/// A deferred request's refusal: its debugger line, then its status for the completion.
+fn refused(e: OidError, what: &str) -> NDIS_STATUS {
+    e.log(LOG, what);
+    e.status
 }
 
 common::ndis_fn! {

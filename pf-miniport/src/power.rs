@@ -18,13 +18,13 @@ use common::oid::{OidError, OidRequest, RequestKind};
 use core::mem::offset_of;
 
 /// The PM capability is 8 bytes: id, next, PMC (+2), PMCSR (+4), bridge and data.
-const PM_CAP_LEN: u32 = 8;
+pub(crate) const PM_CAP_LEN: u32 = 8;
 const PMC: u32 = 2;
 const PMC_D1_SUPPORT: u16 = 1 << 9;
 const PMC_D2_SUPPORT: u16 = 1 << 10;
 /// PME_Support, bits 15:11: one bit per state D0, D1, D2, D3hot, D3cold.
 const PMC_PME_SUPPORT_SHIFT: u16 = 11;
-const PMCSR: u32 = 4;
+pub(crate) const PMCSR: u32 = 4;
 const PMCSR_POWER_STATE: u16 = 0b11;
 const PMCSR_PME_EN: u16 = 1 << 8;
 const PMCSR_PME_STATUS: u16 = 1 << 15;

@@ -87,8 +87,10 @@ impl Adapter {
             .ok()
             .and_then(|n| offset.checked_add(n))
             .ok_or(OidError::invalid_parameter("Offset + Length"))?;
-        if let Some(pm) = self.vf_find_capability(vf, PCI_CAP_ID_POWER_MANAGEMENT, 8)? {
-            let pmcsr = pm.saturating_add(4);
+        if let Some(pm) =
+            self.vf_find_capability(vf, PCI_CAP_ID_POWER_MANAGEMENT, crate::power::PM_CAP_LEN)?
+        {
+            let pmcsr = pm.saturating_add(crate::power::PMCSR);
             if offset < pmcsr.saturating_add(2) && pmcsr < end {
                 return Err(OidError::invalid_parameter(
                     "PMCSR: power states go through OID_SRIOV_SET_VF_POWER_STATE",

@@ -103,10 +103,7 @@ fn free_vf_is_a_set_request_only() {
 #[test]
 fn reset_vf_is_a_set_request_only() {
     let w = one_vf();
-    let mut b = vec![0u8; 6];
-    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    b[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
-    b[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
+    let mut b = sim::payloads::reset_vf_parameters(0);
     let o = pf_oid(&w, Method, OID_SRIOV_RESET_VF, &mut b);
     assert_eq!(
         o.status, NDIS_STATUS_NOT_SUPPORTED,

@@ -21,11 +21,7 @@ fn power(w: &World, vf: u16, state: u32, wake: u8) -> NDIS_STATUS {
 }
 
 fn reset(w: &World, vf: u16) -> NDIS_STATUS {
-    let mut b = vec![0u8; 6];
-    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    b[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
-    b[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
-    b[4..6].copy_from_slice(&vf.to_le_bytes());
+    let mut b = sim::payloads::reset_vf_parameters(vf);
     pf_oid(w, Set, OID_SRIOV_RESET_VF, &mut b).status
 }
 
@@ -55,11 +51,7 @@ fn reset_of_a_vf_without_flr_capability_fails_and_changes_nothing() {
         .ext
         .pci()
         .poke_vf(1, VF_PCIE_CAP_AT + 4, &0u32.to_le_bytes());
-    let mut b = vec![0u8; 6];
-    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    b[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
-    b[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
-    b[4..6].copy_from_slice(&1u16.to_le_bytes());
+    let mut b = sim::payloads::reset_vf_parameters(1);
     expect_refused(
         &w,
         "VF without FLR",

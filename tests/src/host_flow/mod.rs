@@ -292,11 +292,7 @@ impl<'w> HostFlow<'w> {
             OID_NIC_SWITCH_DELETE_VPORT,
             &mut b,
         )?;
-        let mut b = vec![0u8; 6];
-        b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        b[1] = NDIS_SRIOV_RESET_VF_PARAMETERS_REVISION_1;
-        b[2..4].copy_from_slice(&NDIS_SIZEOF_SRIOV_RESET_VF_PARAMETERS_REVISION_1.to_le_bytes());
-        b[4..6].copy_from_slice(&vm.vf.to_le_bytes());
+        let mut b = crate::payloads::reset_vf_parameters(vm.vf);
         let resets_before = self.w.pf_sim().ext.pci().vf_resets.len();
         self.issue(
             TEARDOWN,
@@ -306,12 +302,7 @@ impl<'w> HostFlow<'w> {
             &mut b,
         )?;
         self.check_reset(vm.vf, resets_before)?;
-        let mut b = vec![0u8; 12];
-        b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        b[1] = NDIS_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1;
-        b[2..4]
-            .copy_from_slice(&NDIS_SIZEOF_NIC_SWITCH_FREE_VF_PARAMETERS_REVISION_1.to_le_bytes());
-        b[8..10].copy_from_slice(&vm.vf.to_le_bytes());
+        let mut b = crate::payloads::free_vf_parameters(vm.vf);
         self.issue(
             TEARDOWN,
             "step 4: free the VF",
@@ -349,12 +340,7 @@ impl<'w> HostFlow<'w> {
                 &mut b,
             )?;
         }
-        let mut b = vec![0u8; 12];
-        b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-        b[1] = NDIS_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1;
-        b[2..4].copy_from_slice(
-            &NDIS_SIZEOF_NIC_SWITCH_DELETE_SWITCH_PARAMETERS_REVISION_1.to_le_bytes(),
-        );
+        let mut b = crate::payloads::delete_switch_parameters(NDIS_DEFAULT_SWITCH_ID);
         self.issue(
             "OID_NIC_SWITCH_DELETE_SWITCH",
             "last: delete the NIC switch",
