@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Instruction counts per operation for benchmark measures 1 and 3, with valgrind's callgrind
+# Instruction counts per operation for benchmark measures 1, 3 and 7, with valgrind's callgrind
 # (deterministic on a shared machine, unlike time). Each operation runs twice, N and N+DELTA
 # times; the difference divided by DELTA is its cost, free of setup.
 #
 #   scripts/callgrind.sh            # all operations
 #   DELTA=2000 scripts/callgrind.sh read copy
+#   scripts/callgrind.sh datapath datapath64   # the data path per frame, split by whose code
+#                                              # (drivers, device model, simulator, runtime)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ for line in sys.stdin:
 base=${BASE:-1000}
 delta=${DELTA:-10000}
 ops=("$@")
-[ ${#ops[@]} -gt 0 ] || ops=(copy read invalidate1 invalidate8 invalidate64)
+[ ${#ops[@]} -gt 0 ] || ops=(copy read invalidate1 invalidate8 invalidate64 datapath datapath64)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -39,7 +41,17 @@ instructions() { # op n -> total Ir
 
 printf '%-14s %16s\n' operation 'instructions/op'
 declare -A per
+batch=32 # frames per data-path batch (sim::datapath_bench::BATCH)
 for op in "${ops[@]}"; do
+  if [[ $op == datapath* ]]; then
+    # Batches of 32 frames VF to VF (2 or 64 VFs): per frame, split by whose code ran.
+    dn=${DATAPATH_DELTA:-200}
+    instructions "$op" 100 >/dev/null
+    instructions "$op" $((100 + dn)) >/dev/null
+    echo "$op: instructions per 1,514-byte frame VF to VF"
+    python3 scripts/callgrind_split.py "$out/cg.$op.100" "$out/cg.$op.$((100 + dn))" $((dn * batch)) "${TOP:-0}"
+    continue
+  fi
   a=$(instructions "$op" "$base")
   b=$(instructions "$op" $((base + delta)))
   per[$op]=$(( (b - a) / delta ))

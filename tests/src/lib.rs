@@ -17,6 +17,7 @@ pub mod chaos;
 pub mod datapath_bench;
 pub mod debug_info;
 pub mod device;
+pub mod digest;
 pub mod exports;
 pub mod frames;
 pub mod handle;

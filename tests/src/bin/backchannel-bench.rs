@@ -479,6 +479,14 @@ fn callgrind(op: &str, n: u64) {
         "invalidate64" => {
             vf_invalidate(1, 58, 1, n);
         }
+        // n batches of BATCH frames VF to VF (2 or 64 VFs), after one warm-up batch.
+        "datapath" | "datapath64" => {
+            let mut b = sim::datapath_bench::VfToVf::new(if op == "datapath" { 2 } else { 64 });
+            b.batch();
+            for _ in 0..n {
+                std::hint::black_box(b.batch());
+            }
+        }
         other => panic!("unknown op {other}"),
     }
 }

@@ -63,7 +63,11 @@ impl Function {
                 } else {
                     &mut self.tx[q as usize]
                 };
-                let faulted = self.bar.r32(reg(TXQ_STATUS)) & Q_FAULT != 0;
+                if want && ring.enabled {
+                    continue; // running, and staying so: nothing changes
+                }
+                let status = self.bar.r32(reg(TXQ_STATUS));
+                let faulted = status & Q_FAULT != 0;
                 if want && !ring.enabled && !faulted {
                     let base = self.bar.r64(reg(TXQ_BASE));
                     let len = self.bar.r32(reg(TXQ_LEN));
@@ -84,7 +88,9 @@ impl Function {
                     }
                 } else if !want && !stalled {
                     ring.enabled = false;
-                    self.bar.w32(reg(TXQ_STATUS), 0);
+                    if status != 0 {
+                        self.bar.w32(reg(TXQ_STATUS), 0);
+                    }
                 }
             }
         }
@@ -183,18 +189,22 @@ impl Function {
         if self.gone {
             return;
         }
-        let mut routes = Vec::new();
+        if self.latched == 0 {
+            // Nothing to signal (the loop below would find nothing either).
+            self.bar.w32(INT_CAUSE, 0);
+            return;
+        }
+        let mut routes = [(16, self.bar.r32(MISC_IVAR)); 9];
         for q in 0..4u8 {
-            routes.push((
+            routes[usize::from(q) * 2] = (
                 CAUSE_TX0 + u32::from(q),
                 self.bar.r32(queue_reg(q, TXQ_IVAR)),
-            ));
-            routes.push((
+            );
+            routes[usize::from(q) * 2 + 1] = (
                 CAUSE_RX0 + u32::from(q),
                 self.bar.r32(queue_reg(q, RXQ + TXQ_IVAR)),
-            ));
+            );
         }
-        routes.push((16, self.bar.r32(MISC_IVAR)));
         for v in 0..self.vectors() {
             if self.bar.r32(VEC_EN + 4 * u32::from(v)) & VEC_ENABLE == 0 {
                 continue;

@@ -145,17 +145,21 @@ pub struct RefNicModel {
     /// ACTIVE) and its function reset (`CTRL.RESET` never clears), past section 5's 1 ms and
     /// section 9's bounds.
     pub stall_pf_stops: bool,
+    /// Section 7's lookups, derived from `vports` and `filters` whenever they change.
+    index: tables::Index,
+    /// The frame being switched (reused: the model allocates nothing per frame).
+    scratch: Vec<u8>,
 }
 
-fn read_bytes(addr: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0u8; len];
+/// Appends `len` bytes at bus address `addr` to `out` (a DMA read).
+fn read_into(addr: u64, len: usize, out: &mut Vec<u8>) {
     // SAFETY: bus addresses are host addresses of buffers the test keeps alive (identity IOMMU).
-    unsafe { std::ptr::copy_nonoverlapping(addr as usize as *const u8, v.as_mut_ptr(), len) };
-    v
+    let src = unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len) };
+    out.extend_from_slice(src);
 }
 
 fn write_bytes(addr: u64, bytes: &[u8]) {
-    // SAFETY: as for read_bytes; the driver posted the buffer with at least this many bytes.
+    // SAFETY: as for read_into; the driver posted the buffer with at least this many bytes.
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as usize as *mut u8, bytes.len()) };
 }
 

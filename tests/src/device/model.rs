@@ -16,6 +16,8 @@ impl RefNicModel {
             pf_mac,
             stall_commits: false,
             stall_pf_stops: false,
+            index: Default::default(),
+            scratch: Vec::new(),
         };
         // Every VF-control entry (all 256, whether or not its function is modelled yet) at
         // its reset values: `VF_QP` 1 (section 8).
@@ -123,6 +125,7 @@ impl RefNicModel {
             }
             self.vports.fill(VPortEntry::default());
             self.filters.fill(FilterEntry::default());
+            self.reindex();
             self.vfs
                 .iter_mut()
                 .filter(|f| !f.gone)
@@ -169,36 +172,39 @@ impl RefNicModel {
                 };
             }
             self.pf.bar.w32(SW_COMMIT_ACK, commit);
+            self.reindex();
         }
         // TX of every function.
-        let funcs: Vec<Func> = std::iter::once(Func::Pf)
-            .chain((0..self.vfs.len() as u16).map(Func::Vf))
-            .collect();
-        for f in funcs {
+        let mut buf = std::mem::take(&mut self.scratch);
+        for f in std::iter::once(Func::Pf).chain((0..self.vfs.len() as u16).map(Func::Vf)) {
             for q in 0..4 {
-                while let Some((frame, vle)) = self.take_tx(f, q) {
-                    let ok = self.switch_from(f, frame.as_deref(), vle);
+                while let Some((good, vle)) = self.take_tx(f, q, &mut buf) {
+                    let ok = self.switch_from(f, good.then_some(&buf[..]), vle);
                     self.finish_tx(f, q, ok);
                 }
             }
         }
+        self.scratch = buf;
         let mut out = Vec::new();
         self.pf.interrupts(&mut out);
         self.vfs.iter_mut().for_each(|f| f.interrupts(&mut out));
         self.signals.extend(out);
     }
 
-    /// The next complete TX frame of queue `q` (bytes, VLE tag), without completing it; `None`
-    /// when nothing (complete) is posted. A malformed frame comes back as `Some((None, _))`.
-    fn take_tx(&mut self, f: Func, q: usize) -> Option<(Option<Vec<u8>>, Option<u16>)> {
+    /// The next complete TX frame of queue `q` into `bytes` (well-formed?, VLE tag), without
+    /// completing it; `None` when nothing (complete) is posted.
+    fn take_tx(&mut self, f: Func, q: usize, bytes: &mut Vec<u8>) -> Option<(bool, Option<u16>)> {
         let func = self.function(f)?;
+        let ring = func.tx.get(q).copied().filter(|r| r.enabled)?;
         if func.gone || func.bar.r32(CTRL) & CTRL_DMA_EN == 0 {
             return None;
         }
-        let ring = func.tx.get(q).copied().filter(|r| r.enabled)?;
         let tail = func.tail(q, false)?;
+        if tail == ring.head {
+            return None; // nothing posted
+        }
         let mut i = ring.head;
-        let mut bytes = Vec::new();
+        bytes.clear();
         let mut vle = None;
         let mut bad = false;
         for n in 0..TX_MAX_FRAGS {
@@ -214,16 +220,16 @@ impl RefNicModel {
             if len == 0 || len > TXD_MAX_LEN {
                 bad = true;
             } else {
-                bytes.extend(read_bytes(d64(d + TXD_ADDR as u64), usize::from(len)));
+                read_into(d64(d + TXD_ADDR as u64), usize::from(len), bytes);
             }
             i = (i + 1) % ring.len;
             if cmd & TXD_CMD_EOP != 0 {
                 let max = func.bar.r32(MAX_FRAME).clamp(MAX_FRAME_MIN, MAX_FRAME_MAX) as usize;
                 bad |= bytes.len() < 14 || bytes.len() > max;
-                return Some((if bad { None } else { Some(bytes) }, vle));
+                return Some((!bad, vle));
             }
         }
-        Some((None, vle)) // 16 descriptors without EOP
+        Some((false, vle)) // 16 descriptors without EOP
     }
 
     /// Writes back the frame at HEAD of queue `q` (every descriptor DD, ERR unless `ok`, the
@@ -254,10 +260,7 @@ impl RefNicModel {
     fn source_vport(&self, f: Func) -> Option<u16> {
         match f {
             Func::Pf => Some(0),
-            Func::Vf(v) => (1..VPORTS).find(|&p| {
-                let c = self.vports[p as usize].ctrl;
-                c & VP_EN != 0 && (c >> VP_FUNCTION_SHIFT) as u16 == v
-            }),
+            Func::Vf(v) => self.index.vf_vport.get(usize::from(v)).copied().flatten(),
         }
     }
 
@@ -285,25 +288,27 @@ impl RefNicModel {
         };
         let e = self.vports[src as usize];
         let tagged = frame.get(12..14) == Some(&[0x81, 0x00]);
+        let with_tag;
         let (vid, frame) = if e.vlan & VP_PORT_VLAN != 0 {
             if tagged || vle.is_some() {
                 return false;
             }
-            (Some((e.vlan & 0xFFF) as u16), frame.to_vec())
+            (Some((e.vlan & 0xFFF) as u16), frame)
         } else if let Some(tci) = vle {
-            (Some(tci & 0xFFF), insert_tag(frame, tci))
+            with_tag = insert_tag(frame, tci);
+            (Some(tci & 0xFFF), &with_tag[..])
         } else if tagged {
             (
                 Some(u16::from_be_bytes([frame[14], frame[15]]) & 0xFFF),
-                frame.to_vec(),
+                frame,
             )
         } else {
-            (None, frame.to_vec())
+            (None, frame)
         };
         if let Some(func) = self.function(f) {
-            func.count(false, &frame);
+            func.count(false, frame);
         }
-        self.forward(Port::VPort(src), &frame, vid);
+        self.forward(Port::VPort(src), frame, vid);
         true
     }
 
@@ -360,11 +365,14 @@ impl RefNicModel {
         let multi = dst[0] & 1 != 0;
         let from_vport = matches!(src, Port::VPort(_));
         if !multi {
-            let hit = self.filters.iter().find(|f| {
-                f.ctrl & FLT_VALID != 0
-                    && f.mac == dst
-                    && self.filter_matches(f, vid)
-                    && self.vport_ok((f.ctrl >> FLT_VPORT_SHIFT) as u16)
+            let hit = self.index.by_mac.get(&dst).and_then(|entries| {
+                entries
+                    .iter()
+                    .map(|&i| &self.filters[usize::from(i)])
+                    .find(|f| {
+                        self.filter_matches(f, vid)
+                            && self.vport_ok((f.ctrl >> FLT_VPORT_SHIFT) as u16)
+                    })
             });
             match hit.map(|f| (f.ctrl >> FLT_VPORT_SHIFT) as u16) {
                 Some(p) if Port::VPort(p) == src => self.count_src_discard(src),
@@ -425,18 +433,20 @@ impl RefNicModel {
     fn deliver_to_vport(&mut self, p: u16, frame: &[u8], vid: Option<u16>) {
         let e = self.vports[p as usize];
         let q = ((e.ctrl >> VP_QUEUE_SHIFT) & 0xFF) as u8;
+        let stripped;
         let (bytes, tci) = if e.vlan & VP_PORT_VLAN != 0 {
             if frame.get(12..14) == Some(&[0x81, 0x00]) {
                 let tci = u16::from_be_bytes([frame[14], frame[15]]);
-                ([&frame[..12], &frame[16..]].concat(), Some(tci))
+                stripped = [&frame[..12], &frame[16..]].concat();
+                (&stripped[..], Some(tci))
             } else {
                 (
-                    frame.to_vec(),
+                    frame,
                     vid.map(|v| v | (((e.vlan >> VP_VLAN_PCP_SHIFT) & 7) as u16) << 13),
                 )
             }
         } else {
-            (frame.to_vec(), None)
+            (frame, None)
         };
         let Some(f) = self.vport_function(p) else {
             return;
@@ -447,7 +457,7 @@ impl RefNicModel {
             return;
         }
         if let Some(func) = self.function(f) {
-            func.deliver(q, &bytes, tci);
+            func.deliver(q, bytes, tci);
         }
     }
 

@@ -4,6 +4,39 @@
 //! `SW_CTRL` as the PF's BAR holds them (they act at once), and the raw registers of every
 //! table for "nothing changed" comparisons.
 use super::*;
+use std::collections::HashMap;
+
+/// What a switch keeps in its CAM: the valid filter entries by MAC (entry order kept, so the
+/// lowest matching entry still wins), and each VF's source VPort (the lowest enabled entry
+/// attached to it). Rebuilt from the snapshot at every commit and reset, so the forwarding
+/// cost does not grow with the number of entries.
+#[derive(Default)]
+pub(super) struct Index {
+    pub by_mac: HashMap<[u8; 6], Vec<u16>>,
+    pub vf_vport: Vec<Option<u16>>,
+}
+
+impl RefNicModel {
+    pub(super) fn reindex(&mut self) {
+        let mut by_mac: HashMap<[u8; 6], Vec<u16>> = HashMap::new();
+        for (i, f) in self.filters.iter().enumerate() {
+            if f.ctrl & FLT_VALID != 0 {
+                by_mac.entry(f.mac).or_default().push(i as u16);
+            }
+        }
+        let mut vf_vport = vec![None; usize::from(VFS)];
+        for p in (1..VPORTS).rev() {
+            let c = self.vports[p as usize].ctrl;
+            let v = (c >> VP_FUNCTION_SHIFT) as u16;
+            if c & VP_EN != 0
+                && let Some(slot) = vf_vport.get_mut(usize::from(v))
+            {
+                *slot = Some(p);
+            }
+        }
+        self.index = Index { by_mac, vf_vport };
+    }
+}
 
 /// An enabled VPort entry, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -187,6 +187,7 @@ ndis_fn! {
             e.sg_dma = Some(token);
             e.process_sg = process;
         });
+        w.hw().dma_owner.insert(handle as usize, a as *const _ as usize);
         // SAFETY: out-pointer from the driver (checked non-null).
         unsafe { *DmaHandle = handle };
         NDIS_STATUS_SUCCESS

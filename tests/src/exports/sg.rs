@@ -81,15 +81,13 @@ ndis_fn! {
     pub unsafe fn NdisMAllocateNetBufferSGList(DmaHandle: NDIS_HANDLE, NetBuffer: *mut NET_BUFFER, Context: *mut c_void, Flags: u32, Buffer: *mut c_void, BufferSize: u32) -> NDIS_STATUS {
         let Some(w) = super::current_world() else { return NDIS_STATUS_FAILURE };
         irql_max(w, DISPATCH_LEVEL, "NdisMAllocateNetBufferSGList");
-        let Some((adapter, name, handler)) = w.with_dma(DmaHandle, |e| (e.name.clone(), e.process_sg)).and_then(|(n, h)| {
-            let key = w.hw().adapters.iter().find(|(_, e)| e.name == n).map(|(k, _)| *k)?;
-            Some((key, n, h?))
-        }) else {
+        let Some((adapter, handler)) = w.with_dma(DmaHandle, |key, e| e.process_sg.map(|h| (key, h))).flatten() else {
             w.violation(format!("NdisMAllocateNetBufferSGList with unknown DMA handle {DmaHandle:p}"));
             return NDIS_STATUS_FAILURE;
         };
         // SAFETY: the SimAdapter the ledger is keyed by, alive with the machine.
         let a = unsafe { &*(adapter as *const crate::world::SimAdapter) };
+        let name = &a.name;
         let nb_key = NetBuffer as usize;
         let owned = !NetBuffer.is_null() && crate::world::lock(&a.sends_out).iter().any(|&nbl| {
             // SAFETY: NBLs the test sent and the miniport holds (alive).
@@ -153,7 +151,7 @@ ndis_fn! {
         let Some(w) = super::current_world() else { return };
         irql_max(w, DISPATCH_LEVEL, "NdisMFreeNetBufferSGList");
         let (sgl, nb) = (Sgl as usize, NetBuffer as usize);
-        let found = w.with_dma(DmaHandle, |e| {
+        let found = w.with_dma(DmaHandle, |_, e| {
             let i = e.sg_lists.iter().position(|r| r.sgl == sgl);
             match i {
                 Some(i) if e.sg_lists[i].nb == nb && e.sg_lists[i].delivered => {

@@ -16,7 +16,6 @@
 //!   size NDIS_SIZEOF_..._REVISION_1; a miniport's ProtocolId is NDIS_PROTOCOL_ID_DEFAULT.
 use super::{Machine, SimAdapter, lock};
 use common::ffi::*;
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 
 const POOL_MAGIC: u64 = 0x5349_4D5F_4E42_4C50; // "SIM_NBLP"
@@ -39,11 +38,11 @@ pub struct SimNblPool {
 /// The live objects, by address.
 #[derive(Default)]
 pub(super) struct NblObjects {
-    pools: BTreeMap<usize, usize>,
+    pools: crate::digest::AddrMap<usize, usize>,
     /// NBL -> its pool.
-    nbls: BTreeMap<usize, usize>,
+    nbls: crate::digest::AddrMap<usize, usize>,
     /// MDL -> the adapter handle it was allocated with.
-    mdls: BTreeMap<usize, usize>,
+    mdls: crate::digest::AddrMap<usize, usize>,
 }
 
 /// What an adapter still holds (all zero after a correct halt).

@@ -26,10 +26,9 @@
 //!   with NDIS_RETURN_FLAGS_DISPATCH_LEVEL, several NBLs (of several indications) chained, in
 //!   whatever order the overlying drivers finish: the tests pick it.
 use super::{Machine, SimAdapter, lock};
+use crate::digest::Digest;
 use crate::irql;
 use common::ffi::*;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::Hasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -106,24 +105,25 @@ impl RecvLedger {
 ///
 /// # Safety
 /// `nbl` is a live NBL of the simulator's pools.
-unsafe fn inspect(nbl: *const NET_BUFFER_LIST) -> Result<(Vec<u8>, u64), String> {
+/// `keep`: also return the bytes (the digest is the same either way).
+unsafe fn inspect(nbl: *const NET_BUFFER_LIST, keep: bool) -> Result<(Vec<u8>, u64), String> {
     // SAFETY: caller contract.
     let n = unsafe { &*nbl };
-    let mut h = DefaultHasher::new();
+    let mut h = Digest::new();
     for v in [
         n.FirstNetBuffer as usize,
         n.Context as usize,
         n.ParentNetBufferList as usize,
     ] {
-        h.write_usize(v);
+        h.word(v as u64);
     }
     for v in n.MiniportReserved.0.iter().chain(&n.NetBufferListInfo) {
-        h.write_usize(*v as usize);
+        h.word(*v as usize as u64);
     }
-    h.write_usize(n.SourceHandle as usize);
-    h.write_u32(n.NblFlags);
-    h.write_u32(n.Flags);
-    h.write_i32(n.Status);
+    h.word(n.SourceHandle as usize as u64);
+    h.word(n.NblFlags as u64);
+    h.word(n.Flags as u64);
+    h.word(n.Status as u64);
     let mut data = Vec::new();
     let mut nb = n.FirstNetBuffer;
     if nb.is_null() {
@@ -132,13 +132,13 @@ unsafe fn inspect(nbl: *const NET_BUFFER_LIST) -> Result<(Vec<u8>, u64), String>
     // SAFETY: the NET_BUFFERs of a live simulator NBL (its own, or ones the driver linked).
     while let Some(b) = unsafe { nb.as_ref() } {
         let len = b.data_length() as usize;
-        h.write_usize(b.CurrentMdl as usize);
-        h.write_usize(b.MdlChain as usize);
-        h.write_u32(b.CurrentMdlOffset);
-        h.write_u32(b.DataOffset);
-        h.write_usize(len);
+        h.word(b.CurrentMdl as usize as u64);
+        h.word(b.MdlChain as usize as u64);
+        h.word(b.CurrentMdlOffset as u64);
+        h.word(b.DataOffset as u64);
+        h.word(len as u64);
         for v in b.MiniportReserved.0 {
-            h.write_usize(v as usize);
+            h.word(v as usize as u64);
         }
         if len == 0 {
             return Err("a NET_BUFFER with DataLength 0".into());
@@ -153,8 +153,8 @@ unsafe fn inspect(nbl: *const NET_BUFFER_LIST) -> Result<(Vec<u8>, u64), String>
                     "the MDL chain ends {left} bytes short of DataLength {len}"
                 ));
             };
-            h.write_usize(m.MappedSystemVa as usize);
-            h.write_u32(m.ByteCount);
+            h.word(m.MappedSystemVa as usize as u64);
+            h.word(m.ByteCount as u64);
             let avail = (m.ByteCount as usize).saturating_sub(off);
             let take = avail.min(left);
             if take > 0 {
@@ -162,7 +162,10 @@ unsafe fn inspect(nbl: *const NET_BUFFER_LIST) -> Result<(Vec<u8>, u64), String>
                 let bytes = unsafe {
                     std::slice::from_raw_parts(m.MappedSystemVa.cast::<u8>().add(off), take)
                 };
-                data.extend_from_slice(bytes);
+                h.bytes(bytes);
+                if keep {
+                    data.extend_from_slice(bytes);
+                }
             }
             left -= take;
             off = 0;
@@ -170,7 +173,6 @@ unsafe fn inspect(nbl: *const NET_BUFFER_LIST) -> Result<(Vec<u8>, u64), String>
         }
         nb = b.Next;
     }
-    h.write(&data);
     Ok((data, h.finish()))
 }
 
@@ -233,7 +235,7 @@ impl Machine {
                 self.violation(format!("{name}: NBL {key:#x} indicated with SourceHandle {source:p}, not the adapter handle"));
             }
             // SAFETY: as above.
-            match unsafe { inspect(nbl) } {
+            match unsafe { inspect(nbl, true) } {
                 Ok((data, digest)) => {
                     lock(&a.recv.seen).push(Seen {
                         nbl: key,
@@ -288,7 +290,7 @@ impl Machine {
         }
         for h in &batch {
             // SAFETY: NBLs NDIS held stay allocated (freeing one is refused while held).
-            match unsafe { inspect(h.nbl as *const NET_BUFFER_LIST) } {
+            match unsafe { inspect(h.nbl as *const NET_BUFFER_LIST, false) } {
                 Ok((_, digest)) if digest == h.digest => {}
                 _ => self.violation(format!("{}: NBL {:#x} changed while NDIS held it (touched between indication and return)", a.name, h.nbl)),
             }

@@ -13,7 +13,6 @@
 use super::{Machine, Role, SimAdapter, lock};
 use crate::device::{Func, RefNicModel};
 use common::ffi::*;
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 
 /// The IRQL the simulated MSI-X messages are delivered at: vector `0x60 + n` on x64, whose
@@ -110,18 +109,21 @@ impl AdapterHw {
 /// The machine's hardware: the NIC and the ledger, by adapter address.
 pub struct Hw {
     pub nic: RefNicModel,
-    pub adapters: BTreeMap<usize, AdapterHw>,
+    pub adapters: crate::digest::AddrMap<usize, AdapterHw>,
     pub sg_timing: super::sg_lists::SgTiming,
     pub deferred_sg: Vec<super::sg_lists::DeferredSg>,
+    /// SG DMA handle -> the adapter key owning it (a lookup per SG list, flat in adapters).
+    pub dma_owner: crate::digest::AddrMap<usize, usize>,
 }
 
 impl Default for Hw {
     fn default() -> Self {
         Hw {
             nic: RefNicModel::new(0, [0x02, 0x15, 0x5D, 0x00, 0x00, 0x01]),
-            adapters: BTreeMap::new(),
+            adapters: Default::default(),
             sg_timing: Default::default(),
             deferred_sg: Vec::new(),
+            dma_owner: Default::default(),
         }
     }
 }
@@ -322,9 +324,13 @@ impl Machine {
             let held = e.held();
             e.mappings.clear();
             e.interrupt = None;
-            e.sg_dma = None;
+            let dma = e.sg_dma.take();
             e.sg_lists.clear();
-            (held, std::mem::take(&mut e.shared), touched)
+            let shared = std::mem::take(&mut e.shared);
+            if let Some(t) = dma {
+                hw.dma_owner.remove(&(&*t as *const u8 as usize));
+            }
+            (held, shared, touched)
         };
         for s in shared {
             // SAFETY: allocated by `allocate_shared` with this layout, now unreachable.
@@ -441,16 +447,13 @@ impl Machine {
     /// The ledger entry owning the SG DMA handle `h`, its registration dropped; false if none.
     pub(crate) fn drop_sg_dma(&self, h: NDIS_HANDLE) -> bool {
         let mut hw = self.hw();
-        for e in hw.adapters.values_mut() {
-            if e.sg_dma
-                .as_ref()
-                .is_some_and(|t| std::ptr::eq(&**t, h as *const u8))
-            {
-                e.sg_dma = None;
-                return true;
-            }
-        }
-        false
+        let Some(owner) = hw.dma_owner.remove(&(h as usize)) else {
+            return false;
+        };
+        hw.adapters
+            .get_mut(&owner)
+            .and_then(|e| e.sg_dma.take())
+            .is_some()
     }
 }
 

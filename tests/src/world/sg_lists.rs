@@ -69,21 +69,22 @@ impl Machine {
         }
     }
 
-    /// Runs `f` on the ledger entry whose SG DMA handle is `dma`.
+    /// Runs `f` on the ledger entry whose SG DMA handle is `dma`, with that adapter's key.
     pub(crate) fn with_dma<R>(
         &self,
         dma: NDIS_HANDLE,
-        f: impl FnOnce(&mut super::resources::AdapterHw) -> R,
+        f: impl FnOnce(usize, &mut super::resources::AdapterHw) -> R,
     ) -> Option<R> {
         let mut hw = self.hw();
+        let owner = *hw.dma_owner.get(&(dma as usize))?;
         hw.adapters
-            .values_mut()
-            .find(|e| {
+            .get_mut(&owner)
+            .filter(|e| {
                 e.sg_dma
                     .as_ref()
                     .is_some_and(|t| std::ptr::eq(&**t, dma as *const u8))
             })
-            .map(f)
+            .map(|e| f(owner, e))
     }
 
     /// The SG lists `a` holds (their addresses), oldest first.
