@@ -396,6 +396,100 @@ fn an_msix_vector_beyond_the_granted_messages_is_reported() {
     }
 }
 
+/// The hostile AllocatedResources a test may give function `f` (named).
+fn hostile(w: &World, f: Func) -> Vec<(&'static str, Assignment)> {
+    let d = w.machine().standard_descriptors(f);
+    let (mem, messages) = (d[0], d[1..].to_vec());
+    // SAFETY: the first standard descriptor is the memory one.
+    let (start, len) = unsafe { (mem.u.Memory.Start as u64, mem.u.Memory.Length) };
+    let with = |first: CM_PARTIAL_RESOURCE_DESCRIPTOR| {
+        let mut v = vec![first];
+        v.extend(messages.iter().copied());
+        Assignment::Descriptors(v)
+    };
+    let mut port = mem;
+    port.Type = CmResourceTypePort;
+    let lines: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            let mut m = *m;
+            m.Flags = CM_RESOURCE_INTERRUPT_LATCHED;
+            m
+        })
+        .collect();
+    vec![
+        ("a null list", Assignment::Null),
+        (
+            "no memory resource",
+            Assignment::Descriptors(messages.clone()),
+        ),
+        ("a BAR too small", with(pnp::memory(start, len / 2))),
+        ("the BAR as an I/O port range", with(port)),
+        ("no interrupt resource", Assignment::Descriptors(vec![mem])),
+        (
+            "line-based interrupts only",
+            Assignment::Descriptors([vec![mem], lines].concat()),
+        ),
+    ]
+}
+
+/// "MINIPORT_INITIALIZE callback function": NDIS_STATUS_RESOURCES, "MiniportInitializeEx could
+/// not allocate resources to perform network I/O operations" (the page names device memory
+/// ranges and interrupt vectors among them); nothing held afterwards ("a failed
+/// MiniportInitializeEx" leak check: no violation), a debugger line saying what was missing.
+fn refused(w: &World, name: &str, status: Result<(), NDIS_STATUS>, log_has: &str) {
+    assert_eq!(status, Err(NDIS_STATUS_RESOURCES), "{name}");
+    let v = w.violations();
+    assert!(v.is_empty(), "{name}: {v:#?}");
+    let log = w.log();
+    assert!(
+        log.iter().any(|l| l.contains(log_has)),
+        "{name}: no line with {log_has:?} in {log:#?}"
+    );
+}
+
+#[test]
+fn both_drivers_refuse_a_hostile_resource_list_and_release_everything() {
+    for case in 0..6 {
+        let w = World::new(Config::default());
+        let (name, a) = hostile(&w, Func::Pf).swap_remove(case);
+        let want = if case < 4 {
+            "AllocatedResources"
+        } else {
+            "message"
+        };
+        w.machine().set_assignment(Func::Pf, a);
+        refused(&w, name, w.load_pf(), want);
+        w.unload_driver(true);
+        assert_eq!(w.machine().resources_outstanding(), 0, "PF, {name}");
+        assert_eq!(w.machine().pool_blocks(), 0, "PF, {name}");
+        assert!(
+            w.violations().is_empty(),
+            "PF, {name}: {:#?}",
+            w.violations()
+        );
+
+        let w = World::new(Config::default());
+        w.load_pf().expect("PF initializes");
+        assert_eq!(w.create_switch(1), NDIS_STATUS_SUCCESS);
+        let vf = w.allocate_vf().expect("a VF");
+        let (name, a) = hostile(&w, Func::Vf(vf)).swap_remove(case);
+        w.machine().set_assignment(Func::Vf(vf), a);
+        refused(&w, name, w.attach_vf(vf), want);
+        assert!(w.vf_sim(vf).is_none(), "VF, {name}: no adapter left");
+        w.halt_pf();
+        w.unload_driver(true);
+        w.unload_driver(false);
+        assert_eq!(w.machine().resources_outstanding(), 0, "VF, {name}");
+        assert_eq!(w.machine().pool_blocks(), 0, "VF, {name}");
+        assert!(
+            w.violations().is_empty(),
+            "VF, {name}: {:#?}",
+            w.violations()
+        );
+    }
+}
+
 /// Fewer messages than the device has vectors, but the one the drivers use (message 0): both
 /// come up and take their interrupts on it.
 #[test]
