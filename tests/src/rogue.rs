@@ -160,9 +160,27 @@ pub fn sg_description() -> NDIS_SG_DMA_DESCRIPTION {
     }
 }
 
+/// Forgets what the steps acquired so far: halt then keeps it (a leak, for the halt checks).
+pub fn forget() {
+    held(|h| {
+        let handle = h.handle;
+        *h = Held {
+            handle,
+            ..Held::default()
+        }
+    });
+}
+
 impl Rogue {
     /// Registration attributes (hardware device, bus master) and general attributes.
     pub fn attributes(&self) {
+        self.attributes_with(
+            NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
+        );
+    }
+
+    /// Registration attributes with `flags` as AttributeFlags, and general attributes.
+    pub fn attributes_with(&self, flags: u32) {
         let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
             Header: NDIS_OBJECT_HEADER::new(
                 NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
@@ -170,8 +188,7 @@ impl Rogue {
                 NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
             ),
             MiniportAdapterContext: &CONTEXT as *const u8 as *mut _,
-            AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE
-                | NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
+            AttributeFlags: flags,
             CheckForHangTimeInSeconds: 0,
             InterfaceType: NdisInterfacePci,
         };
@@ -255,12 +272,17 @@ impl Rogue {
     /// The whole correct bring-up: attributes, the BAR mapped, SG DMA, one page of shared
     /// memory, the interrupt. Returns the BAR's virtual address (null if the mapping failed).
     pub fn bring_up(&self) -> *mut u8 {
+        self.bring_up_with(interrupt_characteristics())
+    }
+
+    /// [`bring_up`](Self::bring_up) registering the interrupt with `c`.
+    pub fn bring_up_with(&self, mut c: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS) -> *mut u8 {
         self.attributes();
         let (pa, len) = self.bar();
         let (_, va) = self.map(pa, len);
         self.sg_dma(&mut sg_description());
         self.shared(4096);
-        self.interrupt(&mut interrupt_characteristics());
+        self.interrupt(&mut c);
         va
     }
 }
