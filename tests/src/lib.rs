@@ -29,6 +29,7 @@ pub mod loader;
 pub mod payloads;
 pub mod pci;
 pub mod rng;
+pub mod rogue;
 pub mod timeline;
 pub mod tools;
 pub mod world;

@@ -510,6 +510,7 @@ fn build_kernel_probe() -> String {
             + offset_of!(CM_PARTIAL_RESOURCE_MEMORY, Length),
     );
     p.value("CmResourceTypeMemory", CmResourceTypeMemory as i128);
+    p.value("CmResourceTypePort", CmResourceTypePort as i128);
     // Issue 11, resources: the interrupt arm (its members, not Level/Group, whose split
     // depends on NT_PROCESSOR_GROUPS), the message flags, and the message table NDIS returns.
     p.field(

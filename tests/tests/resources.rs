@@ -326,240 +326,207 @@ fn every_new_fallible_call_fails_during_initialize_without_a_leak() {
     }
 }
 
-/// A test miniport that breaks one rule at a time (`MODE`), to show each simulator check
-/// fires. Its adapters live in a world without our drivers.
-mod rogue {
+/// Each simulator check above demonstrated on `sim::rogue`, a test miniport whose
+/// MiniportInitializeEx breaks one rule; what its correct steps took is released at halt.
+mod rogue_checks {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    pub static MODE: AtomicU32 = AtomicU32::new(0);
-    pub const LEAK_ALL: u32 = 0;
-    pub const NO_BUS_MASTER: u32 = 1;
-    pub const SHARED_MEMORY_AT_RESTART: u32 = 2;
-    pub const MAP_OUTSIDE_BAR: u32 = 3;
-    pub const VECTOR_WITHOUT_INTERRUPT: u32 = 4;
-    pub const ISR_CALLS_PASSIVE_ROUTINE: u32 = 5;
-    pub const ISR_LEAVES_VECTOR_ON: u32 = 6;
-    /// Runs as a VF and maps the PF's switch registers (`PF_BAR`).
-    pub const VF_MAPS_PF_BAR: u32 = 7;
-    pub static PF_BAR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-    static CONTEXT: u8 = 0;
+    use sim::rogue::{self, Rogue, interrupt_characteristics};
 
     common::ndis_fn! {
-        pub unsafe fn initialize(h: NDIS_HANDLE, _d: NDIS_HANDLE, p: *mut NDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
-            let mode = MODE.load(Ordering::Relaxed);
-            HANDLE.store(h as usize, Ordering::Relaxed);
-            let mut flags = NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER;
-            if mode == NO_BUS_MASTER {
-                flags &= !NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER;
-            }
-            let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-                Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, 2, NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2),
-                MiniportAdapterContext: &CONTEXT as *const u8 as *mut _,
-                AttributeFlags: flags,
-                CheckForHangTimeInSeconds: 0,
-                InterfaceType: NdisInterfacePci,
-            };
-            // SAFETY: NDIS calls made as a miniport would, with the handle it was given.
-            unsafe {
-                sim::exports::NdisMSetMiniportAttributes(h, (&mut reg as *mut NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES).cast());
-                let info = common::miniport::EthernetInfo { permanent_mac: [2, 0, 0, 0, 0, 1], current_mac: [2, 0, 0, 0, 0, 1], mtu: 1500, link_up: true, speed_bps: 1, max_speed_bps: 1 };
-                common::miniport::set_general_attributes(h, &info, &[]);
-                let list = (*p).AllocatedResources.cast::<CM_PARTIAL_RESOURCE_LIST>();
-                let (start, len) = common::hw::find_memory_resource(list, 1).unwrap();
-                let mut va = std::ptr::null_mut();
-                let at = match mode {
-                    MAP_OUTSIDE_BAR => start + i64::from(len),
-                    VF_MAPS_PF_BAR => PF_BAR.load(Ordering::Relaxed) as i64 + i64::from(SW_CTRL),
-                    _ => start,
-                };
-                sim::exports::NdisMMapIoSpace(&mut va, h, at, 0x1000);
-                if mode == VF_MAPS_PF_BAR {
-                    return NDIS_STATUS_SUCCESS;
-                }
-                if mode == VECTOR_WITHOUT_INTERRUPT {
-                    // Enables message 0 and latches the link cause on it, with no ISR registered.
-                    (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
-                    (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
-                    return NDIS_STATUS_SUCCESS;
-                }
-                let mut sg = common::handlers::sg_dma_description::<pf_miniport::Adapter>();
-                let mut dma = std::ptr::null_mut();
-                sim::exports::NdisMRegisterScatterGatherDma(h, &mut sg, &mut dma);
-                if mode != SHARED_MEMORY_AT_RESTART {
-                    let (mut m, mut pa) = (std::ptr::null_mut(), 0i64);
-                    sim::exports::NdisMAllocateSharedMemory(h, 4096, FALSE, &mut m, &mut pa);
-                }
-                let mut ic = NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
-                    Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT, 1, NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1),
-                    MsiSupported: TRUE,
-                    MessageInterruptHandler: Some(isr),
-                    MessageInterruptDpcHandler: Some(dpc),
-                    ..Default::default()
-                };
-                let mut ih = std::ptr::null_mut();
-                sim::exports::NdisMRegisterInterruptEx(h, std::ptr::null_mut(), &mut ic, &mut ih);
-                if mode == ISR_CALLS_PASSIVE_ROUTINE || mode == ISR_LEAVES_VECTOR_ON {
-                    // Message 0 may fire (the link cause routed to it).
-                    (va.cast::<u8>().add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
-                    (va.cast::<u8>().add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
-                }
-            }
-            NDIS_STATUS_SUCCESS
-        }
-
-        /// Forgets everything it took.
-        pub unsafe fn halt(_c: NDIS_HANDLE, _a: NDIS_HALT_ACTION) {}
-
-        pub unsafe fn restart(_c: NDIS_HANDLE, _p: *mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
-            if MODE.load(Ordering::Relaxed) == SHARED_MEMORY_AT_RESTART {
-                let h = HANDLE.load(Ordering::Relaxed) as NDIS_HANDLE;
-                let (mut m, mut pa) = (std::ptr::null_mut(), 0i64);
-                // SAFETY: a call a miniport may make, at the wrong time.
-                unsafe { sim::exports::NdisMAllocateSharedMemory(h, 4096, FALSE, &mut m, &mut pa) };
-            }
-            NDIS_STATUS_SUCCESS
-        }
-
-        pub unsafe fn pause(_c: NDIS_HANDLE, _p: *mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
-            NDIS_STATUS_SUCCESS
-        }
-
-        pub unsafe fn isr(_c: NDIS_HANDLE, _m: u32, q: *mut BOOLEAN, _t: *mut u32) -> BOOLEAN {
+        /// Calls a PASSIVE_LEVEL routine (NdisMSleep) at DIRQL.
+        unsafe fn isr_sleeps(_c: NDIS_HANDLE, _m: u32, q: *mut BOOLEAN, _t: *mut u32) -> BOOLEAN {
             // SAFETY: NDIS's out-pointer; NdisMSleep is a plain call (at the wrong IRQL).
             unsafe {
-                *q = if MODE.load(Ordering::Relaxed) == ISR_LEAVES_VECTOR_ON { TRUE } else { FALSE };
-                if MODE.load(Ordering::Relaxed) == ISR_CALLS_PASSIVE_ROUTINE {
-                    sim::exports::NdisMSleep(1);
-                }
+                *q = FALSE;
+                sim::exports::NdisMSleep(1);
             }
             TRUE
         }
 
-        pub unsafe fn dpc(_c: NDIS_HANDLE, _m: u32, _x: *mut std::ffi::c_void, _y: *mut std::ffi::c_void, _z: *mut std::ffi::c_void) {}
+        /// Asks for its DPC without holding its vector (`VEC_EN[v]` still 1).
+        unsafe fn isr_leaves_vector_on(_c: NDIS_HANDLE, _m: u32, q: *mut BOOLEAN, _t: *mut u32) -> BOOLEAN {
+            // SAFETY: NDIS's out-pointer.
+            unsafe { *q = TRUE };
+            TRUE
+        }
     }
 
-    pub static HANDLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    /// A rogue adapter running `script` in a fresh world; then the link goes down (latching
+    /// the LINK cause of every function), the machine settles (a rogue VF is not the VF driver
+    /// the world's settling inspects: services the device only), and it halts.
+    fn run(role: Role, script: impl FnOnce(&Rogue) -> NDIS_STATUS + 'static) -> Vec<String> {
+        run_in(&World::new(Config::default()), role, script)
+    }
 
-    /// One rogue adapter in a fresh world; returns the violations.
-    pub fn run(mode: u32) -> Vec<String> {
-        // One rogue at a time: MODE is global and the tests of this file run in parallel.
-        static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
-        MODE.store(mode, Ordering::Relaxed);
-        let w = World::new(Config::default());
-        let idx = w
-            .machine()
-            .register_test_driver(NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-                InitializeHandlerEx: Some(initialize),
-                HaltHandlerEx: Some(halt),
-                RestartHandler: Some(restart),
-                PauseHandler: Some(pause),
-                ..Default::default()
-            });
-        let role = if mode == VF_MAPS_PF_BAR {
-            let pf = w.machine().nic(|m| m.bar_of(sim::device::Func::Pf));
-            PF_BAR.store(pf.map_or(0, |b| b.0), Ordering::Relaxed);
-            Role::Vf { vf_id: 0 }
-        } else {
-            Role::Pf
-        };
-        let a = w
-            .machine()
-            .start_adapter(role, "rogue".into(), idx)
-            .expect("the rogue initializes");
-        if matches!(
-            mode,
-            VECTOR_WITHOUT_INTERRUPT | ISR_CALLS_PASSIVE_ROUTINE | ISR_LEAVES_VECTOR_ON
-        ) {
-            w.machine().nic(|m| m.set_link(false));
-        }
-        // (A rogue VF is not the VF driver the world's settling inspects.)
-        if mode != VF_MAPS_PF_BAR {
+    /// [`run`] in `w`.
+    fn run_in(
+        w: &World,
+        role: Role,
+        script: impl FnOnce(&Rogue) -> NDIS_STATUS + 'static,
+    ) -> Vec<String> {
+        let a = rogue::start(w, role, script).expect("the rogue initializes");
+        w.machine().nic(|m| m.set_link(false));
+        if role == Role::Pf {
             w.settle();
+        } else {
+            w.machine().service_device();
         }
         w.machine().halt(a, NdisHaltDeviceDisabled);
         w.violations()
     }
-}
 
-#[test]
-fn halt_that_keeps_every_resource_is_reported() {
-    let v = rogue::run(rogue::LEAK_ALL);
-    assert_eq!(v.len(), 1, "{v:?}");
-    assert!(
-        v[0].contains("after MiniportHaltEx") && all_four(&v),
-        "{v:?}"
-    );
-}
+    /// Message 0 may fire: the link cause routed to it, its vector enabled.
+    fn link_on_message_0(va: *mut u8) {
+        // SAFETY: the BAR the rogue mapped (VEC_EN and MISC_IVAR are inside it).
+        unsafe {
+            (va.add(VEC_EN as usize) as *mut u32).write_volatile(VEC_ENABLE);
+            (va.add(MISC_IVAR as usize) as *mut u32).write_volatile(IVAR_VALID);
+        }
+    }
 
-#[test]
-fn sg_dma_without_the_bus_master_attribute_is_reported() {
-    let v = rogue::run(rogue::NO_BUS_MASTER);
-    assert!(
-        v.iter()
-            .any(|m| m.contains("without NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER")),
-        "{v:?}"
-    );
-}
+    #[test]
+    fn halt_that_keeps_every_resource_is_reported() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            r.bring_up();
+            rogue::forget();
+            NDIS_STATUS_SUCCESS
+        });
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].contains("after MiniportHaltEx") && all_four(&v),
+            "{v:?}"
+        );
+    }
 
-#[test]
-fn shared_memory_allocated_after_initialize_is_reported() {
-    let v = rogue::run(rogue::SHARED_MEMORY_AT_RESTART);
-    assert!(
-        v.iter()
-            .any(|m| m.contains("NdisMAllocateSharedMemory outside MiniportInitializeEx")),
-        "{v:?}"
-    );
-}
+    #[test]
+    fn sg_dma_without_the_bus_master_attribute_is_reported() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            r.attributes_with(NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE);
+            let (s, _) = r.sg_dma(&mut rogue::sg_description());
+            assert_eq!(s, NDIS_STATUS_NOT_SUPPORTED);
+            NDIS_STATUS_SUCCESS
+        });
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].contains("without NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER"),
+            "{v:?}"
+        );
+    }
 
-#[test]
-fn a_mapping_outside_the_assigned_bar_is_reported() {
-    let v = rogue::run(rogue::MAP_OUTSIDE_BAR);
-    assert!(
-        v.iter()
-            .any(|m| m.contains("outside its assigned memory resource")),
-        "{v:?}"
-    );
-}
+    #[test]
+    fn shared_memory_allocated_after_initialize_is_reported() {
+        let w = World::new(Config::default());
+        let a = rogue::start(&w, Role::Pf, |r: &Rogue| {
+            r.bring_up();
+            NDIS_STATUS_SUCCESS
+        })
+        .expect("the rogue initializes");
+        let (mut va, mut pa) = (std::ptr::null_mut(), 0i64);
+        // SAFETY: a call a miniport may make, at the wrong time.
+        unsafe {
+            sim::exports::NdisMAllocateSharedMemory(a.handle(), 4096, FALSE, &mut va, &mut pa)
+        };
+        assert!(va.is_null(), "nothing allocated");
+        w.machine().halt(a, NdisHaltDeviceDisabled);
+        let v = w.violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].contains("NdisMAllocateSharedMemory outside MiniportInitializeEx"),
+            "{v:?}"
+        );
+    }
 
-#[test]
-fn a_vector_enabled_without_an_interrupt_registered_is_reported() {
-    let v = rogue::run(rogue::VECTOR_WITHOUT_INTERRUPT);
-    assert!(
-        v.iter().any(|m| m.contains("no interrupt registered")),
-        "{v:?}"
-    );
-}
+    #[test]
+    fn a_mapping_outside_the_assigned_bar_is_reported() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            r.attributes();
+            let (pa, len) = r.bar();
+            assert_eq!(
+                r.map(pa + i64::from(len), 0x1000).0,
+                NDIS_STATUS_RESOURCE_CONFLICT
+            );
+            NDIS_STATUS_SUCCESS
+        });
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].contains("outside its assigned memory resource"),
+            "{v:?}"
+        );
+    }
 
-#[test]
-fn a_passive_level_call_from_the_isr_is_reported_at_dirql() {
-    let v = rogue::run(rogue::ISR_CALLS_PASSIVE_ROUTINE);
-    assert!(
-        v.iter().any(|m| m.contains("NdisMSleep called at DIRQL")),
-        "{v:?}"
-    );
-}
+    #[test]
+    fn a_vector_enabled_without_an_interrupt_registered_is_reported() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            r.attributes();
+            let (pa, len) = r.bar();
+            link_on_message_0(r.map(pa, len).1);
+            NDIS_STATUS_SUCCESS
+        });
+        assert!(
+            v.iter().any(|m| m.contains("no interrupt registered")),
+            "{v:?}"
+        );
+    }
 
-#[test]
-fn an_isr_that_leaves_its_vector_enabled_is_reported() {
-    let v = rogue::run(rogue::ISR_LEAVES_VECTOR_ON);
-    assert!(
-        v.iter()
-            .any(|m| m.contains("with the vector still enabled")),
-        "{v:?}"
-    );
-}
+    #[test]
+    fn a_passive_level_call_from_the_isr_is_reported_at_dirql() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            let mut c = interrupt_characteristics();
+            c.MessageInterruptHandler = Some(isr_sleeps);
+            link_on_message_0(r.bring_up_with(c));
+            NDIS_STATUS_SUCCESS
+        });
+        assert!(
+            v.iter().any(|m| m.contains("NdisMSleep called at DIRQL")),
+            "{v:?}"
+        );
+    }
 
-#[test]
-fn a_vf_driver_mapping_the_pfs_switch_registers_is_reported() {
-    let v = rogue::run(rogue::VF_MAPS_PF_BAR);
-    assert!(
-        v.iter()
-            .any(|m| m.contains("a VF's driver mapped the PF's BAR 0")),
-        "{v:?}"
-    );
+    #[test]
+    fn an_isr_that_leaves_its_vector_enabled_is_reported() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            let mut c = interrupt_characteristics();
+            c.MessageInterruptHandler = Some(isr_leaves_vector_on);
+            link_on_message_0(r.bring_up_with(c));
+            NDIS_STATUS_SUCCESS
+        });
+        assert!(
+            v.iter()
+                .any(|m| m.contains("with the vector still enabled")),
+            "{v:?}"
+        );
+    }
+
+    /// The same rogue with a correct ISR: its interrupt runs, nothing is reported.
+    #[test]
+    fn a_correct_rogue_reports_nothing() {
+        let v = run(Role::Pf, |r: &Rogue| {
+            link_on_message_0(r.bring_up());
+            NDIS_STATUS_SUCCESS
+        });
+        assert!(v.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn a_vf_driver_mapping_the_pfs_switch_registers_is_reported() {
+        let w = World::new(Config::default());
+        let pf_bar = w
+            .machine()
+            .nic(|m| m.bar_of(Func::Pf))
+            .expect("the PF's BAR");
+        let v = run_in(&w, Role::Vf { vf_id: 0 }, move |r: &Rogue| {
+            r.attributes();
+            let s = r.map(pf_bar.0 as i64 + i64::from(SW_CTRL), 0x1000).0;
+            assert_eq!(s, NDIS_STATUS_RESOURCE_CONFLICT);
+            NDIS_STATUS_SUCCESS
+        });
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v.iter()
+                .any(|m| m.contains("a VF's driver mapped the PF's BAR 0")),
+            "{v:?}"
+        );
+    }
 }
 
 /// The shipped VF driver maps its own BAR only: it never reaches the PF's switch registers.

@@ -308,6 +308,9 @@ pub const PCI_EXTENDED_CONFIG_LENGTH: u32 = 4096;
 /// `CmResourceTypeMemory`, `CmResourceShareDeviceExclusive`, `CM_RESOURCE_MEMORY_READ_WRITE`,
 /// `CM_RESOURCE_MEMORY_PREFETCHABLE` (mingw-w64 `ddk/wdm.h`).
 pub const CmResourceTypeMemory: u8 = 3;
+/// `CmResourceTypePort` (mingw-w64 `ddk/wdm.h`): an I/O port range (tests: a BAR given as the
+/// wrong resource type).
+pub const CmResourceTypePort: u8 = 1;
 pub const CmResourceShareDeviceExclusive: u8 = 1;
 pub const CM_RESOURCE_MEMORY_READ_WRITE: u16 = 0;
 /// `CmResourceTypeInterrupt`, and the interrupt descriptor's flags `CM_RESOURCE_INTERRUPT_LATCHED`

@@ -433,15 +433,30 @@ pub unsafe fn map_bar(
     resources: *const CM_PARTIAL_RESOURCE_LIST,
     min_len: u32,
 ) -> Result<MappedBar, NDIS_STATUS> {
+    // "MINIPORT_INITIALIZE callback function": NDIS_STATUS_RESOURCES when MiniportInitializeEx
+    // "could not allocate resources to perform network I/O operations" (the page names a device
+    // memory range among them); NDIS_STATUS_RESOURCE_CONFLICT is not one of its statuses.
     // SAFETY: forwarded caller contract.
     let Some((start, _)) = (unsafe { find_memory_resource(resources, min_len) }) else {
-        return Err(NDIS_STATUS_RESOURCE_CONFLICT);
+        crate::ndis_log!(
+            ERROR,
+            "hw",
+            "initialize: no memory resource of at least {:#x} bytes in AllocatedResources",
+            min_len
+        );
+        return Err(NDIS_STATUS_RESOURCES);
     };
     let mut va: *mut core::ffi::c_void = core::ptr::null_mut();
     // SAFETY: valid handle during initialize; `va` is a valid out-pointer.
     let status = unsafe { NdisMMapIoSpace(&mut va, handle, start, min_len) };
     if status != NDIS_STATUS_SUCCESS {
-        return Err(status);
+        crate::ndis_log!(
+            ERROR,
+            "hw",
+            "initialize: NdisMMapIoSpace of the BAR in AllocatedResources failed, status {:#010x}",
+            status
+        );
+        return Err(NDIS_STATUS_RESOURCES);
     }
     // SAFETY: NdisMMapIoSpace mapped `min_len` bytes at `va` until NdisMUnmapIoSpace.
     match unsafe { Mmio::new(va.cast(), min_len) } {

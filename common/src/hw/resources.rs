@@ -283,19 +283,39 @@ impl DataPath {
         let mut h: NDIS_HANDLE = core::ptr::null_mut();
         // SAFETY: initialize of `handle`; `ctx` outlives the registration (caller contract).
         let status = unsafe { NdisMRegisterInterruptEx(handle, ctx, interrupt, &mut h) };
+        // Any failure here is an interrupt the function was not given (or could not get):
+        // NDIS_STATUS_RESOURCES, the "MINIPORT_INITIALIZE callback function" status for
+        // resources (interrupt vectors among them) MiniportInitializeEx could not obtain.
         if status != NDIS_STATUS_SUCCESS {
-            return Err(status);
+            crate::ndis_log!(
+                ERROR,
+                "hw",
+                "initialize: NdisMRegisterInterruptEx failed, status {:#010x} (no message-signalled interrupt in AllocatedResources?)",
+                status
+            );
+            return Err(NDIS_STATUS_RESOURCES);
         }
         self.interrupt.store(h, Ordering::Release);
-        // The NIC signals messages only: NDIS must have connected them as such.
+        // The NIC signals messages only: NDIS must have connected them as such, message 0
+        // (QUEUE_MESSAGE) among them.
         let table = interrupt
             .MessageInfoTable
             .cast::<IO_INTERRUPT_MESSAGE_INFO>();
         // SAFETY: NDIS fills MessageInfoTable for a message-based connection; it stays valid
         // until NdisMDeregisterInterruptEx.
         let count = unsafe { table.as_ref() }.map_or(0, |t| t.MessageCount);
-        if interrupt.InterruptType != NDIS_CONNECT_MESSAGE_BASED || count == 0 {
-            return Err(NDIS_STATUS_RESOURCE_CONFLICT);
+        if interrupt.InterruptType != NDIS_CONNECT_MESSAGE_BASED
+            || count <= u32::from(QUEUE_MESSAGE)
+        {
+            crate::ndis_log!(
+                ERROR,
+                "hw",
+                "initialize: interrupt type {} with {} message(s): message {} is needed",
+                interrupt.InterruptType,
+                count,
+                QUEUE_MESSAGE
+            );
+            return Err(NDIS_STATUS_RESOURCES);
         }
         self.messages = count;
         self.start_queues()

@@ -124,6 +124,13 @@ ndis_fn! {
         if InterruptHandle.is_null() {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
+        // A function whose AllocatedResources hold no message-signalled interrupt (a hostile
+        // assignment, `world::pnp`) has nothing to connect: the page's "NDIS_STATUS_RESOURCES:
+        // NdisMRegisterInterruptEx failed due to insufficient resources". What NDIS does then
+        // the page does not say; failing is the harsher reading (a driver must cope with it).
+        if w.with_hw(a, |e, _| e.messages).unwrap_or(0) == 0 {
+            return NDIS_STATUS_RESOURCES;
+        }
         // The page's failure statuses: the generic one when injected.
         if w.fails("NdisMRegisterInterruptEx") {
             return NDIS_STATUS_RESOURCES;
@@ -147,10 +154,15 @@ ndis_fn! {
 
     /// "NdisMRegisterScatterGatherDma function": PASSIVE_LEVEL, from MiniportInitializeEx,
     /// for a bus-master adapter: its registration attributes must carry
-    /// NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER (a violation otherwise). The description's header
-    /// is NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION revision 1, ProcessSGListHandler is required;
-    /// NDIS sets ScatterGatherListSize (here: a SCATTER_GATHER_LIST with one element per page
-    /// of MaximumPhysicalMapping, plus one).
+    /// NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER (a violation otherwise). The description (the same
+    /// page, members of NDIS_SG_DMA_DESCRIPTION): the header NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION,
+    /// NDIS_SG_DMA_DESCRIPTION_REVISION_1, NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1; Flags
+    /// NDIS_SG_DMA_64_BIT_ADDRESS or zero (the only flag the page defines: any other bit is
+    /// taken as a bug, the harsher reading); MaximumPhysicalMapping "the maximum number of bytes
+    /// that the NIC can transfer in a single DMA operation" (zero is no NIC's: a violation);
+    /// ProcessSGListHandler required. Each is reported on its own and fails with
+    /// NDIS_STATUS_INVALID_PARAMETER. NDIS sets ScatterGatherListSize (here: a
+    /// SCATTER_GATHER_LIST with one element per page of MaximumPhysicalMapping, plus one).
     #[unsafe(no_mangle)]
     pub unsafe fn NdisMRegisterScatterGatherDma(Handle: NDIS_HANDLE, Desc: *mut NDIS_SG_DMA_DESCRIPTION, DmaHandle: *mut NDIS_HANDLE) -> NDIS_STATUS {
         let Some(a) = adapter(Handle, "NdisMRegisterScatterGatherDma") else { return NDIS_STATUS_FAILURE };
@@ -167,8 +179,21 @@ ndis_fn! {
         // SAFETY: the driver's description, valid for the call (or null).
         let Some(d) = (unsafe { Desc.as_mut() }) else { return NDIS_STATUS_INVALID_PARAMETER };
         let h = d.Header;
-        if h.Type != NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION || h.Revision < NDIS_SG_DMA_DESCRIPTION_REVISION_1 || h.Size < NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1 || d.ProcessSGListHandler.is_none() || DmaHandle.is_null() {
-            w.violation(format!("{}: SG DMA description {h:?} without MiniportProcessSGList or out-handle", a.name));
+        let wrong = if h.Type != NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION || h.Revision < NDIS_SG_DMA_DESCRIPTION_REVISION_1 || h.Size < NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1 {
+            Some(format!("SG DMA description header {h:?}"))
+        } else if d.Flags & !NDIS_SG_DMA_64_BIT_ADDRESS != 0 {
+            Some(format!("SG DMA description Flags {:#x} (only NDIS_SG_DMA_64_BIT_ADDRESS is defined)", d.Flags))
+        } else if d.MaximumPhysicalMapping == 0 {
+            Some("SG DMA description with MaximumPhysicalMapping 0".into())
+        } else if d.ProcessSGListHandler.is_none() {
+            Some("SG DMA description without ProcessSGListHandler (MiniportProcessSGList)".into())
+        } else if DmaHandle.is_null() {
+            Some("NdisMRegisterScatterGatherDma with a null NdisMiniportDmaHandle".into())
+        } else {
+            None
+        };
+        if let Some(m) = wrong {
+            w.violation(format!("{}: {m}", a.name));
             return NDIS_STATUS_INVALID_PARAMETER;
         }
         if w.with_hw(a, |e, _| e.sg_dma.is_some()).unwrap_or(false) {
@@ -204,10 +229,22 @@ ndis_fn! {
         }
     }
 
-    /// "NdisMAllocateSharedMemory function": PASSIVE_LEVEL; only while MiniportInitializeEx
-    /// runs (later allocations go through NdisMAllocateSharedMemoryAsyncEx), and only after
-    /// NdisMRegisterScatterGatherDma (the page's note); a violation otherwise. A failure
-    /// returns a null VirtualAddress. Physical = host address (identity IOMMU).
+    /// "NdisMAllocateSharedMemory function": PASSIVE_LEVEL, and only after
+    /// NdisMRegisterScatterGatherDma (the page's note: "A miniport driver must have already
+    /// called NdisMRegisterScatterGatherDma or NdisMRegisterDmaChannel ... before calling
+    /// NdisMAllocateSharedMemory"); a violation otherwise.
+    ///
+    /// Only while MiniportInitializeEx runs: the NDIS 6 page does not say so. It names its
+    /// handle "the handle input to MiniportInitializeEx" and states no rule for a PASSIVE_LEVEL
+    /// call after initialization; "NdisMAllocateSharedMemoryAsyncEx function" says miniport
+    /// drivers call that one "to allocate additional memory shared between the driver and its
+    /// bus-master DMA NIC, usually when the miniport driver is running low on available NIC
+    /// receive buffers", next to "the shared memory space that the driver allocated during
+    /// initialization"; the NDIS 5 edition of "NdisMAllocateSharedMemory" said it "can be
+    /// called only from MiniportInitialize". The current pages being silent, the simulator
+    /// keeps that older rule as the harsher reading: a call outside MiniportInitializeEx is a
+    /// violation and allocates nothing. A failure returns a null VirtualAddress. Physical =
+    /// host address (identity IOMMU).
     #[unsafe(no_mangle)]
     pub unsafe fn NdisMAllocateSharedMemory(Handle: NDIS_HANDLE, Length: u32, _Cached: BOOLEAN, VirtualAddress: *mut *mut c_void, PhysicalAddress: *mut i64) {
         // SAFETY: out-pointers from the driver, written first so every failure leaves NULL.

@@ -75,9 +75,14 @@ impl Machine {
             ));
             return;
         };
+        // The device has more MSI-X vectors than the PnP manager may grant (a function given
+        // fewer messages, `world::pnp`): a cause routed (IVAR) to a vector past the granted
+        // messages has no IO_INTERRUPT_MESSAGE_INFO entry, and no ISR may be called for it
+        // ("NdisMRegisterInterruptEx function": MessageInfoTable describes the connected
+        // messages; the driver takes their count from it). The driver's bug.
         if v >= t.messages {
             self.violation(format!(
-                "{}: vector {v} beyond its {} messages",
+                "{}: MSI-X vector {v} signalled beyond the {} message(s) its function was granted (routed past MessageInfoTable.MessageCount)",
                 t.name, t.messages
             ));
             return;

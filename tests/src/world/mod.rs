@@ -30,6 +30,7 @@ pub mod mandatory;
 pub mod nbl_pool;
 pub mod ndis_objects;
 pub mod pending;
+pub mod pnp;
 pub mod pool;
 pub mod receive;
 pub mod resources;

@@ -20,8 +20,6 @@ use std::ffi::c_void;
 pub const DIRQL: KIRQL = 6;
 /// The first interrupt vector the simulated PnP manager assigns a function's messages.
 pub const FIRST_VECTOR: u32 = 0x60;
-/// Where an x64 MSI message is written (the local APIC's message address).
-const MSI_ADDRESS: i64 = 0xFEE0_0000;
 
 /// One NdisMAllocateSharedMemory block.
 pub struct SharedAlloc {
@@ -53,8 +51,10 @@ impl Interrupt {
 pub struct AdapterHw {
     pub func: Func,
     pub name: String,
-    /// The CM_PARTIAL_RESOURCE_LIST given as AllocatedResources (8-byte aligned storage).
+    /// The CM_PARTIAL_RESOURCE_LIST given as AllocatedResources (8-byte aligned storage;
+    /// empty: AllocatedResources was NULL).
     list: Vec<u64>,
+    /// Its first memory resource (the BAR it may map) and its messages (`super::pnp`).
     pub bar: (u64, u32),
     pub messages: u8,
     /// MiniportInitializeEx is running for it.
@@ -114,6 +114,8 @@ pub struct Hw {
     pub deferred_sg: Vec<super::sg_lists::DeferredSg>,
     /// SG DMA handle -> the adapter key owning it (a lookup per SG list, flat in adapters).
     pub dma_owner: crate::digest::AddrMap<usize, usize>,
+    /// The functions a test gave a resource assignment of its own (`super::pnp`).
+    pub assignments: Vec<(Func, super::pnp::Assignment)>,
 }
 
 impl Default for Hw {
@@ -124,114 +126,13 @@ impl Default for Hw {
             sg_timing: Default::default(),
             deferred_sg: Vec::new(),
             dma_owner: Default::default(),
+            assignments: Vec::new(),
         }
     }
 }
 
 fn key(a: &SimAdapter) -> usize {
     a as *const SimAdapter as usize
-}
-
-/// Writes `d` as descriptor `i` of the list in `list`.
-fn put_descriptor(list: &mut [u64], i: usize, d: CM_PARTIAL_RESOURCE_DESCRIPTOR) {
-    let off = std::mem::offset_of!(CM_PARTIAL_RESOURCE_LIST, PartialDescriptors)
-        + i * std::mem::size_of::<CM_PARTIAL_RESOURCE_DESCRIPTOR>();
-    assert!(off + std::mem::size_of_val(&d) <= list.len() * 8);
-    // SAFETY: in bounds (asserted); the descriptor is packed(4), written unaligned.
-    unsafe {
-        list.as_mut_ptr()
-            .cast::<u8>()
-            .add(off)
-            .cast::<CM_PARTIAL_RESOURCE_DESCRIPTOR>()
-            .write_unaligned(d)
-    };
-}
-
-/// The translated resources of a function: its BAR 0 as one CmResourceTypeMemory descriptor,
-/// then one CmResourceTypeInterrupt descriptor flagged CM_RESOURCE_INTERRUPT_MESSAGE per MSI-X
-/// message ("CM_PARTIAL_RESOURCE_DESCRIPTOR structure": `u.MessageInterrupt.Translated` gives
-/// each message's level, vector and affinity). The pages do not say whether NDIS's
-/// AllocatedResources carries one descriptor per message or one for all; one per message is
-/// what a translated MSI-X assignment holds (`u.MessageInterrupt.Raw.MessageCount` is the raw
-/// form's), and the drivers must not depend on either: they take the message count from
-/// `MessageInfoTable`.
-fn resource_list(bar: (u64, u32), messages: u8) -> Vec<u64> {
-    let n = 1 + usize::from(messages);
-    let bytes = std::mem::offset_of!(CM_PARTIAL_RESOURCE_LIST, PartialDescriptors)
-        + n * std::mem::size_of::<CM_PARTIAL_RESOURCE_DESCRIPTOR>();
-    let mut list = vec![0u64; bytes.div_ceil(8)];
-    let head = list.as_mut_ptr().cast::<CM_PARTIAL_RESOURCE_LIST>();
-    // SAFETY: the storage holds the header; Version and Revision 1 ("CM_PARTIAL_RESOURCE_LIST
-    // structure": "The version number of this structure. This value should be 1.").
-    unsafe {
-        (*head).Version = 1;
-        (*head).Revision = 1;
-        (*head).Count = n as u32;
-    }
-    put_descriptor(
-        &mut list,
-        0,
-        CM_PARTIAL_RESOURCE_DESCRIPTOR {
-            Type: CmResourceTypeMemory,
-            ShareDisposition: CmResourceShareDeviceExclusive,
-            Flags: CM_RESOURCE_MEMORY_READ_WRITE | CM_RESOURCE_MEMORY_PREFETCHABLE,
-            u: CM_PARTIAL_RESOURCE_DESCRIPTOR_U {
-                Memory: CM_PARTIAL_RESOURCE_MEMORY {
-                    Start: bar.0 as i64,
-                    Length: bar.1,
-                },
-            },
-        },
-    );
-    for m in 0..usize::from(messages) {
-        put_descriptor(
-            &mut list,
-            1 + m,
-            CM_PARTIAL_RESOURCE_DESCRIPTOR {
-                Type: CmResourceTypeInterrupt,
-                ShareDisposition: CmResourceShareDeviceExclusive,
-                Flags: CM_RESOURCE_INTERRUPT_LATCHED | CM_RESOURCE_INTERRUPT_MESSAGE,
-                u: CM_PARTIAL_RESOURCE_DESCRIPTOR_U {
-                    Interrupt: CM_PARTIAL_RESOURCE_INTERRUPT {
-                        Level: u16::from(DIRQL),
-                        Group: 0,
-                        Vector: FIRST_VECTOR + m as u32,
-                        Affinity: 1,
-                    },
-                },
-            },
-        );
-    }
-    list
-}
-
-/// The IO_INTERRUPT_MESSAGE_INFO of `messages` connected messages.
-fn message_table(messages: u8) -> Vec<u64> {
-    let n = usize::from(messages).max(1);
-    let bytes = std::mem::offset_of!(IO_INTERRUPT_MESSAGE_INFO, MessageInfo)
-        + n * std::mem::size_of::<IO_INTERRUPT_MESSAGE_INFO_ENTRY>();
-    let mut t = vec![0u64; bytes.div_ceil(8)];
-    let head = t.as_mut_ptr().cast::<IO_INTERRUPT_MESSAGE_INFO>();
-    // SAFETY: the storage holds the header and `n` entries, 8-byte aligned.
-    unsafe {
-        (*head).UnifiedIrql = DIRQL;
-        (*head).MessageCount = u32::from(messages);
-        let first =
-            std::ptr::addr_of_mut!((*head).MessageInfo).cast::<IO_INTERRUPT_MESSAGE_INFO_ENTRY>();
-        for m in 0..usize::from(messages) {
-            first.add(m).write(IO_INTERRUPT_MESSAGE_INFO_ENTRY {
-                MessageAddress: MSI_ADDRESS,
-                TargetProcessorSet: 1,
-                InterruptObject: std::ptr::null_mut(),
-                MessageData: FIRST_VECTOR + m as u32,
-                Vector: FIRST_VECTOR + m as u32,
-                Irql: DIRQL,
-                Mode: 1,
-                Polarity: 0,
-            });
-        }
-    }
-    t
 }
 
 impl Machine {
@@ -256,17 +157,20 @@ impl Machine {
     /// Returns the AllocatedResources pointer, valid until the machine drops.
     pub(crate) fn assign_resources(&self, adapter: &SimAdapter) -> *mut c_void {
         let mut hw = self.hw();
-        let (func, messages) = match adapter.role {
-            Role::Pf => (Func::Pf, common::hw::regs::PF_VECTORS),
+        let func = match adapter.role {
+            Role::Pf => Func::Pf,
             Role::Vf { vf_id } => {
                 hw.nic.grow_vfs(vf_id.saturating_add(1));
-                (Func::Vf(vf_id), common::hw::regs::VF_VECTORS)
+                Func::Vf(vf_id)
             }
         };
         hw.nic.restore(func);
-        let bar = hw.nic.bar_of(func).unwrap_or((0, 0));
-        let mut list = resource_list(bar, messages);
-        let ptr = list.as_mut_ptr().cast();
+        let (mut list, bar, messages) = self.assignment_of(&mut hw, func);
+        let ptr = if list.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            list.as_mut_ptr().cast()
+        };
         hw.adapters.insert(
             key(adapter),
             AdapterHw {
@@ -413,7 +317,7 @@ impl Machine {
         chars: &mut NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
     ) -> NDIS_HANDLE {
         self.with_hw(adapter, |e, _| {
-            let mut table = message_table(e.messages);
+            let mut table = super::pnp::message_table(e.messages);
             chars.InterruptType = NDIS_CONNECT_MESSAGE_BASED;
             chars.MessageInfoTable = table.as_mut_ptr().cast();
             let token = Box::new(0u8);
@@ -459,5 +363,8 @@ impl Machine {
 
 /// The resource list an adapter was given (tests).
 pub fn resource_list_of(e: &AdapterHw) -> *const CM_PARTIAL_RESOURCE_LIST {
+    if e.list.is_empty() {
+        return std::ptr::null();
+    }
     e.list.as_ptr().cast()
 }
