@@ -94,6 +94,7 @@ impl<A: Miniport> Completions for Sink<'_, A> {
             slot: 0,
             len: 0,
             valid: false,
+            vlan_tci: None,
         }; crate::hw::resources::DPC_BUDGET];
         let mut n = 0usize;
         for (f, d) in frames.iter_mut().zip(rx) {
@@ -101,6 +102,7 @@ impl<A: Miniport> Completions for Sink<'_, A> {
                 slot: d.slot,
                 len: u32::from(d.len),
                 valid: d.valid,
+                vlan_tci: d.vlan_tci,
             };
             n += 1;
         }
