@@ -298,3 +298,62 @@ fn a_net_buffer_of_forty_mdls_is_bounced_and_arrives_intact() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// The same rules on the loaded cross-built `.sys` images: `*JumboPacket` 9014, VF 1 with port
+/// VLAN 7, callbacks last-mapped first; VF 0 sends a 9014-byte frame tagged (priority 3, VLAN 7)
+/// through its NBL info, then five small frames: VF 1 gets all six in order, the first stripped
+/// with its tag in the NBL info.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn the_images_keep_jumbo_vlan_and_order() {
+    let cfg = Config {
+        keywords: vec![("*JumboPacket".to_string(), 9014)],
+        ..Config::default()
+    };
+    let w = World::boot_images(cfg, 2).unwrap_or_else(|e| panic!("{e}"));
+    w.machine().program_switch(&SwitchPlan {
+        pf_mac: PF_MAC,
+        pf_promiscuous: false,
+        promiscuous_vf: None,
+        vfs: vec![(0, MAC[0], None), (1, MAC[1], Some(7))],
+    });
+    let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    // The PF's link MTU starts at its *JumboPacket less the header; the VFs' link blocks too.
+    for v in [v0, v1] {
+        assert_eq!(w.machine().register(v, MAX_FRAME), 9014, "{}", v.name);
+    }
+    let q = Ieee8021QInfo {
+        user_priority: 3,
+        canonical_format_id: false,
+        vlan_id: 7,
+    };
+    w.machine().set_sg_timing(SgTiming::Reversed);
+    let frames: Vec<Vec<u8>> = (0..6)
+        .map(|i| {
+            frame(
+                MAC[1],
+                MAC[0],
+                i,
+                if i == 0 { 9014 } else { 100 + usize::from(i) },
+            )
+        })
+        .collect();
+    let mut n: Vec<TestNbl> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| TestNbl::new(&[f], 4096, i).with_8021q(q))
+        .collect();
+    w.machine().send(v0, &mut n, true);
+    w.machine().run_device();
+    assert!(n.iter().all(|x| x.status() == NDIS_STATUS_SUCCESS));
+    let got = v1.recv.seen();
+    same(
+        got.iter().map(|s| s.data.clone()).collect(),
+        &frames,
+        "in order, intact",
+    );
+    assert!(got.iter().all(|s| s.vlan == Some(q)));
+    w.machine().return_all_received(v1);
+    w.halt_pf();
+    w.assert_clean();
+}
