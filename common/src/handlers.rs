@@ -230,7 +230,9 @@ ndis_fn! {
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
         // SAFETY: the chain NDIS passed to this adapter.
-        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags, a.data_path()) };
+        if unsafe { a.sends().submit(a.miniport_handle(), nbl, flags, a.data_path()) } {
+            side_paused(a);
+        }
     }
 
     /// MiniportCancelSend: queued NBLs with this cancel id complete with

@@ -357,3 +357,49 @@ fn the_images_keep_jumbo_vlan_and_order() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// MiniportPause arrives while a NET_BUFFER is being mapped (another CPU, the harsher reading:
+/// "Pausing a Miniport Adapter" lets NDIS pause with sends in flight), and the mapping then
+/// fails: the NBL completes with NDIS_STATUS_RESOURCES and, being the last one held, finishes
+/// the pending pause (NdisMPauseComplete), which would otherwise never come.
+#[test]
+fn a_mapping_that_fails_during_a_pause_completes_the_pause() {
+    use sim::world::{CallFault, PauseState};
+    let w = boot(None, None, 17);
+    let v0 = w.vf_sim(0).unwrap();
+    let nth = w
+        .machine()
+        .call_counts()
+        .get("NdisMAllocateNetBufferSGList")
+        .copied()
+        .unwrap_or(0)
+        + 1;
+    let adapter = v0 as *const SimAdapter as usize;
+    let paused = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen_status = paused.clone();
+    w.machine().set_call_hook(Some(Box::new(move |m, c, n| {
+        if c != "NdisMAllocateNetBufferSGList" || n != nth {
+            return CallFault::Proceed;
+        }
+        // SAFETY: the world's VF 0 adapter, alive for the whole test.
+        let a = unsafe { &*(adapter as *const SimAdapter) };
+        *seen_status.lock().unwrap() = Some(m.pause(a));
+        CallFault::Fail
+    })));
+    let mut n = vec![TestNbl::new(&[&frame(MAC[1], MAC[0], 1, 60)], 4096, 1)];
+    w.machine().send(v0, &mut n, false);
+    w.machine().set_call_hook(None);
+    assert_eq!(
+        *paused.lock().unwrap(),
+        Some(NDIS_STATUS_PENDING),
+        "the NBL was held"
+    );
+    assert_eq!(n[0].status(), NDIS_STATUS_RESOURCES);
+    assert_eq!(
+        v0.recv.pause_state(),
+        PauseState::None,
+        "NdisMPauseComplete came"
+    );
+    w.halt_pf();
+    w.assert_clean();
+}
