@@ -52,8 +52,9 @@
 //!   buffer (shared memory allocated at initialize, one per context, no allocation per frame)
 //!   and posted as one descriptor; the SG list is still freed on completion. A NET_BUFFER
 //!   whose MDLs have no system address (neither `MDL_MAPPED_TO_SYSTEM_VA` nor
-//!   `MDL_SOURCE_IS_NONPAGED_POOL`, what `MmGetSystemAddressForMdlSafe` tests) cannot be
-//!   copied at DISPATCH_LEVEL without mapping it and fails with NDIS_STATUS_RESOURCES.
+//!   `MDL_SOURCE_IS_NONPAGED_POOL`, what `MmGetSystemAddressForMdlSafe` tests) would have to be
+//!   mapped (`MmMapLockedPagesSpecifyCache`, which the drivers do not import) and fails with
+//!   NDIS_STATUS_RESOURCES, logged.
 use crate::ffi::imports::{
     KeGetCurrentIrql, NdisMAllocateNetBufferSGList, NdisMFreeNetBufferSGList,
     NdisMSendNetBufferListsComplete,
@@ -974,11 +975,29 @@ unsafe fn post_frame(i: usize, c: &TxCtx, tx: &dyn Transmitter) -> Result<Posted
         Err(SgShape::TooMany) => {
             let buf = tx.tx_bounce(i).ok_or(NDIS_STATUS_RESOURCES)?;
             // SAFETY: caller contract; the bounce buffer is context `i`'s, idle until posted.
-            let len = unsafe { copy_net_buffer(c.nb, buf) }.ok_or(NDIS_STATUS_RESOURCES)?;
-            frags[0] = Frag { addr: buf.bus, len };
+            let Some(len) = (unsafe { copy_net_buffer(c.nb, buf) }) else {
+                crate::ndis_log!(
+                    WARN,
+                    "send",
+                    "NET_BUFFER of more than {} SG elements not copyable (an MDL without a system address, or longer than the bounce buffer): NDIS_STATUS_RESOURCES",
+                    TX_MAX_FRAGS
+                );
+                return Err(NDIS_STATUS_RESOURCES);
+            };
+            if let Some(f) = frags.first_mut() {
+                *f = Frag { addr: buf.bus, len };
+            }
             (frags.get(..1).unwrap_or(&[]), true)
         }
-        Err(SgShape::Bad) => return Err(NDIS_STATUS_FAILURE),
+        Err(SgShape::Bad) => {
+            crate::ndis_log!(
+                WARN,
+                "send",
+                "SG list with no element, or an element empty or over {} bytes: NDIS_STATUS_FAILURE",
+                TXD_MAX_LEN
+            );
+            return Err(NDIS_STATUS_FAILURE);
+        }
     };
     match tx.tx_post(frags, vlan) {
         Ok(slot) => Ok(Posted { slot, bounced }),

@@ -86,6 +86,15 @@ impl TestNbl {
         self
     }
 
+    /// Clears every MDL's `MDL_MAPPED_TO_SYSTEM_VA`/`MDL_SOURCE_IS_NONPAGED_POOL`: buffers
+    /// with no system address a driver may read without mapping them.
+    pub fn without_system_address(mut self) -> Self {
+        for m in &mut self.mdls {
+            m.MdlFlags = 0;
+        }
+        self
+    }
+
     pub fn ptr(&mut self) -> *mut NET_BUFFER_LIST {
         &mut *self.nbl
     }

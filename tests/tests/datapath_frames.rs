@@ -294,6 +294,19 @@ fn a_net_buffer_of_forty_mdls_is_bounced_and_arrives_intact() {
     assert!(n.iter().all(|x| x.status() == NDIS_STATUS_SUCCESS));
     same(seen(v1), &[many, plain], "bounced and plain");
     assert_eq!(w.vf(0).unwrap().sends().counters().bounced, 1);
+    // MDLs the driver cannot read at DISPATCH_LEVEL without mapping them: that NBL fails with
+    // NDIS_STATUS_RESOURCES (its list still freed), the next one goes out.
+    let mut n = vec![
+        TestNbl::new(&[&frame(MAC[1], MAC[0], 11, 120)], 3, 3).without_system_address(),
+        TestNbl::new(&[&frame(MAC[1], MAC[0], 12, 64)], 4096, 4),
+    ];
+    w.machine().send(v0, &mut n, true);
+    w.machine().run_device();
+    assert_eq!(
+        (n[0].status(), n[1].status()),
+        (NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS)
+    );
+    assert_eq!(seen(v1).len(), 3);
     w.machine().return_all_received(v1);
     w.halt_pf();
     w.assert_clean();
