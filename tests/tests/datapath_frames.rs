@@ -95,6 +95,12 @@ fn jumbo_frame_vf_to_vf_with_mtu_9000() {
     let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
     w.pf().set_link(true, 25_000_000_000, 9000).unwrap();
     w.settle();
+    for v in [v0, v1, w.pf_sim()] {
+        // The general attributes' MtuSize at initialize: the MTU in force then (the PF's
+        // *JumboPacket less the header, which its link block gave the VFs).
+        let attrs = v.general.lock().unwrap().as_ref().map(|g| g.mtu);
+        assert_eq!(attrs, Some(9000), "{}", v.name);
+    }
     for v in [v0, v1] {
         assert_eq!(w.machine().register(v, MAX_FRAME), 9014, "{}", v.name);
         assert_eq!(query_u32(&w, v, OID_GEN_MAXIMUM_FRAME_SIZE), 9000);
