@@ -94,6 +94,7 @@ impl<A: Miniport> Completions for Sink<'_, A> {
             slot: 0,
             len: 0,
             valid: false,
+            vlan_tci: None,
         }; crate::hw::resources::DPC_BUDGET];
         let mut n = 0usize;
         for (f, d) in frames.iter_mut().zip(rx) {
@@ -101,6 +102,7 @@ impl<A: Miniport> Completions for Sink<'_, A> {
                 slot: d.slot,
                 len: u32::from(d.len),
                 valid: d.valid,
+                vlan_tci: d.vlan_tci,
             };
             n += 1;
         }
@@ -228,7 +230,9 @@ ndis_fn! {
     pub unsafe fn send_net_buffer_lists<A: Miniport>(ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, flags: u32) {
         let Some(a) = adapter::<A>(ctx) else { return };
         // SAFETY: the chain NDIS passed to this adapter.
-        unsafe { a.sends().submit(a.miniport_handle(), nbl, flags, a.data_path()) };
+        if unsafe { a.sends().submit(a.miniport_handle(), nbl, flags, a.data_path()) } {
+            side_paused(a);
+        }
     }
 
     /// MiniportCancelSend: queued NBLs with this cancel id complete with

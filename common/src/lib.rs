@@ -15,6 +15,7 @@ pub mod kernel_rt;
 pub mod log;
 pub mod mem;
 pub mod miniport;
+pub mod nbl_info;
 pub mod oid;
 pub mod pool_alloc;
 pub mod recv;

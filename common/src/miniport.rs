@@ -199,6 +199,36 @@ pub const fn utf16<const N: usize>(ascii: &[u8; N]) -> [u16; N] {
     out
 }
 
+static JUMBO_PACKET: [u16; 12] = utf16(b"*JumboPacket");
+
+/// `*JumboPacket` ("Keywords That Can Be Edited": the largest frame the adapter takes, header
+/// included; 1514 means no jumbo frames; the range is the IHV's): 1514..=9014 here, the reference
+/// NIC's `MAX_FRAME` range (docs/reference-nic.md section 4). Absent: 1514. Out of range:
+/// logged, and 1514. It sizes the receive and bounce buffers at MiniportInitializeEx, so it
+/// bounds every later MTU (an MTU above it is clamped, see `DataPath::set_mtu`). PASSIVE_LEVEL.
+///
+/// # Safety
+/// `handle` is the miniport adapter handle of the current MiniportInitializeEx.
+pub unsafe fn read_jumbo_packet(handle: NDIS_HANDLE) -> u32 {
+    use crate::hw::resources::{FRAME_CAPACITY_MAX, FRAME_CAPACITY_MIN};
+    // SAFETY: caller contract.
+    match unsafe { read_keyword_u32(handle, &JUMBO_PACKET) } {
+        None => FRAME_CAPACITY_MIN,
+        Some(v) if (FRAME_CAPACITY_MIN..=FRAME_CAPACITY_MAX).contains(&v) => v,
+        Some(v) => {
+            crate::ndis_log!(
+                WARN,
+                "miniport",
+                "*JumboPacket {} outside {}..={}: 1514 used",
+                v,
+                FRAME_CAPACITY_MIN,
+                FRAME_CAPACITY_MAX
+            );
+            FRAME_CAPACITY_MIN
+        }
+    }
+}
+
 /// Reads an integer keyword of the adapter's registry configuration (PASSIVE_LEVEL).
 /// `None` when the configuration cannot be opened or the keyword is absent.
 ///

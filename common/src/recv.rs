@@ -183,6 +183,10 @@ pub struct RxFrame {
     pub len: u32,
     /// False when the device reported an error or a length it cannot have written.
     pub valid: bool,
+    /// The 802.1Q TCI the device stripped (RX descriptor `STATUS.VLAN`, `VLAN_TCI`): the NBL
+    /// carries it as its `Ieee8021QNetBufferListInfo` ("NDIS_NET_BUFFER_LIST_8021Q_INFO
+    /// structure").
+    pub vlan_tci: Option<u16>,
 }
 
 /// What the receive side counted (for OID_GEN_STATISTICS).
@@ -596,7 +600,7 @@ impl RecvQueue {
                 taken.owner = Owner::Ndis;
                 st.posted = st.posted.saturating_sub(1);
                 // SAFETY: our NBL, ours while its slot was posted; its NB was preallocated.
-                unsafe { Self::prepare(nbl, f.len, handle) };
+                unsafe { Self::prepare(nbl, f.len, f.vlan_tci, handle) };
                 // SAFETY: `tail` is an NBL of this chain, ours until the indication.
                 match unsafe { tail.as_mut() } {
                     Some(t) => t.Next = nbl,
@@ -662,11 +666,17 @@ impl RecvQueue {
         done
     }
 
-    /// Fills in an NBL for a frame of `len` bytes at the start of its buffer.
+    /// Fills in an NBL for a frame of `len` bytes at the start of its buffer, with the tag the
+    /// device stripped as its 802.1Q info (every other info slot zero).
     ///
     /// # Safety
     /// `nbl` is one of this queue's NBLs, owned by the driver now.
-    unsafe fn prepare(nbl: *mut NET_BUFFER_LIST, len: u32, handle: NDIS_HANDLE) {
+    unsafe fn prepare(
+        nbl: *mut NET_BUFFER_LIST,
+        len: u32,
+        vlan_tci: Option<u16>,
+        handle: NDIS_HANDLE,
+    ) {
         // SAFETY: caller contract.
         let Some(n) = (unsafe { nbl.as_mut() }) else {
             return;
@@ -675,6 +685,14 @@ impl RecvQueue {
         n.SourceHandle = handle;
         n.Status = NDIS_STATUS_SUCCESS;
         n.NetBufferListInfo = [core::ptr::null_mut(); NET_BUFFER_LIST_INFO_COUNT_630];
+        if let (Some(tci), Some(slot)) = (
+            vlan_tci,
+            n.NetBufferListInfo
+                .get_mut(crate::nbl_info::NBL_INFO_IEEE8021Q),
+        ) {
+            // The slot holds the value itself (the union's `Value`), not a pointer.
+            *slot = crate::nbl_info::Ieee8021QInfo::from_tci(tci).to_value() as *mut c_void;
+        }
         // SAFETY: the NET_BUFFER NdisAllocateNetBufferAndNetBufferList attached to it.
         if let Some(nb) = unsafe { n.FirstNetBuffer.as_mut() } {
             nb.Next = core::ptr::null_mut();

@@ -33,6 +33,28 @@
 //! flight). A context is taken only while the ring has room for a frame of [`TX_MAX_FRAGS`]
 //! beyond what the other mappings in progress may need, so MiniportProcessSGList always finds
 //! room; otherwise the NBL waits in the FIFO until a TX completion frees descriptors.
+//!
+//! What the driver adds to those rules:
+//! - **Submission order.** Frames reach the TX ring in the order their NET_BUFFERs were
+//!   submitted, whatever the order of the MiniportProcessSGList calls: the
+//!   NdisMAllocateNetBufferSGList page says the callback may run before or after the call
+//!   returns and is silent on the order across calls, so the harsher reading is any order.
+//!   Each mapping takes a sequence number; a list that arrives before its predecessors' waits
+//!   in its context (`Mapped`) and is posted as soon as every earlier one is posted or failed.
+//! - **Frame length.** A NET_BUFFER longer than `MAX_FRAME` in force (the MTU plus the 14-byte
+//!   header; an 802.1Q tag inserted from the NBL's info is not counted, section 4) is not
+//!   mapped: it fails with NDIS_STATUS_INVALID_LENGTH (logged, counted as dropped), as the
+//!   device would fail it with `ERR` (section 5).
+//! - **802.1Q.** A nonzero `Ieee8021QNetBufferListInfo` (UserPriority or VlanId) is inserted
+//!   by the device: `VLE` with its TCI on the frame's first descriptor (section 5). A VF whose
+//!   VPort has a port VLAN gets such a frame back with `ERR` (NDIS_STATUS_FAILURE).
+//! - **More than [`TX_MAX_FRAGS`] elements.** The frame is copied into its context's bounce
+//!   buffer (shared memory allocated at initialize, one per context, no allocation per frame)
+//!   and posted as one descriptor; the SG list is still freed on completion. A NET_BUFFER
+//!   whose MDLs have no system address (neither `MDL_MAPPED_TO_SYSTEM_VA` nor
+//!   `MDL_SOURCE_IS_NONPAGED_POOL`, what `MmGetSystemAddressForMdlSafe` tests) would have to be
+//!   mapped (`MmMapLockedPagesSpecifyCache`, which the drivers do not import) and fails with
+//!   NDIS_STATUS_RESOURCES, logged.
 use crate::ffi::imports::{
     KeGetCurrentIrql, NdisMAllocateNetBufferSGList, NdisMFreeNetBufferSGList,
     NdisMSendNetBufferListsComplete,
@@ -40,6 +62,8 @@ use crate::ffi::imports::{
 use crate::ffi::*;
 use crate::hw::regs::{TX_MAX_FRAGS, TXD_MAX_LEN};
 use crate::hw::{Frag, HwError, TxDone};
+use crate::nbl_info::{Ieee8021QInfo, NBL_INFO_IEEE8021Q};
+use crate::recv::RxBuffer;
 use crate::sync::SpinLock;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -68,10 +92,15 @@ pub trait Transmitter {
     fn dma_handle(&self) -> NDIS_HANDLE;
     /// Descriptors free on the TX ring (0 when the device is gone).
     fn tx_free(&self) -> u16;
-    /// Posts one frame (its fragments' bus addresses and lengths); returns its ring slot.
-    fn tx_post(&self, frags: &[Frag]) -> Result<u16, HwError>;
+    /// Posts one frame (its fragments' bus addresses and lengths, the 802.1Q TCI the device
+    /// inserts); returns its ring slot.
+    fn tx_post(&self, frags: &[Frag], vlan_tci: Option<u16>) -> Result<u16, HwError>;
     /// Rings the doorbell for what was posted.
     fn tx_flush(&self);
+    /// The longest frame the device sends now (`MAX_FRAME`, header included).
+    fn tx_max_frame(&self) -> u32;
+    /// Context `index`'s bounce buffer (shared memory), if there is one.
+    fn tx_bounce(&self, index: usize) -> Option<RxBuffer>;
 }
 
 /// What the send side counted, in NET_BUFFERs (packets).
@@ -86,6 +115,10 @@ pub struct TxCounters {
     pub dropped: u64,
     /// MiniportProcessSGList or a TX completion for no frame of ours.
     pub strays: u64,
+    /// Frames longer than `MAX_FRAME` failed with NDIS_STATUS_INVALID_LENGTH (in `dropped`).
+    pub too_long: u64,
+    /// Frames copied into a bounce buffer (more SG elements than descriptors).
+    pub bounced: u64,
 }
 
 #[derive(Debug)]
@@ -158,6 +191,8 @@ enum TxState {
     Free = 0,
     /// NdisMAllocateNetBufferSGList called; MiniportProcessSGList not yet.
     Mapping,
+    /// MiniportProcessSGList came; an earlier mapping has not, so it waits its turn.
+    Mapped,
     /// On the TX ring.
     Posted,
 }
@@ -170,6 +205,8 @@ struct TxCtx {
     nbl: *mut NET_BUFFER_LIST,
     nb: *mut NET_BUFFER,
     sgl: *mut SCATTER_GATHER_LIST,
+    /// Submission order: frames go to the ring in this order.
+    seq: u32,
 }
 
 const FREE_CTX: TxCtx = TxCtx {
@@ -178,6 +215,7 @@ const FREE_CTX: TxCtx = TxCtx {
     nbl: core::ptr::null_mut(),
     nb: core::ptr::null_mut(),
     sgl: core::ptr::null_mut(),
+    seq: 0,
 };
 
 #[derive(Debug)]
@@ -196,6 +234,9 @@ struct Inner {
     reserved: u16,
     ctx: [TxCtx; TX_CONTEXTS],
     ctx_of_slot: [u8; RING_SLOTS],
+    /// Sequence number of the next mapping started, and of the next frame to post.
+    next_seq: u32,
+    post_seq: u32,
     counters: TxCounters,
 }
 
@@ -342,6 +383,77 @@ impl Inner {
         }
     }
 
+    /// Context `i` (holding `c`, its list delivered) fails with `status`: its list is freed
+    /// and its NET_BUFFER finished.
+    ///
+    /// # Safety
+    /// `c` is context `i`, `Mapped` or `Posted`, whose NBL holds its NET_BUFFER in flight.
+    unsafe fn fail_ctx(
+        &mut self,
+        i: usize,
+        c: TxCtx,
+        status: NDIS_STATUS,
+        done: &mut Completions,
+        frees: &mut Frees,
+    ) {
+        frees.push(c.sgl, c.nb);
+        if let Some(e) = self.ctx.get_mut(i) {
+            *e = FREE_CTX;
+        }
+        self.counters.dropped = self.counters.dropped.wrapping_add(1);
+        // SAFETY: caller contract.
+        unsafe { self.nb_finished(c.nbl, status, done) };
+    }
+
+    /// Posts, in submission order, every frame whose list has come and whose predecessors
+    /// are all posted or failed; stops at the first still being mapped. Rings the doorbell
+    /// once for what it posted.
+    fn post_in_order(&mut self, tx: &dyn Transmitter, done: &mut Completions, frees: &mut Frees) {
+        let mut posted = false;
+        // Bounded: each turn advances `post_seq` towards `next_seq` or stops.
+        for _ in 0..=TX_CONTEXTS {
+            if self.post_seq == self.next_seq {
+                break;
+            }
+            let seq = self.post_seq;
+            let found = self.ctx.iter().position(|c| {
+                matches!(c.state, TxState::Mapping | TxState::Mapped) && c.seq == seq
+            });
+            let Some((i, c)) = found.and_then(|i| self.ctx.get(i).map(|c| (i, *c))) else {
+                // Its mapping failed before its list came: nothing to wait for.
+                self.post_seq = seq.wrapping_add(1);
+                continue;
+            };
+            if c.state == TxState::Mapping {
+                break;
+            }
+            self.post_seq = seq.wrapping_add(1);
+            self.reserved = self.reserved.saturating_sub(FRAG_RESERVE);
+            // SAFETY: context `i` holds a delivered list for a NET_BUFFER its NBL holds.
+            match unsafe { post_frame(i, &c, tx) } {
+                Ok(slot) => {
+                    if let Some(owner) = self.ctx_of_slot.get_mut(usize::from(slot.slot)) {
+                        *owner = i as u8;
+                    }
+                    if let Some(e) = self.ctx.get_mut(i) {
+                        e.state = TxState::Posted;
+                    }
+                    if slot.bounced {
+                        self.counters.bounced = self.counters.bounced.wrapping_add(1);
+                    }
+                    posted = true;
+                }
+                Err(status) => {
+                    // SAFETY: as above.
+                    unsafe { self.fail_ctx(i, c, status, done, frees) };
+                }
+            }
+        }
+        if posted {
+            tx.tx_flush();
+        }
+    }
+
     /// A pending pause is complete (nothing held): true once.
     fn pause_finished(&mut self) -> bool {
         if self.pause_pending && self.held == 0 {
@@ -382,11 +494,15 @@ impl SendQueue {
                 reserved: 0,
                 ctx: [FREE_CTX; TX_CONTEXTS],
                 ctx_of_slot: [0; RING_SLOTS],
+                next_seq: 0,
+                post_seq: 0,
                 counters: TxCounters {
                     sent: 0,
                     hw_failed: 0,
                     dropped: 0,
                     strays: 0,
+                    too_long: 0,
+                    bounced: 0,
                 },
             }),
             tags: [const {
@@ -410,6 +526,7 @@ impl SendQueue {
 
     /// MiniportSendNetBufferLists: takes the chain; every NBL is queued, handed to the hardware
     /// or completed before this returns or later, exactly once. `flags` are the send flags.
+    /// Returns `true` when this completed a pending pause.
     ///
     /// # Safety
     /// `chain` is the NBL chain NDIS passed with this adapter's `handle`.
@@ -419,7 +536,7 @@ impl SendQueue {
         chain: *mut NET_BUFFER_LIST,
         flags: u32,
         tx: &dyn Transmitter,
-    ) {
+    ) -> bool {
         let mut done = Completions::new();
         {
             let mut st = self.inner.lock();
@@ -451,40 +568,72 @@ impl SendQueue {
             }
         }
         done.complete(handle, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0);
-        self.pump(handle, tx);
+        self.pump(handle, tx)
     }
 
     /// Maps the next NET_BUFFERs of the queue while contexts and ring room last. The lock is
     /// not held across NdisMAllocateNetBufferSGList: MiniportProcessSGList may run inside it.
-    fn pump(&self, handle: NDIS_HANDLE, tx: &dyn Transmitter) {
+    /// Returns `true` when this completed a pending pause (a mapping that failed after a
+    /// pause began may finish the last NBL held).
+    fn pump(&self, handle: NDIS_HANDLE, tx: &dyn Transmitter) -> bool {
+        let mut done = Completions::new();
+        let mut frees = Frees::new();
+        let paused = self.pump_into(tx, &mut done, &mut frees);
+        frees.free(tx.dma_handle());
+        done.complete(handle, at_dispatch_now());
+        paused
+    }
+
+    fn pump_into(&self, tx: &dyn Transmitter, done: &mut Completions, frees: &mut Frees) -> bool {
         loop {
             let (i, nbl, nb) = {
                 let mut st = self.inner.lock();
                 let st = &mut *st;
                 if !st.open || st.hold || st.queue.head.is_null() {
-                    return;
+                    return false;
                 }
-                if tx.tx_free() < st.reserved.saturating_add(FRAG_RESERVE) {
-                    return;
-                }
-                let Some(i) = st.ctx.iter().position(|c| c.state == TxState::Free) else {
-                    return;
-                };
                 let head = st.queue.head;
                 // SAFETY: a queued NBL we hold.
                 let nb = unsafe { cursor(head) };
                 // SAFETY: its cursor is null or a NET_BUFFER of it whose `Next` NDIS set.
-                let Some(next) = (unsafe { nb.as_ref() }).map(|b| b.Next) else {
+                let Some((next, len)) = (unsafe { nb.as_ref() }).map(|b| (b.Next, b.data_length()))
+                else {
                     // Not possible for a queued NBL; drop it from the queue rather than spin.
                     let _ = st.queue.pop();
                     continue;
                 };
+                let max = tx.tx_max_frame();
+                let too_long = u64::from(len) > u64::from(max);
+                if !too_long && tx.tx_free() < st.reserved.saturating_add(FRAG_RESERVE) {
+                    return false;
+                }
+                let free = st.ctx.iter().position(|c| c.state == TxState::Free);
+                if !too_long && free.is_none() {
+                    return false;
+                }
                 // SAFETY: as above.
                 unsafe { set_progress(head, next, in_flight(head).saturating_add(1)) };
                 if next.is_null() {
                     // Every NET_BUFFER is on its way: the NBL leaves the queue.
                     let _ = st.queue.pop();
                 }
+                let Some(i) = free.filter(|_| !too_long) else {
+                    // Longer than MAX_FRAME: the device would fail it (section 5); not mapped.
+                    crate::ndis_log!(
+                        WARN,
+                        "send",
+                        "NET_BUFFER of {} bytes over the {}-byte frame limit: NDIS_STATUS_INVALID_LENGTH",
+                        len,
+                        max
+                    );
+                    st.counters.dropped = st.counters.dropped.wrapping_add(1);
+                    st.counters.too_long = st.counters.too_long.wrapping_add(1);
+                    // SAFETY: the NBL holds this NET_BUFFER in flight (counted above).
+                    unsafe { st.nb_finished(head, NDIS_STATUS_INVALID_LENGTH, done) };
+                    continue;
+                };
+                let seq = st.next_seq;
+                st.next_seq = seq.wrapping_add(1);
                 if let Some(c) = st.ctx.get_mut(i) {
                     *c = TxCtx {
                         state: TxState::Mapping,
@@ -492,6 +641,7 @@ impl SendQueue {
                         nbl: head,
                         nb,
                         sgl: core::ptr::null_mut(),
+                        seq,
                     };
                 }
                 st.reserved = st.reserved.saturating_add(FRAG_RESERVE);
@@ -517,29 +667,27 @@ impl SendQueue {
                 )
             };
             if status != NDIS_STATUS_SUCCESS {
-                // No MiniportProcessSGList comes for it: the context is ours again.
-                let mut done = Completions::new();
-                {
-                    let mut st = self.inner.lock();
-                    if let Some(c) = st.ctx.get_mut(i) {
-                        *c = FREE_CTX;
-                    }
-                    st.reserved = st.reserved.saturating_sub(FRAG_RESERVE);
-                    st.counters.dropped = st.counters.dropped.wrapping_add(1);
-                    // SAFETY: the NBL holds this NET_BUFFER in flight.
-                    unsafe { st.nb_finished(nbl, NDIS_STATUS_RESOURCES, &mut done) };
+                // No MiniportProcessSGList comes for it: the context is ours again, and the
+                // frames mapped after it need not wait for it.
+                let mut st = self.inner.lock();
+                if let Some(c) = st.ctx.get_mut(i) {
+                    *c = FREE_CTX;
                 }
-                done.complete(handle, at_dispatch_now());
+                st.reserved = st.reserved.saturating_sub(FRAG_RESERVE);
+                st.counters.dropped = st.counters.dropped.wrapping_add(1);
+                // SAFETY: the NBL holds this NET_BUFFER in flight.
+                unsafe { st.nb_finished(nbl, NDIS_STATUS_RESOURCES, done) };
+                st.post_in_order(tx, done, frees);
                 // Mapping resources are short: try again on the next completion.
-                return;
+                return st.pause_finished();
             }
         }
     }
 
-    /// MiniportProcessSGList for context `index` (DISPATCH_LEVEL): the frame's descriptors
-    /// are posted and the doorbell rung; a list the ring cannot take (more than
-    /// [`TX_MAX_FRAGS`] elements, an element too long) fails the NET_BUFFER. Returns `true`
-    /// when this completed a pending pause.
+    /// MiniportProcessSGList for context `index` (DISPATCH_LEVEL): the list is the context's;
+    /// the frames whose turn it is (submission order) are posted and the doorbell rung; a list
+    /// the ring cannot take (an element too long, or too many that cannot be copied) fails its
+    /// NET_BUFFER. Returns `true` when this completed a pending pause.
     ///
     /// # Safety
     /// `sgl` is the list NDIS passed MiniportProcessSGList for the mapping of context `index`.
@@ -557,45 +705,22 @@ impl SendQueue {
             let st = &mut *st;
             let Some(ctx) = st
                 .ctx
-                .get(index)
-                .copied()
+                .get_mut(index)
                 .filter(|c| c.state == TxState::Mapping)
             else {
                 st.counters.strays = st.counters.strays.wrapping_add(1);
                 return false;
             };
-            st.reserved = st.reserved.saturating_sub(FRAG_RESERVE);
-            let mut frags = [Frag { addr: 0, len: 0 }; TX_MAX_FRAGS];
-            // SAFETY: caller contract: NDIS's list, valid until we free it.
-            let n = unsafe { sg_frags(sgl, &mut frags) };
-            let posted = match n {
-                Some(n) if !ctx.abort => tx.tx_post(frags.get(..n).unwrap_or(&[])).ok(),
-                _ => None,
-            };
-            match posted.and_then(|slot| st.ctx_of_slot.get_mut(usize::from(slot))) {
-                Some(owner) => {
-                    *owner = index as u8;
-                    if let Some(c) = st.ctx.get_mut(index) {
-                        c.state = TxState::Posted;
-                        c.sgl = sgl;
-                    }
-                    tx.tx_flush();
-                }
-                None => {
-                    frees.push(sgl, ctx.nb);
-                    if let Some(c) = st.ctx.get_mut(index) {
-                        *c = FREE_CTX;
-                    }
-                    st.counters.dropped = st.counters.dropped.wrapping_add(1);
-                    let status = if ctx.abort {
-                        NDIS_STATUS_NOT_ACCEPTED
-                    } else {
-                        NDIS_STATUS_FAILURE
-                    };
-                    // SAFETY: the NBL holds this NET_BUFFER in flight.
-                    unsafe { st.nb_finished(ctx.nbl, status, &mut done) };
-                }
+            ctx.sgl = sgl;
+            ctx.state = TxState::Mapped;
+            let c = *ctx;
+            if c.abort {
+                // The device went away meanwhile: nothing waits for it.
+                st.reserved = st.reserved.saturating_sub(FRAG_RESERVE);
+                // SAFETY: context `index`, just given its list.
+                unsafe { st.fail_ctx(index, c, NDIS_STATUS_NOT_ACCEPTED, &mut done, &mut frees) };
             }
+            st.post_in_order(tx, &mut done, &mut frees);
             st.pause_finished()
         };
         frees.free(tx.dma_handle());
@@ -641,8 +766,8 @@ impl SendQueue {
         };
         frees.free(tx.dma_handle());
         done.complete(handle, at_dispatch_now());
-        self.pump(handle, tx);
-        paused
+        let pumped = self.pump(handle, tx);
+        paused || pumped
     }
 
     /// MiniportCancelSend: completes every queued NBL with this cancel id, none of whose
@@ -756,6 +881,14 @@ impl SendQueue {
                         // SAFETY: the NBL holds this NET_BUFFER in flight.
                         unsafe { st.nb_finished(c.nbl, NDIS_STATUS_NOT_ACCEPTED, &mut done) };
                     }
+                    TxState::Mapped => {
+                        // Its list came and it waits for an earlier one: fail it now.
+                        st.reserved = st.reserved.saturating_sub(FRAG_RESERVE);
+                        // SAFETY: a Mapped context; its NBL holds this NET_BUFFER in flight.
+                        unsafe {
+                            st.fail_ctx(i, c, NDIS_STATUS_NOT_ACCEPTED, &mut done, &mut frees)
+                        };
+                    }
                     TxState::Mapping => {
                         if let Some(e) = st.ctx.get_mut(i) {
                             e.abort = true;
@@ -776,7 +909,8 @@ impl SendQueue {
     pub fn hold(&self, handle: NDIS_HANDLE, on: bool, tx: &dyn Transmitter) {
         self.inner.lock().hold = on;
         if !on {
-            self.pump(handle, tx);
+            // A test hook on a running adapter: no pause to finish here.
+            let _ = self.pump(handle, tx);
         }
     }
 
@@ -817,17 +951,85 @@ impl SendQueue {
     }
 }
 
-/// The list's elements as fragments; `None` if the ring cannot take it (no element, more than
-/// [`TX_MAX_FRAGS`], an element empty or longer than a descriptor).
+/// What [`post_frame`] posted.
+struct Posted {
+    slot: u16,
+    bounced: bool,
+}
+
+/// Posts context `i`'s frame: one descriptor per SG element, or, for more elements than a
+/// frame may have descriptors, one for its copy in the context's bounce buffer; with `VLE`
+/// when the NBL's 802.1Q info asks for a tag. `Err` is the status its NET_BUFFER fails with.
+///
+/// # Safety
+/// `c.sgl` is the list NDIS gave for `c.nb`, a NET_BUFFER of `c.nbl`, both held by the queue.
+unsafe fn post_frame(i: usize, c: &TxCtx, tx: &dyn Transmitter) -> Result<Posted, NDIS_STATUS> {
+    // SAFETY: caller contract: an NBL the miniport holds; the slot is a value, not a pointer.
+    let info = unsafe { (*c.nbl).NetBufferListInfo.get(NBL_INFO_IEEE8021Q).copied() };
+    let q = Ieee8021QInfo::from_value(info.map_or(0, |p| p as usize));
+    let vlan = q.wants_tag().then(|| q.tci());
+    let mut frags = [Frag { addr: 0, len: 0 }; TX_MAX_FRAGS];
+    // SAFETY: caller contract: NDIS's list, valid until we free it.
+    let (frags, bounced) = match unsafe { sg_frags(c.sgl, &mut frags) } {
+        Ok(n) => (frags.get(..n).unwrap_or(&[]), false),
+        Err(SgShape::TooMany) => {
+            let buf = tx.tx_bounce(i).ok_or(NDIS_STATUS_RESOURCES)?;
+            // SAFETY: caller contract; the bounce buffer is context `i`'s, idle until posted.
+            let Some(len) = (unsafe { copy_net_buffer(c.nb, buf) }) else {
+                crate::ndis_log!(
+                    WARN,
+                    "send",
+                    "NET_BUFFER of more than {} SG elements not copyable (an MDL without a system address, or longer than the bounce buffer): NDIS_STATUS_RESOURCES",
+                    TX_MAX_FRAGS
+                );
+                return Err(NDIS_STATUS_RESOURCES);
+            };
+            if let Some(f) = frags.first_mut() {
+                *f = Frag { addr: buf.bus, len };
+            }
+            (frags.get(..1).unwrap_or(&[]), true)
+        }
+        Err(SgShape::Bad) => {
+            crate::ndis_log!(
+                WARN,
+                "send",
+                "SG list with no element, or an element empty or over {} bytes: NDIS_STATUS_FAILURE",
+                TXD_MAX_LEN
+            );
+            return Err(NDIS_STATUS_FAILURE);
+        }
+    };
+    match tx.tx_post(frags, vlan) {
+        Ok(slot) => Ok(Posted { slot, bounced }),
+        Err(HwError::Gone) => Err(NDIS_STATUS_NOT_ACCEPTED),
+        Err(_) => Err(NDIS_STATUS_FAILURE),
+    }
+}
+
+/// Why a list does not map one to one onto descriptors.
+enum SgShape {
+    /// More elements than [`TX_MAX_FRAGS`]: copy the frame.
+    TooMany,
+    /// No element, or one empty or longer than a descriptor takes.
+    Bad,
+}
+
+/// The list's elements as fragments.
 ///
 /// # Safety
 /// `sgl` is null or a valid SCATTER_GATHER_LIST.
-unsafe fn sg_frags(sgl: *mut SCATTER_GATHER_LIST, out: &mut [Frag; TX_MAX_FRAGS]) -> Option<usize> {
+unsafe fn sg_frags(
+    sgl: *mut SCATTER_GATHER_LIST,
+    out: &mut [Frag; TX_MAX_FRAGS],
+) -> Result<usize, SgShape> {
     // SAFETY: caller contract.
-    let list = unsafe { sgl.as_ref() }?;
+    let list = unsafe { sgl.as_ref() }.ok_or(SgShape::Bad)?;
     let n = list.NumberOfElements as usize;
-    if n == 0 || n > TX_MAX_FRAGS {
-        return None;
+    if n == 0 {
+        return Err(SgShape::Bad);
+    }
+    if n > TX_MAX_FRAGS {
+        return Err(SgShape::TooMany);
     }
     let first = core::ptr::addr_of!(list.Elements).cast::<SCATTER_GATHER_ELEMENT>();
     for (k, f) in out.iter_mut().enumerate().take(n) {
@@ -835,13 +1037,66 @@ unsafe fn sg_frags(sgl: *mut SCATTER_GATHER_LIST, out: &mut [Frag; TX_MAX_FRAGS]
         let e = unsafe { first.add(k).read_unaligned() };
         let len = u16::try_from(e.Length)
             .ok()
-            .filter(|l| *l > 0 && *l <= TXD_MAX_LEN)?;
+            .filter(|l| *l > 0 && *l <= TXD_MAX_LEN)
+            .ok_or(SgShape::Bad)?;
         *f = Frag {
             addr: e.Address as u64,
             len,
         };
     }
-    Some(n)
+    Ok(n)
+}
+
+/// Copies the bytes `nb` describes (from `CurrentMdl` at `CurrentMdlOffset`, `DataLength`
+/// bytes) into `buf`; their length, or `None` if they do not fit, the MDL chain is shorter, or
+/// an MDL has no system address to read at DISPATCH_LEVEL (neither `MDL_MAPPED_TO_SYSTEM_VA`
+/// nor `MDL_SOURCE_IS_NONPAGED_POOL`: what `MmGetSystemAddressForMdlSafe` would have to map).
+///
+/// # Safety
+/// `nb` is a NET_BUFFER the miniport holds; `buf` is writable for `buf.len` bytes.
+unsafe fn copy_net_buffer(nb: *mut NET_BUFFER, buf: RxBuffer) -> Option<u16> {
+    // SAFETY: caller contract.
+    let nb = unsafe { nb.as_ref() }?;
+    let total = nb.data_length();
+    if total == 0 || total > buf.len || total > u32::from(TXD_MAX_LEN) {
+        return None;
+    }
+    let mut left = total as usize;
+    let mut mdl = nb.CurrentMdl;
+    let mut skip = nb.CurrentMdlOffset as usize;
+    let mut at = 0usize;
+    // Bounded: every MDL but a skipped one gives at least one byte, and at most `total` do.
+    for _ in 0..=(total as usize).saturating_add(1) {
+        if left == 0 {
+            break;
+        }
+        // SAFETY: the NET_BUFFER's MDL chain, valid while the miniport holds it.
+        let m = unsafe { mdl.as_ref() }?;
+        if m.MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) == 0
+            || m.MappedSystemVa.is_null()
+        {
+            return None;
+        }
+        let count = (m.ByteCount as usize).checked_sub(skip)?;
+        let take = count.min(left);
+        // SAFETY: `take` bytes of the MDL's mapped buffer from `skip` (within ByteCount), into
+        // the bounce buffer at `at` (`at + take <= total <= buf.len`).
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                m.MappedSystemVa.cast::<u8>().add(skip),
+                buf.va.add(at),
+                take,
+            )
+        };
+        at += take;
+        left -= take;
+        skip = 0;
+        mdl = m.Next;
+    }
+    if left != 0 {
+        return None;
+    }
+    u16::try_from(total).ok()
 }
 
 impl Default for SendQueue {

@@ -679,3 +679,33 @@ fn issue11_values() {
         (1, 2)
     );
 }
+
+/// NDIS_NET_BUFFER_LIST_8021Q_INFO (WDK `ndis/nbl8021q.h`, earlier `ndis/nbl.h`): a union of
+/// `PVOID Value` and `TagHeader { UINT32 UserPriority:3; UINT32 CanonicalFormatId:1; UINT32
+/// VlanId:12; UINT32 Reserved:16; }`, so size 8 on x64 and, MSVC packing bitfields from the
+/// least significant bit of their UINT32, UserPriority in bits 2:0, CanonicalFormatId bit 3,
+/// VlanId bits 15:4, Reserved 31:16; the slot is `NetBufferListInfo[Ieee8021QNetBufferListInfo]`,
+/// index 4 (TcpIpChecksum 0, IPsecOffloadV1 1, TcpLargeSend 2, ClassificationHandle 3).
+#[test]
+fn ieee_8021q_info_bitfields() {
+    use common::nbl_info::{Ieee8021QInfo, NBL_INFO_IEEE8021Q};
+    assert_eq!(NBL_INFO_IEEE8021Q, 4);
+    assert_eq!(NBL_INFO_IEEE8021Q + 1, common::send::NBL_INFO_CANCEL_ID);
+    let one = |user_priority, canonical_format_id, vlan_id| Ieee8021QInfo {
+        user_priority,
+        canonical_format_id,
+        vlan_id,
+    };
+    // Each field alone, at its highest value: its bits and nothing else.
+    assert_eq!(one(7, false, 0).to_value(), 0x0000_0007);
+    assert_eq!(one(0, true, 0).to_value(), 0x0000_0008);
+    assert_eq!(one(0, false, 0xFFF).to_value(), 0x0000_FFF0);
+    assert_eq!(one(5, false, 0x123).to_value(), 0x1235);
+    // Reserved bits (WMMInfo of the wireless form) are not part of the tag.
+    assert_eq!(Ieee8021QInfo::from_value(0xF_1235), one(5, false, 0x123));
+    // The wire's TCI: PCP 15:13, DEI 12, VID 11:0.
+    assert_eq!(Ieee8021QInfo::from_tci(0xB123), one(5, true, 0x123));
+    assert_eq!(one(5, true, 0x123).tci(), 0xB123);
+    assert!(!Ieee8021QInfo::from_value(0).wants_tag());
+    assert!(one(1, false, 0).wants_tag() && one(0, false, 1).wants_tag());
+}

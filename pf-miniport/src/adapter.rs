@@ -178,6 +178,16 @@ impl Adapter {
         let kw = unsafe { crate::keywords::read(handle) };
         adapter.inner.get_mut().sriov_enabled = kw.sriov;
         adapter.inner.get_mut().sw.vlan_filtering = kw.vlan_filtering;
+        // `*JumboPacket`: the largest frame, which sizes the buffers and starts the link MTU
+        // (the host may change the MTU later, clamped to it; see `DataPath::set_mtu`).
+        // SAFETY: as above.
+        let capacity = unsafe { miniport::read_jumbo_packet(handle) };
+        let info = EthernetInfo {
+            mtu: capacity - common::hw::resources::ETH_HEADER,
+            ..info
+        };
+        adapter.inner.get_mut().info = info;
+        adapter.dp.set_frame_capacity(capacity, info.mtu);
         if status == NDIS_STATUS_SUCCESS {
             // SAFETY: as above.
             status = unsafe {

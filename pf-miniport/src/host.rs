@@ -170,6 +170,17 @@ impl Adapter {
             }
             (was, touched)
         };
+        // MAX_FRAME follows the MTU, up to what the buffers allocated at initialize hold.
+        let in_force = self.dp.set_mtu(mtu);
+        if in_force != mtu {
+            ndis_log!(
+                WARN,
+                LOG,
+                "MTU {} above what *JumboPacket sized the buffers for: {} in force on the PF",
+                mtu,
+                in_force
+            );
+        }
         if (was.link_up, was.speed_bps) != (link_up, speed_bps) {
             self.indicate_link();
         }

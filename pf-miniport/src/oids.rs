@@ -61,11 +61,13 @@ impl Adapter {
             OID_SRIOV_WRITE_VF_CONFIG_BLOCK => return backchannel::write_config_block(self, req),
             _ => {}
         }
-        let (state, info, mut rx) = {
+        let (state, mut info, mut rx) = {
             let mut st = self.inner.lock();
             st.oids = st.oids.wrapping_add(1);
             (st.state, st.info, st.rx)
         };
+        // The PF's own MTU: the link's, at most what its buffers were sized for (*JumboPacket).
+        info.mtu = info.mtu.min(self.dp.max_mtu());
         if !state.accepts_oids() {
             ndis_log!(WARN, LOG, "OID {:#x} in state {:?}", oid, state);
             return NDIS_STATUS_ADAPTER_NOT_READY;

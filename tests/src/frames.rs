@@ -78,6 +78,23 @@ impl TestNbl {
         Self::new(&[&f], 64, cancel_id)
     }
 
+    /// Sets the NBL's `Ieee8021QNetBufferListInfo` (the value itself, "NDIS_NET_BUFFER_LIST_8021Q_INFO
+    /// structure"), as a protocol driver asking for a tag does.
+    pub fn with_8021q(mut self, info: common::nbl_info::Ieee8021QInfo) -> Self {
+        self.nbl.NetBufferListInfo[common::nbl_info::NBL_INFO_IEEE8021Q] =
+            info.to_value() as *mut c_void;
+        self
+    }
+
+    /// Clears every MDL's `MDL_MAPPED_TO_SYSTEM_VA`/`MDL_SOURCE_IS_NONPAGED_POOL`: buffers
+    /// with no system address a driver may read without mapping them.
+    pub fn without_system_address(mut self) -> Self {
+        for m in &mut self.mdls {
+            m.MdlFlags = 0;
+        }
+        self
+    }
+
     pub fn ptr(&mut self) -> *mut NET_BUFFER_LIST {
         &mut *self.nbl
     }

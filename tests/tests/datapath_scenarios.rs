@@ -340,7 +340,8 @@ fn a_vf_reset_mid_traffic_loses_nothing() {
 /// that follows leaves nothing behind, and VF 1 keeps working.
 #[test]
 fn a_vf_surprise_removal_mid_traffic_completes_everything_once() {
-    for timing in [SgTiming::Inline, SgTiming::Deferred] {
+    // Reversed: lists that came before their predecessors' wait (`Mapped`) when it happens.
+    for timing in [SgTiming::Inline, SgTiming::Deferred, SgTiming::Reversed] {
         let w = boot(2, 7);
         w.machine().set_sg_timing(timing);
         let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());

@@ -324,6 +324,8 @@ fn each_receive_allocation_failing_at_initialize_leaks_nothing() {
         ("NdisAllocateNetBufferAndNetBufferList", last),
         // The third block: the RX buffers (a hardware step, before the receive queue).
         ("NdisMAllocateSharedMemory", 3),
+        // The fourth: the TX bounce buffers.
+        ("NdisMAllocateSharedMemory", 4),
     ];
     for pf in [true, false] {
         for &(call, nth) in &sites {

@@ -35,7 +35,7 @@ fn both_drivers_map_register_allocate_and_start_their_queue_pair() {
         let held = w.machine().held_by(a);
         assert!(all_four(&held), "{}: {held:?}", a.name);
         assert!(
-            held.iter().any(|h| h.starts_with("3 shared-memory")),
+            held.iter().any(|h| h.starts_with("4 shared-memory")),
             "{held:?}"
         );
         // Section 10's bring-up, as the device model sees it.
@@ -55,6 +55,8 @@ fn both_drivers_map_register_allocate_and_start_their_queue_pair() {
             "RX buffers posted"
         );
         assert_eq!(reg(&w, f, MISC_IVAR), IVAR_VALID, "link cause on message 0");
+        // MAX_FRAME from the MTU in force (1500, no *JumboPacket) plus the header.
+        assert_eq!(reg(&w, f, MAX_FRAME), 1514, "{f:?}");
     }
     w.halt_pf();
     w.unload_driver(true);
@@ -280,8 +282,8 @@ fn a_register_written_after_surprise_removal_is_reported() {
 
 /// Each of the new fallible calls fails during both drivers' initialize: the adapter does not
 /// come up and holds nothing (the failed-initialize check), with no violation. Call #1 is the
-/// PF's, #2 and #3 the two VFs' (shared memory: #1..#3 the PF's three blocks, #4..#6 the first
-/// VF's, #7..#9 the second's). Each injected fault is shown to fire: the call was made at
+/// PF's, #2 and #3 the two VFs' (shared memory: #1..#4 the PF's four blocks -- TX ring, RX
+/// ring, RX buffers, TX bounce buffers --, #5..#8 the first VF's, #9..#12 the second's). Each injected fault is shown to fire: the call was made at
 /// least `nth` times (att11 review: the sweep asserted only that the call was reached once,
 /// so the faults meant for the VFs were never injected -- one VF made no call #3, and the
 /// VFs' shared-memory calls were not swept at all).
@@ -290,7 +292,7 @@ fn every_new_fallible_call_fails_during_initialize_without_a_leak() {
     for (call, last) in [
         ("NdisMMapIoSpace", 3u64),
         ("NdisMRegisterScatterGatherDma", 3),
-        ("NdisMAllocateSharedMemory", 9),
+        ("NdisMAllocateSharedMemory", 12),
         ("NdisMRegisterInterruptEx", 3),
     ] {
         for nth in 1..=last {

@@ -138,6 +138,12 @@ impl Adapter {
             st.applied = Applied::defaults(vf_id.unwrap_or(0));
             st.degraded = vf_id.is_none();
         }
+        // `*JumboPacket` sizes the buffers; the MTU of the link block is clamped to it, at
+        // the first apply below and at every later change (`DataPath::set_mtu`).
+        // SAFETY: the adapter being initialized, PASSIVE_LEVEL.
+        let capacity = unsafe { miniport::read_jumbo_packet(handle) };
+        let default_mtu = adapter.inner.get_mut().applied.mtu;
+        adapter.dp.set_frame_capacity(capacity, default_mtu);
         if vf_id.is_some() {
             // Read every block at start: the view has no base yet, so the refresh first reads
             // the commit block to learn which blocks exist, then all of them.
@@ -145,10 +151,12 @@ impl Adapter {
             adapter.refresh_inline();
         }
 
-        let (info, applied) = {
+        let (mut info, applied) = {
             let st = adapter.inner.lock();
             (st.info_from(&st.applied), st.applied)
         };
+        // The MTU of the link block, clamped to what `*JumboPacket` sized the buffers for.
+        info.mtu = applied.mtu.min(adapter.dp.max_mtu());
         adapter.inner.lock().info = info;
         // SAFETY: the adapter being initialized.
         let mut status =
@@ -398,6 +406,18 @@ impl Adapter {
     /// Commits a consistent view: the new configuration, its indications, the status report.
     pub(crate) fn apply(&self, view: &View, epoch: u32) {
         let new = Applied::from_view(view, self.inner.lock().applied);
+        // The link block's MTU, at most what the buffers allocated at initialize hold
+        // (`*JumboPacket`): MAX_FRAME follows it. The applied view keeps the PF's value.
+        let mtu = self.dp.set_mtu(new.mtu);
+        if mtu != new.mtu {
+            ndis_log!(
+                WARN,
+                LOG,
+                "MTU {} above what *JumboPacket sized the buffers for: {} in force",
+                new.mtu,
+                mtu
+            );
+        }
         let generation = view.generation();
         let digest = view.digest();
         let old = {
@@ -409,6 +429,7 @@ impl Adapter {
             st.applied_digest = digest;
             st.degraded = false;
             st.info = st.info_from(&new);
+            st.info.mtu = mtu;
             st.counters.applied = st.counters.applied.wrapping_add(1);
             old
         };

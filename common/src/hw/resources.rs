@@ -34,8 +34,33 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering};
 
 /// Descriptors per ring (TX and RX of queue pair 0).
 pub const RING_LEN: u16 = 64;
-/// Bytes of one RX buffer: at least `MAX_FRAME` (1514 after reset), section 5.
+/// Bytes of one RX buffer at the smallest frame capacity: at least `MAX_FRAME` (1514 after
+/// reset), section 5. Larger capacities get larger buffers ([`rx_buffer_bytes`]).
 pub const RX_BUF_BYTES: u32 = 2048;
+/// The Ethernet header `MAX_FRAME` includes and an MTU does not.
+pub const ETH_HEADER: u32 = 14;
+/// An 802.1Q tag a frame may carry in its bytes (delivered as it is, without a port VLAN).
+const VLAN_TAG: u32 = 4;
+/// The frame capacities the drivers take (`*JumboPacket`, "Keywords That Can Be Edited": the
+/// largest frame, header included; the range is the IHV's): the reference NIC's `MAX_FRAME`
+/// range above the standard frame, section 4.
+pub const FRAME_CAPACITY_MIN: u32 = regs::MAX_FRAME_RESET;
+pub const FRAME_CAPACITY_MAX: u32 = regs::MAX_FRAME_MAX;
+
+/// Bytes of each RX buffer for frames of up to `capacity` bytes (a tag kept in the frame
+/// included): section 5 wants buffers of at least `MAX_FRAME`. 2 KiB for 1514, 9 KiB for 9014.
+pub fn rx_buffer_bytes(capacity: u32) -> u32 {
+    let need = capacity.clamp(FRAME_CAPACITY_MIN, FRAME_CAPACITY_MAX) + VLAN_TAG;
+    need.div_ceil(1024).saturating_mul(1024).max(RX_BUF_BYTES)
+}
+
+/// Bytes of each TX bounce buffer for frames of up to `capacity` bytes (128-byte multiples).
+pub fn bounce_bytes(capacity: u32) -> u32 {
+    capacity
+        .clamp(FRAME_CAPACITY_MIN, FRAME_CAPACITY_MAX)
+        .div_ceil(128)
+        .saturating_mul(128)
+}
 /// RX buffers: one per descriptor the ring can hold posted (`LEN - 1`).
 pub const RX_BUFFERS: u16 = RING_LEN - 1;
 /// `NDIS_SG_DMA_DESCRIPTION.MaximumPhysicalMapping`: the longest buffer the NIC maps.
@@ -95,6 +120,10 @@ pub struct SharedBlock {
 const TX_RING: usize = 0;
 const RX_RING: usize = 1;
 const RX_BUFS: usize = 2;
+/// One bounce buffer per send context ([`crate::send::TX_CONTEXTS`]): a frame whose SG list has
+/// more elements than a TX frame may have descriptors is copied into its context's buffer.
+const TX_BOUNCE: usize = 3;
+const BLOCKS: usize = 4;
 
 /// The rings of queue pair 0 and which RX buffer each posted RX slot holds.
 pub struct Queues {
@@ -134,7 +163,12 @@ pub struct DataPath {
     sg_dma: NDIS_HANDLE,
     interrupt: AtomicPtr<c_void>,
     messages: u32,
-    blocks: [SharedBlock; 3],
+    blocks: [SharedBlock; BLOCKS],
+    /// The largest frame the buffers were sized for (`*JumboPacket`, set before bring-up; 0:
+    /// [`FRAME_CAPACITY_MIN`]). Fixed until halt: the buffers are allocated at initialize.
+    frame_capacity: u32,
+    /// `MAX_FRAME` as programmed (0 before bring-up): the MTU in force plus the header.
+    max_frame: AtomicU32,
     queues: SpinLock<Queues>,
     /// Surprise removal: no register is touched from then on.
     removed: AtomicBool,
@@ -157,12 +191,12 @@ pub struct DataPath {
     pause_waiting: AtomicU8,
 }
 
-fn block_len(which: usize) -> u32 {
+fn block_len(which: usize, capacity: u32) -> u32 {
     let ring = u32::from(RING_LEN) * regs::DESC_BYTES as u32;
-    let bytes = if which == RX_BUFS {
-        u32::from(RX_BUFFERS) * RX_BUF_BYTES
-    } else {
-        ring
+    let bytes = match which {
+        RX_BUFS => u32::from(RX_BUFFERS) * rx_buffer_bytes(capacity),
+        TX_BOUNCE => crate::send::TX_CONTEXTS as u32 * bounce_bytes(capacity),
+        _ => ring,
     };
     // Room to align the start: the NdisMAllocateSharedMemory page promises no alignment.
     bytes + regs::RING_ALIGN as u32
@@ -263,8 +297,8 @@ impl DataPath {
             self.sg_dma = core::ptr::null_mut();
             return Err(status);
         }
-        for which in [TX_RING, RX_RING, RX_BUFS] {
-            let len = block_len(which);
+        for which in [TX_RING, RX_RING, RX_BUFS, TX_BOUNCE] {
+            let len = block_len(which, self.capacity());
             let (mut va, mut pa) = (core::ptr::null_mut::<c_void>(), 0i64);
             // SAFETY: initialize of `handle`, after the SG DMA registration; out-pointers valid.
             unsafe { NdisMAllocateSharedMemory(handle, len, FALSE, &mut va, &mut pa) };
@@ -325,17 +359,24 @@ impl DataPath {
     /// the receive queue posts the buffers ([`rx_buffers`](Self::rx_buffers), through this
     /// data path as its [`RxPoster`]) once it has an NBL for each.
     fn start_queues(&mut self) -> Result<(), NDIS_STATUS> {
-        let regions: [Option<DmaRegion>; 3] = [
+        let regions: [Option<DmaRegion>; BLOCKS] = [
             self.blocks.first().and_then(aligned),
             self.blocks.get(RX_RING).and_then(aligned),
             self.blocks.get(RX_BUFS).and_then(aligned),
+            self.blocks.get(TX_BOUNCE).and_then(aligned),
         ];
-        let [Some(txm), Some(rxm), Some(_buffers)] = regions else {
+        let [Some(txm), Some(rxm), Some(_buffers), Some(_bounce)] = regions else {
             return Err(NDIS_STATUS_RESOURCES);
         };
         let Some(nic) = self.nic.get() else {
             return Err(NDIS_STATUS_FAILURE);
         };
+        // Section 4: MAX_FRAME bounds what the function sends and receives; the MTU in force
+        // (set before bring-up, at most the capacity the buffers were sized for) plus the header.
+        let frame = self.max_frame.load(Ordering::Acquire);
+        let frame = if frame == 0 { self.capacity() } else { frame };
+        nic.set_max_frame(frame).map_err(HwError::status)?;
+        self.max_frame.store(frame, Ordering::Release);
         let v = Some(QUEUE_MESSAGE);
         let tx = nic.start_tx(0, txm, RING_LEN, v).map_err(HwError::status)?;
         let rx = match nic.start_rx(0, rxm, RING_LEN, v) {
@@ -379,17 +420,85 @@ impl DataPath {
     }
 
     /// The RX-buffer block of shared memory as the receive queue's buffer source
-    /// ([`RX_BUFFERS`] buffers of [`RX_BUF_BYTES`]); [`RxRegion::NONE`] before bring-up.
+    /// ([`RX_BUFFERS`] buffers of [`rx_buffer_bytes`] of the frame capacity);
+    /// [`RxRegion::NONE`] before bring-up.
     pub fn rx_buffers(&self) -> RxRegion {
         match self.blocks.get(RX_BUFS).and_then(aligned) {
             Some(r) => RxRegion {
                 va: r.va(),
                 bus: r.pa(),
-                slot_bytes: RX_BUF_BYTES,
+                slot_bytes: rx_buffer_bytes(self.capacity()),
                 slots: RX_BUFFERS,
             },
             None => RxRegion::NONE,
         }
+    }
+
+    /// MiniportInitializeEx, before [`bring_up`](Self::bring_up): the largest frame the
+    /// adapter will ever take (`*JumboPacket`, header included), which sizes the RX and bounce
+    /// buffers, and the frame of the MTU in force at start (clamped to the capacity). Values
+    /// outside [`FRAME_CAPACITY_MIN`]..=[`FRAME_CAPACITY_MAX`] are clamped into it.
+    pub fn set_frame_capacity(&mut self, capacity: u32, mtu: u32) {
+        self.frame_capacity = capacity.clamp(FRAME_CAPACITY_MIN, FRAME_CAPACITY_MAX);
+        let frame = mtu.saturating_add(ETH_HEADER);
+        self.max_frame.store(
+            frame.clamp(regs::MAX_FRAME_MIN, self.frame_capacity),
+            Ordering::Release,
+        );
+    }
+
+    /// The largest frame the buffers hold (header included).
+    pub fn capacity(&self) -> u32 {
+        if self.frame_capacity == 0 {
+            FRAME_CAPACITY_MIN
+        } else {
+            self.frame_capacity
+        }
+    }
+
+    /// The largest MTU the adapter can take (its capacity less the header).
+    pub fn max_mtu(&self) -> u32 {
+        self.capacity() - ETH_HEADER
+    }
+
+    /// `MAX_FRAME` in force (header included): what a send may be at most.
+    pub fn max_frame(&self) -> u32 {
+        match self.max_frame.load(Ordering::Acquire) {
+            0 => self.capacity(),
+            f => f,
+        }
+    }
+
+    /// An MTU change (the PF's link, the VF's link block): the MTU clamped to what the buffers
+    /// allocated at initialize hold ([`max_mtu`](Self::max_mtu)) and to the spec's minimum
+    /// frame, `MAX_FRAME` rewritten (nothing is touched once the device is gone or stopping).
+    /// Returns the MTU now in force. `<= DISPATCH_LEVEL`.
+    pub fn set_mtu(&self, mtu: u32) -> u32 {
+        let frame = mtu
+            .saturating_add(ETH_HEADER)
+            .clamp(regs::MAX_FRAME_MIN, self.capacity());
+        let _q = self.queues.lock();
+        self.max_frame.store(frame, Ordering::Release);
+        if !self.quiet()
+            && let Some(nic) = self.nic()
+            && nic.set_max_frame(frame).is_err()
+        {
+            crate::ndis_log!(ERROR, "hw", "MAX_FRAME {} refused", frame);
+        }
+        frame - ETH_HEADER
+    }
+
+    /// Context `index`'s TX bounce buffer (CPU address, bus address, bytes); `None` before
+    /// bring-up or past [`crate::send::TX_CONTEXTS`].
+    pub fn bounce(&self, index: usize) -> Option<crate::recv::RxBuffer> {
+        let r = self.blocks.get(TX_BOUNCE).and_then(aligned)?;
+        RxRegion {
+            va: r.va(),
+            bus: r.pa(),
+            slot_bytes: bounce_bytes(self.capacity()),
+            slots: crate::send::TX_CONTEXTS as u16,
+        }
+        .buffer(u16::try_from(index).ok()?)
     }
 
     /// MiniportShutdownEx: DMA and every vector off. Register writes only: no lock, no wait,
@@ -627,15 +736,23 @@ impl crate::send::Transmitter for DataPath {
         self.queues.lock().tx.get().map_or(0, |r| r.free())
     }
 
-    fn tx_post(&self, frags: &[super::Frag]) -> Result<u16, HwError> {
+    fn tx_post(&self, frags: &[super::Frag], vlan_tci: Option<u16>) -> Result<u16, HwError> {
         let mut q = self.queues.lock();
         if self.quiet() {
             return Err(HwError::Gone);
         }
         match q.tx.get_mut() {
-            Some(ring) => ring.post(frags, None),
+            Some(ring) => ring.post(frags, vlan_tci),
             None => Err(HwError::Gone),
         }
+    }
+
+    fn tx_max_frame(&self) -> u32 {
+        self.max_frame()
+    }
+
+    fn tx_bounce(&self, index: usize) -> Option<crate::recv::RxBuffer> {
+        self.bounce(index)
     }
 
     fn tx_flush(&self) {

@@ -144,6 +144,17 @@ impl Function {
         self.bar.add64(octets, frame.len() as u64);
     }
 
+    /// `MAX_FRAME` as the device applies it (section 4: 60..=9014, other values act as 1514).
+    pub(super) fn max_frame(&self) -> usize {
+        let v = self.bar.r32(MAX_FRAME);
+        let v = if (MAX_FRAME_MIN..=MAX_FRAME_MAX).contains(&v) {
+            v
+        } else {
+            MAX_FRAME_RESET
+        };
+        v as usize
+    }
+
     /// Delivers one frame into RX queue `q` (section 5, RX descriptor); false if dropped.
     pub(super) fn deliver(&mut self, q: u8, frame: &[u8], tci: Option<u16>) -> bool {
         let Some(ring) = self.rx.get(q as usize).copied().filter(|r| r.enabled) else {
@@ -158,7 +169,7 @@ impl Function {
             return false;
         }
         let d = ring.base + u64::from(ring.head) * DESC_BYTES as u64;
-        let max = self.bar.r32(MAX_FRAME).clamp(MAX_FRAME_MIN, MAX_FRAME_MAX) as usize;
+        let max = self.max_frame();
         if frame.len() > max || frame.len() > usize::from(d16(d + RXD_BUF_LEN as u64)) {
             self.bar.add64(RX_ERRORS, 1);
             return false;

@@ -224,7 +224,7 @@ impl RefNicModel {
             }
             i = (i + 1) % ring.len;
             if cmd & TXD_CMD_EOP != 0 {
-                let max = func.bar.r32(MAX_FRAME).clamp(MAX_FRAME_MIN, MAX_FRAME_MAX) as usize;
+                let max = func.max_frame();
                 bad |= bytes.len() < 14 || bytes.len() > max;
                 return Some((!bad, vle));
             }

@@ -46,6 +46,9 @@ pub struct Seen {
     pub data: Vec<u8>,
     /// Indicated with NDIS_RECEIVE_FLAGS_RESOURCES.
     pub resources: bool,
+    /// Its `Ieee8021QNetBufferListInfo` ("NDIS_NET_BUFFER_LIST_8021Q_INFO structure"), when
+    /// the slot is not zero.
+    pub vlan: Option<common::nbl_info::Ieee8021QInfo>,
 }
 
 /// Where a pause stands (NDIS's view).
@@ -234,6 +237,17 @@ impl Machine {
             if source != a.handle() {
                 self.violation(format!("{name}: NBL {key:#x} indicated with SourceHandle {source:p}, not the adapter handle"));
             }
+            // SAFETY: as above; the 802.1Q slot holds a value ("NDIS_NET_BUFFER_LIST_8021Q_INFO
+            // structure": the union's `Value`, not a pointer).
+            let q =
+                unsafe { (*nbl).NetBufferListInfo[common::nbl_info::NBL_INFO_IEEE8021Q] } as usize;
+            if q >> 16 != 0 {
+                // The TagHeader's Reserved bits are "set to 0 for ethernet" (WDK header).
+                self.violation(format!(
+                    "{name}: NBL {key:#x} indicated with 802.1Q info {q:#x}: Reserved bits set"
+                ));
+            }
+            let vlan = (q != 0).then(|| common::nbl_info::Ieee8021QInfo::from_value(q));
             // SAFETY: as above.
             match unsafe { inspect(nbl, true) } {
                 Ok((data, digest)) => {
@@ -241,6 +255,7 @@ impl Machine {
                         nbl: key,
                         data,
                         resources,
+                        vlan,
                     });
                     taken.push(Held { nbl: key, digest });
                 }

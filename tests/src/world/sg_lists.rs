@@ -3,7 +3,9 @@
 //! - "NdisMAllocateNetBufferSGList function": HAL calls MiniportProcessSGList "before or after
 //!   NDIS returns from NdisMAllocateNetBufferSGList" (MINIPORT_PROCESS_SG_LIST: "it can be
 //!   invoked asynchronously", at DISPATCH_LEVEL). The simulator does both, by the seed or as a
-//!   test sets it ([`SgTiming`]); a deferred call runs at the next device step.
+//!   test sets it ([`SgTiming`]); a deferred call runs at the next device step. The page is
+//!   silent on the order of the callbacks of several calls; the harsher reading is any order,
+//!   so [`SgTiming::Reversed`] defers every call and makes them last-mapped first.
 //! - The same page: NDIS "might allocate a buffer even if the miniport driver specifies" one
 //!   (when it is too small); the harsher reading: NDIS may use its own storage at any time, so
 //!   the simulator sometimes does, and the driver must use the list MiniportProcessSGList gets.
@@ -32,6 +34,9 @@ pub enum SgTiming {
     Inline,
     /// Always at the next device step, after the call returned.
     Deferred,
+    /// At the next device step, the calls deferred since the last step in reverse order
+    /// (the page does not say the callbacks of several mappings run in the order mapped).
+    Reversed,
 }
 
 /// One list NDIS built.
@@ -64,7 +69,7 @@ impl Machine {
     pub(crate) fn sg_inline(&self) -> bool {
         match self.hw().sg_timing {
             SgTiming::Inline => true,
-            SgTiming::Deferred => false,
+            SgTiming::Deferred | SgTiming::Reversed => false,
             SgTiming::Random => lock(&self.rng).chance(0.5),
         }
     }
@@ -96,7 +101,13 @@ impl Machine {
     /// Makes every deferred MiniportProcessSGList call, at DISPATCH_LEVEL. Returns whether any
     /// ran.
     pub fn deliver_deferred_sg(&self) -> bool {
-        let calls = std::mem::take(&mut self.hw().deferred_sg);
+        let (mut calls, timing) = {
+            let mut hw = self.hw();
+            (std::mem::take(&mut hw.deferred_sg), hw.sg_timing)
+        };
+        if timing == SgTiming::Reversed {
+            calls.reverse();
+        }
         let any = !calls.is_empty();
         for c in calls {
             self.process_sg_now(c.adapter, c.handler, c.sgl, c.context);

@@ -118,6 +118,14 @@ impl Machine {
         self.hw().nic.function(func)?.rx_posted(0)
     }
 
+    /// A 32-bit register of `adapter`'s function window (section 4), e.g. `MAX_FRAME`.
+    pub fn register(&self, adapter: &super::SimAdapter, reg: u32) -> u32 {
+        let Some(func) = self.func_of(adapter) else {
+            return 0;
+        };
+        self.hw().nic.function(func).map_or(0, |f| f.bar.r32(reg))
+    }
+
     /// A 64-bit counter register of `adapter`'s function (section 4), e.g. `RX_DISCARDS`.
     pub fn counter(&self, adapter: &super::SimAdapter, reg: u32) -> u64 {
         let Some(func) = self.func_of(adapter) else {
