@@ -119,6 +119,8 @@ pub struct TxCounters {
     pub too_long: u64,
     /// Frames copied into a bounce buffer (more SG elements than descriptors).
     pub bounced: u64,
+    /// TX doorbells rung (one per send call or completion batch, not one per frame).
+    pub doorbells: u64,
 }
 
 #[derive(Debug)]
@@ -237,6 +239,10 @@ struct Inner {
     /// Sequence number of the next mapping started, and of the next frame to post.
     next_seq: u32,
     post_seq: u32,
+    /// Pumps under way (on any CPU): while one is, frames posted wait for its doorbell.
+    pumping: u8,
+    /// Frames posted whose doorbell a pump under way rings when it ends.
+    unrung: bool,
     counters: TxCounters,
 }
 
@@ -450,7 +456,14 @@ impl Inner {
             }
         }
         if posted {
-            tx.tx_flush();
+            if self.pumping > 0 {
+                // A pump rings once for every frame it maps (an MMIO write per frame is what
+                // the doorbell batching saves); it ends after this post, under this lock.
+                self.unrung = true;
+            } else {
+                self.counters.doorbells = self.counters.doorbells.wrapping_add(1);
+                tx.tx_flush();
+            }
         }
     }
 
@@ -496,6 +509,8 @@ impl SendQueue {
                 ctx_of_slot: [0; RING_SLOTS],
                 next_seq: 0,
                 post_seq: 0,
+                pumping: 0,
+                unrung: false,
                 counters: TxCounters {
                     sent: 0,
                     hw_failed: 0,
@@ -503,6 +518,7 @@ impl SendQueue {
                     strays: 0,
                     too_long: 0,
                     bounced: 0,
+                    doorbells: 0,
                 },
             }),
             tags: [const {
@@ -578,7 +594,24 @@ impl SendQueue {
     fn pump(&self, handle: NDIS_HANDLE, tx: &dyn Transmitter) -> bool {
         let mut done = Completions::new();
         let mut frees = Frees::new();
+        {
+            let mut st = self.inner.lock();
+            st.pumping = st.pumping.saturating_add(1);
+        }
         let paused = self.pump_into(tx, &mut done, &mut frees);
+        let ring = {
+            let mut st = self.inner.lock();
+            st.pumping = st.pumping.saturating_sub(1);
+            let ring = st.pumping == 0 && core::mem::take(&mut st.unrung);
+            if ring {
+                st.counters.doorbells = st.counters.doorbells.wrapping_add(1);
+            }
+            ring
+        };
+        if ring {
+            // Outside the lock: every post it covers happened before `pumping` fell to 0.
+            tx.tx_flush();
+        }
         frees.free(tx.dma_handle());
         done.complete(handle, at_dispatch_now());
         paused
