@@ -171,6 +171,12 @@ impl RxBuffers for RxRegion {
 pub trait RxPoster {
     /// Writes buffer `slot`'s descriptor (not yet visible to the device).
     fn post(&self, slot: u16, buf: RxBuffer);
+    /// [`post`](Self::post) for each, in order; an implementation takes its lock once.
+    fn post_many(&self, bufs: &[(u16, RxBuffer)]) {
+        for &(slot, buf) in bufs {
+            self.post(slot, buf);
+        }
+    }
     /// Makes every buffer posted since the last call visible to the device (the doorbell).
     fn flush(&self) {}
 }
@@ -262,6 +268,10 @@ struct Inner {
 unsafe impl Send for Inner {}
 
 /// Slot numbers collected under the lock, acted on after it is released.
+/// Buffers reposted per lock acquisition ([`RecvQueue::post`]); bounded so that the group
+/// stays small on a DPC's stack (16 x 24 bytes).
+const POST_BATCH: usize = 16;
+
 struct Slots {
     list: [u16; MAX_RX_SLOTS],
     len: usize,
@@ -509,14 +519,39 @@ impl RecvQueue {
         self.post(&todo, hw);
     }
 
+    /// Reposts `slots` to the hardware: their buffers are read in groups of [`POST_BATCH`]
+    /// under one acquisition of this queue's lock, and each group posted under one of the
+    /// ring's (not two locks per buffer), then one doorbell. The two locks are never nested.
     fn post(&self, slots: &Slots, hw: &dyn RxPoster) {
         if slots.len == 0 {
             return;
         }
-        for slot in slots.iter() {
-            if let Some(buf) = self.buffer(slot) {
-                hw.post(slot, buf);
+        let none = RxBuffer {
+            va: core::ptr::null_mut(),
+            bus: 0,
+            len: 0,
+        };
+        let mut group = [(0u16, none); POST_BATCH];
+        let mut left = slots.iter();
+        loop {
+            let mut n = 0;
+            {
+                let st = self.inner.lock();
+                for slot in left.by_ref() {
+                    let buf = st.slots.get(usize::from(slot)).filter(|_| slot < st.count);
+                    if let (Some(s), Some(e)) = (buf, group.get_mut(n)) {
+                        *e = (slot, s.buf);
+                        n += 1;
+                    }
+                    if n == POST_BATCH {
+                        break;
+                    }
+                }
             }
+            if n == 0 {
+                break;
+            }
+            hw.post_many(group.get(..n).unwrap_or(&[]));
         }
         hw.flush();
     }

@@ -239,6 +239,9 @@ struct Inner {
     /// Sequence number of the next mapping started, and of the next frame to post.
     next_seq: u32,
     post_seq: u32,
+    /// The context a sequence number was last given to, by `seq % TX_CONTEXTS`: a hint the
+    /// post checks (the context must still hold that number), with a scan when it misses.
+    ctx_of_seq: [u8; TX_CONTEXTS],
     /// Pumps under way (on any CPU): while one is, frames posted wait for its doorbell.
     pumping: u8,
     /// Frames posted whose doorbell a pump under way rings when it ends.
@@ -422,9 +425,14 @@ impl Inner {
                 break;
             }
             let seq = self.post_seq;
-            let found = self.ctx.iter().position(|c| {
-                matches!(c.state, TxState::Mapping | TxState::Mapped) && c.seq == seq
-            });
+            let waiting =
+                |c: &TxCtx| matches!(c.state, TxState::Mapping | TxState::Mapped) && c.seq == seq;
+            let hint = self
+                .ctx_of_seq
+                .get(seq as usize % TX_CONTEXTS)
+                .map(|&i| usize::from(i))
+                .filter(|&i| self.ctx.get(i).is_some_and(waiting));
+            let found = hint.or_else(|| self.ctx.iter().position(waiting));
             let Some((i, c)) = found.and_then(|i| self.ctx.get(i).map(|c| (i, *c))) else {
                 // Its mapping failed before its list came: nothing to wait for.
                 self.post_seq = seq.wrapping_add(1);
@@ -509,6 +517,7 @@ impl SendQueue {
                 ctx_of_slot: [0; RING_SLOTS],
                 next_seq: 0,
                 post_seq: 0,
+                ctx_of_seq: [0; TX_CONTEXTS],
                 pumping: 0,
                 unrung: false,
                 counters: TxCounters {
@@ -667,6 +676,9 @@ impl SendQueue {
                 };
                 let seq = st.next_seq;
                 st.next_seq = seq.wrapping_add(1);
+                if let Some(h) = st.ctx_of_seq.get_mut(seq as usize % TX_CONTEXTS) {
+                    *h = i as u8;
+                }
                 if let Some(c) = st.ctx.get_mut(i) {
                     *c = TxCtx {
                         state: TxState::Mapping,

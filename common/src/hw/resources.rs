@@ -694,19 +694,25 @@ impl DataPath {
 /// is touched once the device is surprise-removed or stopped. `<= DISPATCH_LEVEL`.
 impl RxPoster for DataPath {
     fn post(&self, slot: u16, buf: RxBuffer) {
-        let Ok(len) = u16::try_from(buf.len) else {
-            return;
-        };
+        self.post_many(&[(slot, buf)]);
+    }
+
+    fn post_many(&self, bufs: &[(u16, RxBuffer)]) {
         let mut q = self.queues.lock();
         if self.quiet() {
             return;
         }
         let q = &mut *q;
         let Some(ring) = q.rx.get_mut() else { return };
-        if let Ok(at) = ring.post(buf.bus, len)
-            && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(at))
-        {
-            *s = slot;
+        for &(slot, buf) in bufs {
+            let Ok(len) = u16::try_from(buf.len) else {
+                continue;
+            };
+            if let Ok(at) = ring.post(buf.bus, len)
+                && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(at))
+            {
+                *s = slot;
+            }
         }
     }
 
