@@ -165,7 +165,13 @@ ndis_fn! {
         let resources = unsafe { params.as_ref() }.map_or(core::ptr::null(), |p| p.AllocatedResources.cast_const().cast());
         match A::initialize(handle, resources) {
             Ok(_) => NDIS_STATUS_SUCCESS,
-            Err(status) => status,
+            // "MINIPORT_INITIALIZE callback function" lists these four; a hardware failure
+            // (no such device, a reset that never completes) is "other reasons": FAILURE.
+            Err(s @ (NDIS_STATUS_NOT_ACCEPTED | NDIS_STATUS_RESOURCES | NDIS_STATUS_FAILURE)) => s,
+            Err(status) => {
+                crate::ndis_log!(ERROR, "init", "MiniportInitializeEx failed with {:#x}: NDIS_STATUS_FAILURE", status as u32);
+                NDIS_STATUS_FAILURE
+            }
         }
     }
 

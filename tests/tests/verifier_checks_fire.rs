@@ -514,3 +514,26 @@ fn both_drivers_work_with_a_single_granted_message() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// A PF whose function reset never completes (section 9: more than 10 ms is a dead device):
+/// MiniportInitializeEx fails with NDIS_STATUS_FAILURE, one of the four statuses the
+/// "MINIPORT_INITIALIZE callback function" page lists (it returned DEVICE_FAILED before), and
+/// holds nothing afterwards.
+#[test]
+fn a_dead_device_fails_initialize_with_a_documented_status() {
+    let w = World::new(Config::default());
+    w.machine().nic(|m| m.stall_pf_stops = true);
+    assert_eq!(w.load_pf(), Err(NDIS_STATUS_FAILURE));
+    let v = w.violations();
+    assert!(v.is_empty(), "{v:#?}");
+    assert!(
+        w.log()
+            .iter()
+            .any(|l| l.contains("MiniportInitializeEx failed")),
+        "{:#?}",
+        w.log()
+    );
+    w.unload_driver(true);
+    assert_eq!(w.machine().resources_outstanding(), 0);
+    assert_eq!(w.machine().pool_blocks(), 0);
+}

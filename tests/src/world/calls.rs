@@ -157,6 +157,23 @@ impl Machine {
         if let Some(v) = v {
             self.violation(v);
         }
+        // "MINIPORT_INITIALIZE callback function": MiniportInitializeEx returns one of
+        // NDIS_STATUS_SUCCESS, NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_RESOURCES or
+        // NDIS_STATUS_FAILURE (the page's list; any other value is outside it).
+        if ![
+            NDIS_STATUS_SUCCESS,
+            NDIS_STATUS_NOT_ACCEPTED,
+            NDIS_STATUS_RESOURCES,
+            NDIS_STATUS_FAILURE,
+        ]
+        .contains(&status)
+        {
+            self.violation(format!(
+                "{}: MiniportInitializeEx returned {}, not one of the statuses its page lists",
+                adapter.name,
+                crate::timeline::status_text(status)
+            ));
+        }
         self.initialize_returned(adapter, status == NDIS_STATUS_SUCCESS);
         self.record(Event::Lifecycle {
             who: adapter.name.clone(),
