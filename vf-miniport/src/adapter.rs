@@ -263,7 +263,9 @@ impl Adapter {
                     PROTOCOL_MAJOR,
                     PROTOCOL_MINOR
                 );
-                return Err(NDIS_STATUS_BAD_VERSION);
+                // "MINIPORT_INITIALIZE callback function": a failure "for reasons other than"
+                // configuration or resources (BAD_VERSION is not among its statuses).
+                return Err(NDIS_STATUS_FAILURE);
             }
             Compatibility::NewerOrOlderMinor { minor } => {
                 ndis_log!(
