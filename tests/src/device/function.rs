@@ -66,6 +66,11 @@ impl Function {
                 if want && ring.enabled {
                     continue; // running, and staying so: nothing changes
                 }
+                if u32::from(q) >= qp && !ring.enabled {
+                    // Past QP_COUNT and stopped: its STATUS was written 0 when it stopped (or
+                    // at reset) and only a write to this read-only register could change it.
+                    continue;
+                }
                 let status = self.bar.r32(reg(TXQ_STATUS));
                 let faulted = status & Q_FAULT != 0;
                 if want && !ring.enabled && !faulted {
