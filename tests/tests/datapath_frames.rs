@@ -386,13 +386,7 @@ fn a_mapping_that_fails_during_a_pause_completes_the_pause() {
     use sim::world::{CallFault, PauseState};
     let w = boot(None, None, 17);
     let v0 = w.vf_sim(0).unwrap();
-    let nth = w
-        .machine()
-        .call_counts()
-        .get("NdisMAllocateNetBufferSGList")
-        .copied()
-        .unwrap_or(0)
-        + 1;
+    let nth = w.machine().calls_to("NdisMAllocateNetBufferSGList") + 1;
     let adapter = v0 as *const SimAdapter as usize;
     let paused = std::sync::Arc::new(std::sync::Mutex::new(None));
     let seen_status = paused.clone();

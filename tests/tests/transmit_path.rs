@@ -142,13 +142,7 @@ fn pause_with_frames_in_flight_completes_when_the_last_one_does() {
 fn a_mapping_failure_fails_that_nbl_only() {
     let w = world(1);
     for (name, a, q, _) in sides(&w) {
-        let nth = w
-            .machine()
-            .call_counts()
-            .get("NdisMAllocateNetBufferSGList")
-            .copied()
-            .unwrap_or(0)
-            + 2;
+        let nth = w.machine().calls_to("NdisMAllocateNetBufferSGList") + 2;
         w.machine().set_call_hook(Some(Box::new(move |_, c, n| {
             if c == "NdisMAllocateNetBufferSGList" && n == nth {
                 CallFault::Fail

@@ -90,4 +90,9 @@ impl Machine {
     pub fn call_counts(&self) -> BTreeMap<&'static str, u64> {
         lock(&self.faults).counts.clone()
     }
+
+    /// Calls made so far to `call` (one of [`FALLIBLE`]).
+    pub fn calls_to(&self, call: &str) -> u64 {
+        lock(&self.faults).counts.get(call).copied().unwrap_or(0)
+    }
 }
