@@ -410,8 +410,9 @@ impl Inner {
     /// once for what it posted.
     fn post_in_order(&mut self, tx: &dyn Transmitter, done: &mut Completions, frees: &mut Frees) {
         let mut posted = false;
-        // Bounded: each turn advances `post_seq` towards `next_seq` or stops.
-        for _ in 0..=TX_CONTEXTS {
+        // Bounded: each turn posts or fails a context (at most TX_CONTEXTS), jumps a run of
+        // failed mappings (at most one per such turn and one more), or stops.
+        for _ in 0..=(2 * TX_CONTEXTS + 1) {
             if self.post_seq == self.next_seq {
                 break;
             }
@@ -420,8 +421,20 @@ impl Inner {
                 matches!(c.state, TxState::Mapping | TxState::Mapped) && c.seq == seq
             });
             let Some((i, c)) = found.and_then(|i| self.ctx.get(i).map(|c| (i, *c))) else {
-                // Its mapping failed before its list came: nothing to wait for.
-                self.post_seq = seq.wrapping_add(1);
+                // Its mapping failed before its list came: nothing to wait for. However many
+                // failed in a row, go straight to the oldest mapping still in progress (or to
+                // `next_seq`): stepping one number per turn could stop inside the run with a
+                // later list waiting and no callback left to resume it.
+                let ahead = self.next_seq.wrapping_sub(seq);
+                let nearest = self
+                    .ctx
+                    .iter()
+                    .filter(|c| matches!(c.state, TxState::Mapping | TxState::Mapped))
+                    .map(|c| c.seq.wrapping_sub(seq))
+                    .filter(|d| *d < ahead)
+                    .min()
+                    .unwrap_or(ahead);
+                self.post_seq = seq.wrapping_add(nearest.max(1));
                 continue;
             };
             if c.state == TxState::Mapping {
@@ -585,12 +598,13 @@ impl SendQueue {
     }
 
     fn pump_into(&self, tx: &dyn Transmitter, done: &mut Completions, frees: &mut Frees) -> bool {
+        let mut paused = false;
         loop {
             let (i, nbl, nb) = {
                 let mut st = self.inner.lock();
                 let st = &mut *st;
                 if !st.open || st.hold || st.queue.head.is_null() {
-                    return false;
+                    return paused;
                 }
                 let head = st.queue.head;
                 // SAFETY: a queued NBL we hold.
@@ -678,8 +692,13 @@ impl SendQueue {
                 // SAFETY: the NBL holds this NET_BUFFER in flight.
                 unsafe { st.nb_finished(nbl, NDIS_STATUS_RESOURCES, done) };
                 st.post_in_order(tx, done, frees);
-                // Mapping resources are short: try again on the next completion.
-                return st.pause_finished();
+                paused |= st.pause_finished();
+                // Mapping resources are short: try again on the next TX completion, if one
+                // will come (a frame on the ring); with none, nothing would pump the queue
+                // again until the next send, so go on with the next NET_BUFFER now.
+                if st.ctx.iter().any(|c| c.state == TxState::Posted) {
+                    return paused;
+                }
             }
         }
     }
