@@ -47,7 +47,8 @@
 //!   device would fail it with `ERR` (section 5).
 //! - **802.1Q.** A nonzero `Ieee8021QNetBufferListInfo` (UserPriority or VlanId) is inserted
 //!   by the device: `VLE` with its TCI on the frame's first descriptor (section 5). A VF whose
-//!   VPort has a port VLAN gets such a frame back with `ERR` (NDIS_STATUS_FAILURE).
+//!   VPort has a port VLAN gets such a frame back with `ERR` (NDIS_STATUS_FAILURE). VLAN id
+//!   4095 (reserved by IEEE 802.1Q) fails with NDIS_STATUS_INVALID_DATA, logged.
 //! - **More than [`TX_MAX_FRAGS`] elements.** The frame is copied into its context's bounce
 //!   buffer (shared memory allocated at initialize, one per context, no allocation per frame)
 //!   and posted as one descriptor; the SG list is still freed on completion. A NET_BUFFER
@@ -970,6 +971,9 @@ impl SendQueue {
     }
 }
 
+/// The VLAN id IEEE 802.1Q reserves (never carried in a tag).
+const VLAN_ID_RESERVED: u16 = 0x0FFF;
+
 /// What [`post_frame`] posted.
 struct Posted {
     slot: u16,
@@ -986,6 +990,17 @@ unsafe fn post_frame(i: usize, c: &TxCtx, tx: &dyn Transmitter) -> Result<Posted
     // SAFETY: caller contract: an NBL the miniport holds; the slot is a value, not a pointer.
     let info = unsafe { (*c.nbl).NetBufferListInfo.get(NBL_INFO_IEEE8021Q).copied() };
     let q = Ieee8021QInfo::from_value(info.map_or(0, |p| p as usize));
+    if q.wants_tag() && q.vlan_id == VLAN_ID_RESERVED {
+        // IEEE 802.1Q reserves VID 0xFFF: never sent in a tag (the mac-vlan block and the
+        // receive filters refuse it too). The NDIS_NET_BUFFER_LIST_8021Q_INFO page is silent.
+        crate::ndis_log!(
+            WARN,
+            "send",
+            "802.1Q info asks for reserved VLAN id {}: NDIS_STATUS_INVALID_DATA",
+            VLAN_ID_RESERVED
+        );
+        return Err(NDIS_STATUS_INVALID_DATA);
+    }
     let vlan = q.wants_tag().then(|| q.tci());
     let mut frags = [Frag { addr: 0, len: 0 }; TX_MAX_FRAGS];
     // SAFETY: caller contract: NDIS's list, valid until we free it.

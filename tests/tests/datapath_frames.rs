@@ -422,3 +422,32 @@ fn a_mapping_that_fails_during_a_pause_completes_the_pause() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// An NBL whose 802.1Q info names VLAN 4095 (IEEE 802.1Q reserves it: never sent in a tag;
+/// the drivers' own mac-vlan block and receive filters refuse it too) is not tagged onto the
+/// wire: it fails with NDIS_STATUS_INVALID_DATA, and the next frame goes out.
+#[test]
+fn a_send_asking_for_vlan_4095_is_refused() {
+    let w = boot(None, None, 18);
+    let v0 = w.vf_sim(0).unwrap();
+    let bad = Ieee8021QInfo {
+        user_priority: 0,
+        canonical_format_id: false,
+        vlan_id: 4095,
+    };
+    let mut n = vec![
+        TestNbl::new(&[&frame(WIRE_MAC, MAC[0], 1, 80)], 4096, 1).with_8021q(bad),
+        TestNbl::new(&[&frame(WIRE_MAC, MAC[0], 2, 80)], 4096, 2),
+    ];
+    w.machine().send(v0, &mut n, true);
+    w.machine().run_device();
+    assert_eq!(
+        (n[0].status(), n[1].status()),
+        (NDIS_STATUS_INVALID_DATA, NDIS_STATUS_SUCCESS)
+    );
+    let wire = w.machine().take_wire();
+    assert_eq!(wire.len(), 1, "only the untagged frame");
+    assert_ne!(wire[0].get(12..14), Some(&[0x81, 0x00][..]));
+    w.halt_pf();
+    w.assert_clean();
+}
