@@ -1001,7 +1001,15 @@ unsafe fn post_frame(i: usize, c: &TxCtx, tx: &dyn Transmitter) -> Result<Posted
         );
         return Err(NDIS_STATUS_INVALID_DATA);
     }
-    let vlan = q.wants_tag().then(|| q.tci());
+    // A CanonicalFormatId set against the page ("should be set to zero") is not sent as the
+    // tag's DEI bit: the frame is not marked drop-eligible for it.
+    let vlan = q.wants_tag().then(|| {
+        Ieee8021QInfo {
+            canonical_format_id: false,
+            ..q
+        }
+        .tci()
+    });
     let mut frags = [Frag { addr: 0, len: 0 }; TX_MAX_FRAGS];
     // SAFETY: caller contract: NDIS's list, valid until we free it.
     let (frags, bounced) = match unsafe { sg_frags(c.sgl, &mut frags) } {

@@ -451,3 +451,51 @@ fn a_send_asking_for_vlan_4095_is_refused() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// "NDIS_NET_BUFFER_LIST_8021Q_INFO structure": CanonicalFormatId "should be set to zero" (all
+/// MAC addresses canonical, as on Ethernet always). A frame whose tag has the DEI bit (the old
+/// CFI position) is indicated with CanonicalFormatId 0, and a send whose info sets
+/// CanonicalFormatId does not mark its frame drop-eligible on the wire.
+#[test]
+fn canonical_format_id_is_never_the_dei_bit() {
+    let w = boot(None, Some(7), 19);
+    let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    let plain = frame(MAC[1], WIRE_MAC, 5, 100);
+    let tci: u16 = (2 << 13) | 0x1000 | 7;
+    let mut tagged = plain[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00]);
+    tagged.extend_from_slice(&tci.to_be_bytes());
+    tagged.extend_from_slice(&plain[12..]);
+    w.machine().from_wire(&[&tagged]);
+    let got = v1.recv.seen();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].vlan,
+        Some(Ieee8021QInfo {
+            user_priority: 2,
+            canonical_format_id: false,
+            vlan_id: 7,
+        }),
+        "DEI is not CanonicalFormatId"
+    );
+    let q = Ieee8021QInfo {
+        user_priority: 1,
+        canonical_format_id: true,
+        vlan_id: 5,
+    };
+    let out = frame(WIRE_MAC, MAC[0], 7, 120);
+    let mut n = vec![TestNbl::new(&[&out], 4096, 1).with_8021q(q)];
+    w.machine().send(v0, &mut n, true);
+    w.machine().run_device();
+    assert_eq!(n[0].status(), NDIS_STATUS_SUCCESS);
+    let wire = w.machine().take_wire();
+    assert_eq!(wire.len(), 1);
+    assert_eq!(
+        wire[0][12..16],
+        [0x81, 0x00, 0x20, 0x05],
+        "PCP 1, DEI 0, VID 5"
+    );
+    w.machine().return_all_received(v1);
+    w.halt_pf();
+    w.assert_clean();
+}
