@@ -41,6 +41,10 @@
 //!   returns and is silent on the order across calls, so the harsher reading is any order.
 //!   Each mapping takes a sequence number; a list that arrives before its predecessors' waits
 //!   in its context (`Mapped`) and is posted as soon as every earlier one is posted or failed.
+//! - **Mapping failures.** A NET_BUFFER whose NdisMAllocateNetBufferSGList fails completes
+//!   with NDIS_STATUS_RESOURCES and gives up its sequence number at once (however many fail in
+//!   a row, a later list waiting for its turn is posted). The queue behind it is mapped again
+//!   at the next TX completion, or at once when no frame is on the ring (none would come).
 //! - **Frame length.** A NET_BUFFER longer than `MAX_FRAME` in force (the MTU plus the 14-byte
 //!   header; an 802.1Q tag inserted from the NBL's info is not counted, section 4) is not
 //!   mapped: it fails with NDIS_STATUS_INVALID_LENGTH (logged, counted as dropped), as the
