@@ -2,7 +2,8 @@
 //! digest (`sim::digest`): a driver's write into a receive NBL between its indication and its
 //! return is reported whatever it touches — any one byte of a full-size frame, any one bit of
 //! the first and last words, an MDL field (even one pointing at an identical copy of the bytes),
-//! a NET_BUFFER field, an NBL field — and a write undone before the return is not.
+//! a NET_BUFFER field, an NBL field — and a write undone before the return is not. (The MDL's
+//! MdlFlags, StartVa, ByteOffset and Next were not in the check before this file.)
 use common::ffi::*;
 use sim::world::ReturnOrder;
 use sim::{Config, SimAdapter, World};
@@ -167,6 +168,22 @@ fn poke(i: usize, n: *mut NET_BUFFER_LIST, copy: &mut Vec<u8>) -> Option<&'stati
                 m.MappedSystemVa = copy.as_mut_ptr().cast();
                 "MDL MappedSystemVa (an identical copy)"
             }
+            16 => {
+                m.MdlFlags ^= 0x0100;
+                "MDL MdlFlags"
+            }
+            17 => {
+                m.StartVa = m.StartVa.cast::<u8>().wrapping_add(0x1000).cast();
+                "MDL StartVa"
+            }
+            18 => {
+                m.ByteOffset ^= 0x10;
+                "MDL ByteOffset"
+            }
+            19 => {
+                m.Next = m;
+                "MDL Next (past DataLength)"
+            }
             _ => return None,
         })
     }
@@ -183,7 +200,7 @@ fn any_field_of_a_held_nbl_nb_or_mdl_is_noticed() {
         let a = w.pf_sim();
         let nbl = held(&w, a, 3);
         let Some(what) = poke(i, nbl, &mut copy) else {
-            assert_eq!(i, 16, "every field tried");
+            assert_eq!(i, 20, "every field tried");
             break;
         };
         assert!(caught_at_return(&w, a), "{what} rewritten while held");
