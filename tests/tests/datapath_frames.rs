@@ -499,3 +499,43 @@ fn canonical_format_id_is_never_the_dei_bit() {
     w.halt_pf();
     w.assert_clean();
 }
+
+/// `*JumboPacket` outside 1514..=9014 ("Keywords That Can Be Edited": the range is the IHV's,
+/// the INFs' Min and Max; a value written past them by hand): logged, and every adapter runs
+/// with 1514 (`MAX_FRAME` 1514, MTU 1500 in the OIDs), a 1514-byte frame still going VF to VF.
+#[test]
+fn a_jumbo_packet_keyword_out_of_range_is_1514() {
+    for bad in [0, 1, 1513, 9015, 65536, 0xFFFF_FFFE] {
+        let w = boot(Some(bad), None, 20);
+        let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+        for a in [w.pf_sim(), v0, v1] {
+            assert_eq!(
+                w.machine().register(a, MAX_FRAME),
+                1514,
+                "{bad}: {}",
+                a.name
+            );
+            assert_eq!(query_u32(&w, a, OID_GEN_MAXIMUM_FRAME_SIZE), 1500, "{bad}");
+        }
+        let log = w.log();
+        assert!(
+            log.iter()
+                .filter(|l| l.contains(&format!("*JumboPacket {bad} outside")))
+                .count()
+                >= 3,
+            "{bad}: each adapter logs it: {:?}",
+            log.iter()
+                .filter(|l| l.contains("Jumbo"))
+                .collect::<Vec<_>>()
+        );
+        let f = frame(MAC[1], MAC[0], 1, 1514);
+        let mut n = vec![TestNbl::new(&[&f], 4096, 1)];
+        w.machine().send(v0, &mut n, true);
+        w.machine().run_device();
+        assert_eq!(n[0].status(), NDIS_STATUS_SUCCESS, "{bad}");
+        same(seen(v1), &[f], "1514 bytes");
+        w.machine().return_all_received(v1);
+        w.halt_pf();
+        w.assert_clean();
+    }
+}
