@@ -726,7 +726,13 @@ impl RecvQueue {
                 .get_mut(crate::nbl_info::NBL_INFO_IEEE8021Q),
         ) {
             // The slot holds the value itself (the union's `Value`), not a pointer.
-            *slot = crate::nbl_info::Ieee8021QInfo::from_tci(tci).to_value() as *mut c_void;
+            // CanonicalFormatId "should be set to zero" (the page): Ethernet addresses are
+            // canonical; the tag's DEI bit (CFI's old position) is not reported as it.
+            let q = crate::nbl_info::Ieee8021QInfo {
+                canonical_format_id: false,
+                ..crate::nbl_info::Ieee8021QInfo::from_tci(tci)
+            };
+            *slot = q.to_value() as *mut c_void;
         }
         // SAFETY: the NET_BUFFER NdisAllocateNetBufferAndNetBufferList attached to it.
         if let Some(nb) = unsafe { n.FirstNetBuffer.as_mut() } {

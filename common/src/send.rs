@@ -41,13 +41,18 @@
 //!   returns and is silent on the order across calls, so the harsher reading is any order.
 //!   Each mapping takes a sequence number; a list that arrives before its predecessors' waits
 //!   in its context (`Mapped`) and is posted as soon as every earlier one is posted or failed.
+//! - **Mapping failures.** A NET_BUFFER whose NdisMAllocateNetBufferSGList fails completes
+//!   with NDIS_STATUS_RESOURCES and gives up its sequence number at once (however many fail in
+//!   a row, a later list waiting for its turn is posted). The queue behind it is mapped again
+//!   at the next TX completion, or at once when no frame is on the ring (none would come).
 //! - **Frame length.** A NET_BUFFER longer than `MAX_FRAME` in force (the MTU plus the 14-byte
 //!   header; an 802.1Q tag inserted from the NBL's info is not counted, section 4) is not
 //!   mapped: it fails with NDIS_STATUS_INVALID_LENGTH (logged, counted as dropped), as the
 //!   device would fail it with `ERR` (section 5).
 //! - **802.1Q.** A nonzero `Ieee8021QNetBufferListInfo` (UserPriority or VlanId) is inserted
 //!   by the device: `VLE` with its TCI on the frame's first descriptor (section 5). A VF whose
-//!   VPort has a port VLAN gets such a frame back with `ERR` (NDIS_STATUS_FAILURE).
+//!   VPort has a port VLAN gets such a frame back with `ERR` (NDIS_STATUS_FAILURE). VLAN id
+//!   4095 (reserved by IEEE 802.1Q) fails with NDIS_STATUS_INVALID_DATA, logged.
 //! - **More than [`TX_MAX_FRAGS`] elements.** The frame is copied into its context's bounce
 //!   buffer (shared memory allocated at initialize, one per context, no allocation per frame)
 //!   and posted as one descriptor; the SG list is still freed on completion. A NET_BUFFER
@@ -419,8 +424,9 @@ impl Inner {
     /// once for what it posted.
     fn post_in_order(&mut self, tx: &dyn Transmitter, done: &mut Completions, frees: &mut Frees) {
         let mut posted = false;
-        // Bounded: each turn advances `post_seq` towards `next_seq` or stops.
-        for _ in 0..=TX_CONTEXTS {
+        // Bounded: each turn posts or fails a context (at most TX_CONTEXTS), jumps a run of
+        // failed mappings (at most one per such turn and one more), or stops.
+        for _ in 0..=(2 * TX_CONTEXTS + 1) {
             if self.post_seq == self.next_seq {
                 break;
             }
@@ -434,8 +440,20 @@ impl Inner {
                 .filter(|&i| self.ctx.get(i).is_some_and(waiting));
             let found = hint.or_else(|| self.ctx.iter().position(waiting));
             let Some((i, c)) = found.and_then(|i| self.ctx.get(i).map(|c| (i, *c))) else {
-                // Its mapping failed before its list came: nothing to wait for.
-                self.post_seq = seq.wrapping_add(1);
+                // Its mapping failed before its list came: nothing to wait for. However many
+                // failed in a row, go straight to the oldest mapping still in progress (or to
+                // `next_seq`): stepping one number per turn could stop inside the run with a
+                // later list waiting and no callback left to resume it.
+                let ahead = self.next_seq.wrapping_sub(seq);
+                let nearest = self
+                    .ctx
+                    .iter()
+                    .filter(|c| matches!(c.state, TxState::Mapping | TxState::Mapped))
+                    .map(|c| c.seq.wrapping_sub(seq))
+                    .filter(|d| *d < ahead)
+                    .min()
+                    .unwrap_or(ahead);
+                self.post_seq = seq.wrapping_add(nearest.max(1));
                 continue;
             };
             if c.state == TxState::Mapping {
@@ -627,12 +645,13 @@ impl SendQueue {
     }
 
     fn pump_into(&self, tx: &dyn Transmitter, done: &mut Completions, frees: &mut Frees) -> bool {
+        let mut paused = false;
         loop {
             let (i, nbl, nb) = {
                 let mut st = self.inner.lock();
                 let st = &mut *st;
                 if !st.open || st.hold || st.queue.head.is_null() {
-                    return false;
+                    return paused;
                 }
                 let head = st.queue.head;
                 // SAFETY: a queued NBL we hold.
@@ -723,8 +742,13 @@ impl SendQueue {
                 // SAFETY: the NBL holds this NET_BUFFER in flight.
                 unsafe { st.nb_finished(nbl, NDIS_STATUS_RESOURCES, done) };
                 st.post_in_order(tx, done, frees);
-                // Mapping resources are short: try again on the next completion.
-                return st.pause_finished();
+                paused |= st.pause_finished();
+                // Mapping resources are short: try again on the next TX completion, if one
+                // will come (a frame on the ring); with none, nothing would pump the queue
+                // again until the next send, so go on with the next NET_BUFFER now.
+                if st.ctx.iter().any(|c| c.state == TxState::Posted) {
+                    return paused;
+                }
             }
         }
     }
@@ -996,6 +1020,9 @@ impl SendQueue {
     }
 }
 
+/// The VLAN id IEEE 802.1Q reserves (never carried in a tag).
+const VLAN_ID_RESERVED: u16 = 0x0FFF;
+
 /// What [`post_frame`] posted.
 struct Posted {
     slot: u16,
@@ -1012,7 +1039,26 @@ unsafe fn post_frame(i: usize, c: &TxCtx, tx: &dyn Transmitter) -> Result<Posted
     // SAFETY: caller contract: an NBL the miniport holds; the slot is a value, not a pointer.
     let info = unsafe { (*c.nbl).NetBufferListInfo.get(NBL_INFO_IEEE8021Q).copied() };
     let q = Ieee8021QInfo::from_value(info.map_or(0, |p| p as usize));
-    let vlan = q.wants_tag().then(|| q.tci());
+    if q.wants_tag() && q.vlan_id == VLAN_ID_RESERVED {
+        // IEEE 802.1Q reserves VID 0xFFF: never sent in a tag (the mac-vlan block and the
+        // receive filters refuse it too). The NDIS_NET_BUFFER_LIST_8021Q_INFO page is silent.
+        crate::ndis_log!(
+            WARN,
+            "send",
+            "802.1Q info asks for reserved VLAN id {}: NDIS_STATUS_INVALID_DATA",
+            VLAN_ID_RESERVED
+        );
+        return Err(NDIS_STATUS_INVALID_DATA);
+    }
+    // A CanonicalFormatId set against the page ("should be set to zero") is not sent as the
+    // tag's DEI bit: the frame is not marked drop-eligible for it.
+    let vlan = q.wants_tag().then(|| {
+        Ieee8021QInfo {
+            canonical_format_id: false,
+            ..q
+        }
+        .tci()
+    });
     let mut frags = [Frag { addr: 0, len: 0 }; TX_MAX_FRAGS];
     // SAFETY: caller contract: NDIS's list, valid until we free it.
     let (frags, bounced) = match unsafe { sg_frags(c.sgl, &mut frags) } {

@@ -447,3 +447,120 @@ fn one_send_call_rings_the_doorbell_once() {
         w.assert_clean();
     }
 }
+
+/// An NBL whose 802.1Q info names VLAN 4095 (IEEE 802.1Q reserves it: never sent in a tag;
+/// the drivers' own mac-vlan block and receive filters refuse it too) is not tagged onto the
+/// wire: it fails with NDIS_STATUS_INVALID_DATA, and the next frame goes out.
+#[test]
+fn a_send_asking_for_vlan_4095_is_refused() {
+    let w = boot(None, None, 18);
+    let v0 = w.vf_sim(0).unwrap();
+    let bad = Ieee8021QInfo {
+        user_priority: 0,
+        canonical_format_id: false,
+        vlan_id: 4095,
+    };
+    let mut n = vec![
+        TestNbl::new(&[&frame(WIRE_MAC, MAC[0], 1, 80)], 4096, 1).with_8021q(bad),
+        TestNbl::new(&[&frame(WIRE_MAC, MAC[0], 2, 80)], 4096, 2),
+    ];
+    w.machine().send(v0, &mut n, true);
+    w.machine().run_device();
+    assert_eq!(
+        (n[0].status(), n[1].status()),
+        (NDIS_STATUS_INVALID_DATA, NDIS_STATUS_SUCCESS)
+    );
+    let wire = w.machine().take_wire();
+    assert_eq!(wire.len(), 1, "only the untagged frame");
+    assert_ne!(wire[0].get(12..14), Some(&[0x81, 0x00][..]));
+    w.halt_pf();
+    w.assert_clean();
+}
+
+/// "NDIS_NET_BUFFER_LIST_8021Q_INFO structure": CanonicalFormatId "should be set to zero" (all
+/// MAC addresses canonical, as on Ethernet always). A frame whose tag has the DEI bit (the old
+/// CFI position) is indicated with CanonicalFormatId 0, and a send whose info sets
+/// CanonicalFormatId does not mark its frame drop-eligible on the wire.
+#[test]
+fn canonical_format_id_is_never_the_dei_bit() {
+    let w = boot(None, Some(7), 19);
+    let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    let plain = frame(MAC[1], WIRE_MAC, 5, 100);
+    let tci: u16 = (2 << 13) | 0x1000 | 7;
+    let mut tagged = plain[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00]);
+    tagged.extend_from_slice(&tci.to_be_bytes());
+    tagged.extend_from_slice(&plain[12..]);
+    w.machine().from_wire(&[&tagged]);
+    let got = v1.recv.seen();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].vlan,
+        Some(Ieee8021QInfo {
+            user_priority: 2,
+            canonical_format_id: false,
+            vlan_id: 7,
+        }),
+        "DEI is not CanonicalFormatId"
+    );
+    let q = Ieee8021QInfo {
+        user_priority: 1,
+        canonical_format_id: true,
+        vlan_id: 5,
+    };
+    let out = frame(WIRE_MAC, MAC[0], 7, 120);
+    let mut n = vec![TestNbl::new(&[&out], 4096, 1).with_8021q(q)];
+    w.machine().send(v0, &mut n, true);
+    w.machine().run_device();
+    assert_eq!(n[0].status(), NDIS_STATUS_SUCCESS);
+    let wire = w.machine().take_wire();
+    assert_eq!(wire.len(), 1);
+    assert_eq!(
+        wire[0][12..16],
+        [0x81, 0x00, 0x20, 0x05],
+        "PCP 1, DEI 0, VID 5"
+    );
+    w.machine().return_all_received(v1);
+    w.halt_pf();
+    w.assert_clean();
+}
+
+/// `*JumboPacket` outside 1514..=9014 ("Keywords That Can Be Edited": the range is the IHV's,
+/// the INFs' Min and Max; a value written past them by hand): logged, and every adapter runs
+/// with 1514 (`MAX_FRAME` 1514, MTU 1500 in the OIDs), a 1514-byte frame still going VF to VF.
+#[test]
+fn a_jumbo_packet_keyword_out_of_range_is_1514() {
+    for bad in [0, 1, 1513, 9015, 65536, 0xFFFF_FFFE] {
+        let w = boot(Some(bad), None, 20);
+        let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+        for a in [w.pf_sim(), v0, v1] {
+            assert_eq!(
+                w.machine().register(a, MAX_FRAME),
+                1514,
+                "{bad}: {}",
+                a.name
+            );
+            assert_eq!(query_u32(&w, a, OID_GEN_MAXIMUM_FRAME_SIZE), 1500, "{bad}");
+        }
+        let log = w.log();
+        assert!(
+            log.iter()
+                .filter(|l| l.contains(&format!("*JumboPacket {bad} outside")))
+                .count()
+                >= 3,
+            "{bad}: each adapter logs it: {:?}",
+            log.iter()
+                .filter(|l| l.contains("Jumbo"))
+                .collect::<Vec<_>>()
+        );
+        let f = frame(MAC[1], MAC[0], 1, 1514);
+        let mut n = vec![TestNbl::new(&[&f], 4096, 1)];
+        w.machine().send(v0, &mut n, true);
+        w.machine().run_device();
+        assert_eq!(n[0].status(), NDIS_STATUS_SUCCESS, "{bad}");
+        same(seen(v1), &[f], "1514 bytes");
+        w.machine().return_all_received(v1);
+        w.halt_pf();
+        w.assert_clean();
+    }
+}

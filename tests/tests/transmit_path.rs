@@ -342,3 +342,102 @@ fn an_nbl_written_after_its_completion_is_caught() {
     w.machine().check_completed_untouched(a, None);
     assert_caught(&w, "written after NdisMSendNetBufferListsComplete");
 }
+
+// ---- mapping failures and submission order (attack review) -----------------------------------
+
+/// Makes calls `from..=to` of NdisMAllocateNetBufferSGList (counted from now) fail.
+fn fail_mappings(w: &World, from: u64, to: u64) {
+    let base = w
+        .machine()
+        .call_counts()
+        .get("NdisMAllocateNetBufferSGList")
+        .copied()
+        .unwrap_or(0);
+    w.machine().set_call_hook(Some(Box::new(move |_, c, n| {
+        if c == "NdisMAllocateNetBufferSGList" && (base + from..=base + to).contains(&n) {
+            CallFault::Fail
+        } else {
+            CallFault::Proceed
+        }
+    })));
+}
+
+/// The first mapping of a burst fails with nothing else in flight: no TX completion will come,
+/// so the NBLs behind it must still be mapped (not left queued until some later send).
+#[test]
+fn a_failed_first_mapping_does_not_stall_the_queue_behind_it() {
+    let w = world(5);
+    w.machine().set_sg_timing(SgTiming::Inline);
+    for (name, a, q, _) in sides(&w) {
+        fail_mappings(&w, 1, 1);
+        let mut nbls = frames(3, 60, 64);
+        w.machine().send(a, &mut nbls, false);
+        w.machine().set_call_hook(None);
+        w.machine().run_device();
+        let st: Vec<NDIS_STATUS> = nbls.iter().map(TestNbl::status).collect();
+        assert_eq!(done(a), 3, "{name}: every NBL completed, statuses {st:?}");
+        assert_eq!(st[0], NDIS_STATUS_RESOURCES, "{name}");
+        assert!(
+            st[1..].iter().all(|s| *s == NDIS_STATUS_SUCCESS),
+            "{name}: {st:?}"
+        );
+        assert_eq!((q.outstanding(), q.queued()), (0, 0), "{name}");
+        assert_eq!(w.machine().take_wire().len(), 2, "{name}");
+        a.sends_done.lock().unwrap().clear();
+    }
+    w.halt_pf();
+    w.assert_clean();
+}
+
+/// A frame whose list came waits for its predecessor's; more failed mappings between them than
+/// there are contexts must not leave it waiting once the predecessor's list comes (nor leave a
+/// later MiniportPause pending for ever).
+#[test]
+fn many_failed_mappings_between_two_frames_do_not_strand_the_later_one() {
+    let w = world(9);
+    w.machine().set_sg_timing(SgTiming::Reversed);
+    for (name, a, q, _) in sides(&w) {
+        let mut first = frames(1, 60, 64);
+        w.machine().send(a, &mut first, false);
+        let gaps = 2 * common::send::TX_CONTEXTS as u64;
+        fail_mappings(&w, 1, gaps);
+        let mut failing = frames(gaps as usize, 60, 64);
+        for n in failing.iter_mut() {
+            w.machine().send(a, std::slice::from_mut(n), false);
+        }
+        w.machine().set_call_hook(None);
+        assert!(
+            failing.iter().all(|n| n.status() == NDIS_STATUS_RESOURCES),
+            "{name}"
+        );
+        let mut last = frames(1, 60, 64);
+        w.machine().send(a, &mut last, false);
+        // Reversed: the last frame's MiniportProcessSGList runs before the first's.
+        w.machine().run_device();
+        assert_eq!(
+            done(a),
+            failing.len() + 2,
+            "{name}: every NBL completed (in flight {}, held {})",
+            q.in_flight(),
+            q.outstanding()
+        );
+        assert_eq!(first[0].status(), NDIS_STATUS_SUCCESS, "{name}: first sent");
+        assert_eq!(
+            last[0].status(),
+            NDIS_STATUS_SUCCESS,
+            "{name}: the last frame sent (in flight {}, held {})",
+            q.in_flight(),
+            q.outstanding()
+        );
+        assert_eq!(w.machine().take_wire().len(), 2, "{name}");
+        assert_eq!(
+            w.machine().pause(a),
+            NDIS_STATUS_SUCCESS,
+            "{name}: nothing held"
+        );
+        assert_eq!(w.machine().restart(a), NDIS_STATUS_SUCCESS, "{name}");
+        a.sends_done.lock().unwrap().clear();
+    }
+    w.halt_pf();
+    w.assert_clean();
+}

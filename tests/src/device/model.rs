@@ -257,7 +257,7 @@ impl RefNicModel {
 
     /// The VPort function `f` sends from: the PF's is the default VPort; a VF's the enabled
     /// VPort attached to it.
-    fn source_vport(&self, f: Func) -> Option<u16> {
+    pub(super) fn source_vport(&self, f: Func) -> Option<u16> {
         match f {
             Func::Pf => Some(0),
             Func::Vf(v) => self.index.vf_vport.get(usize::from(v)).copied().flatten(),
@@ -327,7 +327,7 @@ impl RefNicModel {
         self.signals.extend(out);
     }
 
-    fn filter_matches(&self, e: &FilterEntry, vid: Option<u16>) -> bool {
+    pub(super) fn filter_matches(&self, e: &FilterEntry, vid: Option<u16>) -> bool {
         if e.vlan & FLT_VLAN_MATCH != 0 {
             vid == Some((e.vlan & 0xFFF) as u16)
         } else {
@@ -335,7 +335,7 @@ impl RefNicModel {
         }
     }
 
-    fn vport_ok(&self, p: u16) -> bool {
+    pub(super) fn vport_ok(&self, p: u16) -> bool {
         self.vports
             .get(p as usize)
             .is_some_and(|e| e.ctrl & VP_EN != 0)
@@ -357,6 +357,19 @@ impl RefNicModel {
         })
     }
 
+    /// Section 7, unicast: the VPort of the lowest valid filter entry matching `dst` and `vid`
+    /// whose VPort is enabled (through the index built at the last commit).
+    pub(super) fn unicast_hit(&self, dst: [u8; 6], vid: Option<u16>) -> Option<u16> {
+        let entries = self.index.by_mac.get(&dst)?;
+        entries
+            .iter()
+            .map(|&i| &self.filters[usize::from(i)])
+            .find(|f| {
+                self.filter_matches(f, vid) && self.vport_ok((f.ctrl >> FLT_VPORT_SHIFT) as u16)
+            })
+            .map(|f| (f.ctrl >> FLT_VPORT_SHIFT) as u16)
+    }
+
     fn forward(&mut self, src: Port, frame: &[u8], vid: Option<u16>) {
         let dst: [u8; 6] = frame
             .get(..6)
@@ -365,16 +378,7 @@ impl RefNicModel {
         let multi = dst[0] & 1 != 0;
         let from_vport = matches!(src, Port::VPort(_));
         if !multi {
-            let hit = self.index.by_mac.get(&dst).and_then(|entries| {
-                entries
-                    .iter()
-                    .map(|&i| &self.filters[usize::from(i)])
-                    .find(|f| {
-                        self.filter_matches(f, vid)
-                            && self.vport_ok((f.ctrl >> FLT_VPORT_SHIFT) as u16)
-                    })
-            });
-            match hit.map(|f| (f.ctrl >> FLT_VPORT_SHIFT) as u16) {
+            match self.unicast_hit(dst, vid) {
                 Some(p) if Port::VPort(p) == src => self.count_src_discard(src),
                 Some(p) => self.deliver_to_vport(p, frame, vid),
                 None if from_vport => self.egress_from(src, frame, vid),

@@ -155,3 +155,105 @@ impl RefNicModel {
             .collect()
     }
 }
+
+/// The CAM-like index forwards exactly as a scan of the tables: for random tables (few MACs,
+/// duplicates, VLAN matches, disabled VPorts, VPorts of the PF and of VFs), committed through
+/// the registers, the unicast hit is the lowest valid matching entry whose VPort is enabled,
+/// and each VF's source VPort the lowest enabled entry attached to it; after a reset, nothing.
+#[cfg(test)]
+mod index_is_the_scan {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: u32) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % u64::from(n)) as u32
+        }
+    }
+
+    fn scan_hit(m: &RefNicModel, dst: [u8; 6], vid: Option<u16>) -> Option<u16> {
+        m.filters
+            .iter()
+            .find(|f| {
+                f.ctrl & FLT_VALID != 0
+                    && f.mac == dst
+                    && m.filter_matches(f, vid)
+                    && m.vport_ok((f.ctrl >> FLT_VPORT_SHIFT) as u16)
+            })
+            .map(|f| (f.ctrl >> FLT_VPORT_SHIFT) as u16)
+    }
+
+    fn scan_source(m: &RefNicModel, v: u16) -> Option<u16> {
+        (1..VPORTS).find(|&p| {
+            let c = m.vports[p as usize].ctrl;
+            c & VP_EN != 0 && (c >> VP_FUNCTION_SHIFT) as u16 == v
+        })
+    }
+
+    fn mac(k: u32) -> [u8; 6] {
+        [0x02, 0, 0, 0, 0, k as u8]
+    }
+
+    #[test]
+    fn random_tables_forward_alike() {
+        let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut m = RefNicModel::new(8, [0x02, 0, 0, 0, 0, 0xFE]);
+        for round in 0..40u32 {
+            let bar = &mut m.pf.bar;
+            for p in 0..u32::from(VPORTS) {
+                let b = VPORT_TABLE + VPORT_STRIDE * p;
+                let func = match r.next(10) {
+                    0 => u32::from(VP_FUNCTION_PF),
+                    k => k - 1, // VFs 0..=8 (VF 8 not modelled)
+                };
+                let en = u32::from(r.next(3) != 0) * VP_EN;
+                bar.w32(b + VP_CTRL, en | (func << VP_FUNCTION_SHIFT));
+                bar.w32(b + VP_VLAN, 0);
+            }
+            for f in 0..u32::from(FILTERS) {
+                let b = FILTER_TABLE + FILTER_STRIDE * f;
+                let k = r.next(12);
+                bar.w32(b + FLT_MAC_LO, u32::from_le_bytes([2, 0, 0, 0]));
+                bar.w32(b + FLT_MAC_HI, u32::from_le_bytes([0, k as u8, 0, 0]));
+                let vlan = if r.next(3) == 0 {
+                    FLT_VLAN_MATCH | r.next(4)
+                } else {
+                    0
+                };
+                bar.w32(b + FLT_VLAN, vlan);
+                let valid = u32::from(r.next(4) == 0) * FLT_VALID;
+                bar.w32(b + FLT_CTRL, valid | (r.next(20) << FLT_VPORT_SHIFT));
+            }
+            let commit = bar.r32(SW_COMMIT).wrapping_add(1);
+            bar.w32(SW_COMMIT, commit);
+            m.poll();
+            assert_eq!(
+                m.pf.bar.r32(SW_COMMIT_ACK),
+                commit,
+                "round {round}: committed"
+            );
+            for k in 0..13 {
+                for vid in [None, Some(0), Some(1), Some(2), Some(3)] {
+                    assert_eq!(
+                        m.unicast_hit(mac(k), vid),
+                        scan_hit(&m, mac(k), vid),
+                        "round {round}, MAC {k}, VLAN {vid:?}"
+                    );
+                }
+            }
+            for v in 0..VFS {
+                assert_eq!(
+                    m.source_vport(Func::Vf(v)),
+                    scan_source(&m, v),
+                    "round {round}, VF {v}"
+                );
+            }
+        }
+        m.pf.bar.w32(CTRL, CTRL_RESET);
+        m.poll();
+        assert!(m.index.by_mac.is_empty() && m.index.vf_vport.iter().all(Option::is_none));
+    }
+}

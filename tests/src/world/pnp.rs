@@ -74,16 +74,28 @@ pub fn standard(bar: (u64, u32), messages: u8) -> Vec<CM_PARTIAL_RESOURCE_DESCRI
     v
 }
 
-/// What an assignment grants: the first memory resource (start, length; (0, 0) if none) and
-/// the messages (interrupt descriptors flagged CM_RESOURCE_INTERRUPT_MESSAGE).
-pub(super) fn granted(d: &[CM_PARTIAL_RESOURCE_DESCRIPTOR]) -> ((u64, u32), u8) {
-    let bar = d
+/// What an assignment grants: the memory resource that holds the device's register BAR at
+/// `device_bar`'s start (start, length), else the first memory resource ((0, 0) if none), and
+/// the messages (interrupt descriptors flagged CM_RESOURCE_INTERRUPT_MESSAGE). A function may
+/// be assigned more memory ranges than its registers' ("NDIS_MINIPORT_INIT_PARAMETERS
+/// structure": AllocatedResources holds every resource the PnP manager assigned; the pages do
+/// not order them): the register BAR is the one the device answers at, wherever it is listed.
+pub(super) fn granted(
+    d: &[CM_PARTIAL_RESOURCE_DESCRIPTOR],
+    device_bar: (u64, u32),
+) -> ((u64, u32), u8) {
+    let memory: Vec<(u64, u32)> = d
         .iter()
-        .find(|d| d.Type == CmResourceTypeMemory)
+        .filter(|d| d.Type == CmResourceTypeMemory)
         // SAFETY: the memory arm is the one a CmResourceTypeMemory descriptor uses.
-        .map_or((0, 0), |d| unsafe {
-            (d.u.Memory.Start as u64, d.u.Memory.Length)
-        });
+        .map(|d| unsafe { (d.u.Memory.Start as u64, d.u.Memory.Length) })
+        .collect();
+    let bar = memory
+        .iter()
+        .copied()
+        .find(|&(start, _)| start == device_bar.0)
+        .or_else(|| memory.first().copied())
+        .unwrap_or((0, 0));
     let messages = d
         .iter()
         .filter(|d| {
@@ -189,7 +201,8 @@ impl Machine {
             Some((_, Assignment::Descriptors(d))) => d.clone(),
             None => standard(hw.nic.bar_of(func).unwrap_or((0, 0)), standard_messages),
         };
-        let (bar, messages) = granted(&d);
+        let device_bar = hw.nic.bar_of(func).unwrap_or((0, 0));
+        let (bar, messages) = granted(&d, device_bar);
         (resource_list(&d), bar, messages)
     }
 }

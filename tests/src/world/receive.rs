@@ -158,6 +158,11 @@ unsafe fn inspect(nbl: *const NET_BUFFER_LIST, keep: bool) -> Result<(Vec<u8>, u
             };
             h.word(m.MappedSystemVa as usize as u64);
             h.word(m.ByteCount as u64);
+            // The rest of the MDL the driver built: a write to any of it is a write to what
+            // NDIS holds (its Next even past DataLength: the chain is the NET_BUFFER's).
+            h.word(m.Next as usize as u64);
+            h.word(m.StartVa as usize as u64);
+            h.word((u64::from(m.MdlFlags as u16) << 32) | u64::from(m.ByteOffset));
             let avail = (m.ByteCount as usize).saturating_sub(off);
             let take = avail.min(left);
             if take > 0 {

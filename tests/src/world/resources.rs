@@ -54,7 +54,8 @@ pub struct AdapterHw {
     /// The CM_PARTIAL_RESOURCE_LIST given as AllocatedResources (8-byte aligned storage;
     /// empty: AllocatedResources was NULL).
     list: Vec<u64>,
-    /// Its first memory resource (the BAR it may map) and its messages (`super::pnp`).
+    /// The memory resource holding its register BAR (the range it may map) and its messages
+    /// (`super::pnp::granted`).
     pub bar: (u64, u32),
     pub messages: u8,
     /// MiniportInitializeEx is running for it.
