@@ -145,3 +145,27 @@ pub fn copy_ns(trials: usize, iters: u64) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
     samples.get(samples.len() / 2).copied().unwrap_or(0.0)
 }
+
+/// 2 VFs and 64 VFs, `trials` of `batches` batches each, the trials interleaved (2, 64, 2,
+/// 64, ...) so that a load drifting over the run moves both medians alike instead of their
+/// ratio. Each: the median trial, the fewest frames delivered, the allocations of all trials.
+pub fn two_and_many(trials: usize, batches: usize) -> (Figures, Figures) {
+    let mut two = VfToVf::new(2);
+    let mut many = VfToVf::new(64);
+    let runs: Vec<(Figures, Figures)> = (0..trials)
+        .map(|_| (two.measure(1, batches), many.measure(1, batches)))
+        .collect();
+    let median = |pick: fn(&(Figures, Figures)) -> Figures| {
+        let mut v: Vec<Figures> = runs.iter().map(pick).collect();
+        v.sort_by(|x, y| x.ns_per_frame.total_cmp(&y.ns_per_frame));
+        let mut m = v.get(v.len() / 2).copied().unwrap_or(Figures {
+            ns_per_frame: 0.0,
+            delivered: 0,
+            allocations: 0,
+        });
+        m.delivered = v.iter().map(|f| f.delivered).min().unwrap_or(0);
+        m.allocations = v.iter().map(|f| f.allocations).sum();
+        m
+    };
+    (median(|r| r.0), median(|r| r.1))
+}

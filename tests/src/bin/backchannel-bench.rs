@@ -363,25 +363,10 @@ fn main() {
 /// 1,514-byte frame VF to VF against a copy of its bytes, 64 VFs against 2 (trials
 /// interleaved), and the driver allocations made while frames flow.
 fn datapath(rows: &mut Vec<Row>, quick: bool) {
-    use sim::datapath_bench::{BATCH, Figures, VfToVf, copy_ns};
+    use sim::datapath_bench::{BATCH, copy_ns, two_and_many};
     let (trials, batches) = if quick { (3, 20) } else { (7, 100) };
     let copy = copy_ns(trials, 200_000);
-    let mut two = VfToVf::new(2);
-    let mut many = VfToVf::new(64);
-    // Trials interleaved (2 VFs, 64 VFs, 2, 64, ...): a load that drifts over the run moves
-    // both medians alike instead of the ratio.
-    let runs: Vec<_> = (0..trials)
-        .map(|_| (two.measure(1, batches), many.measure(1, batches)))
-        .collect();
-    let median = |pick: &dyn Fn(&(Figures, Figures)) -> Figures| {
-        let mut v: Vec<Figures> = runs.iter().map(pick).collect();
-        v.sort_by(|x, y| x.ns_per_frame.total_cmp(&y.ns_per_frame));
-        let mut m = v[v.len() / 2];
-        m.delivered = v.iter().map(|f| f.delivered).min().unwrap_or(0);
-        m.allocations = v.iter().map(|f| f.allocations).sum();
-        m
-    };
-    let (a, b) = (median(&|r| r.0), median(&|r| r.1));
+    let (a, b) = two_and_many(trials, batches);
     row(
         rows,
         "7. plain copy of a 1,514-byte frame (baseline)",
