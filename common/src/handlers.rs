@@ -82,12 +82,20 @@ pub trait Miniport: Sized + Sync + 'static {
     /// What the interrupt DPC reclaimed from the rings (DISPATCH_LEVEL): where the receive
     /// indications and the send completions plug in.
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
+    /// The function's hardware link, from the interrupt DPC (DISPATCH_LEVEL) when `LINK_SEQ`
+    /// moved (docs/reference-nic.md section 9) and at the first DPC: the driver indicates
+    /// NDIS_STATUS_LINK_STATE if what it reports changes.
+    fn link_changed(&self, _link: crate::hw::LinkState) {}
 }
 
 /// The adapter as the DPC's [`Completions`] sink.
 struct Sink<'a, A: Miniport>(&'a A);
 
 impl<A: Miniport> Completions for Sink<'_, A> {
+    fn link(&self, link: crate::hw::LinkState) {
+        self.0.link_changed(link);
+    }
+
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]) {
         self.0.completions(rx, tx);
         let mut frames = [RxFrame {
@@ -267,23 +275,36 @@ ndis_fn! {
         a.data_path().shutdown();
     }
 
-    /// MiniportMessageInterrupt (DIRQL): the interrupt context is the adapter context. A
-    /// message is never shared, so it is always the NIC's; the DPC is asked for unless the
-    /// device is gone.
-    pub unsafe fn message_isr<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, queue_dpc: *mut BOOLEAN, _target_processors: *mut u32) -> BOOLEAN {
-        let Some(a) = adapter::<A>(ctx) else { return FALSE };
-        let want = a.data_path().isr(message_id);
-        // SAFETY: NDIS passes a valid out-pointer.
+    /// MiniportMessageInterrupt (DIRQL): the interrupt context is the adapter context. TRUE,
+    /// with the DPC asked for, only when the NIC sent the message; FALSE and no DPC otherwise
+    /// ("MINIPORT_MESSAGE_INTERRUPT callback function"; how the ISR tells: [`DataPath::isr`]).
+    pub unsafe fn message_isr<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, queue_dpc: *mut BOOLEAN, target_processors: *mut u32) -> BOOLEAN {
+        let ours = adapter::<A>(ctx).is_some_and(|a| a.data_path().isr(message_id));
+        // SAFETY: NDIS passes valid out-pointers.
         if let Some(q) = unsafe { queue_dpc.as_mut() } {
-            *q = if want { TRUE } else { FALSE };
+            *q = if ours { TRUE } else { FALSE };
         }
-        TRUE
+        // SAFETY: as above. NDIS 6.20 and later drivers set it to zero (the same page).
+        if let Some(t) = unsafe { target_processors.as_mut() } {
+            *t = 0;
+        }
+        if ours { TRUE } else { FALSE }
     }
 
-    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL).
-    pub unsafe fn message_dpc<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, _dpc_ctx: *mut c_void, _throttle: *mut c_void, _reserved: *mut c_void) {
+    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL): at most `MaxNblsToIndicate` receives
+    /// indicated, and `MoreNblsPending` set when some may remain so that NDIS runs the DPC again
+    /// ("MINIPORT_MESSAGE_INTERRUPT_DPC callback function", "Receive Side Throttle"). A null
+    /// throttle structure (none given) is no limit.
+    pub unsafe fn message_dpc<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, _dpc_ctx: *mut c_void, throttle: *mut c_void, _reserved: *mut c_void) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        a.data_path().dpc(message_id, &Sink(a));
+        // SAFETY: NDIS passes its NDIS_RECEIVE_THROTTLE_PARAMETERS (or null), valid for the call.
+        let t = unsafe { throttle.cast::<NDIS_RECEIVE_THROTTLE_PARAMETERS>().as_mut() };
+        let max = t.as_ref().map_or(NDIS_INDICATE_ALL_NBLS, |t| t.MaxNblsToIndicate);
+        let more = a.data_path().dpc(message_id, &Sink(a), max);
+        if let Some(t) = t {
+            // MoreNblsPending is bit 0 of the ULONG; the rest is NDIS's (left as it is).
+            t.Flags = (t.Flags & !RECEIVE_THROTTLE_MORE_NBLS_PENDING) | if more { RECEIVE_THROTTLE_MORE_NBLS_PENDING } else { 0 };
+        }
     }
 
     /// MiniportDisableMessageInterrupt (DIRQL): holds the vector.
@@ -316,6 +337,10 @@ ndis_fn! {
         }
     }
 }
+
+/// `NDIS_RECEIVE_THROTTLE_PARAMETERS.MoreNblsPending`: bit 0 of the ULONG after
+/// `MaxNblsToIndicate` (the bit field's place in the WDK layout, `common/tests/layouts.rs`).
+pub const RECEIVE_THROTTLE_MORE_NBLS_PENDING: u32 = 1;
 
 /// What the drivers pass NdisMRegisterInterruptEx ("NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
 /// structure"): message-signalled only (the reference NIC has no INTx), the four message

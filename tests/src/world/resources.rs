@@ -73,6 +73,10 @@ pub struct AdapterHw {
     pub sg_lists: Vec<super::sg_lists::SgRecord>,
     pub isrs: u64,
     pub dpcs: u64,
+    /// NBLs it indicated (NdisMIndicateReceiveNetBufferLists' NumberOfNetBufferLists).
+    pub nbls_indicated: u64,
+    /// DPCs NDIS ran again because the last one set MoreNblsPending.
+    pub dpc_reruns: u64,
 }
 
 impl AdapterHw {
@@ -113,6 +117,8 @@ pub struct Hw {
     pub adapters: BTreeMap<usize, AdapterHw>,
     pub sg_timing: super::sg_lists::SgTiming,
     pub deferred_sg: Vec<super::sg_lists::DeferredSg>,
+    /// `MaxNblsToIndicate` of the NDIS_RECEIVE_THROTTLE_PARAMETERS each DPC gets.
+    pub throttle: u32,
 }
 
 impl Default for Hw {
@@ -122,6 +128,7 @@ impl Default for Hw {
             adapters: BTreeMap::new(),
             sg_timing: Default::default(),
             deferred_sg: Vec::new(),
+            throttle: NDIS_INDICATE_ALL_NBLS,
         }
     }
 }
@@ -283,6 +290,8 @@ impl Machine {
                 sg_lists: Vec::new(),
                 isrs: 0,
                 dpcs: 0,
+                nbls_indicated: 0,
+                dpc_reruns: 0,
             },
         );
         ptr
