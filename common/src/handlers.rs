@@ -259,13 +259,47 @@ ndis_fn! {
         }
     }
 
+    /// MiniportResetEx (`<= DISPATCH_LEVEL`, "Miniport Driver Hardware Reset"): the driver's
+    /// own state ([`Miniport::reset`]), queued sends completed with
+    /// NDIS_STATUS_REQUEST_ABORTED, interrupts off and the queues stopped
+    /// ([`DataPath::reset_begin`]); the hardware reset itself waits for the device, so it runs in
+    /// a work item ([`reset_work`]) and the reset completes with NdisMResetComplete
+    /// (NDIS_STATUS_PENDING here, "MINIPORT_RESET callback function"). The driver restores
+    /// everything itself: AddressingReset FALSE.
     pub unsafe fn reset_ex<A: Miniport>(ctx: NDIS_HANDLE, addressing_reset: *mut BOOLEAN) -> NDIS_STATUS {
         let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
         // SAFETY: NDIS passes a valid out-pointer.
         if let Some(out) = unsafe { addressing_reset.as_mut() } {
             *out = FALSE;
         }
-        a.reset()
+        let status = a.reset();
+        if status != NDIS_STATUS_SUCCESS {
+            return status;
+        }
+        a.sends().abort_queued(a.miniport_handle());
+        // SAFETY: `reset_work::<A>` finishes the reset of this adapter, which NDIS does not halt
+        // while its reset is pending.
+        match unsafe { a.data_path().reset_begin(Some(reset_work::<A>), ctx) } {
+            Ok(true) => NDIS_STATUS_PENDING,
+            Ok(false) => NDIS_STATUS_SUCCESS,
+            Err(status) => status,
+        }
+    }
+
+    /// NDIS_IO_WORKITEM_ROUTINE (PASSIVE_LEVEL) of a pending MiniportResetEx: the hardware
+    /// part ([`DataPath::reset_finish`]), the frames the old TX ring held completed (not sent:
+    /// NDIS_STATUS_FAILURE), then NdisMResetComplete with no lock held.
+    pub unsafe fn reset_work<A: Miniport>(ctx: *mut c_void, _item: NDIS_HANDLE) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        let mut unsent = [TxDone { slot: 0, sent: false }; crate::hw::resources::DPC_BUDGET];
+        let (status, n) = a.data_path().reset_finish(&mut unsent);
+        if n > 0 && a.sends().tx_done(a.miniport_handle(), unsent.get(..n).unwrap_or(&[]), a.data_path()) {
+            side_paused(a);
+        }
+        crate::ndis_log!(INFO, "hw", "reset done: {:#010x}", status);
+        // SAFETY: our adapter handle; MiniportResetEx returned NDIS_STATUS_PENDING and this is
+        // its one completion.
+        unsafe { crate::ffi::imports::NdisMResetComplete(a.miniport_handle(), status, FALSE) };
     }
 
     /// MiniportShutdownEx: may run at HIGH_LEVEL on a bugcheck, so register writes only (DMA

@@ -190,6 +190,13 @@ pub struct DataPath {
     /// The hardware counters as last read and what earlier resets cleared (reported once the
     /// device is gone).
     last_counters: SpinLock<CounterBook>,
+    /// MiniportResetEx's work item (allocated at bring-up) and whether a reset is under way
+    /// (the data path is quiet meanwhile, as while stopping).
+    reset_item: NDIS_HANDLE,
+    resetting: AtomicBool,
+    /// The function is a VF (its MiniportResetEx resets the function; the PF's restarts its
+    /// queues only, since a PF function reset resets the switch and every VF, section 9).
+    is_vf: bool,
     /// `LINK_SEQ` as the DPC last read it, and whether it has read it yet (section 9).
     link_seen: AtomicU32,
     link_known: AtomicBool,
@@ -283,6 +290,12 @@ impl DataPath {
         sg: &mut NDIS_SG_DMA_DESCRIPTION,
     ) -> Result<(), NDIS_STATUS> {
         let handle = self.handle;
+        self.is_vf = kind == FunctionKind::Vf;
+        // SAFETY: initialize of `handle` (NdisAllocateIoWorkItem: `<= DISPATCH_LEVEL`).
+        self.reset_item = unsafe { NdisAllocateIoWorkItem(handle) };
+        if self.reset_item.is_null() {
+            return Err(NDIS_STATUS_RESOURCES);
+        }
         let bar_len = match kind {
             FunctionKind::Pf => regs::PF_BAR0_LEN,
             FunctionKind::Vf => regs::VF_BAR0_LEN,
@@ -513,6 +526,12 @@ impl DataPath {
                 *b = SharedBlock::default();
             }
         }
+        if !self.reset_item.is_null() {
+            // SAFETY: allocated at bring-up; not queued (NDIS halts no adapter whose reset is
+            // pending, and the reset's routine has returned by then).
+            unsafe { NdisFreeIoWorkItem(self.reset_item) };
+            self.reset_item = core::ptr::null_mut();
+        }
         if !self.sg_dma.is_null() {
             // SAFETY: the handle NdisMRegisterScatterGatherDma gave; nothing is mapped with it.
             unsafe { NdisMDeregisterScatterGatherDma(self.sg_dma) };
@@ -642,9 +661,153 @@ impl DataPath {
         false
     }
 
-    /// Halt or shutdown is quiescing the device (read under `queues`).
+    /// Halt or shutdown is quiescing the device, or a reset is under way (read under `queues`).
     fn quiet(&self) -> bool {
-        self.nic().is_none() || self.stopping.load(Ordering::SeqCst)
+        self.nic().is_none()
+            || self.stopping.load(Ordering::SeqCst)
+            || self.resetting.load(Ordering::SeqCst)
+    }
+
+    /// MiniportResetEx's first half (`<= DISPATCH_LEVEL`, no wait, "Miniport Driver Hardware
+    /// Reset": interrupts off first): nothing is posted or rung and the vector stays held from
+    /// here on, both queues are asked to stop, and the rest ([`reset_finish`](Self::reset_finish))
+    /// goes to the reset work item at PASSIVE_LEVEL, where waiting for the device is allowed.
+    /// `Ok(true)`: the work item is queued (MiniportResetEx returns NDIS_STATUS_PENDING);
+    /// `Ok(false)`: nothing to reset (the device is gone).
+    ///
+    /// # Safety
+    /// `routine` called with `ctx` finishes the reset (it calls `reset_finish` and then
+    /// NdisMResetComplete); `ctx` stays valid until it has.
+    pub unsafe fn reset_begin(
+        &self,
+        routine: NDIS_IO_WORKITEM_ROUTINE,
+        ctx: *mut c_void,
+    ) -> Result<bool, NDIS_STATUS> {
+        let Some(nic) = self.nic() else {
+            return Ok(false);
+        };
+        if self.reset_item.is_null() || self.stopped.load(Ordering::Acquire) {
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        {
+            let _q = self.queues.lock();
+            if self.resetting.swap(true, Ordering::SeqCst) {
+                return Err(NDIS_STATUS_RESET_IN_PROGRESS);
+            }
+        }
+        nic.set_vector(QUEUE_MESSAGE, false);
+        nic.stop_tx(0);
+        nic.stop_rx(0);
+        // SAFETY: our work item, not queued (one reset at a time: `resetting`); caller contract
+        // for the routine and context.
+        unsafe { NdisQueueIoWorkItem(self.reset_item, routine, ctx) };
+        Ok(true)
+    }
+
+    /// MiniportResetEx's second half, from its work item (PASSIVE_LEVEL): waits (bounded) for
+    /// both queues to stop; for a VF, folds the counters and resets the function (section 9,
+    /// waited for with NdisMSleep); then starts queue pair 0 again on the same shared memory,
+    /// posts again every RX buffer the old ring held, and lets the vector fire. Returns the
+    /// status for NdisMResetComplete and the TX frames the old ring held (not sent), which the
+    /// caller completes through the send queue.
+    pub fn reset_finish(&self, unsent: &mut [TxDone; DPC_BUDGET]) -> (NDIS_STATUS, usize) {
+        let Some(nic) = self.nic() else {
+            self.resetting.store(false, Ordering::SeqCst);
+            return (NDIS_STATUS_SUCCESS, 0);
+        };
+        let mut waited = 0;
+        while !(nic.tx_idle(0) && nic.rx_idle(0)) && waited < STOP_WAIT_US {
+            // SAFETY: PASSIVE_LEVEL (a work item).
+            unsafe { NdisMSleep(POLL_US) };
+            waited += POLL_US;
+        }
+        let idle = nic.tx_idle(0) && nic.rx_idle(0);
+        let mut status = NDIS_STATUS_SUCCESS;
+        if self.is_vf {
+            self.fold_counters();
+            // SAFETY: as above.
+            if let Err(e) = nic.reset(&mut |us| unsafe { NdisMSleep(us) }) {
+                status = e.status();
+            }
+        } else if !idle {
+            status = NDIS_STATUS_DEVICE_FAILED;
+        }
+        if status != NDIS_STATUS_SUCCESS {
+            // The rings may still be the device's (section 5): nothing is reclaimed or
+            // restarted, the data path stays quiet, and NDIS hears of the failure.
+            crate::ndis_log!(
+                ERROR,
+                "hw",
+                "reset: the device did not stop ({:#010x})",
+                status
+            );
+            return (status, 0);
+        }
+        let regions = (
+            self.blocks.first().and_then(aligned),
+            self.blocks.get(RX_RING).and_then(aligned),
+        );
+        let (Some(txm), Some(rxm)) = regions else {
+            return (NDIS_STATUS_FAILURE, 0);
+        };
+        let mut repost = [NOT_POSTED; RING_LEN as usize];
+        let mut n_unsent = 0usize;
+        {
+            let mut q = self.queues.lock();
+            let q = &mut *q;
+            if let Some(mut ring) = q.tx.take() {
+                while let Some(d) = ring.drain() {
+                    if let Some(u) = unsent.get_mut(n_unsent) {
+                        *u = d;
+                        n_unsent += 1;
+                    }
+                }
+            }
+            if let Some(mut ring) = q.rx.take() {
+                let mut i = 0usize;
+                while let Some(slot) = ring.drain() {
+                    if let (Some(r), Some(&buf)) =
+                        (repost.get_mut(i), q.rx_buf_of_slot.get(usize::from(slot)))
+                    {
+                        *r = buf;
+                        i += 1;
+                    }
+                }
+            }
+            q.rx_buf_of_slot = [NOT_POSTED; RING_LEN as usize];
+            let v = Some(QUEUE_MESSAGE);
+            match (
+                nic.start_tx(0, txm, RING_LEN, v),
+                nic.start_rx(0, rxm, RING_LEN, v),
+            ) {
+                (Ok(tx), Ok(rx)) => {
+                    q.tx.put(tx);
+                    q.rx.put(rx);
+                }
+                _ => {
+                    nic.stop_tx(0);
+                    nic.stop_rx(0);
+                    return (NDIS_STATUS_DEVICE_FAILED, n_unsent);
+                }
+            }
+            nic.route_link(v);
+            // The next DPC reads the link again (the reset cleared LINK_SEQ's history).
+            self.link_known.store(false, Ordering::Release);
+            self.resetting.store(false, Ordering::SeqCst);
+        }
+        let region = self.rx_buffers();
+        for &buf in repost.iter().filter(|&&b| b != NOT_POSTED) {
+            if let Some(b) = region.buffer(buf) {
+                RxPoster::post(self, buf, b);
+            }
+        }
+        RxPoster::flush(self);
+        let _q = self.queues.lock();
+        if !self.quiet() {
+            nic.set_dma(true);
+            nic.set_vector(QUEUE_MESSAGE, true);
+        }
+        (status, n_unsent)
     }
 }
 

@@ -313,6 +313,7 @@ impl Machine {
         };
         let mut addressing: BOOLEAN = TRUE;
         let ctx = adapter.ctx();
+        self.reset_acquire(adapter);
         // SAFETY: registered handler, own context.
         let (s, v) = irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
             h(ctx, &mut addressing)
@@ -320,6 +321,7 @@ impl Machine {
         if let Some(v) = v {
             self.violation(v);
         }
+        let s = self.reset_completes(adapter, s);
         self.record(Event::Lifecycle {
             who: adapter.name.clone(),
             what: format!("MiniportResetEx -> {}", crate::timeline::status_text(s)),

@@ -77,6 +77,10 @@ pub struct AdapterHw {
     pub nbls_indicated: u64,
     /// DPCs NDIS ran again because the last one set MoreNblsPending.
     pub dpc_reruns: u64,
+    /// MiniportResetEx returned NDIS_STATUS_PENDING (or is running) and NdisMResetComplete has
+    /// not come yet; what it brought.
+    pub reset_pending: bool,
+    pub reset_result: Option<NDIS_STATUS>,
 }
 
 impl AdapterHw {
@@ -292,6 +296,8 @@ impl Machine {
                 dpcs: 0,
                 nbls_indicated: 0,
                 dpc_reruns: 0,
+                reset_pending: false,
+                reset_result: None,
             },
         );
         ptr

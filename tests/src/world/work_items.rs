@@ -38,9 +38,30 @@ impl Machine {
             .retain(|w| !std::ptr::eq(&**w, item as *const SimWorkItem));
     }
 
-    /// Runs the queued NDIS I/O work items at PASSIVE_LEVEL, as the system worker thread does.
+    /// Runs the oldest queued work item only (a test's worker thread that is to block in it
+    /// while the others stay queued for another thread). Whether one ran.
+    pub fn run_one_work_item(&self) -> bool {
+        let first = lock(&self.state).queued_work.pop_front();
+        self.run_batch(first.into_iter().collect())
+    }
+
+    /// Runs the queued NDIS I/O work items at PASSIVE_LEVEL, as the system worker thread does:
+    /// as many as were queued, taken one at a time, so that no thread holds back items behind
+    /// one that waits (another thread's worker takes them meanwhile, as the system's pool of
+    /// worker threads would).
     pub fn run_work_items(&self) -> bool {
-        let work: Vec<_> = lock(&self.state).queued_work.drain(..).collect();
+        let n = lock(&self.state).queued_work.len();
+        let mut ran = false;
+        for _ in 0..n {
+            if !self.run_one_work_item() {
+                break;
+            }
+            ran = true;
+        }
+        ran
+    }
+
+    fn run_batch(&self, work: Vec<(usize, WorkRoutine, usize)>) -> bool {
         let ran = !work.is_empty();
         for (item, routine, ctx) in work {
             // The routine's handle-less calls (NdisMSleep) belong to this machine.
