@@ -176,11 +176,9 @@ impl Machine {
             if got != Some(false) {
                 return;
             }
-            // One item at a time: a batch held by this thread could hold up the item another
-            // one of its items waits for.
-            if !self.run_one_work_item() {
-                std::thread::sleep(Duration::from_micros(200));
-            }
+            // The pending reset's own work item runs on the thread that issued it (`reset_completes`)
+            // or another: this one only waits.
+            std::thread::sleep(Duration::from_micros(200));
         }
         self.violation(format!("{}: a reset never completed", adapter.name));
     }
@@ -216,7 +214,14 @@ impl Machine {
     /// and the device, as the system would) until NdisMResetComplete comes, and its status is
     /// the reset's ("MINIPORT_RESET callback function"); a completion that never comes is
     /// reported. A synchronous return must not have completed it as well.
-    pub(crate) fn reset_completes(&self, adapter: &SimAdapter, s: NDIS_STATUS) -> NDIS_STATUS {
+    /// `mine`: the work item MiniportResetEx queued last (the reset's), the only one run here:
+    /// running others from this wait could nest an item under one it waits for.
+    pub(crate) fn reset_completes(
+        &self,
+        adapter: &SimAdapter,
+        s: NDIS_STATUS,
+        mine: Option<usize>,
+    ) -> NDIS_STATUS {
         if s != NDIS_STATUS_PENDING {
             let early = self.with_hw(adapter, |e, _| {
                 e.reset_pending = false;
@@ -237,7 +242,7 @@ impl Machine {
             if let Some(Some(r)) = self.with_hw(adapter, |e, _| e.reset_result) {
                 return r;
             }
-            let ran = self.run_one_work_item();
+            let ran = mine.is_some_and(|i| self.run_work_item(i));
             let dev = self.service_device();
             if !ran && !dev {
                 std::thread::sleep(Duration::from_micros(200));

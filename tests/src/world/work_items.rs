@@ -38,6 +38,25 @@ impl Machine {
             .retain(|w| !std::ptr::eq(&**w, item as *const SimWorkItem));
     }
 
+    /// The work items queued now (their handles), oldest first.
+    pub(crate) fn queued_items(&self) -> Vec<usize> {
+        lock(&self.state)
+            .queued_work
+            .iter()
+            .map(|(i, _, _)| *i)
+            .collect()
+    }
+
+    /// Runs work item `item` if it is still queued (no other); whether it ran.
+    pub(crate) fn run_work_item(&self, item: usize) -> bool {
+        let found = {
+            let mut st = lock(&self.state);
+            let at = st.queued_work.iter().position(|(i, _, _)| *i == item);
+            at.and_then(|at| st.queued_work.remove(at))
+        };
+        self.run_batch(found.into_iter().collect())
+    }
+
     /// Runs the oldest queued work item only (a test's worker thread that is to block in it
     /// while the others stay queued for another thread). Whether one ran.
     pub fn run_one_work_item(&self) -> bool {
