@@ -82,12 +82,20 @@ pub trait Miniport: Sized + Sync + 'static {
     /// What the interrupt DPC reclaimed from the rings (DISPATCH_LEVEL): where the receive
     /// indications and the send completions plug in.
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
+    /// The function's hardware link, from the interrupt DPC (DISPATCH_LEVEL) when `LINK_SEQ`
+    /// moved (docs/reference-nic.md section 9) and at the first DPC: the driver indicates
+    /// NDIS_STATUS_LINK_STATE if what it reports changes.
+    fn link_changed(&self, _link: crate::hw::LinkState) {}
 }
 
 /// The adapter as the DPC's [`Completions`] sink.
 struct Sink<'a, A: Miniport>(&'a A);
 
 impl<A: Miniport> Completions for Sink<'_, A> {
+    fn link(&self, link: crate::hw::LinkState) {
+        self.0.link_changed(link);
+    }
+
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]) {
         self.0.completions(rx, tx);
         let mut frames = [RxFrame {
@@ -261,13 +269,47 @@ ndis_fn! {
         }
     }
 
+    /// MiniportResetEx (`<= DISPATCH_LEVEL`, "Miniport Driver Hardware Reset"): the driver's
+    /// own state ([`Miniport::reset`]), queued sends completed with
+    /// NDIS_STATUS_REQUEST_ABORTED, interrupts off and the queues stopped
+    /// ([`DataPath::reset_begin`]); the hardware reset itself waits for the device, so it runs in
+    /// a work item ([`reset_work`]) and the reset completes with NdisMResetComplete
+    /// (NDIS_STATUS_PENDING here, "MINIPORT_RESET callback function"). The driver restores
+    /// everything itself: AddressingReset FALSE.
     pub unsafe fn reset_ex<A: Miniport>(ctx: NDIS_HANDLE, addressing_reset: *mut BOOLEAN) -> NDIS_STATUS {
         let Some(a) = adapter::<A>(ctx) else { return NDIS_STATUS_FAILURE };
         // SAFETY: NDIS passes a valid out-pointer.
         if let Some(out) = unsafe { addressing_reset.as_mut() } {
             *out = FALSE;
         }
-        a.reset()
+        let status = a.reset();
+        if status != NDIS_STATUS_SUCCESS {
+            return status;
+        }
+        a.sends().abort_queued(a.miniport_handle());
+        // SAFETY: `reset_work::<A>` finishes the reset of this adapter, which NDIS does not halt
+        // while its reset is pending.
+        match unsafe { a.data_path().reset_begin(Some(reset_work::<A>), ctx) } {
+            Ok(true) => NDIS_STATUS_PENDING,
+            Ok(false) => NDIS_STATUS_SUCCESS,
+            Err(status) => status,
+        }
+    }
+
+    /// NDIS_IO_WORKITEM_ROUTINE (PASSIVE_LEVEL) of a pending MiniportResetEx: the hardware
+    /// part ([`DataPath::reset_finish`]), the frames the old TX ring held completed (not sent:
+    /// NDIS_STATUS_FAILURE), then NdisMResetComplete with no lock held.
+    pub unsafe fn reset_work<A: Miniport>(ctx: *mut c_void, _item: NDIS_HANDLE) {
+        let Some(a) = adapter::<A>(ctx) else { return };
+        let mut unsent = [TxDone { slot: 0, sent: false }; crate::hw::resources::DPC_BUDGET];
+        let (status, n) = a.data_path().reset_finish(&mut unsent);
+        if n > 0 && a.sends().tx_done(a.miniport_handle(), unsent.get(..n).unwrap_or(&[]), a.data_path()) {
+            side_paused(a);
+        }
+        crate::ndis_log!(INFO, "hw", "reset done: {:#010x}", status);
+        // SAFETY: our adapter handle; MiniportResetEx returned NDIS_STATUS_PENDING and this is
+        // its one completion.
+        unsafe { crate::ffi::imports::NdisMResetComplete(a.miniport_handle(), status, FALSE) };
     }
 
     /// MiniportShutdownEx: may run at HIGH_LEVEL on a bugcheck, so register writes only (DMA
@@ -277,23 +319,36 @@ ndis_fn! {
         a.data_path().shutdown();
     }
 
-    /// MiniportMessageInterrupt (DIRQL): the interrupt context is the adapter context. A
-    /// message is never shared, so it is always the NIC's; the DPC is asked for unless the
-    /// device is gone.
-    pub unsafe fn message_isr<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, queue_dpc: *mut BOOLEAN, _target_processors: *mut u32) -> BOOLEAN {
-        let Some(a) = adapter::<A>(ctx) else { return FALSE };
-        let want = a.data_path().isr(message_id);
-        // SAFETY: NDIS passes a valid out-pointer.
+    /// MiniportMessageInterrupt (DIRQL): the interrupt context is the adapter context. TRUE,
+    /// with the DPC asked for, only when the NIC sent the message; FALSE and no DPC otherwise
+    /// ("MINIPORT_MESSAGE_INTERRUPT callback function"; how the ISR tells: [`DataPath::isr`]).
+    pub unsafe fn message_isr<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, queue_dpc: *mut BOOLEAN, target_processors: *mut u32) -> BOOLEAN {
+        let ours = adapter::<A>(ctx).is_some_and(|a| a.data_path().isr(message_id));
+        // SAFETY: NDIS passes valid out-pointers.
         if let Some(q) = unsafe { queue_dpc.as_mut() } {
-            *q = if want { TRUE } else { FALSE };
+            *q = if ours { TRUE } else { FALSE };
         }
-        TRUE
+        // SAFETY: as above. NDIS 6.20 and later drivers set it to zero (the same page).
+        if let Some(t) = unsafe { target_processors.as_mut() } {
+            *t = 0;
+        }
+        if ours { TRUE } else { FALSE }
     }
 
-    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL).
-    pub unsafe fn message_dpc<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, _dpc_ctx: *mut c_void, _throttle: *mut c_void, _reserved: *mut c_void) {
+    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL): at most `MaxNblsToIndicate` receives
+    /// indicated, and `MoreNblsPending` set when some may remain so that NDIS runs the DPC again
+    /// ("MINIPORT_MESSAGE_INTERRUPT_DPC callback function", "Receive Side Throttle"). A null
+    /// throttle structure (none given) is no limit.
+    pub unsafe fn message_dpc<A: Miniport>(ctx: NDIS_HANDLE, message_id: u32, _dpc_ctx: *mut c_void, throttle: *mut c_void, _reserved: *mut c_void) {
         let Some(a) = adapter::<A>(ctx) else { return };
-        a.data_path().dpc(message_id, &Sink(a));
+        // SAFETY: NDIS passes its NDIS_RECEIVE_THROTTLE_PARAMETERS (or null), valid for the call.
+        let t = unsafe { throttle.cast::<NDIS_RECEIVE_THROTTLE_PARAMETERS>().as_mut() };
+        let max = t.as_ref().map_or(NDIS_INDICATE_ALL_NBLS, |t| t.MaxNblsToIndicate);
+        let more = a.data_path().dpc(message_id, &Sink(a), max);
+        if let Some(t) = t {
+            // MoreNblsPending is bit 0 of the ULONG; the rest is NDIS's (left as it is).
+            t.Flags = (t.Flags & !RECEIVE_THROTTLE_MORE_NBLS_PENDING) | if more { RECEIVE_THROTTLE_MORE_NBLS_PENDING } else { 0 };
+        }
     }
 
     /// MiniportDisableMessageInterrupt (DIRQL): holds the vector.
@@ -326,6 +381,10 @@ ndis_fn! {
         }
     }
 }
+
+/// `NDIS_RECEIVE_THROTTLE_PARAMETERS.MoreNblsPending`: bit 0 of the ULONG after
+/// `MaxNblsToIndicate` (the bit field's place in the WDK layout, `common/tests/layouts.rs`).
+pub const RECEIVE_THROTTLE_MORE_NBLS_PENDING: u32 = 1;
 
 /// What the drivers pass NdisMRegisterInterruptEx ("NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
 /// structure"): message-signalled only (the reference NIC has no INTx), the four message

@@ -334,12 +334,10 @@ pub unsafe fn set_sriov_attributes(
     unsafe { NdisMSetMiniportAttributes(handle, ptr::addr_of_mut!(a).cast()) }
 }
 
-/// `NDIS_STATUS_LINK_STATE` with an `NDIS_LINK_STATE` buffer. `<= DISPATCH_LEVEL`.
-///
-/// # Safety
-/// `handle` is a miniport adapter handle between initialization and halt.
-pub unsafe fn indicate_link_state(handle: NDIS_HANDLE, up: bool, speed_bps: u64) {
-    let mut link = NDIS_LINK_STATE {
+/// The `NDIS_LINK_STATE` (revision 1) of a link that is `up` at `speed_bps`: what
+/// NDIS_STATUS_LINK_STATE carries and OID_GEN_LINK_STATE answers.
+pub fn link_state(up: bool, speed_bps: u64) -> NDIS_LINK_STATE {
+    NDIS_LINK_STATE {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_DEFAULT,
             NDIS_LINK_STATE_REVISION_1,
@@ -359,7 +357,38 @@ pub unsafe fn indicate_link_state(handle: NDIS_HANDLE, up: bool, speed_bps: u64)
         RcvLinkSpeed: if up { speed_bps } else { 0 },
         PauseFunctions: 0,
         AutoNegotiationFlags: 0,
-    };
+    }
+}
+
+/// The bytes of an `NDIS_LINK_STATE` in its layout (40 bytes; the 4 after MediaDuplexState
+/// are padding, written 0).
+pub fn link_state_bytes(l: &NDIS_LINK_STATE) -> [u8; NDIS_SIZEOF_LINK_STATE_REVISION_1 as usize] {
+    let mut out = [0u8; NDIS_SIZEOF_LINK_STATE_REVISION_1 as usize];
+    let h = l.Header;
+    let size = h.Size.to_le_bytes();
+    let fields: [(usize, &[u8]); 7] = [
+        (0, &[h.Type, h.Revision, size[0], size[1]]),
+        (4, &l.MediaConnectState.to_le_bytes()),
+        (8, &l.MediaDuplexState.to_le_bytes()),
+        (16, &l.XmitLinkSpeed.to_le_bytes()),
+        (24, &l.RcvLinkSpeed.to_le_bytes()),
+        (32, &l.PauseFunctions.to_le_bytes()),
+        (36, &l.AutoNegotiationFlags.to_le_bytes()),
+    ];
+    for (at, bytes) in fields {
+        if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+    }
+    out
+}
+
+/// `NDIS_STATUS_LINK_STATE` with an `NDIS_LINK_STATE` buffer. `<= DISPATCH_LEVEL`.
+///
+/// # Safety
+/// `handle` is a miniport adapter handle between initialization and halt.
+pub unsafe fn indicate_link_state(handle: NDIS_HANDLE, up: bool, speed_bps: u64) {
+    let mut link = link_state(up, speed_bps);
     let mut ind = NDIS_STATUS_INDICATION {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_STATUS_INDICATION,
@@ -479,7 +508,7 @@ impl Default for RxSettings {
 }
 
 /// The general OIDs [`general_oid`] answers; each driver appends its own with [`oid_list`].
-pub const GENERAL_OIDS: [NDIS_OID; 26] = [
+pub const GENERAL_OIDS: [NDIS_OID; 27] = [
     OID_GEN_SUPPORTED_LIST,
     OID_GEN_HARDWARE_STATUS,
     OID_GEN_MEDIA_SUPPORTED,
@@ -498,6 +527,8 @@ pub const GENERAL_OIDS: [NDIS_OID; 26] = [
     OID_GEN_CURRENT_LOOKAHEAD,
     OID_GEN_MAC_OPTIONS,
     OID_GEN_MEDIA_CONNECT_STATUS,
+    // The link as NDIS_STATUS_LINK_STATE last indicated it ("OID_GEN_LINK_STATE").
+    OID_GEN_LINK_STATE,
     OID_GEN_MAXIMUM_SEND_PACKETS,
     OID_GEN_XMIT_OK,
     OID_GEN_RCV_OK,
@@ -575,6 +606,9 @@ pub fn general_oid(
         } else {
             MediaConnectStateDisconnected
         }),
+        (OID_GEN_LINK_STATE, RequestKind::Query) => {
+            req.answer(&link_state_bytes(&link_state(info.link_up, info.speed_bps)))
+        }
         (OID_GEN_VENDOR_ID, RequestKind::Query) => {
             let oui = u32::from_le_bytes([
                 info.permanent_mac[0],

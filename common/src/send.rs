@@ -871,6 +871,35 @@ impl SendQueue {
         done.complete(handle, at_dispatch_now());
     }
 
+    /// MiniportResetEx ("Miniport Driver Hardware Reset": a deserialized miniport returns
+    /// NDIS_STATUS_REQUEST_ABORTED for any queued send request): every queued NBL none of whose
+    /// NET_BUFFERs has gone to the hardware completes with it. `<= DISPATCH_LEVEL`.
+    pub fn abort_queued(&self, handle: NDIS_HANDLE) {
+        let mut done = Completions::new();
+        {
+            let mut st = self.inner.lock();
+            let mut keep = Fifo::new();
+            while let Some(nbl) = st.queue.pop() {
+                // SAFETY: a queued NBL we hold.
+                let untouched =
+                    unsafe { in_flight(nbl) == 0 && cursor(nbl) == (*nbl).FirstNetBuffer };
+                if untouched {
+                    // SAFETY: unlinked from the queue above.
+                    let packets = unsafe { net_buffers(nbl) };
+                    st.counters.dropped = st.counters.dropped.wrapping_add(packets);
+                    st.held = st.held.saturating_sub(1);
+                    // SAFETY: as above.
+                    unsafe { done.add(nbl, NDIS_STATUS_REQUEST_ABORTED) };
+                } else {
+                    // SAFETY: as above.
+                    unsafe { keep.push(nbl) };
+                }
+            }
+            st.queue = keep;
+        }
+        done.complete(handle, at_dispatch_now());
+    }
+
     /// Closes the gate; what waits in the queue is completed with the closed status (an NBL
     /// partly handed over completes with it once its NET_BUFFERs in flight are done).
     fn close(&self, st: &mut Inner, removed: bool, done: &mut Completions) {

@@ -262,12 +262,17 @@ impl Adapter {
         };
         let handle = adapter.handle;
         let had_switch = adapter.inner.lock().switch_created;
+        // The device quiet first: the switch in bypass (one register write: the VFs' frames are
+        // no longer forwarded), then its queues stopped, the function reset and the interrupt
+        // deregistered (`DataPath::stop`; nothing is touched after surprise removal). The PF's
+        // function reset puts SW_CTRL, every VPort, filter and VF-control entry back to its
+        // reset value (docs/reference-nic.md section 9), so halt does not rewrite the ~3,600
+        // table registers one by one under the adapter lock.
         if had_switch {
-            // The switch back in its reset state first (nothing is touched after surprise
-            // removal: there is no NIC then); the reset below would clear it too.
-            if let Err(e) = adapter.program_switch_off() {
-                ndis_log!(WARN, LOG, "halt: switch not reset ({:?})", e);
-            }
+            adapter.switch_bypass();
+        }
+        adapter.dp.stop();
+        if had_switch {
             adapter.delete_switch();
         }
         adapter.inner.lock().transition(AdapterEvent::Halt);

@@ -65,6 +65,12 @@ impl Miniport for Adapter {
         ndis_log!(WARN, LOG, "surprise removal");
     }
 
+    /// The wire's link from the interrupt DPC: the PF's link and every VF's link block follow
+    /// it (`host.rs`).
+    fn link_changed(&self, link: common::hw::LinkState) {
+        self.hardware_link(link);
+    }
+
     fn data_path(&self) -> &common::hw::resources::DataPath {
         &self.dp
     }

@@ -199,6 +199,35 @@ impl Adapter {
         Ok(touched)
     }
 
+    /// The wire's link as the hardware reports it (the interrupt DPC, DISPATCH_LEVEL, when
+    /// `LINK_SEQ` moved: docs/reference-nic.md section 9): a change of up/down or speed is
+    /// [`set_link`](Self::set_link) at the current MTU, so the PF indicates
+    /// NDIS_STATUS_LINK_STATE and every VF's link block follows the wire. A device that says
+    /// up with no speed keeps the speed in force.
+    pub(crate) fn hardware_link(&self, link: common::hw::LinkState) {
+        let (up, speed, mtu) = {
+            let st = self.inner.lock();
+            (st.info.link_up, st.info.speed_bps, st.info.mtu)
+        };
+        let new_speed = match (link.up, link.speed_mbps) {
+            (false, _) => 0,
+            (true, 0) => speed,
+            (true, mbps) => u64::from(mbps).saturating_mul(1_000_000),
+        };
+        if link.up == up && (!up || new_speed == speed) {
+            return;
+        }
+        if let Err(status) = self.set_link(link.up, new_speed, mtu) {
+            ndis_log!(
+                WARN,
+                LOG,
+                "hardware link {} not applied: {:#010x}",
+                if link.up { "up" } else { "down" },
+                status
+            );
+        }
+    }
+
     /// NDIS_STATUS_LINK_STATE for the link committed now. Concurrent changes commit in some
     /// order under the lock but would indicate after it in any order; one indicator at a time,
     /// each indicating the link in force when it does, leaves NDIS with the committed one.

@@ -226,6 +226,14 @@ impl Adapter {
         wait_commit(nic, token)
     }
 
+    /// Halt's first step: the switch in bypass (`SW_CTRL` 0), one register write, no wait; the
+    /// function reset that follows clears the tables (section 9).
+    pub(crate) fn switch_bypass(&self) {
+        if let Some(nic) = self.dp.nic() {
+            nic.set_switch(false);
+        }
+    }
+
     /// After a failed [`program_switch_off`](Self::program_switch_off): every entry from the
     /// tables again and the switch forwarding, as before the attempt.
     pub(crate) fn reprogram_switch_on(&self) {

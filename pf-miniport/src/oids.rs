@@ -9,7 +9,7 @@ use common::oid::OidRequest;
 
 /// Listed in the general attributes' SupportedOidList ("SR-IOV OIDs" page: a PF must list
 /// the SR-IOV and NIC switch OIDs it handles).
-pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<22, 48>([
+pub static SUPPORTED_OIDS: &[NDIS_OID] = &miniport::oid_list::<22, 49>([
     // Issue 10: VPorts, receive filters, PCI virtualization ("SR-IOV OIDs", "P" rows).
     OID_NIC_SWITCH_PARAMETERS,
     OID_NIC_SWITCH_CREATE_VPORT,

@@ -722,8 +722,17 @@ fn reads_equal_flagged_blocks_for_2_8_and_63() {
 #[test]
 fn halt_waits_for_a_queued_refresh_work_item() {
     let w = World::boot(Config::default(), 1);
-    // MiniportResetEx (DISPATCH_LEVEL) defers the re-read to a work item...
-    assert_eq!(w.reset_vf_in_guest(0), NDIS_STATUS_SUCCESS);
+    // MiniportResetEx (DISPATCH_LEVEL) defers the re-read to a work item (and the hardware
+    // reset to another, which completes it: called directly so that neither has run yet)...
+    let vf = w.vf_sim(0).unwrap();
+    let reset = vf.chars().ResetHandlerEx.unwrap();
+    w.machine().reset_starts(vf);
+    let (mut addressing, ctx) = (0 as BOOLEAN, vf.ctx());
+    // SAFETY: the VF's own reset handler and live context, as NDIS calls it.
+    let (status, _) = sim::irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
+        reset(ctx, &mut addressing)
+    });
+    assert_eq!(status, NDIS_STATUS_PENDING);
     assert!(w.machine().has_pending_work());
     let reads = w.reads_of(0, 1);
     // ...and the VF is removed before the worker thread gets to it.

@@ -47,6 +47,14 @@ pub(crate) struct VfState {
     pub info: EthernetInfo,
     pub rx: RxSettings,
     pub counters: Counters,
+    /// The VF's own `LINK` (docs/reference-nic.md section 9: the wire and `VF_CTRL.LINK_DOWN`),
+    /// once the interrupt DPC has read it (`hw_known`; until then it does not hold the link
+    /// down).
+    pub hw_known: bool,
+    pub hw_up: bool,
+    pub hw_speed_bps: u64,
+    /// The link last indicated to NDIS (or declared in the general attributes).
+    pub indicated: (bool, u64),
 }
 
 pub struct Adapter {
@@ -61,6 +69,8 @@ pub struct Adapter {
     pub(crate) removed: AtomicBool,
     /// Status reports, one writer at a time, always of the current status.
     reports: common::coalesce::Coalescer,
+    /// Link indications, one at a time, always of the link in force (`VfState::info`).
+    link_indications: common::coalesce::Coalescer,
     pub(crate) inner: SpinLock<VfState>,
     /// The send side (common::send): all-zero is closed-as-paused and empty.
     pub(crate) sends: common::send::SendQueue,
@@ -157,7 +167,11 @@ impl Adapter {
         };
         // The MTU of the link block, clamped to what `*JumboPacket` sized the buffers for.
         info.mtu = applied.mtu.min(adapter.dp.max_mtu());
-        adapter.inner.lock().info = info;
+        {
+            let mut st = adapter.inner.lock();
+            st.info = info;
+            st.indicated = (info.link_up, info.speed_bps);
+        }
         // SAFETY: the adapter being initialized.
         let mut status =
             unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
@@ -440,9 +454,8 @@ impl Adapter {
         // Progress: the retry budget starts again.
         self.gate.renew_budget();
         let running = self.state() != AdapterState::Initializing;
-        if running && (old.link_up, old.speed_bps) != (new.link_up, new.speed_bps) {
-            // SAFETY: our adapter handle, between initialization and halt.
-            unsafe { miniport::indicate_link_state(self.handle, new.link_up, new.speed_bps) };
+        if running {
+            self.indicate_link();
         }
         if old.mac != new.mac {
             ndis_log!(INFO, LOG, "MAC now {:02x?}", new.mac);
@@ -454,6 +467,45 @@ impl Adapter {
         if running {
             self.report_status();
         }
+    }
+
+    /// The VF's hardware link from the interrupt DPC (DISPATCH_LEVEL, when `LINK_SEQ` moved):
+    /// what the VF reports follows the rule of [`VfState::info_from`], indicated if it changed.
+    pub(crate) fn hardware_link(&self, link: common::hw::LinkState) {
+        let running = {
+            let mut st = self.inner.lock();
+            st.hw_known = true;
+            st.hw_up = link.up;
+            st.hw_speed_bps = u64::from(link.speed_mbps).saturating_mul(1_000_000);
+            let (applied, mtu) = (st.applied, st.info.mtu);
+            st.info = st.info_from(&applied);
+            // The MTU in force stays the clamped one (what `*JumboPacket` sized the buffers for).
+            st.info.mtu = mtu;
+            st.state != AdapterState::Initializing
+        };
+        if running {
+            self.indicate_link();
+        }
+    }
+
+    /// NDIS_STATUS_LINK_STATE for the link in force (`VfState::info`) if it is not the one
+    /// last indicated: one indicator at a time, each reading the link when it indicates, so
+    /// NDIS ends with the current link and never gets the same one twice ("NDIS_STATUS_LINK_STATE":
+    /// avoid indicating when nothing changed). `<= DISPATCH_LEVEL`.
+    pub(crate) fn indicate_link(&self) {
+        self.link_indications.request(|| {
+            let now = {
+                let mut st = self.inner.lock();
+                let now = (st.info.link_up, st.info.speed_bps);
+                let fresh = st.indicated != now;
+                st.indicated = now;
+                fresh.then_some(now)
+            };
+            if let Some((up, speed)) = now {
+                // SAFETY: our adapter handle, between initialization and halt.
+                unsafe { miniport::indicate_link_state(self.handle, up, speed) };
+            }
+        });
     }
 
     /// The status block as of now: the adapter's state, what it applied, its counters.
@@ -547,13 +599,24 @@ impl VfState {
         self.state.apply(event, LOG)
     }
 
+    /// What the VF reports for configuration `a`. The link rule (docs/reference-nic.md
+    /// section 9): up only when both the PF's link block and the VF's own `LINK.UP` say up
+    /// (the PF's block follows the wire and the host; the hardware follows the wire and
+    /// `VF_CTRL.LINK_DOWN`), so either one going down takes the VF down at once; the speed is
+    /// the block's (the hardware's if the block has none).
     pub fn info_from(&self, a: &Applied) -> EthernetInfo {
+        let up = a.link_up && (!self.hw_known || self.hw_up);
+        let speed = match (up, a.speed_bps) {
+            (false, _) => 0,
+            (true, 0) => self.hw_speed_bps,
+            (true, s) => s,
+        };
         EthernetInfo {
             permanent_mac: a.mac,
             current_mac: a.mac,
             mtu: a.mtu,
-            link_up: a.link_up,
-            speed_bps: a.speed_bps,
+            link_up: up,
+            speed_bps: speed,
             max_speed_bps: a.speed_bps.max(100_000_000_000),
         }
     }

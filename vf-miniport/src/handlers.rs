@@ -85,6 +85,11 @@ impl Miniport for Adapter {
         ndis_log!(WARN, LOG, "VF surprise-removed");
     }
 
+    /// The VF's own link from the interrupt DPC (`adapter.rs`: the link rule).
+    fn link_changed(&self, link: common::hw::LinkState) {
+        self.hardware_link(link);
+    }
+
     fn data_path(&self) -> &common::hw::resources::DataPath {
         &self.dp
     }

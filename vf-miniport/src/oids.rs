@@ -10,7 +10,7 @@ use core::sync::atomic::Ordering;
 
 /// The VF must list OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK ("SR-IOV OIDs" page).
 pub static SUPPORTED_OIDS: &[NDIS_OID] =
-    &miniport::oid_list::<1, 27>([OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK]);
+    &miniport::oid_list::<1, 28>([OID_SRIOV_VF_INVALIDATE_CONFIG_BLOCK]);
 
 impl Adapter {
     pub(crate) fn oid_request(&self, req: &mut OidRequest<'_>) -> NDIS_STATUS {

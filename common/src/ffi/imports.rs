@@ -240,4 +240,11 @@ crate::ndis_imports! {
     /// Completes a MiniportPause that returned NDIS_STATUS_PENDING; `<= DISPATCH_LEVEL`
     /// ("NdisMPauseComplete function (ndis.h)").
     pub fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE);
+    /// Completes a MiniportResetEx that returned NDIS_STATUS_PENDING; `<= DISPATCH_LEVEL`, no
+    /// spin lock held ("NdisMResetComplete function (NDIS 6.x)").
+    pub fn NdisMResetComplete(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        Status: NDIS_STATUS,
+        AddressingReset: BOOLEAN,
+    );
 }

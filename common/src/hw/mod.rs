@@ -129,6 +129,78 @@ impl Counters {
         tx_errors: 0,
     };
 
+    /// Every counter in register order (section 4's table), for field-wise arithmetic.
+    pub const fn to_array(&self) -> [u64; 16] {
+        [
+            self.rx_ucast_pkts,
+            self.rx_mcast_pkts,
+            self.rx_bcast_pkts,
+            self.rx_ucast_octets,
+            self.rx_mcast_octets,
+            self.rx_bcast_octets,
+            self.rx_discards,
+            self.rx_errors,
+            self.tx_ucast_pkts,
+            self.tx_mcast_pkts,
+            self.tx_bcast_pkts,
+            self.tx_ucast_octets,
+            self.tx_mcast_octets,
+            self.tx_bcast_octets,
+            self.tx_discards,
+            self.tx_errors,
+        ]
+    }
+
+    /// The inverse of [`to_array`](Self::to_array).
+    pub const fn from_array(a: [u64; 16]) -> Counters {
+        let [
+            rx_ucast_pkts,
+            rx_mcast_pkts,
+            rx_bcast_pkts,
+            rx_ucast_octets,
+            rx_mcast_octets,
+            rx_bcast_octets,
+            rx_discards,
+            rx_errors,
+            tx_ucast_pkts,
+            tx_mcast_pkts,
+            tx_bcast_pkts,
+            tx_ucast_octets,
+            tx_mcast_octets,
+            tx_bcast_octets,
+            tx_discards,
+            tx_errors,
+        ] = a;
+        Counters {
+            rx_ucast_pkts,
+            rx_mcast_pkts,
+            rx_bcast_pkts,
+            rx_ucast_octets,
+            rx_mcast_octets,
+            rx_bcast_octets,
+            rx_discards,
+            rx_errors,
+            tx_ucast_pkts,
+            tx_mcast_pkts,
+            tx_bcast_pkts,
+            tx_ucast_octets,
+            tx_mcast_octets,
+            tx_bcast_octets,
+            tx_discards,
+            tx_errors,
+        }
+    }
+
+    /// Field-wise `f(self, other)`.
+    pub fn zip_with(&self, other: &Counters, f: impl Fn(u64, u64) -> u64) -> Counters {
+        let (a, b) = (self.to_array(), other.to_array());
+        let mut out = [0u64; 16];
+        for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+        Counters::from_array(out)
+    }
+
     /// Frames received without error (OID_GEN_RCV_OK).
     pub const fn rcv_ok(&self) -> u64 {
         self.rx_ucast_pkts
@@ -315,6 +387,8 @@ pub trait NicHw {
 
     /// Lets vector `v` fire (the DPC's last step) or holds it (the ISR's first).
     fn set_vector(&self, v: u8, enabled: bool);
+    /// Whether vector `v` may fire now (false for a vector out of range or a device gone).
+    fn vector_enabled(&self, v: u8) -> bool;
     /// Routes the link cause to `vector` (`None`: never signalled).
     fn route_link(&self, vector: Option<u8>);
     /// Causes latched and not yet signalled (`INT_CAUSE`).

@@ -209,16 +209,21 @@ impl NicHw for RefNic {
     }
 
     fn link(&self) -> LinkState {
+        // LINK_SEQ first: a change after it moves LINK_SEQ again (and latches the LINK cause),
+        // so the next look reads LINK anew (section 9).
+        let seq = self.mmio.read32(LINK_SEQ);
         let l = self.mmio.read32(LINK);
-        if l == GONE {
+        if l == GONE || seq == GONE {
             return LinkState::default();
         }
         let up = l & LINK_UP != 0;
+        let speed = self.mmio.read32(LINK_SPEED);
         LinkState {
             up,
             full_duplex: l & LINK_FULL_DUPLEX != 0,
-            speed_mbps: if up { self.mmio.read32(LINK_SPEED) } else { 0 },
-            seq: self.mmio.read32(LINK_SEQ),
+            // A speed the device cannot have (all ones) is unknown: 0.
+            speed_mbps: if up && speed != GONE { speed } else { 0 },
+            seq,
         }
     }
 
@@ -299,6 +304,14 @@ impl NicHw for RefNic {
             self.mmio
                 .write32(VEC_EN + 4 * u32::from(v), u32::from(enabled) * VEC_ENABLE);
         }
+    }
+
+    fn vector_enabled(&self, v: u8) -> bool {
+        if v >= self.vectors() {
+            return false;
+        }
+        let en = self.mmio.read32(VEC_EN + 4 * u32::from(v));
+        en != GONE && en & VEC_ENABLE != 0
     }
 
     fn route_link(&self, vector: Option<u8>) {

@@ -21,8 +21,8 @@
 //! buffers again and re-enables the vector.
 use super::ring::{RxRing, TxRing};
 use super::{
-    DmaRegion, FunctionKind, HwError, MappedBar, NicHw, RxDone, RxQueue, TxDone, TxQueue, map_bar,
-    refnic::RefNic, regs, unmap_bar,
+    Counters, DmaRegion, FunctionKind, HwError, LinkState, MappedBar, NicHw, RxDone, RxQueue,
+    TxDone, TxQueue, map_bar, refnic::RefNic, regs, unmap_bar,
 };
 use crate::ffi::imports::*;
 use crate::ffi::*;
@@ -138,6 +138,43 @@ pub trait Completions {
     /// ring's; the buffers are the receive queue's again, to repost through
     /// [`DataPath`] as its [`RxPoster`]) and sends it finished.
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
+    /// The function's link as the hardware reports it, when `LINK_SEQ` moved since the last
+    /// DPC looked (and at the first DPC): docs/reference-nic.md section 9.
+    fn link(&self, _link: LinkState) {}
+}
+
+/// The counters the driver reports, kept monotonic across function resets (section 9: a
+/// reset clears the hardware's counters). `base` holds what earlier hardware epochs counted;
+/// `last` is the raw value last read. A reset the driver makes folds the raw values into
+/// `base` first ([`DataPath::fold_counters`]); one it does not see (a function-level reset
+/// from the PF, `OID_SRIOV_RESET_VF`) shows as a raw counter below the last read, and that
+/// counter's last value is folded in then. All-zero is a valid (empty) book.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CounterBook {
+    base: Counters,
+    last: Counters,
+}
+
+impl CounterBook {
+    /// A raw reading of the hardware's counters.
+    pub fn observe(&mut self, raw: &Counters) {
+        let dropped = raw.zip_with(&self.last, |r, l| if r < l { l } else { 0 });
+        self.base = self.base.zip_with(&dropped, u64::saturating_add);
+        self.last = *raw;
+    }
+
+    /// The hardware is about to be reset: everything read so far (`raw`, read now) moves
+    /// into the base, and the next epoch starts from zero.
+    pub fn fold(&mut self, raw: &Counters) {
+        self.observe(raw);
+        self.base = self.base.zip_with(&self.last, u64::saturating_add);
+        self.last = Counters::ZERO;
+    }
+
+    /// What the driver reports: every epoch's counts.
+    pub fn total(&self) -> Counters {
+        self.base.zip_with(&self.last, u64::saturating_add)
+    }
 }
 
 /// `rx_buf_of_slot` entry of a ring slot holding no buffer.
@@ -184,8 +221,19 @@ pub struct DataPath {
     may_dma: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
-    /// The hardware counters as last read (reported once the device is gone).
-    last_counters: SpinLock<super::Counters>,
+    /// The hardware counters as last read and what earlier resets cleared (reported once the
+    /// device is gone).
+    last_counters: SpinLock<CounterBook>,
+    /// MiniportResetEx's work item (allocated at bring-up) and whether a reset is under way
+    /// (the data path is quiet meanwhile, as while stopping).
+    reset_item: NDIS_HANDLE,
+    resetting: AtomicBool,
+    /// The function is a VF (its MiniportResetEx resets the function; the PF's restarts its
+    /// queues only, since a PF function reset resets the switch and every VF, section 9).
+    is_vf: bool,
+    /// `LINK_SEQ` as the DPC last read it, and whether it has read it yet (section 9).
+    link_seen: AtomicU32,
+    link_known: AtomicBool,
     /// MiniportPause's join: the send side, the receive side and the MiniportPause call
     /// itself, each counted off once; whoever counts off last completes the pause.
     pause_waiting: AtomicU8,
@@ -276,6 +324,12 @@ impl DataPath {
         sg: &mut NDIS_SG_DMA_DESCRIPTION,
     ) -> Result<(), NDIS_STATUS> {
         let handle = self.handle;
+        self.is_vf = kind == FunctionKind::Vf;
+        // SAFETY: initialize of `handle` (NdisAllocateIoWorkItem: `<= DISPATCH_LEVEL`).
+        self.reset_item = unsafe { NdisAllocateIoWorkItem(handle) };
+        if self.reset_item.is_null() {
+            return Err(NDIS_STATUS_RESOURCES);
+        }
         let bar_len = match kind {
             FunctionKind::Pf => regs::PF_BAR0_LEN,
             FunctionKind::Vf => regs::VF_BAR0_LEN,
@@ -397,14 +451,29 @@ impl DataPath {
 
     /// The function's hardware counters (section 4), or the last values read once the device
     /// is gone or stopped. `<= DISPATCH_LEVEL`.
-    pub fn counters(&self) -> super::Counters {
-        let mut last = self.last_counters.lock();
+    pub fn counters(&self) -> Counters {
+        let mut book = self.last_counters.lock();
         if let Some(nic) = self.nic()
             && !self.stopped.load(Ordering::Acquire)
         {
-            *last = nic.counters();
+            let raw = nic.counters();
+            // All ones: the device went away under us; keep the last good reading.
+            if nic.present() {
+                book.observe(&raw);
+            }
         }
-        *last
+        book.total()
+    }
+
+    /// Before a function reset the driver makes: the hardware's counts so far move into the
+    /// base, so that what the driver reports never goes back (section 9 clears the counters).
+    pub fn fold_counters(&self) {
+        let mut book = self.last_counters.lock();
+        if let Some(nic) = self.nic()
+            && nic.present()
+        {
+            book.fold(&nic.counters());
+        }
     }
 
     /// MiniportPause begins: three parties to count off (send side, receive side, the call).
@@ -586,6 +655,12 @@ impl DataPath {
                 *b = SharedBlock::default();
             }
         }
+        if !self.reset_item.is_null() {
+            // SAFETY: allocated at bring-up; not queued (NDIS halts no adapter whose reset is
+            // pending, and the reset's routine has returned by then).
+            unsafe { NdisFreeIoWorkItem(self.reset_item) };
+            self.reset_item = core::ptr::null_mut();
+        }
         if !self.sg_dma.is_null() {
             // SAFETY: the handle NdisMRegisterScatterGatherDma gave; nothing is mapped with it.
             unsafe { NdisMDeregisterScatterGatherDma(self.sg_dma) };
@@ -601,34 +676,60 @@ impl DataPath {
         self.stopping.store(false, Ordering::Release);
     }
 
-    /// MiniportMessageInterrupt (DIRQL): holds vector `message` and asks for the DPC. No lock,
-    /// no NDIS call. Returns whether the DPC is wanted.
+    /// MiniportMessageInterrupt (DIRQL): whether the interrupt is the NIC's
+    /// ("MINIPORT_MESSAGE_INTERRUPT callback function": TRUE if the NIC generated it, else
+    /// FALSE); if it is, holds vector `message` and wants the DPC. No lock, no NDIS call.
+    ///
+    /// `INT_CAUSE` cannot tell (section 6: the device clears a cause's bit as it signals), so a
+    /// message is the NIC's when the device could have sent it: the device is present, the
+    /// message is one NDIS connected and a cause is routed to it (only [`QUEUE_MESSAGE`]), and
+    /// its `VEC_EN` is 1 (the device never signals a held vector; only this ISR, shutdown and
+    /// reset clear it).
     pub fn isr(&self, message: u32) -> bool {
         self.isrs.fetch_add(1, Ordering::Relaxed);
         let (Some(nic), Ok(v)) = (self.nic(), u8::try_from(message)) else {
             return false;
         };
+        if message >= self.messages || v != QUEUE_MESSAGE || !nic.vector_enabled(v) {
+            return false;
+        }
         nic.set_vector(v, false);
         true
     }
 
-    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL): reclaims completions, hands them to
-    /// `sink`, posts the RX buffers again, re-enables the vector.
-    pub fn dpc(&self, message: u32, sink: &dyn Completions) {
+    /// MiniportMessageInterruptDpc (DISPATCH_LEVEL): a link change first (section 9: `LINK_SEQ`
+    /// against the last value seen), then reclaims completions (at most `max_rx` receives:
+    /// `NDIS_RECEIVE_THROTTLE_PARAMETERS.MaxNblsToIndicate`, "Receive Side Throttle"), hands
+    /// them to `sink`, posts the RX buffers again. Returns whether receives may remain
+    /// (`MoreNblsPending`: NDIS runs the DPC again, so the vector stays held); otherwise
+    /// re-enables the vector.
+    pub fn dpc(&self, message: u32, sink: &dyn Completions, max_rx: u32) -> bool {
         self.dpcs.fetch_add(1, Ordering::Relaxed);
         let Ok(v) = u8::try_from(message) else {
-            return;
+            return false;
         };
-        if self.nic().is_none() {
-            return;
+        let Some(nic) = self.nic() else {
+            return false;
+        };
+        if v == QUEUE_MESSAGE {
+            // The LINK cause is routed to this message (`start_queues`).
+            let link = nic.link();
+            let known = self.link_known.swap(true, Ordering::AcqRel);
+            if !known || self.link_seen.swap(link.seq, Ordering::AcqRel) != link.seq {
+                self.link_seen.store(link.seq, Ordering::Release);
+                sink.link(link);
+            }
         }
+        let limit = usize::try_from(max_rx).map_or(DPC_BUDGET, |m| m.min(DPC_BUDGET));
         let mut rx = [None::<RxDone>; DPC_BUDGET];
         let mut tx = [None::<TxDone>; DPC_BUDGET];
         let (mut nrx, mut ntx) = (0usize, 0usize);
         if v == QUEUE_MESSAGE {
             let mut q = self.queues.lock();
             if let Some(ring) = q.rx.get_mut() {
-                while let Some(slot) = rx.get_mut(nrx) {
+                while nrx < limit
+                    && let Some(slot) = rx.get_mut(nrx)
+                {
                     let Some(done) = ring.complete() else { break };
                     *slot = Some(done);
                     nrx += 1;
@@ -668,6 +769,11 @@ impl DataPath {
             rx_done.get(..nrx).unwrap_or(&[]),
             tx_done.get(..ntx).unwrap_or(&[]),
         );
+        // The throttle cut the receives short: there may be more (a full budget is taken as
+        // "more"; a DPC that then finds none says so). The vector stays held for that DPC.
+        if limit < DPC_BUDGET && nrx == limit {
+            return true;
+        }
         // Under the lock `stop` sets `stopping` under: either this re-enable lands before
         // halt's reset (which clears it) or it is skipped.
         let _q = self.queues.lock();
@@ -681,11 +787,156 @@ impl DataPath {
                 nic.set_vector(v, false);
             }
         }
+        false
     }
 
-    /// Halt or shutdown is quiescing the device (read under `queues`).
+    /// Halt or shutdown is quiescing the device, or a reset is under way (read under `queues`).
     fn quiet(&self) -> bool {
-        self.nic().is_none() || self.stopping.load(Ordering::SeqCst)
+        self.nic().is_none()
+            || self.stopping.load(Ordering::SeqCst)
+            || self.resetting.load(Ordering::SeqCst)
+    }
+
+    /// MiniportResetEx's first half (`<= DISPATCH_LEVEL`, no wait, "Miniport Driver Hardware
+    /// Reset": interrupts off first): nothing is posted or rung and the vector stays held from
+    /// here on, both queues are asked to stop, and the rest ([`reset_finish`](Self::reset_finish))
+    /// goes to the reset work item at PASSIVE_LEVEL, where waiting for the device is allowed.
+    /// `Ok(true)`: the work item is queued (MiniportResetEx returns NDIS_STATUS_PENDING);
+    /// `Ok(false)`: nothing to reset (the device is gone).
+    ///
+    /// # Safety
+    /// `routine` called with `ctx` finishes the reset (it calls `reset_finish` and then
+    /// NdisMResetComplete); `ctx` stays valid until it has.
+    pub unsafe fn reset_begin(
+        &self,
+        routine: NDIS_IO_WORKITEM_ROUTINE,
+        ctx: *mut c_void,
+    ) -> Result<bool, NDIS_STATUS> {
+        let Some(nic) = self.nic() else {
+            return Ok(false);
+        };
+        if self.reset_item.is_null() || self.stopped.load(Ordering::Acquire) {
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        {
+            let _q = self.queues.lock();
+            if self.resetting.swap(true, Ordering::SeqCst) {
+                return Err(NDIS_STATUS_RESET_IN_PROGRESS);
+            }
+        }
+        nic.set_vector(QUEUE_MESSAGE, false);
+        nic.stop_tx(0);
+        nic.stop_rx(0);
+        // SAFETY: our work item, not queued (one reset at a time: `resetting`); caller contract
+        // for the routine and context.
+        unsafe { NdisQueueIoWorkItem(self.reset_item, routine, ctx) };
+        Ok(true)
+    }
+
+    /// MiniportResetEx's second half, from its work item (PASSIVE_LEVEL): waits (bounded) for
+    /// both queues to stop; for a VF, folds the counters and resets the function (section 9,
+    /// waited for with NdisMSleep); then starts queue pair 0 again on the same shared memory,
+    /// posts again every RX buffer the old ring held, and lets the vector fire. Returns the
+    /// status for NdisMResetComplete and the TX frames the old ring held (not sent), which the
+    /// caller completes through the send queue.
+    pub fn reset_finish(&self, unsent: &mut [TxDone; DPC_BUDGET]) -> (NDIS_STATUS, usize) {
+        let Some(nic) = self.nic() else {
+            self.resetting.store(false, Ordering::SeqCst);
+            return (NDIS_STATUS_SUCCESS, 0);
+        };
+        let mut waited = 0;
+        while !(nic.tx_idle(0) && nic.rx_idle(0)) && waited < STOP_WAIT_US {
+            // SAFETY: PASSIVE_LEVEL (a work item).
+            unsafe { NdisMSleep(POLL_US) };
+            waited += POLL_US;
+        }
+        let idle = nic.tx_idle(0) && nic.rx_idle(0);
+        let mut status = NDIS_STATUS_SUCCESS;
+        if self.is_vf {
+            self.fold_counters();
+            // SAFETY: as above.
+            if let Err(e) = nic.reset(&mut |us| unsafe { NdisMSleep(us) }) {
+                status = e.status();
+            }
+        } else if !idle {
+            status = NDIS_STATUS_DEVICE_FAILED;
+        }
+        if status != NDIS_STATUS_SUCCESS {
+            // The rings may still be the device's (section 5): nothing is reclaimed or
+            // restarted, the data path stays quiet, and NDIS hears of the failure.
+            crate::ndis_log!(
+                ERROR,
+                "hw",
+                "reset: the device did not stop ({:#010x})",
+                status
+            );
+            return (status, 0);
+        }
+        let regions = (
+            self.blocks.first().and_then(aligned),
+            self.blocks.get(RX_RING).and_then(aligned),
+        );
+        let (Some(txm), Some(rxm)) = regions else {
+            return (NDIS_STATUS_FAILURE, 0);
+        };
+        let mut repost = [NOT_POSTED; RING_LEN as usize];
+        let mut n_unsent = 0usize;
+        {
+            let mut q = self.queues.lock();
+            let q = &mut *q;
+            if let Some(mut ring) = q.tx.take() {
+                while let Some(d) = ring.drain() {
+                    if let Some(u) = unsent.get_mut(n_unsent) {
+                        *u = d;
+                        n_unsent += 1;
+                    }
+                }
+            }
+            if let Some(mut ring) = q.rx.take() {
+                let mut i = 0usize;
+                while let Some(slot) = ring.drain() {
+                    if let (Some(r), Some(&buf)) =
+                        (repost.get_mut(i), q.rx_buf_of_slot.get(usize::from(slot)))
+                    {
+                        *r = buf;
+                        i += 1;
+                    }
+                }
+            }
+            q.rx_buf_of_slot = [NOT_POSTED; RING_LEN as usize];
+            let v = Some(QUEUE_MESSAGE);
+            match (
+                nic.start_tx(0, txm, RING_LEN, v),
+                nic.start_rx(0, rxm, RING_LEN, v),
+            ) {
+                (Ok(tx), Ok(rx)) => {
+                    q.tx.put(tx);
+                    q.rx.put(rx);
+                }
+                _ => {
+                    nic.stop_tx(0);
+                    nic.stop_rx(0);
+                    return (NDIS_STATUS_DEVICE_FAILED, n_unsent);
+                }
+            }
+            nic.route_link(v);
+            // The next DPC reads the link again (the reset cleared LINK_SEQ's history).
+            self.link_known.store(false, Ordering::Release);
+            self.resetting.store(false, Ordering::SeqCst);
+        }
+        let region = self.rx_buffers();
+        for &buf in repost.iter().filter(|&&b| b != NOT_POSTED) {
+            if let Some(b) = region.buffer(buf) {
+                RxPoster::post(self, buf, b);
+            }
+        }
+        RxPoster::flush(self);
+        let _q = self.queues.lock();
+        if !self.quiet() {
+            nic.set_dma(true);
+            nic.set_vector(QUEUE_MESSAGE, true);
+        }
+        (status, n_unsent)
     }
 }
 

@@ -149,6 +149,7 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
             NdisFreeMdl,
             NdisMIndicateReceiveNetBufferLists,
             NdisMPauseComplete,
+            NdisMResetComplete,
             NdisMMapIoSpace,
             NdisMUnmapIoSpace,
             NdisMRegisterInterruptEx,

@@ -111,6 +111,7 @@ ndis_fn! {
                     mtu: g.MtuSize,
                     supported_oids: oids,
                     media_connected: g.MediaConnectState == MediaConnectStateConnected,
+                    link_speed: g.XmitLinkSpeed,
                     supported_statistics: g.SupportedStatistics,
                 });
             }
@@ -169,6 +170,37 @@ ndis_fn! {
             // SAFETY: checked size and non-null above.
             let link = unsafe { &*(ind.StatusBuffer as *const NDIS_LINK_STATE) };
             let up = link.MediaConnectState == MediaConnectStateConnected;
+            // "NDIS_STATUS_LINK_STATE": the StatusBuffer is an NDIS_LINK_STATE, whose header is
+            // NDIS_OBJECT_TYPE_DEFAULT, NDIS_LINK_STATE_REVISION_1, NDIS_SIZEOF_LINK_STATE_REVISION_1
+            // ("NDIS_LINK_STATE structure"); a connect state is one of the three values.
+            let h = link.Header;
+            if h.Type != NDIS_OBJECT_TYPE_DEFAULT || h.Revision < NDIS_LINK_STATE_REVISION_1 || h.Size < NDIS_SIZEOF_LINK_STATE_REVISION_1 {
+                w.violation(format!("{}: NDIS_LINK_STATE with a malformed header ({}, {}, {})", a.name, h.Type, h.Revision, h.Size));
+            }
+            if ![MediaConnectStateUnknown, MediaConnectStateConnected, MediaConnectStateDisconnected].contains(&link.MediaConnectState) {
+                w.violation(format!("{}: NDIS_LINK_STATE MediaConnectState {}", a.name, link.MediaConnectState));
+            }
+            if up && link.XmitLinkSpeed == 0 {
+                w.violation(format!("{}: NDIS_LINK_STATE connected at speed 0", a.name));
+            }
+            // "NDIS_STATUS_LINK_STATE": miniports should avoid the indication when the medium did
+            // not change (the page calls avoiding it no requirement: the harsher reading makes a
+            // repeat of the link last indicated, or declared in the general attributes, a
+            // violation).
+            let previous = a.link.lock().unwrap_or_else(|e| e.into_inner()).last().copied().or_else(|| {
+                a.general.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|g| (g.media_connected, g.link_speed))
+            });
+            if let Some((was_up, was_speed)) = previous
+                && was_up == up
+                && (!up || was_speed == link.XmitLinkSpeed)
+            {
+                w.violation(format!(
+                    "{}: NDIS_STATUS_LINK_STATE repeats the link already indicated ({}, {} b/s)",
+                    a.name,
+                    if up { "connected" } else { "disconnected" },
+                    link.XmitLinkSpeed
+                ));
+            }
             a.link.lock().unwrap_or_else(|e| e.into_inner()).push((up, link.XmitLinkSpeed));
             w.record(Event::LinkState { who: a.name.clone(), up, speed_bps: link.XmitLinkSpeed });
         }

@@ -104,4 +104,14 @@ ndis_fn! {
         irql_max(w, DISPATCH_LEVEL, "NdisMPauseComplete");
         w.pause_complete(a);
     }
+
+    /// "NdisMResetComplete function (NDIS 6.x)": `<= DISPATCH_LEVEL`, once, after MiniportResetEx
+    /// returned NDIS_STATUS_PENDING (`world/pending.rs`).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMResetComplete(MiniportAdapterHandle: NDIS_HANDLE, Status: NDIS_STATUS, _AddressingReset: BOOLEAN) {
+        let Some(a) = adapter(MiniportAdapterHandle, "NdisMResetComplete") else { return };
+        let w = a.world();
+        irql_max(w, DISPATCH_LEVEL, "NdisMResetComplete");
+        w.reset_complete(a, Status);
+    }
 }

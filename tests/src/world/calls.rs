@@ -330,6 +330,8 @@ impl Machine {
         };
         let mut addressing: BOOLEAN = TRUE;
         let ctx = adapter.ctx();
+        self.reset_acquire(adapter);
+        let queued = self.queued_items();
         // SAFETY: registered handler, own context.
         let (s, v) = irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
             h(ctx, &mut addressing)
@@ -337,6 +339,11 @@ impl Machine {
         if let Some(v) = v {
             self.violation(v);
         }
+        let mine = self
+            .queued_items()
+            .into_iter()
+            .rfind(|i| !queued.contains(i));
+        let s = self.reset_completes(adapter, s, mine);
         self.record(Event::Lifecycle {
             who: adapter.name.clone(),
             what: format!("MiniportResetEx -> {}", crate::timeline::status_text(s)),

@@ -127,6 +127,8 @@ pub struct GeneralAttrs {
     pub mtu: u32,
     pub supported_oids: Vec<NDIS_OID>,
     pub media_connected: bool,
+    /// `XmitLinkSpeed` of the general attributes.
+    pub link_speed: u64,
     /// NDIS_STATISTICS_FLAGS_VALID_* the miniport declared (what OID_GEN_STATISTICS must match).
     pub supported_statistics: u32,
 }

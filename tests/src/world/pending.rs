@@ -156,3 +156,105 @@ fn take_completion(adapter: &SimAdapter, key: usize) -> Option<NDIS_STATUS> {
     let i = done.iter().position(|(k, _)| *k == key)?;
     Some(done.swap_remove(i).1)
 }
+
+/// MiniportResetEx's completion: "MINIPORT_RESET callback function" (a reset may pend and
+/// complete with NdisMResetComplete), "NdisMResetComplete function (NDIS 6.x)".
+impl Machine {
+    /// NDIS serializes an adapter's resets (a second MiniportResetEx only after the first
+    /// completed): waits (bounded) until none is pending for `adapter`, then marks one.
+    pub(crate) fn reset_acquire(&self, adapter: &SimAdapter) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            let got = self.with_hw(adapter, |e, _| {
+                let free = !e.reset_pending;
+                if free {
+                    e.reset_pending = true;
+                    e.reset_result = None;
+                }
+                free
+            });
+            if got != Some(false) {
+                return;
+            }
+            // The pending reset's own work item runs on the thread that issued it (`reset_completes`)
+            // or another: this one only waits.
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        self.violation(format!("{}: a reset never completed", adapter.name));
+    }
+
+    /// MiniportResetEx is about to be called for `adapter` (tests that call the handler
+    /// themselves say so first, so that its NdisMResetComplete is expected).
+    pub fn reset_starts(&self, adapter: &SimAdapter) {
+        self.with_hw(adapter, |e, _| {
+            e.reset_pending = true;
+            e.reset_result = None;
+        });
+    }
+
+    /// NdisMResetComplete ("NdisMResetComplete function (NDIS 6.x)": `<= DISPATCH_LEVEL`, once,
+    /// for a MiniportResetEx that returned NDIS_STATUS_PENDING; the IRQL is checked by the
+    /// export).
+    pub fn reset_complete(&self, adapter: &SimAdapter, status: NDIS_STATUS) {
+        let was = self.with_hw(adapter, |e, _| {
+            let was = e.reset_pending;
+            e.reset_pending = false;
+            e.reset_result = Some(status);
+            was
+        });
+        if was != Some(true) {
+            self.violation(format!(
+                "{}: NdisMResetComplete with no MiniportResetEx pending",
+                adapter.name
+            ));
+        }
+    }
+
+    /// What MiniportResetEx returned, `s`: if NDIS_STATUS_PENDING, the machine runs (work items
+    /// and the device, as the system would) until NdisMResetComplete comes, and its status is
+    /// the reset's ("MINIPORT_RESET callback function"); a completion that never comes is
+    /// reported. A synchronous return must not have completed it as well.
+    /// `mine`: the work item MiniportResetEx queued last (the reset's), the only one run here:
+    /// running others from this wait could nest an item under one it waits for.
+    pub(crate) fn reset_completes(
+        &self,
+        adapter: &SimAdapter,
+        s: NDIS_STATUS,
+        mine: Option<usize>,
+    ) -> NDIS_STATUS {
+        if s != NDIS_STATUS_PENDING {
+            let early = self.with_hw(adapter, |e, _| {
+                e.reset_pending = false;
+                e.reset_result.take()
+            });
+            if let Some(Some(_)) = early {
+                self.violation(format!(
+                    "{}: NdisMResetComplete for a reset that did not pend",
+                    adapter.name
+                ));
+            }
+            return s;
+        }
+        // Another thread's worker may be running the reset's work item: wait for it (bounded in
+        // real time, as NDIS's own reset timeout is).
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(Some(r)) = self.with_hw(adapter, |e, _| e.reset_result) {
+                return r;
+            }
+            let ran = mine.is_some_and(|i| self.run_work_item(i));
+            let dev = self.service_device();
+            if !ran && !dev {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        if let Some(Some(r)) = self.with_hw(adapter, |e, _| e.reset_result) {
+            return r;
+        }
+        self.violation(format!(
+            "{}: MiniportResetEx pended and NdisMResetComplete never came",
+            adapter.name
+        ));
+        s
+    }
+}

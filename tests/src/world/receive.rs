@@ -211,6 +211,8 @@ impl Machine {
                 "{name}: receive indication on port {port}, which it never allocated"
             ));
         }
+        // The receive throttle's ledger (`interrupts.rs`): NBLs indicated, whatever the DPC.
+        self.with_hw(a, |e, _| e.nbls_indicated += u64::from(count));
         let resources = flags & NDIS_RECEIVE_FLAGS_RESOURCES != 0;
         let mut nbl = head;
         let mut n = 0u32;

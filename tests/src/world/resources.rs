@@ -73,6 +73,14 @@ pub struct AdapterHw {
     pub sg_lists: Vec<super::sg_lists::SgRecord>,
     pub isrs: u64,
     pub dpcs: u64,
+    /// NBLs it indicated (NdisMIndicateReceiveNetBufferLists' NumberOfNetBufferLists).
+    pub nbls_indicated: u64,
+    /// DPCs NDIS ran again because the last one set MoreNblsPending.
+    pub dpc_reruns: u64,
+    /// MiniportResetEx returned NDIS_STATUS_PENDING (or is running) and NdisMResetComplete has
+    /// not come yet; what it brought.
+    pub reset_pending: bool,
+    pub reset_result: Option<NDIS_STATUS>,
 }
 
 impl AdapterHw {
@@ -117,6 +125,8 @@ pub struct Hw {
     pub dma_owner: crate::digest::AddrMap<usize, usize>,
     /// The functions a test gave a resource assignment of its own (`super::pnp`).
     pub assignments: Vec<(Func, super::pnp::Assignment)>,
+    /// `MaxNblsToIndicate` of the NDIS_RECEIVE_THROTTLE_PARAMETERS each DPC gets.
+    pub throttle: u32,
 }
 
 impl Default for Hw {
@@ -128,6 +138,7 @@ impl Default for Hw {
             deferred_sg: Vec::new(),
             dma_owner: Default::default(),
             assignments: Vec::new(),
+            throttle: NDIS_INDICATE_ALL_NBLS,
         }
     }
 }
@@ -190,6 +201,10 @@ impl Machine {
                 sg_lists: Vec::new(),
                 isrs: 0,
                 dpcs: 0,
+                nbls_indicated: 0,
+                dpc_reruns: 0,
+                reset_pending: false,
+                reset_result: None,
             },
         );
         ptr

@@ -38,9 +38,49 @@ impl Machine {
             .retain(|w| !std::ptr::eq(&**w, item as *const SimWorkItem));
     }
 
-    /// Runs the queued NDIS I/O work items at PASSIVE_LEVEL, as the system worker thread does.
+    /// The work items queued now (their handles), oldest first.
+    pub(crate) fn queued_items(&self) -> Vec<usize> {
+        lock(&self.state)
+            .queued_work
+            .iter()
+            .map(|(i, _, _)| *i)
+            .collect()
+    }
+
+    /// Runs work item `item` if it is still queued (no other); whether it ran.
+    pub(crate) fn run_work_item(&self, item: usize) -> bool {
+        let found = {
+            let mut st = lock(&self.state);
+            let at = st.queued_work.iter().position(|(i, _, _)| *i == item);
+            at.and_then(|at| st.queued_work.remove(at))
+        };
+        self.run_batch(found.into_iter().collect())
+    }
+
+    /// Runs the oldest queued work item only (a test's worker thread that is to block in it
+    /// while the others stay queued for another thread). Whether one ran.
+    pub fn run_one_work_item(&self) -> bool {
+        let first = lock(&self.state).queued_work.pop_front();
+        self.run_batch(first.into_iter().collect())
+    }
+
+    /// Runs the queued NDIS I/O work items at PASSIVE_LEVEL, as the system worker thread does:
+    /// as many as were queued, taken one at a time, so that no thread holds back items behind
+    /// one that waits (another thread's worker takes them meanwhile, as the system's pool of
+    /// worker threads would).
     pub fn run_work_items(&self) -> bool {
-        let work: Vec<_> = lock(&self.state).queued_work.drain(..).collect();
+        let n = lock(&self.state).queued_work.len();
+        let mut ran = false;
+        for _ in 0..n {
+            if !self.run_one_work_item() {
+                break;
+            }
+            ran = true;
+        }
+        ran
+    }
+
+    fn run_batch(&self, work: Vec<(usize, WorkRoutine, usize)>) -> bool {
         let ran = !work.is_empty();
         for (item, routine, ctx) in work {
             // The routine's handle-less calls (NdisMSleep) belong to this machine.
