@@ -182,6 +182,16 @@ fn an_mtu_above_the_allocated_buffers_is_clamped() {
             query_u32(&w, w.pf_sim(), OID_GEN_MAXIMUM_FRAME_SIZE),
             in_force
         );
+        // The wire goes down and up: the VF's link follows the hardware, its MTU stays the
+        // clamped one (the hardware-link update recomputed it unclamped after the merge).
+        for up in [false, true] {
+            w.machine().nic(|m| m.set_link(up));
+            // The interrupt and the DPCs first (the VF's hardware link), then the backchannel.
+            w.machine().run_device();
+            assert_eq!(query_u32(&w, v0, OID_GEN_MAXIMUM_FRAME_SIZE), in_force);
+            w.settle();
+            assert_eq!(query_u32(&w, v0, OID_GEN_MAXIMUM_FRAME_SIZE), in_force);
+        }
         w.halt_pf();
         w.assert_clean();
     }
