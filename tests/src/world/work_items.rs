@@ -94,8 +94,8 @@ impl Machine {
         for (item, routine, ctx) in work {
             // The routine's handle-less calls (NdisMSleep) belong to this machine.
             let _calling = crate::exports::Calling::new(self);
-            // SAFETY: the routine and context the driver queued, called at PASSIVE_LEVEL.
             let outer = IN_WORK_ITEM.with(|c| c.replace(true));
+            // SAFETY: the routine and context the driver queued, called at PASSIVE_LEVEL.
             let ((), v) = irql::call_at(PASSIVE_LEVEL, "NDIS_IO_WORKITEM_ROUTINE", || unsafe {
                 routine(ctx as *mut c_void, item as NDIS_HANDLE)
             });
