@@ -463,7 +463,9 @@ ndis_fn! {
             // The device acts meanwhile (a driver polling a self-clearing bit sees it clear);
             // the system worker runs; with nothing to run, the sleeper yields.
             w.poll_device();
-            if !w.run_work_items() {
+            // A work item that sleeps holds its worker thread: other items wait for another
+            // worker ("NdisQueueIoWorkItem": system worker threads), never run nested in it.
+            if crate::world::in_work_item() || !w.run_work_items() {
                 std::thread::yield_now();
             }
         }

@@ -49,7 +49,7 @@ pub use ndis_objects::{GeneralAttrs, Role, SimAdapter, SimDriver, SimDriverObjec
 pub use pool::tag_text;
 pub use receive::{PauseState, RecvLedger, ReturnOrder, Seen};
 pub use vstack::{ReadCtx, ReadFault, ReadHook, VfChannel};
-pub use work_items::SimWorkItem;
+pub use work_items::{SimWorkItem, in_work_item};
 
 use crate::irql;
 use crate::rng::Rng;

@@ -13,6 +13,15 @@ pub struct SimWorkItem {
 /// The routine a driver queues with a work item.
 pub(super) type WorkRoutine = common::ndis_fn_type!(fn(*mut c_void, NDIS_HANDLE));
 
+thread_local! {
+    static IN_WORK_ITEM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is running a work item's routine now.
+pub fn in_work_item() -> bool {
+    IN_WORK_ITEM.with(|c| c.get())
+}
+
 impl Machine {
     pub fn new_work_item(&self, adapter: *const SimAdapter) -> NDIS_HANDLE {
         let wi = Box::new(SimWorkItem { adapter });
@@ -85,10 +94,12 @@ impl Machine {
         for (item, routine, ctx) in work {
             // The routine's handle-less calls (NdisMSleep) belong to this machine.
             let _calling = crate::exports::Calling::new(self);
+            let outer = IN_WORK_ITEM.with(|c| c.replace(true));
             // SAFETY: the routine and context the driver queued, called at PASSIVE_LEVEL.
             let ((), v) = irql::call_at(PASSIVE_LEVEL, "NDIS_IO_WORKITEM_ROUTINE", || unsafe {
                 routine(ctx as *mut c_void, item as NDIS_HANDLE)
             });
+            IN_WORK_ITEM.with(|c| c.set(outer));
             if let Some(v) = v {
                 self.violation(v);
             }
