@@ -383,6 +383,34 @@ pub fn link_state_bytes(l: &NDIS_LINK_STATE) -> [u8; NDIS_SIZEOF_LINK_STATE_REVI
     out
 }
 
+/// NDIS_STATUS_LINK_STATE for the link in force whenever it is not the one last indicated
+/// ("NDIS_STATUS_LINK_STATE": no indication when nothing changed). `take` reads the link in
+/// force under the adapter's lock and records it as indicated, returning it only if it differs
+/// from the last record. One indicator at a time (`gate`), each reading the link when it
+/// indicates, leaves NDIS with the link in force, never the same one twice. `<= DISPATCH_LEVEL`.
+///
+/// # Safety
+/// `handle` is a miniport adapter handle between initialization and halt.
+pub unsafe fn indicate_link_changes(
+    handle: NDIS_HANDLE,
+    gate: &crate::coalesce::Coalescer,
+    mut take: impl FnMut() -> Option<(bool, u64)>,
+) {
+    gate.request(|| {
+        if let Some((up, speed)) = take() {
+            // SAFETY: the caller's handle, between initialization and halt.
+            unsafe { indicate_link_state(handle, up, speed) };
+        }
+    });
+}
+
+/// Records `now` as the link indicated; `Some(now)` if it differs from `*last`.
+pub fn fresh_link(last: &mut (bool, u64), now: (bool, u64)) -> Option<(bool, u64)> {
+    let fresh = *last != now;
+    *last = now;
+    fresh.then_some(now)
+}
+
 /// `NDIS_STATUS_LINK_STATE` with an `NDIS_LINK_STATE` buffer. `<= DISPATCH_LEVEL`.
 ///
 /// # Safety

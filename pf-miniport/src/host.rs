@@ -232,19 +232,13 @@ impl Adapter {
     /// order under the lock but would indicate after it in any order; one indicator at a time,
     /// each indicating the link in force when it does, leaves NDIS with the committed one.
     fn indicate_link(&self) {
-        self.link_indications.request(|| {
-            let now = {
-                let mut st = self.inner.lock();
-                let now = (st.info.link_up, st.info.speed_bps);
-                let fresh = st.indicated != now;
-                st.indicated = now;
-                fresh.then_some(now)
-            };
-            if let Some((up, speed)) = now {
-                // SAFETY: valid adapter handle between initialize and halt.
-                unsafe { miniport::indicate_link_state(self.handle, up, speed) };
-            }
-        });
+        let take = || {
+            let mut st = self.inner.lock();
+            let now = (st.info.link_up, st.info.speed_bps);
+            miniport::fresh_link(&mut st.indicated, now)
+        };
+        // SAFETY: valid adapter handle between initialize and halt.
+        unsafe { miniport::indicate_link_changes(self.handle, &self.link_indications, take) };
     }
 
     /// A copy of a VF's encoded block, as the VF would read it.

@@ -493,19 +493,13 @@ impl Adapter {
     /// NDIS ends with the current link and never gets the same one twice ("NDIS_STATUS_LINK_STATE":
     /// avoid indicating when nothing changed). `<= DISPATCH_LEVEL`.
     pub(crate) fn indicate_link(&self) {
-        self.link_indications.request(|| {
-            let now = {
-                let mut st = self.inner.lock();
-                let now = (st.info.link_up, st.info.speed_bps);
-                let fresh = st.indicated != now;
-                st.indicated = now;
-                fresh.then_some(now)
-            };
-            if let Some((up, speed)) = now {
-                // SAFETY: our adapter handle, between initialization and halt.
-                unsafe { miniport::indicate_link_state(self.handle, up, speed) };
-            }
-        });
+        let take = || {
+            let mut st = self.inner.lock();
+            let now = (st.info.link_up, st.info.speed_bps);
+            miniport::fresh_link(&mut st.indicated, now)
+        };
+        // SAFETY: our adapter handle, between initialization and halt.
+        unsafe { miniport::indicate_link_changes(self.handle, &self.link_indications, take) };
     }
 
     /// The status block as of now: the adapter's state, what it applied, its counters.
