@@ -904,6 +904,13 @@ impl DataPath {
                 }
             }
             q.rx_buf_of_slot = [NOT_POSTED; RING_LEN as usize];
+            // A function reset put MAX_FRAME back to 1514 (section 9) and an MTU change made
+            // meanwhile only stored it: the MTU in force again ("NdisMResetComplete
+            // function": with AddressingReset FALSE the driver restores every setting).
+            let frame = self.max_frame();
+            if nic.set_max_frame(frame).is_err() {
+                crate::ndis_log!(ERROR, "hw", "reset: MAX_FRAME {} refused", frame);
+            }
             let v = Some(QUEUE_MESSAGE);
             match (
                 nic.start_tx(0, txm, RING_LEN, v),

@@ -145,6 +145,9 @@ pub struct RefNicModel {
     /// ACTIVE) and its function reset (`CTRL.RESET` never clears), past section 5's 1 ms and
     /// section 9's bounds.
     pub stall_pf_stops: bool,
+    /// A fault a test injects: a VF's own function reset (its `CTRL.RESET`) never clears and
+    /// changes nothing, past section 9's 10 ms (a dead VF).
+    pub stall_vf_resets: bool,
     /// Section 7's lookups, derived from `vports` and `filters` whenever they change.
     index: tables::Index,
     /// The frame being switched (reused: the model allocates nothing per frame).
