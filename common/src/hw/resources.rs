@@ -453,8 +453,12 @@ impl DataPath {
     /// is gone or stopped. `<= DISPATCH_LEVEL`.
     pub fn counters(&self) -> Counters {
         let mut book = self.last_counters.lock();
+        // While a reset is under way the hardware's counts may be folded into the base already
+        // but not yet cleared (the function reset is still running, or never completed): a
+        // reading now would count them twice. The book's total stands until the reset is done.
         if let Some(nic) = self.nic()
             && !self.stopped.load(Ordering::Acquire)
+            && !self.resetting.load(Ordering::SeqCst)
         {
             let raw = nic.counters();
             // All ones: the device went away under us; keep the last good reading.
