@@ -132,7 +132,6 @@ fn a_reset_that_never_completes_does_not_count_twice() {
 /// RX_DISCARDS reads above the driver's last reading, yet the discard before the reset must
 /// still count (reported: at least the one before plus every one after).
 #[test]
-#[ignore = "defect: an unseen FLR with more traffic after is not folded"]
 fn an_flr_then_more_traffic_than_before_still_counts_what_came_before() {
     let w = boot(None);
     let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());

@@ -171,6 +171,13 @@ impl CounterBook {
         self.last = Counters::ZERO;
     }
 
+    /// The hardware was reset since the last reading (the driver saw it afterwards): what was
+    /// last read joins the base, and the next reading starts the new epoch.
+    pub fn new_epoch(&mut self) {
+        self.base = self.base.zip_with(&self.last, u64::saturating_add);
+        self.last = Counters::ZERO;
+    }
+
     /// What the driver reports: every epoch's counts.
     pub fn total(&self) -> Counters {
         self.base.zip_with(&self.last, u64::saturating_add)
@@ -460,9 +467,21 @@ impl DataPath {
             && !self.stopped.load(Ordering::Acquire)
             && !self.resetting.load(Ordering::SeqCst)
         {
+            // Section 9: a function reset the driver did not make (OID_SRIOV_RESET_VF's FLR,
+            // the PF's function reset) clears MISC_IVAR, which the driver set at start, along
+            // with the counters. Read first, so that counters read after it are the new epoch's:
+            // everything last read then belongs to the old one, even if a counter now reads
+            // higher than it did (more traffic after the reset than before). The marker is set
+            // again (the vector stays held, VEC_EN being 0 after the reset) for the next one.
+            let reset_unseen = !nic.link_routed();
             let raw = nic.counters();
             // All ones: the device went away under us; keep the last good reading.
             if nic.present() {
+                if reset_unseen {
+                    crate::ndis_log!(WARN, "hw", "the function was reset: counters folded");
+                    book.new_epoch();
+                    nic.route_link(Some(QUEUE_MESSAGE));
+                }
                 book.observe(&raw);
             }
         }
