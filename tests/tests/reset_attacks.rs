@@ -165,3 +165,104 @@ fn an_flr_then_more_traffic_than_before_still_counts_what_came_before() {
     drop(keep);
     w.assert_clean();
 }
+
+/// MiniportResetEx on VF 0 with frames still in its TX ring (the device has not run), then the
+/// VF is surprise-removed before the reset's work item runs: the reset completes once, every
+/// NBL completes once (none left with the driver), and the halt that follows leaves nothing.
+#[test]
+fn a_surprise_removal_while_the_reset_is_pending_completes_every_send() {
+    let w = boot(None);
+    let v0 = w.vf_sim(0).unwrap();
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| frame(MAC[1], MAC[0], i, 300)).collect();
+    let mut n: Vec<TestNbl> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| TestNbl::new(&[f], 4096, i))
+        .collect();
+    w.machine().send(v0, &mut n, true);
+    let reset = v0.chars().ResetHandlerEx.unwrap();
+    w.machine().reset_starts(v0);
+    let (mut addressing, ctx) = (0 as BOOLEAN, v0.ctx());
+    // SAFETY: the VF's own reset handler and live context, as NDIS calls it.
+    let (status, _) = sim::irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
+        reset(ctx, &mut addressing)
+    });
+    assert_eq!(status, NDIS_STATUS_PENDING);
+    w.machine().surprise_remove(v0);
+    while w.machine().run_one_work_item() {}
+    // Scatter-gather lists NDIS still owed arrive now (the device itself is gone).
+    w.machine().run_device();
+    let left = v0.sends_out.lock().unwrap().len();
+    assert_eq!(
+        left, 0,
+        "NBLs still with the driver after the reset completed on a removed VF"
+    );
+    w.detach_vf(0);
+    w.halt_pf();
+    drop(n);
+    w.assert_clean();
+}
+
+/// MiniportResetEx while VF 1 is paused ("Miniport Adapter States and Operations": a reset may
+/// come in the Paused state): the reset completes, and frames VF 0 sends to VF 1 meanwhile are
+/// never indicated while it is paused (the simulator reports an indication while paused); after
+/// MiniportRestart, traffic reaches VF 1 again.
+#[test]
+fn a_reset_while_paused_indicates_nothing_until_restart() {
+    let w = boot(None);
+    let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    assert_eq!(w.machine().pause(v1), NDIS_STATUS_SUCCESS);
+    let status = w.machine().reset(v1);
+    assert_eq!(status, NDIS_STATUS_SUCCESS, "reset while paused");
+    let mut keep = send(&w, v0, &[frame(MAC[1], MAC[0], 1, 300)]);
+    assert!(v1.recv.seen().is_empty(), "nothing indicated while paused");
+    assert_eq!(w.machine().restart(v1), NDIS_STATUS_SUCCESS);
+    keep.extend(send(&w, v0, &[frame(MAC[1], MAC[0], 2, 300)]));
+    let got: Vec<Vec<u8>> = v1.recv.seen().into_iter().map(|s| s.data).collect();
+    assert_eq!(
+        got.last(),
+        Some(&frame(MAC[1], MAC[0], 2, 300)),
+        "after restart"
+    );
+    w.machine().return_all_received(v1);
+    w.halt_pf();
+    drop(keep);
+    w.assert_clean();
+}
+
+/// VF 1's function reset times out once (a device slow past section 9's 10 ms); NDIS resets
+/// again once the device has recovered: that reset is no "reset in progress" (none is), it
+/// succeeds, traffic reaches VF 1 again, and what VF 1 reports counts the frames before once.
+#[test]
+fn a_reset_after_a_failed_one_succeeds_and_counts_once() {
+    let w = boot(None);
+    let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    let before: Vec<Vec<u8>> = (0..5).map(|i| frame(MAC[1], MAC[0], i, 300)).collect();
+    let mut keep = send(&w, v0, &before);
+    w.machine().return_all_received(v1);
+    assert_eq!(stats(&w, v1).ifHCInUcastPkts, 5);
+    w.machine().nic(|m| m.stall_vf_resets = true);
+    assert_ne!(
+        w.machine().reset(v1),
+        NDIS_STATUS_SUCCESS,
+        "the first reset fails"
+    );
+    w.machine().nic(|m| m.stall_vf_resets = false);
+    assert_eq!(
+        w.machine().reset(v1),
+        NDIS_STATUS_SUCCESS,
+        "the second reset, the device recovered"
+    );
+    keep.extend(send(&w, v0, &[frame(MAC[1], MAC[0], 9, 300)]));
+    let got = v1.recv.seen().len();
+    assert_eq!(got, 6, "VF 1 receives again after the second reset");
+    w.machine().return_all_received(v1);
+    assert_eq!(
+        stats(&w, v1).ifHCInUcastPkts,
+        6,
+        "5 before the resets, 1 after, each once"
+    );
+    w.halt_pf();
+    drop(keep);
+    w.assert_clean();
+}

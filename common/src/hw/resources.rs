@@ -235,6 +235,10 @@ pub struct DataPath {
     /// (the data path is quiet meanwhile, as while stopping).
     reset_item: NDIS_HANDLE,
     resetting: AtomicBool,
+    /// A MiniportResetEx is between its call and its work item's end. Cleared whatever the
+    /// outcome (a failed reset leaves the data path quiet, `resetting`, but a later reset may
+    /// try again: NDIS_STATUS_RESET_IN_PROGRESS only while one really is in progress).
+    reset_pending: AtomicBool,
     /// The function is a VF (its MiniportResetEx resets the function; the PF's restarts its
     /// queues only, since a PF function reset resets the switch and every VF, section 9).
     is_vf: bool,
@@ -843,9 +847,10 @@ impl DataPath {
         }
         {
             let _q = self.queues.lock();
-            if self.resetting.swap(true, Ordering::SeqCst) {
+            if self.reset_pending.swap(true, Ordering::SeqCst) {
                 return Err(NDIS_STATUS_RESET_IN_PROGRESS);
             }
+            self.resetting.store(true, Ordering::SeqCst);
         }
         nic.set_vector(QUEUE_MESSAGE, false);
         nic.stop_tx(0);
@@ -863,6 +868,12 @@ impl DataPath {
     /// status for NdisMResetComplete and the TX frames the old ring held (not sent), which the
     /// caller completes through the send queue.
     pub fn reset_finish(&self, unsent: &mut [TxDone; DPC_BUDGET]) -> (NDIS_STATUS, usize) {
+        let out = self.reset_finish_inner(unsent);
+        self.reset_pending.store(false, Ordering::SeqCst);
+        out
+    }
+
+    fn reset_finish_inner(&self, unsent: &mut [TxDone; DPC_BUDGET]) -> (NDIS_STATUS, usize) {
         let Some(nic) = self.nic() else {
             self.resetting.store(false, Ordering::SeqCst);
             return (NDIS_STATUS_SUCCESS, 0);
@@ -876,9 +887,13 @@ impl DataPath {
         let idle = nic.tx_idle(0) && nic.rx_idle(0);
         let mut status = NDIS_STATUS_SUCCESS;
         if self.is_vf {
+            let before = *self.last_counters.lock();
             self.fold_counters();
             // SAFETY: as above.
             if let Err(e) = nic.reset(&mut |us| unsafe { NdisMSleep(us) }) {
+                // The counters may not be cleared: the fold is undone, so that the next reset's
+                // fold (or a reading once the device has cleared them) counts them once.
+                *self.last_counters.lock() = before;
                 status = e.status();
             }
         } else if !idle {
