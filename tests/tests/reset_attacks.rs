@@ -19,6 +19,7 @@ use sim::{Config, SimAdapter, World};
 
 const PF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xFE];
 const MAC: [[u8; 6]; 2] = [[0x02, 0, 0, 0, 0, 0x10], [0x02, 0, 0, 0, 0, 0x11]];
+const WIRE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x77, 0x77];
 
 fn boot(jumbo: Option<u32>) -> World {
     let w = World::boot(
@@ -262,6 +263,63 @@ fn a_reset_after_a_failed_one_succeeds_and_counts_once() {
         6,
         "5 before the resets, 1 after, each once"
     );
+    w.halt_pf();
+    drop(keep);
+    w.assert_clean();
+}
+
+/// NDIS calls MiniportResetEx (DISPATCH_LEVEL, "MINIPORT_RESET callback function") on another
+/// CPU between two runs of VF 1's DPC that the receive throttle split ("Receive Side
+/// Throttle"): the DPC's last run must not let the vector fire again while the reset is pending
+/// ("Miniport Driver Hardware Reset": disable further interrupts), so `VEC_EN[0]` stays 0 until
+/// the reset's work item has run; then the reset completes and traffic flows.
+#[test]
+fn a_dpc_rerun_after_miniport_reset_ex_leaves_the_vector_held() {
+    use common::hw::regs::{VEC_EN, VEC_ENABLE};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let w = boot(None);
+    let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    let (reset, ctx) = (v1.chars().ResetHandlerEx.unwrap(), v1.ctx() as usize);
+    let fired = Arc::new(AtomicBool::new(false));
+    let f2 = fired.clone();
+    let v1_ptr = v1 as *const SimAdapter as usize;
+    w.machine().set_dpc_rerun_hook(Some(Box::new(move |m, _| {
+        if f2.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // SAFETY: the test's own adapter, alive for the whole test.
+        let a = unsafe { &*(v1_ptr as *const SimAdapter) };
+        m.reset_starts(a);
+        let mut addressing = 0 as BOOLEAN;
+        // SAFETY: VF 1's reset handler and live context, as NDIS calls it.
+        let (status, _) = sim::irql::call_at(DISPATCH_LEVEL, "MiniportResetEx", || unsafe {
+            reset(ctx as NDIS_HANDLE, &mut addressing)
+        });
+        assert_eq!(status, NDIS_STATUS_PENDING);
+    })));
+    w.machine().set_receive_throttle(4);
+    let burst: Vec<Vec<u8>> = (0..10).map(|i| frame(MAC[1], WIRE_MAC, i, 300)).collect();
+    let refs: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
+    w.machine().from_wire(&refs);
+    w.machine().set_dpc_rerun_hook(None);
+    assert!(fired.load(Ordering::Acquire), "the DPC was re-run");
+    assert_eq!(
+        w.machine().register(v1, VEC_EN) & VEC_ENABLE,
+        0,
+        "VF 1's vector enabled again while its reset is pending"
+    );
+    while w.machine().run_one_work_item() {}
+    w.machine().set_receive_throttle(NDIS_INDICATE_ALL_NBLS);
+    w.machine().return_all_received(v1);
+    let keep = send(&w, v0, &[frame(MAC[1], MAC[0], 99, 300)]);
+    let got: Vec<Vec<u8>> = v1.recv.seen().into_iter().map(|s| s.data).collect();
+    assert_eq!(
+        got.last(),
+        Some(&frame(MAC[1], MAC[0], 99, 300)),
+        "after the reset"
+    );
+    w.machine().return_all_received(v1);
     w.halt_pf();
     drop(keep);
     w.assert_clean();

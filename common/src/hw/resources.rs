@@ -801,11 +801,12 @@ impl DataPath {
         if limit < DPC_BUDGET && nrx == limit {
             return true;
         }
-        // Under the lock `stop` sets `stopping` under: either this re-enable lands before
-        // halt's reset (which clears it) or it is skipped.
+        // Under the lock `stop` sets `stopping` under and `reset_begin` sets `resetting` under:
+        // either this re-enable lands before halt's reset or MiniportResetEx's vector hold
+        // (each clears it), or it is skipped; a reset's work item lets the vector fire again.
         let _q = self.queues.lock();
         if let Some(nic) = self.nic()
-            && !self.stopping.load(Ordering::SeqCst)
+            && !self.quiet()
         {
             nic.set_vector(v, true);
             // MiniportShutdownEx takes no lock: it sets `stopping` before its register writes,

@@ -105,6 +105,12 @@ pub struct Function {
     tx: [Ring; 4],
     rx: [Ring; 4],
     latched: u32,
+    /// MSI-X pending bits (bit v: vector v): a message the device sent while `VEC_EN[v]` was 1
+    /// that reaches the CPU only after the driver held the vector again is kept pending and
+    /// sent once the vector is enabled again, as MSI-X masking does (the PCI Express
+    /// specification's Pending Bit Array; the NDIS pages are silent on in-flight messages, so
+    /// the model neither delivers it to a driver that has masked the vector nor loses it).
+    pending: u32,
     /// Surprise-removed: the model leaves it alone and its BAR reads all ones (`presence`).
     gone: bool,
 }
