@@ -324,3 +324,57 @@ fn a_dpc_rerun_after_miniport_reset_ex_leaves_the_vector_held() {
     drop(keep);
     w.assert_clean();
 }
+
+/// The PF's DPC follows the wire (`LINK_SEQ` moved: `set_link` at the MTU it read) on one CPU
+/// while the host changes the MTU (`set_link`, OID_REF_SET_LINK) on another: the host's MTU is
+/// never undone by the DPC's stale copy (checked before each of the host's changes).
+#[test]
+fn a_wire_change_never_undoes_a_concurrent_mtu_change() {
+    let w = boot(Some(9014));
+    let pf = w.pf_sim();
+    let rounds = 20_000u32;
+    let mtu_now = || {
+        let mut buf = [0u8; 4];
+        let o = w.oid(
+            pf,
+            common::oid::RequestKind::Query,
+            OID_GEN_MAXIMUM_FRAME_SIZE,
+            &mut buf,
+            0,
+            4,
+        );
+        assert_eq!(o.status, NDIS_STATUS_SUCCESS);
+        u32::from_le_bytes(buf)
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut undone = Vec::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                w.machine().nic(|m| m.set_link(i % 2 == 1));
+                w.machine().run_device();
+                i += 1;
+            }
+        });
+        let mut set = mtu_now();
+        for i in 0..rounds {
+            let now = mtu_now();
+            if now != set {
+                undone.push((i, set, now));
+            }
+            set = if i % 2 == 0 { 9000 } else { 1500 };
+            w.pf().set_link(true, 10_000_000_000, set).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+    });
+    assert!(
+        undone.is_empty(),
+        "MTU changes undone by the DPC (round, set, found): {:?}",
+        &undone[..undone.len().min(5)]
+    );
+    w.machine().nic(|m| m.set_link(true));
+    w.settle();
+    w.halt_pf();
+    w.assert_clean();
+}
