@@ -136,18 +136,32 @@ impl Adapter {
     /// all of it or none (a VF allocated meanwhile starts from the link in force when it is
     /// linked into the table). Returns how many VFs changed.
     pub fn set_link(&self, link_up: bool, speed_bps: u64, mtu: u32) -> Result<u32, NDIS_STATUS> {
-        let block = link_block(&miniport::EthernetInfo {
-            link_up,
-            speed_bps,
-            mtu,
-            ..self.inner.lock().info
-        });
-        let staged = Staged::of(&block).map_err(refused)?;
-        // A link the VF would refuse is refused here, for the PF too, before anything changes.
-        staged.check().map_err(refused)?;
+        self.update_link(link_up, speed_bps, Some(mtu))
+    }
+
+    /// [`set_link`](Self::set_link); `mtu` `None` keeps the MTU in force, read under the same
+    /// hold of the lock that commits the change (the wire's link from the DPC must not write
+    /// back an MTU the host changed since: a stale copy would undo it).
+    fn update_link(
+        &self,
+        link_up: bool,
+        speed_bps: u64,
+        new_mtu: Option<u32>,
+    ) -> Result<u32, NDIS_STATUS> {
         let mut changed = [0u64; MAX_VFS];
-        let (was, touched) = {
+        let (was, touched, mtu) = {
             let mut st = self.inner.lock();
+            let mtu = new_mtu.unwrap_or(st.info.mtu);
+            let block = link_block(&miniport::EthernetInfo {
+                link_up,
+                speed_bps,
+                mtu,
+                ..st.info
+            });
+            let staged = Staged::of(&block).map_err(refused)?;
+            // A link the VF would refuse is refused here, for the PF too, before anything
+            // changes.
+            staged.check().map_err(refused)?;
             if !st.state.accepts_oids() {
                 return Err(NDIS_STATUS_ADAPTER_NOT_READY);
             }
@@ -168,10 +182,15 @@ impl Adapter {
                     touched = touched.saturating_add(u32::from(!mask.is_empty()));
                 }
             }
-            (was, touched)
+            (was, touched, mtu)
         };
-        // MAX_FRAME follows the MTU, up to what the buffers allocated at initialize hold.
-        let in_force = self.dp.set_mtu(mtu);
+        // MAX_FRAME follows the MTU, up to what the buffers allocated at initialize hold (a
+        // change that keeps the MTU leaves it to the change that set it).
+        let in_force = if new_mtu.is_some() {
+            self.dp.set_mtu(mtu)
+        } else {
+            mtu
+        };
         if in_force != mtu {
             ndis_log!(
                 WARN,
@@ -201,13 +220,13 @@ impl Adapter {
 
     /// The wire's link as the hardware reports it (the interrupt DPC, DISPATCH_LEVEL, when
     /// `LINK_SEQ` moved: docs/reference-nic.md section 9): a change of up/down or speed is
-    /// [`set_link`](Self::set_link) at the current MTU, so the PF indicates
+    /// [`set_link`](Self::set_link) keeping the MTU in force, so the PF indicates
     /// NDIS_STATUS_LINK_STATE and every VF's link block follows the wire. A device that says
     /// up with no speed keeps the speed in force.
     pub(crate) fn hardware_link(&self, link: common::hw::LinkState) {
-        let (up, speed, mtu) = {
+        let (up, speed) = {
             let st = self.inner.lock();
-            (st.info.link_up, st.info.speed_bps, st.info.mtu)
+            (st.info.link_up, st.info.speed_bps)
         };
         let new_speed = match (link.up, link.speed_mbps) {
             (false, _) => 0,
@@ -217,7 +236,7 @@ impl Adapter {
         if link.up == up && (!up || new_speed == speed) {
             return;
         }
-        if let Err(status) = self.set_link(link.up, new_speed, mtu) {
+        if let Err(status) = self.update_link(link.up, new_speed, None) {
             ndis_log!(
                 WARN,
                 LOG,

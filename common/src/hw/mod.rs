@@ -391,6 +391,10 @@ pub trait NicHw {
     fn vector_enabled(&self, v: u8) -> bool;
     /// Routes the link cause to `vector` (`None`: never signalled).
     fn route_link(&self, vector: Option<u8>);
+    /// Whether the link cause is routed (`MISC_IVAR.VALID`): the driver routes it at start, and
+    /// only a function reset clears it (section 9), so reading it clear while the driver runs
+    /// tells of a reset the driver did not make.
+    fn link_routed(&self) -> bool;
     /// Causes latched and not yet signalled (`INT_CAUSE`).
     fn pending_causes(&self) -> u32;
 }

@@ -320,6 +320,10 @@ impl NicHw for RefNic {
         }
     }
 
+    fn link_routed(&self) -> bool {
+        self.mmio.read32(MISC_IVAR) & IVAR_VALID != 0
+    }
+
     fn pending_causes(&self) -> u32 {
         self.mmio.read32(INT_CAUSE)
     }

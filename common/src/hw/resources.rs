@@ -171,6 +171,13 @@ impl CounterBook {
         self.last = Counters::ZERO;
     }
 
+    /// The hardware was reset since the last reading (the driver saw it afterwards): what was
+    /// last read joins the base, and the next reading starts the new epoch.
+    pub fn new_epoch(&mut self) {
+        self.base = self.base.zip_with(&self.last, u64::saturating_add);
+        self.last = Counters::ZERO;
+    }
+
     /// What the driver reports: every epoch's counts.
     pub fn total(&self) -> Counters {
         self.base.zip_with(&self.last, u64::saturating_add)
@@ -228,6 +235,10 @@ pub struct DataPath {
     /// (the data path is quiet meanwhile, as while stopping).
     reset_item: NDIS_HANDLE,
     resetting: AtomicBool,
+    /// A MiniportResetEx is between its call and its work item's end. Cleared whatever the
+    /// outcome (a failed reset leaves the data path quiet, `resetting`, but a later reset may
+    /// try again: NDIS_STATUS_RESET_IN_PROGRESS only while one really is in progress).
+    reset_pending: AtomicBool,
     /// The function is a VF (its MiniportResetEx resets the function; the PF's restarts its
     /// queues only, since a PF function reset resets the switch and every VF, section 9).
     is_vf: bool,
@@ -453,12 +464,28 @@ impl DataPath {
     /// is gone or stopped. `<= DISPATCH_LEVEL`.
     pub fn counters(&self) -> Counters {
         let mut book = self.last_counters.lock();
+        // While a reset is under way the hardware's counts may be folded into the base already
+        // but not yet cleared (the function reset is still running, or never completed): a
+        // reading now would count them twice. The book's total stands until the reset is done.
         if let Some(nic) = self.nic()
             && !self.stopped.load(Ordering::Acquire)
+            && !self.resetting.load(Ordering::SeqCst)
         {
+            // Section 9: a function reset the driver did not make (OID_SRIOV_RESET_VF's FLR,
+            // the PF's function reset) clears MISC_IVAR, which the driver set at start, along
+            // with the counters. Read first, so that counters read after it are the new epoch's:
+            // everything last read then belongs to the old one, even if a counter now reads
+            // higher than it did (more traffic after the reset than before). The marker is set
+            // again (the vector stays held, VEC_EN being 0 after the reset) for the next one.
+            let reset_unseen = !nic.link_routed();
             let raw = nic.counters();
             // All ones: the device went away under us; keep the last good reading.
             if nic.present() {
+                if reset_unseen {
+                    crate::ndis_log!(WARN, "hw", "the function was reset: counters folded");
+                    book.new_epoch();
+                    nic.route_link(Some(QUEUE_MESSAGE));
+                }
                 book.observe(&raw);
             }
         }
@@ -774,11 +801,12 @@ impl DataPath {
         if limit < DPC_BUDGET && nrx == limit {
             return true;
         }
-        // Under the lock `stop` sets `stopping` under: either this re-enable lands before
-        // halt's reset (which clears it) or it is skipped.
+        // Under the lock `stop` sets `stopping` under and `reset_begin` sets `resetting` under:
+        // either this re-enable lands before halt's reset or MiniportResetEx's vector hold
+        // (each clears it), or it is skipped; a reset's work item lets the vector fire again.
         let _q = self.queues.lock();
         if let Some(nic) = self.nic()
-            && !self.stopping.load(Ordering::SeqCst)
+            && !self.quiet()
         {
             nic.set_vector(v, true);
             // MiniportShutdownEx takes no lock: it sets `stopping` before its register writes,
@@ -820,9 +848,10 @@ impl DataPath {
         }
         {
             let _q = self.queues.lock();
-            if self.resetting.swap(true, Ordering::SeqCst) {
+            if self.reset_pending.swap(true, Ordering::SeqCst) {
                 return Err(NDIS_STATUS_RESET_IN_PROGRESS);
             }
+            self.resetting.store(true, Ordering::SeqCst);
         }
         nic.set_vector(QUEUE_MESSAGE, false);
         nic.stop_tx(0);
@@ -840,6 +869,12 @@ impl DataPath {
     /// status for NdisMResetComplete and the TX frames the old ring held (not sent), which the
     /// caller completes through the send queue.
     pub fn reset_finish(&self, unsent: &mut [TxDone; DPC_BUDGET]) -> (NDIS_STATUS, usize) {
+        let out = self.reset_finish_inner(unsent);
+        self.reset_pending.store(false, Ordering::SeqCst);
+        out
+    }
+
+    fn reset_finish_inner(&self, unsent: &mut [TxDone; DPC_BUDGET]) -> (NDIS_STATUS, usize) {
         let Some(nic) = self.nic() else {
             self.resetting.store(false, Ordering::SeqCst);
             return (NDIS_STATUS_SUCCESS, 0);
@@ -853,9 +888,13 @@ impl DataPath {
         let idle = nic.tx_idle(0) && nic.rx_idle(0);
         let mut status = NDIS_STATUS_SUCCESS;
         if self.is_vf {
+            let before = *self.last_counters.lock();
             self.fold_counters();
             // SAFETY: as above.
             if let Err(e) = nic.reset(&mut |us| unsafe { NdisMSleep(us) }) {
+                // The counters may not be cleared: the fold is undone, so that the next reset's
+                // fold (or a reading once the device has cleared them) counts them once.
+                *self.last_counters.lock() = before;
                 status = e.status();
             }
         } else if !idle {
@@ -904,6 +943,13 @@ impl DataPath {
                 }
             }
             q.rx_buf_of_slot = [NOT_POSTED; RING_LEN as usize];
+            // A function reset put MAX_FRAME back to 1514 (section 9) and an MTU change made
+            // meanwhile only stored it: the MTU in force again ("NdisMResetComplete
+            // function": with AddressingReset FALSE the driver restores every setting).
+            let frame = self.max_frame();
+            if nic.set_max_frame(frame).is_err() {
+                crate::ndis_log!(ERROR, "hw", "reset: MAX_FRAME {} refused", frame);
+            }
             let v = Some(QUEUE_MESSAGE);
             match (
                 nic.start_tx(0, txm, RING_LEN, v),

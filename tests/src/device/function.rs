@@ -14,6 +14,7 @@ impl Function {
             tx: [Ring::default(); 4],
             rx: [Ring::default(); 4],
             latched: 0,
+            pending: 0,
             gone: false,
         };
         f.reset();
@@ -32,6 +33,17 @@ impl Function {
         self.tx = [Ring::default(); 4];
         self.rx = [Ring::default(); 4];
         self.latched = 0;
+        self.pending = 0;
+    }
+
+    /// A message for vector `v` reached the CPU while the vector is held (`VEC_EN[v]` 0):
+    /// pending until it is enabled again. Returns whether it was held (not delivered now).
+    pub fn hold_if_masked(&mut self, v: u8) -> bool {
+        if self.gone || self.bar.r32(VEC_EN + 4 * u32::from(v)) & VEC_ENABLE != 0 {
+            return false;
+        }
+        self.pending |= 1 << v;
+        true
     }
 
     pub(super) fn vectors(&self) -> u8 {
@@ -205,7 +217,7 @@ impl Function {
         if self.gone {
             return;
         }
-        if self.latched == 0 {
+        if self.latched == 0 && self.pending == 0 {
             // Nothing to signal (the loop below would find nothing either).
             self.bar.w32(INT_CAUSE, 0);
             return;
@@ -232,8 +244,9 @@ impl Function {
                 })
                 .map(|(bit, _)| 1u32 << bit)
                 .fold(0, |a, b| a | b);
-            if self.latched & mine != 0 {
+            if self.latched & mine != 0 || self.pending & (1 << v) != 0 {
                 self.latched &= !mine;
+                self.pending &= !(1 << v);
                 out.push((self.kind, v));
             }
         }

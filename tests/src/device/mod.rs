@@ -105,6 +105,12 @@ pub struct Function {
     tx: [Ring; 4],
     rx: [Ring; 4],
     latched: u32,
+    /// MSI-X pending bits (bit v: vector v): a message the device sent while `VEC_EN[v]` was 1
+    /// that reaches the CPU only after the driver held the vector again is kept pending and
+    /// sent once the vector is enabled again, as MSI-X masking does (the PCI Express
+    /// specification's Pending Bit Array; the NDIS pages are silent on in-flight messages, so
+    /// the model neither delivers it to a driver that has masked the vector nor loses it).
+    pending: u32,
     /// Surprise-removed: the model leaves it alone and its BAR reads all ones (`presence`).
     gone: bool,
 }
@@ -145,6 +151,9 @@ pub struct RefNicModel {
     /// ACTIVE) and its function reset (`CTRL.RESET` never clears), past section 5's 1 ms and
     /// section 9's bounds.
     pub stall_pf_stops: bool,
+    /// A fault a test injects: a VF's own function reset (its `CTRL.RESET`) never clears and
+    /// changes nothing, past section 9's 10 ms (a dead VF).
+    pub stall_vf_resets: bool,
     /// Section 7's lookups, derived from `vports` and `filters` whenever they change.
     index: tables::Index,
     /// The frame being switched (reused: the model allocates nothing per frame).

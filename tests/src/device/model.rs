@@ -16,6 +16,7 @@ impl RefNicModel {
             pf_mac,
             stall_commits: false,
             stall_pf_stops: false,
+            stall_vf_resets: false,
             index: Default::default(),
             scratch: Vec::new(),
         };
@@ -141,7 +142,8 @@ impl RefNicModel {
                 self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
                 continue;
             }
-            if ctrl & VF_CTRL_RESET != 0 || self.vfs[v].bar.r32(CTRL) & CTRL_RESET != 0 {
+            let own = self.vfs[v].bar.r32(CTRL) & CTRL_RESET != 0 && !self.stall_vf_resets;
+            if ctrl & VF_CTRL_RESET != 0 || own {
                 self.vfs[v].reset();
                 self.pf.bar.w32(reg, ctrl & !VF_CTRL_RESET);
             }

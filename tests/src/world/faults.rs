@@ -47,9 +47,15 @@ pub const FALLIBLE: &[&str] = &[
     "NdisMAllocateNetBufferSGList",
 ];
 
+/// Run before NDIS calls a DPC again on MoreNblsPending: (the machine, the re-run's number).
+/// Another CPU's call landing between two runs of the same DPC (a MiniportResetEx from NDIS's
+/// timer, say): "Receive Side Throttle" leaves the vector held, not NDIS stopped meanwhile.
+pub type DpcRerunHook = Box<dyn FnMut(&Machine, u32) + Send>;
+
 #[derive(Default)]
 pub(super) struct Faults {
     hook: Option<CallHook>,
+    dpc_rerun_hook: Option<DpcRerunHook>,
     counts: BTreeMap<&'static str, u64>,
 }
 
@@ -84,6 +90,22 @@ impl Machine {
 
     pub fn set_call_hook(&self, hook: Option<CallHook>) {
         lock(&self.faults).hook = hook;
+    }
+
+    pub fn set_dpc_rerun_hook(&self, hook: Option<DpcRerunHook>) {
+        lock(&self.faults).dpc_rerun_hook = hook;
+    }
+
+    /// Runs the DPC re-run hook, if any, outside every lock of the machine.
+    pub(super) fn dpc_rerun(&self, run: u32) {
+        let Some(mut hook) = lock(&self.faults).dpc_rerun_hook.take() else {
+            return;
+        };
+        hook(self, run);
+        let mut f = lock(&self.faults);
+        if f.dpc_rerun_hook.is_none() {
+            f.dpc_rerun_hook = Some(hook);
+        }
     }
 
     /// Calls made so far to each fallible function.

@@ -34,7 +34,16 @@ impl Machine {
             std::mem::take(&mut hw.nic.signals)
         };
         for &(func, v) in &signals {
-            self.deliver_message(func, v);
+            // Sent while enabled, but the driver held the vector since (an earlier message's
+            // ISR, MiniportResetEx): pending, sent again once the vector is enabled.
+            let held = self
+                .hw()
+                .nic
+                .function(func)
+                .is_some_and(|f| f.hold_if_masked(v));
+            if !held {
+                self.deliver_message(func, v);
+            }
         }
         deferred || !signals.is_empty()
     }
@@ -192,10 +201,13 @@ impl Machine {
         for run in 0..MAX_RUNS {
             self.count(func, false);
             if run > 0 {
-                let mut hw = self.hw();
-                if let Some(e) = hw.adapters.get_mut(&t.key) {
-                    e.dpc_reruns += 1;
+                {
+                    let mut hw = self.hw();
+                    if let Some(e) = hw.adapters.get_mut(&t.key) {
+                        e.dpc_reruns += 1;
+                    }
                 }
+                self.dpc_rerun(run);
             }
             let before = self.nbls_indicated(t.key);
             throttle.MaxNblsToIndicate = limit;
