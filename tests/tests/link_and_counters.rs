@@ -173,6 +173,37 @@ fn the_wire_link_is_followed_by_the_pf_and_its_vfs() {
     drop(keep);
 }
 
+/// Section 9: a VF's `LINK` also follows its `VF_CTRL.LINK_DOWN`, and a change of it moves
+/// that VF's `LINK_SEQ` and latches its `LINK` cause like a wire change: VF 0 (and only VF 0)
+/// indicates down once, then up once when the bit clears; the PF and VF 1 indicate nothing.
+#[test]
+fn a_vf_follows_its_link_down_bit() {
+    use common::hw::regs::{VF_CTRL, VF_CTRL_LINK_DOWN, VF_TABLE};
+    let w = boot(2);
+    let (pf, v0, v1) = (w.pf_sim(), w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
+    let (p0, f0, g0) = (links(pf).len(), links(v0).len(), links(v1).len());
+    let ctrl = VF_TABLE + VF_CTRL;
+    for down in [true, false] {
+        w.machine().nic(|m| {
+            let v = m.pf.bar.r32(ctrl);
+            let v = if down {
+                v | VF_CTRL_LINK_DOWN
+            } else {
+                v & !VF_CTRL_LINK_DOWN
+            };
+            m.pf.bar.w32(ctrl, v);
+        });
+        w.machine().run_device();
+        w.settle();
+        assert_eq!(link_oid(&w, v0).0, !down, "VF 0 with LINK_DOWN {down}");
+    }
+    assert_eq!(&links(v0)[f0..], &[(false, 0), (true, WIRE_BPS)]);
+    assert_eq!(links(pf).len(), p0, "the PF's link did not change");
+    assert_eq!(links(v1).len(), g0, "VF 1's link did not change");
+    w.halt_pf();
+    w.assert_clean();
+}
+
 /// The host forces the link down (the PF's link block, OID_REF_SET_LINK's path) while the
 /// wire stays up: the VF reports down (either one down is down), stays down, silently, while
 /// its own hardware link goes down too, and comes up once when both say up again (the wire

@@ -15,6 +15,8 @@ impl Function {
             rx: [Ring::default(); 4],
             latched: 0,
             pending: 0,
+            admin_down: false,
+            admin_changes: 0,
             gone: false,
         };
         f.reset();
@@ -44,6 +46,17 @@ impl Function {
         }
         self.pending |= 1 << v;
         true
+    }
+
+    /// Section 9 for a VF: `VF_CTRL.LINK_DOWN` changing is a change of its `LINK`. Returns the
+    /// changes it made so far (the VF's `LINK_SEQ` counts them on top of the wire's).
+    pub(super) fn admin_link(&mut self, down: bool) -> u32 {
+        if down != self.admin_down {
+            self.admin_down = down;
+            self.admin_changes = self.admin_changes.wrapping_add(1);
+            self.latched |= CAUSE_LINK;
+        }
+        self.admin_changes
     }
 
     pub(super) fn vectors(&self) -> u8 {

@@ -111,6 +111,10 @@ pub struct Function {
     /// specification's Pending Bit Array; the NDIS pages are silent on in-flight messages, so
     /// the model neither delivers it to a driver that has masked the vector nor loses it).
     pending: u32,
+    /// A VF's `VF_CTRL.LINK_DOWN` as last seen, and the link changes it made (section 9: each
+    /// change of `LINK` increments `LINK_SEQ` and latches the `LINK` cause, the wire's or this).
+    admin_down: bool,
+    admin_changes: u32,
     /// Surprise-removed: the model leaves it alone and its BAR reads all ones (`presence`).
     gone: bool,
 }

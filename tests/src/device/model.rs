@@ -74,6 +74,7 @@ impl RefNicModel {
             if self.vfs[v as usize].gone {
                 continue;
             }
+            let own = self.vfs[v as usize].admin_link(ctrl & VF_CTRL_LINK_DOWN != 0);
             let b = &self.vfs[v as usize].bar;
             b.w32(
                 ID,
@@ -84,7 +85,7 @@ impl RefNicModel {
             b.w32(QP_COUNT, if (1..=4).contains(&qp) { qp } else { 1 });
             b.w32(LINK, link(up));
             b.w32(LINK_SPEED, if up { self.link_mbps } else { 0 });
-            b.w32(LINK_SEQ, self.link_seq);
+            b.w32(LINK_SEQ, self.link_seq.wrapping_add(own));
             let enabled = if ctrl & VF_CTRL_ENABLE != 0 {
                 STATUS_ENABLED
             } else {
