@@ -19,6 +19,7 @@ pub mod debug_info;
 pub mod device;
 pub mod digest;
 pub mod exports;
+pub mod fixture;
 pub mod frames;
 pub mod handle;
 pub mod host_flow;

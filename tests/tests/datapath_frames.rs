@@ -9,43 +9,15 @@ use common::handlers::Miniport;
 use common::hw::regs::{MAX_FRAME, RX_ERRORS, TX_ERRORS};
 use common::nbl_info::Ieee8021QInfo;
 use common::oid::RequestKind;
+use sim::fixture::{MAC, WIRE_MAC, frame, jumbo_config, plan, switched};
 use sim::frames::TestNbl;
 use sim::world::sg_lists::SgTiming;
-use sim::world::traffic::SwitchPlan;
-use sim::{Config, SimAdapter, World};
-
-const PF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xFE];
-const MAC: [[u8; 6]; 2] = [[0x02, 0, 0, 0, 0, 0x10], [0x02, 0, 0, 0, 0, 0x11]];
-const WIRE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x77, 0x77];
+use sim::{SimAdapter, World};
 
 /// Two VFs on the switch (VF 1 with `vf1_vlan` as its port VLAN), every adapter with
 /// `*JumboPacket` = `jumbo` (absent: `None`).
 fn boot(jumbo: Option<u32>, vf1_vlan: Option<u16>, seed: u64) -> World {
-    let w = World::boot(
-        Config {
-            seed,
-            keywords: jumbo
-                .map(|j| vec![("*JumboPacket".to_string(), j)])
-                .unwrap_or_default(),
-            ..Config::default()
-        },
-        2,
-    );
-    w.machine().program_switch(&SwitchPlan {
-        pf_mac: PF_MAC,
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: vec![(0, MAC[0], None), (1, MAC[1], vf1_vlan)],
-    });
-    w
-}
-
-fn frame(dst: [u8; 6], src: [u8; 6], n: u8, len: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|k| (k as u8).wrapping_mul(7) ^ n).collect();
-    f[..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f
+    switched(jumbo_config(jumbo, seed), 2, &[None, vf1_vlan])
 }
 
 fn seen(a: &SimAdapter) -> Vec<Vec<u8>> {
@@ -335,17 +307,8 @@ fn a_net_buffer_of_forty_mdls_is_bounced_and_arrives_intact() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn the_images_keep_jumbo_vlan_and_order() {
-    let cfg = Config {
-        keywords: vec![("*JumboPacket".to_string(), 9014)],
-        ..Config::default()
-    };
-    let w = World::boot_images(cfg, 2).unwrap_or_else(|e| panic!("{e}"));
-    w.machine().program_switch(&SwitchPlan {
-        pf_mac: PF_MAC,
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: vec![(0, MAC[0], None), (1, MAC[1], Some(7))],
-    });
+    let w = World::boot_images(jumbo_config(Some(9014), 1), 2).unwrap_or_else(|e| panic!("{e}"));
+    w.machine().program_switch(&plan(2, &[None, Some(7)]));
     let (v0, v1) = (w.vf_sim(0).unwrap(), w.vf_sim(1).unwrap());
     // The PF's link MTU starts at its *JumboPacket less the header; the VFs' link blocks too.
     for v in [v0, v1] {

@@ -7,44 +7,15 @@
 //! (`sim::world::traffic::Machine::program_switch`).
 use common::ffi::*;
 use common::handlers::Miniport;
+use sim::fixture::{MAC, PF_MAC, WIRE_MAC, frame, jumbo_config, plan, switched};
 use sim::frames::TestNbl;
 use sim::world::sg_lists::SgTiming;
 use sim::world::traffic::SwitchPlan;
 use sim::world::{PauseState, ReturnOrder};
 use sim::{Config, SimAdapter, World};
 
-const PF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xFE];
-const MAC: [[u8; 6]; 2] = [[0x02, 0, 0, 0, 0, 0x10], [0x02, 0, 0, 0, 0, 0x11]];
-const WIRE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x77, 0x77];
-
-fn plan(vfs: u16) -> SwitchPlan {
-    SwitchPlan {
-        pf_mac: PF_MAC,
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: (0..vfs).map(|v| (v, MAC[usize::from(v)], None)).collect(),
-    }
-}
-
 fn boot(vfs: u16, seed: u64) -> World {
-    let w = World::boot(
-        Config {
-            seed,
-            ..Config::default()
-        },
-        vfs,
-    );
-    w.machine().program_switch(&plan(vfs));
-    w
-}
-
-/// A frame from `src` to `dst` of `len` bytes, payload marked with `n`.
-fn frame(dst: [u8; 6], src: [u8; 6], n: u8, len: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|k| (k as u8).wrapping_mul(3) ^ n).collect();
-    f[..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f
+    switched(jumbo_config(None, seed), vfs, &[])
 }
 
 fn nbls(frames: &[Vec<u8>]) -> Vec<TestNbl> {
@@ -459,7 +430,7 @@ fn the_images_carry_the_same_traffic() {
     let w = World::boot_images(Config::default(), 1).unwrap_or_else(|e| panic!("{e}"));
     w.machine().program_switch(&SwitchPlan {
         pf_promiscuous: true,
-        ..plan(1)
+        ..plan(1, &[])
     });
     let (v0, pf) = (w.vf_sim(0).unwrap(), w.pf_sim());
     let out = frame(WIRE_MAC, MAC[0], 1, 1514);

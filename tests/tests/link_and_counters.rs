@@ -10,33 +10,15 @@
 use common::ffi::*;
 use common::hw::regs::{VEC_EN, VEC_ENABLE};
 use common::oid::RequestKind::{Query, Set};
+use sim::fixture::{MAC, PF_MAC, WIRE_MAC, frame, switched};
 use sim::frames::TestNbl;
-use sim::world::traffic::SwitchPlan;
 use sim::{Config, SimAdapter, World};
 
-const PF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xFE];
-const MAC: [[u8; 6]; 2] = [[0x02, 0, 0, 0, 0, 0x10], [0x02, 0, 0, 0, 0, 0x11]];
-const WIRE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x77, 0x77];
 /// The device model's wire: 10 Gb/s.
 const WIRE_BPS: u64 = 10_000_000_000;
 
 fn boot(vfs: u16) -> World {
-    let w = World::boot(Config::default(), vfs);
-    w.machine().program_switch(&SwitchPlan {
-        pf_mac: PF_MAC,
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: (0..vfs).map(|v| (v, MAC[usize::from(v)], None)).collect(),
-    });
-    w
-}
-
-fn frame(dst: [u8; 6], src: [u8; 6], n: u8, len: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|k| (k as u8) ^ n).collect();
-    f[..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f
+    switched(Config::default(), vfs, &[])
 }
 
 /// Sends `frames` from `a` and runs the device until it is quiet; every NBL must succeed.

@@ -13,39 +13,12 @@
 use common::ffi::*;
 use common::hw::regs::{MAX_FRAME, RX_DISCARDS, RX_UCAST_PKTS};
 use common::oid::RequestKind::Set;
+use sim::fixture::{MAC, WIRE_MAC, frame, jumbo_config, switched};
 use sim::frames::TestNbl;
-use sim::world::traffic::SwitchPlan;
-use sim::{Config, SimAdapter, World};
-
-const PF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xFE];
-const MAC: [[u8; 6]; 2] = [[0x02, 0, 0, 0, 0, 0x10], [0x02, 0, 0, 0, 0, 0x11]];
-const WIRE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x77, 0x77];
+use sim::{SimAdapter, World};
 
 fn boot(jumbo: Option<u32>) -> World {
-    let w = World::boot(
-        Config {
-            keywords: jumbo
-                .map(|j| vec![("*JumboPacket".to_string(), j)])
-                .unwrap_or_default(),
-            ..Config::default()
-        },
-        2,
-    );
-    w.machine().program_switch(&SwitchPlan {
-        pf_mac: PF_MAC,
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: vec![(0, MAC[0], None), (1, MAC[1], None)],
-    });
-    w
-}
-
-fn frame(dst: [u8; 6], src: [u8; 6], n: u8, len: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|k| (k as u8).wrapping_mul(3) ^ n).collect();
-    f[..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f
+    switched(jumbo_config(jumbo, 1), 2, &[])
 }
 
 /// Sends `frames` from `a`, runs the device; the NBLs are kept alive by the caller.
