@@ -79,9 +79,6 @@ pub trait Miniport: Sized + Sync + 'static {
     fn receives(&self) -> &RecvQueue;
     /// The adapter's hardware resources (BAR, DMA, shared memory, interrupts, rings).
     fn data_path(&self) -> &DataPath;
-    /// What the interrupt DPC reclaimed from the rings (DISPATCH_LEVEL): where the receive
-    /// indications and the send completions plug in.
-    fn completions(&self, rx: &[RxDone], tx: &[TxDone]);
     /// The function's hardware link, from the interrupt DPC (DISPATCH_LEVEL) when `LINK_SEQ`
     /// moved (docs/reference-nic.md section 9) and at the first DPC: the driver indicates
     /// NDIS_STATUS_LINK_STATE if what it reports changes.
@@ -97,7 +94,6 @@ impl<A: Miniport> Completions for Sink<'_, A> {
     }
 
     fn completions(&self, rx: &[RxDone], tx: &[TxDone]) {
-        self.0.completions(rx, tx);
         let mut frames = [RxFrame {
             slot: 0,
             len: 0,

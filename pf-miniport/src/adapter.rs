@@ -125,8 +125,6 @@ pub struct Adapter {
     /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
     /// holds nothing.
     pub(crate) dp: common::hw::resources::DataPath,
-    /// Completions the interrupt DPC handed over.
-    pub(crate) hw_completions: core::sync::atomic::AtomicU32,
 }
 
 // SAFETY: every field is an integer, bool, atomic, byte array, null-able raw pointer or a
@@ -314,8 +312,7 @@ impl Adapter {
 
     /// RX and TX completions the interrupt DPC handed over so far (diagnostics and tests).
     pub fn hw_completions_seen(&self) -> u32 {
-        self.hw_completions
-            .load(core::sync::atomic::Ordering::Relaxed)
+        self.dp.info().completions
     }
 
     /// Allocates a zeroed VF store; called with no lock held (pool allocation). The caller

@@ -74,15 +74,6 @@ impl Miniport for Adapter {
     fn data_path(&self) -> &common::hw::resources::DataPath {
         &self.dp
     }
-
-    /// The interrupt DPC's completions: counted until the receive and send paths take them
-    /// (their seam; the buffers are posted again by the data path).
-    fn completions(&self, rx: &[common::hw::RxDone], tx: &[common::hw::TxDone]) {
-        self.hw_completions.fetch_add(
-            (rx.len() + tx.len()) as u32,
-            core::sync::atomic::Ordering::Relaxed,
-        );
-    }
 }
 
 fn success(ok: bool) -> NDIS_STATUS {

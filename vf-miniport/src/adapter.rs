@@ -12,7 +12,7 @@ use common::miniport::{self, EthernetInfo, RxSettings};
 use common::ndis_log;
 use common::state::{AdapterEvent, AdapterState};
 use common::sync::SpinLock;
-use common::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use common::sync::atomic::{AtomicBool, Ordering};
 
 /// Halt logs while it still waits for a refresh work item, every this many milliseconds.
 const HALT_LOG_EVERY_MS: u32 = 5_000;
@@ -79,8 +79,6 @@ pub struct Adapter {
     /// BAR 0, DMA, shared memory, interrupts and rings (`common::hw::resources`): all-zero
     /// holds nothing.
     pub(crate) dp: common::hw::resources::DataPath,
-    /// Completions the interrupt DPC handed over.
-    pub(crate) hw_completions: AtomicU32,
 }
 
 // SAFETY: integers, bools, byte arrays, null-able raw pointers, atomics (the refresh gate's
@@ -391,8 +389,7 @@ impl Adapter {
 
     /// RX and TX completions the interrupt DPC handed over so far (diagnostics and tests).
     pub fn hw_completions_seen(&self) -> u32 {
-        self.hw_completions
-            .load(core::sync::atomic::Ordering::Relaxed)
+        self.dp.info().completions
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {

@@ -197,6 +197,8 @@ pub struct DataPathInfo {
     pub messages: u32,
     pub isrs: u32,
     pub dpcs: u32,
+    /// RX and TX completions the DPC handed over (diagnostics and tests).
+    pub completions: u32,
 }
 
 /// Everything above, for one adapter; part of its (zeroed) context.
@@ -228,6 +230,7 @@ pub struct DataPath {
     may_dma: AtomicBool,
     isrs: AtomicU32,
     dpcs: AtomicU32,
+    completions: AtomicU32,
     /// The hardware counters as last read and what earlier resets cleared (reported once the
     /// device is gone).
     last_counters: SpinLock<CounterBook>,
@@ -288,6 +291,7 @@ impl DataPath {
             messages: self.messages,
             isrs: self.isrs.load(Ordering::Relaxed),
             dpcs: self.dpcs.load(Ordering::Relaxed),
+            completions: self.completions.load(Ordering::Relaxed),
         }
     }
 
@@ -792,6 +796,8 @@ impl DataPath {
         for (d, s) in tx_done.iter_mut().zip(tx.iter().flatten()) {
             *d = *s;
         }
+        self.completions
+            .fetch_add((nrx + ntx) as u32, Ordering::Relaxed);
         sink.completions(
             rx_done.get(..nrx).unwrap_or(&[]),
             tx_done.get(..ntx).unwrap_or(&[]),
