@@ -481,10 +481,32 @@ pub fn receive<A: Miniport>(a: &A, frames: &[RxFrame]) {
     }
 }
 
+/// A step of [`bring_up_with_receive`] that failed ("hardware" or "receive resources"), with
+/// its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BringUpFailed {
+    pub step: &'static str,
+    pub status: NDIS_STATUS,
+}
+
+impl BringUpFailed {
+    /// The debugger line under the driver's `prefix`; the status initialize fails with.
+    pub fn logged(self, prefix: &str) -> NDIS_STATUS {
+        crate::ndis_log!(
+            ERROR,
+            prefix,
+            "initialize: {} failed, status {:#010x}",
+            self.step,
+            self.status
+        );
+        self.status
+    }
+}
+
 /// MiniportInitializeEx's data path for adapter type `A`: the hardware ([`bring_up`]), then the
 /// receive queue over the RX buffers in its shared memory, every buffer posted to the RX ring.
-/// On failure everything is released, and the error names the step that failed ("hardware"
-/// or "receive resources") with its status. PASSIVE_LEVEL.
+/// On failure everything is released, and the error names the step that failed with its
+/// status. PASSIVE_LEVEL.
 ///
 /// # Safety
 /// As [`bring_up`]; `rx` and `tx` are `ctx`'s receive and send queues; undo with
@@ -497,16 +519,22 @@ pub unsafe fn bring_up_with_receive<A: Miniport>(
     kind: crate::hw::FunctionKind,
     ctx: *mut A,
     tag: u32,
-) -> Result<(), (&'static str, NDIS_STATUS)> {
+) -> Result<(), BringUpFailed> {
     tx.bind(ctx.cast_const().cast());
     // SAFETY: forwarded caller contract.
-    unsafe { bring_up(dp, handle, resources, kind, ctx) }.map_err(|s| ("hardware", s))?;
+    unsafe { bring_up(dp, handle, resources, kind, ctx) }.map_err(|status| BringUpFailed {
+        step: "hardware",
+        status,
+    })?;
     let buffers = dp.rx_buffers();
     // SAFETY: the adapter being initialized; the buffers are the data path's shared memory,
     // freed only by `tear_down` after the queue's MDLs.
     if let Err(status) = unsafe { rx.setup(handle, &buffers, dp, tag) } {
         dp.release();
-        return Err(("receive resources", status));
+        return Err(BringUpFailed {
+            step: "receive resources",
+            status,
+        });
     }
     Ok(())
 }

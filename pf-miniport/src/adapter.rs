@@ -219,7 +219,7 @@ impl Adapter {
         let a = &mut *adapter;
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
         // halt, which tears the data path down first.
-        if let Err(status) = unsafe {
+        if let Err(failed) = unsafe {
             common::handlers::bring_up_with_receive::<Adapter>(
                 &mut a.dp,
                 (&a.rx, &a.sends),
@@ -230,16 +230,9 @@ impl Adapter {
                 POOL_TAG_RX,
             )
         } {
-            ndis_log!(
-                ERROR,
-                LOG,
-                "initialize: {} failed, status {:#010x}",
-                status.0,
-                status.1
-            );
             // SAFETY: allocated above, never queued.
             unsafe { NdisFreeIoWorkItem(adapter.work_item) };
-            return Err(status.1);
+            return Err(failed.logged(LOG));
         }
         adapter
             .inner

@@ -190,7 +190,7 @@ impl Adapter {
         let a = &mut *adapter;
         // SAFETY: initialize of `handle` at PASSIVE_LEVEL; `ctx` is this adapter, alive until
         // halt, which tears the data path down first.
-        if let Err(status) = unsafe {
+        if let Err(failed) = unsafe {
             common::handlers::bring_up_with_receive::<Adapter>(
                 &mut a.dp,
                 (&a.rx, &a.sends),
@@ -201,15 +201,8 @@ impl Adapter {
                 POOL_TAG_RX,
             )
         } {
-            ndis_log!(
-                ERROR,
-                LOG,
-                "initialize: {} failed, status {:#010x}",
-                status.0,
-                status.1
-            );
             adapter.free_work_item();
-            return Err(status.1);
+            return Err(failed.logged(LOG));
         }
         adapter
             .inner
