@@ -831,6 +831,17 @@ impl DataPath {
             || self.resetting.load(Ordering::SeqCst)
     }
 
+    /// `f` on the rings under their lock, unless the data path is [`quiet`](Self::quiet)
+    /// (`stop` and `reset_begin` set it under the same lock, so nothing is posted or rung
+    /// after either): the posters' and doorbells' one gate.
+    fn with_rings<R>(&self, f: impl FnOnce(&mut Queues) -> R) -> Option<R> {
+        let mut q = self.queues.lock();
+        if self.quiet() {
+            return None;
+        }
+        Some(f(&mut q))
+    }
+
     /// MiniportResetEx's first half (`<= DISPATCH_LEVEL`, no wait, "Miniport Driver Hardware
     /// Reset": interrupts off first): nothing is posted or rung and the vector stays held from
     /// here on, both queues are asked to stop, and the rest ([`reset_finish`](Self::reset_finish))
@@ -1001,32 +1012,23 @@ impl RxPoster for DataPath {
     }
 
     fn post_many(&self, bufs: &[(u16, RxBuffer)]) {
-        let mut q = self.queues.lock();
-        if self.quiet() {
-            return;
-        }
-        let q = &mut *q;
-        let Some(ring) = q.rx.get_mut() else { return };
-        for &(slot, buf) in bufs {
-            let Ok(len) = u16::try_from(buf.len) else {
-                continue;
-            };
-            if let Ok(at) = ring.post(buf.bus, len)
-                && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(at))
-            {
-                *s = slot;
+        self.with_rings(|q| {
+            let Some(ring) = q.rx.get_mut() else { return };
+            for &(slot, buf) in bufs {
+                let Ok(len) = u16::try_from(buf.len) else {
+                    continue;
+                };
+                if let Ok(at) = ring.post(buf.bus, len)
+                    && let Some(s) = q.rx_buf_of_slot.get_mut(usize::from(at))
+                {
+                    *s = slot;
+                }
             }
-        }
+        });
     }
 
     fn flush(&self) {
-        let mut q = self.queues.lock();
-        if self.quiet() {
-            return;
-        }
-        if let Some(ring) = q.rx.get_mut() {
-            ring.flush();
-        }
+        self.with_rings(|q| q.rx.get_mut().map(RxRing::flush));
     }
 }
 
@@ -1046,14 +1048,9 @@ impl crate::send::Transmitter for DataPath {
     }
 
     fn tx_post(&self, frags: &[super::Frag], vlan_tci: Option<u16>) -> Result<u16, HwError> {
-        let mut q = self.queues.lock();
-        if self.quiet() {
-            return Err(HwError::Gone);
-        }
-        match q.tx.get_mut() {
-            Some(ring) => ring.post(frags, vlan_tci),
-            None => Err(HwError::Gone),
-        }
+        self.with_rings(|q| q.tx.get_mut().map(|ring| ring.post(frags, vlan_tci)))
+            .flatten()
+            .unwrap_or(Err(HwError::Gone))
     }
 
     fn tx_max_frame(&self) -> u32 {
@@ -1065,12 +1062,6 @@ impl crate::send::Transmitter for DataPath {
     }
 
     fn tx_flush(&self) {
-        let mut q = self.queues.lock();
-        if self.quiet() {
-            return;
-        }
-        if let Some(ring) = q.tx.get_mut() {
-            ring.flush();
-        }
+        self.with_rings(|q| q.tx.get_mut().map(TxRing::flush));
     }
 }
