@@ -269,7 +269,6 @@ mod images {
         OID_REF_SET_LINK, OID_REF_SET_VF_MAC_VLAN, SetLink, SetVfMacVlan,
     };
     use sim::hyperv::*;
-    use sim::{loader, tools};
 
     fn set_mac(w: &World, vf: u16, n: u8) {
         let mut b = SetVfMacVlan::encode(vf, mac(n), 3, 0).to_vec();
@@ -347,17 +346,11 @@ mod images {
     }
 
     fn run(fail: Option<(&'static str, u64)>) -> (Outcome, BTreeMap<&'static str, u64>, bool) {
-        let load = |name: &str| {
-            loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
-        };
-        let w = World::with_images(
-            Config {
-                record: false,
-                ..Config::default()
-            },
-            Some(load("pf_miniport")),
-            Some(load("vf_miniport")),
-        );
+        let w = World::with_both_images(Config {
+            record: false,
+            ..Config::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
         let fired = Arc::new(AtomicBool::new(false));
         if let Some((call, nth)) = fail {
             let f = fired.clone();

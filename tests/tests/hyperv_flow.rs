@@ -101,16 +101,7 @@ fn each_required_oid_is_needed() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn the_documented_flow_runs_with_the_images() {
-    use sim::{loader, tools};
-    let load = |name: &str| {
-        loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
-    };
-    let w = World::with_images(
-        Config::default(),
-        Some(load("pf_miniport")),
-        Some(load("vf_miniport")),
-    );
-    w.load_pf().expect("PF image initializes");
+    let w = World::pf_image_host(Config::default()).unwrap_or_else(|e| panic!("{e}"));
     let mut flow = HostFlow::new(&w);
     flow.run(2).unwrap();
     assert!(flow.steps.iter().all(|s| s.status == NDIS_STATUS_SUCCESS));

@@ -238,15 +238,6 @@ fn issue10_oids_survive_mutated_payloads() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn the_pf_image_survives_mutated_payloads() {
-    use sim::{loader, tools};
-    let load = |name: &str| {
-        loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
-    };
-    let w = World::with_images(
-        Config::default(),
-        Some(load("pf_miniport")),
-        Some(load("vf_miniport")),
-    );
-    w.load_pf().expect("PF image initializes");
+    let w = World::pf_image_host(Config::default()).unwrap_or_else(|e| panic!("{e}"));
     fuzz(&w, seed() ^ 0x5A5A, 3000);
 }

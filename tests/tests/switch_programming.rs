@@ -69,16 +69,7 @@ fn the_tables_follow_every_oid_of_the_documented_flow() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn the_images_tables_follow_every_oid_of_the_documented_flow() {
-    use sim::{loader, tools};
-    let load = |name: &str| {
-        loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
-    };
-    let w = World::with_images(
-        Config::default(),
-        Some(load("pf_miniport")),
-        Some(load("vf_miniport")),
-    );
-    w.load_pf().expect("PF image initializes");
+    let w = World::pf_image_host(Config::default()).unwrap_or_else(|e| panic!("{e}"));
     tables_follow_the_flow(&w);
     w.halt_pf();
     w.assert_clean();

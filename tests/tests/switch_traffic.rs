@@ -136,16 +136,7 @@ fn frames_follow_the_vms_address_with_the_host_linked_drivers() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn frames_follow_the_vms_address_with_the_images() {
-    use sim::{loader, tools};
-    let load = |name: &str| {
-        loader::LoadedImage::load(&tools::image_bytes(name), sim::exports::resolve).unwrap()
-    };
-    let w = World::with_images(
-        Config::default(),
-        Some(load("pf_miniport")),
-        Some(load("vf_miniport")),
-    );
-    w.load_pf().expect("PF image initializes");
+    let w = World::pf_image_host(Config::default()).unwrap_or_else(|e| panic!("{e}"));
     run(&w);
     w.halt_pf();
     w.assert_clean();

@@ -67,17 +67,34 @@ impl World {
         w
     }
 
-    /// [`boot`](Self::boot) with both drivers as their cross-built `.sys` images (built on first
-    /// use with the README's cross-build command).
+    /// A world whose drivers are both cross-built `.sys` images (built on first use with the
+    /// README's cross-build command), loaded and nothing initialized yet.
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    pub fn boot_images(cfg: Config, num_vfs: u16) -> Result<Self, String> {
+    pub fn with_both_images(cfg: Config) -> Result<Self, String> {
         let load = |name: &str| {
             loader::LoadedImage::load(&tools::image_bytes(name), exports::resolve)
                 .map_err(|e| format!("{name}: {e}"))
         };
-        let w = Self::with_images(cfg, Some(load("pf_miniport")?), Some(load("vf_miniport")?));
+        Ok(Self::with_images(
+            cfg,
+            Some(load("pf_miniport")?),
+            Some(load("vf_miniport")?),
+        ))
+    }
+
+    /// [`with_both_images`](Self::with_both_images) with the PF image initialized (no switch).
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub fn pf_image_host(cfg: Config) -> Result<Self, String> {
+        let w = Self::with_both_images(cfg)?;
         w.load_pf()
             .map_err(|s| format!("PF image failed to initialize: {s:#x}"))?;
+        Ok(w)
+    }
+
+    /// [`boot`](Self::boot) with both drivers as their cross-built `.sys` images.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub fn boot_images(cfg: Config, num_vfs: u16) -> Result<Self, String> {
+        let w = Self::pf_image_host(cfg)?;
         if w.create_switch(num_vfs) != NDIS_STATUS_SUCCESS {
             return Err("the PF image refused the NIC switch".into());
         }
