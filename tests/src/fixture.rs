@@ -2,7 +2,9 @@
 //! each VF's MAC with an optional port VLAN, as the PF's OIDs would leave it), the MACs the
 //! frames use, and a frame builder.
 use crate::world::traffic::SwitchPlan;
-use crate::{Config, World};
+use crate::{Config, SimAdapter, World};
+use common::handlers::Miniport;
+use common::send::{SendQueue, Transmitter};
 
 /// The PF's MAC (the default VPort's filter).
 pub const PF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xFE];
@@ -57,4 +59,14 @@ pub fn frame(dst: [u8; 6], src: [u8; 6], n: u8, len: usize) -> Vec<u8> {
     f[6..12].copy_from_slice(&src);
     f[12..14].copy_from_slice(&[0x08, 0x00]);
     f
+}
+
+/// The PF and VF 0 as the send tests drive them: (name, NDIS's view of the adapter, the
+/// driver's send side, its transmitter).
+pub fn send_sides(w: &World) -> Vec<(&'static str, &SimAdapter, &SendQueue, &dyn Transmitter)> {
+    let vf = w.vf(0).expect("VF 0");
+    vec![
+        ("PF", w.pf_sim(), w.pf().sends(), w.pf().data_path()),
+        ("VF", w.vf_sim(0).expect("VF 0"), vf.sends(), vf.data_path()),
+    ]
 }

@@ -80,15 +80,6 @@ fn indicate(a: &SimAdapter, nbl: *mut NET_BUFFER_LIST) {
     );
 }
 
-#[track_caller]
-fn assert_caught(w: &World, what: &str) {
-    let v = w.violations();
-    assert!(
-        v.iter().any(|m| m.contains(what)),
-        "expected a violation containing {what:?}, got {v:?}"
-    );
-}
-
 /// The control: a correct fake indication, returned, freed in order, breaks nothing.
 #[test]
 fn the_fake_driver_is_clean_when_it_follows_the_rules() {
@@ -110,7 +101,7 @@ fn indication_while_paused_is_caught() {
     assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS);
     let mut buf = vec![0u8; 128];
     indicate(a, fake(a, &mut buf).nbl);
-    assert_caught(&w, "while the adapter is not running");
+    w.assert_violation("while the adapter is not running");
 }
 
 #[test]
@@ -121,7 +112,7 @@ fn indication_while_pausing_is_caught() {
     assert_eq!(w.machine().pause(a), NDIS_STATUS_PENDING);
     let mut buf = vec![0u8; 128];
     indicate(a, fake(a, &mut buf).nbl);
-    assert_caught(&w, "while the adapter is not running");
+    w.assert_violation("while the adapter is not running");
 }
 
 #[test]
@@ -130,7 +121,7 @@ fn an_nbl_from_another_adapters_pool_is_caught() {
     let mut buf = vec![0u8; 128];
     let vf_nbl = fake(w.vf_sim(0).unwrap(), &mut buf).nbl;
     indicate(w.pf_sim(), vf_nbl);
-    assert_caught(&w, "not from the adapter's own pool");
+    w.assert_violation("not from the adapter's own pool");
 }
 
 #[test]
@@ -146,7 +137,7 @@ fn a_wrong_count_is_caught() {
         0,
         NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
     );
-    assert_caught(&w, "NumberOfNetBufferLists 2 but the chain holds 1");
+    w.assert_violation("NumberOfNetBufferLists 2 but the chain holds 1");
 }
 
 #[test]
@@ -157,7 +148,7 @@ fn indicating_an_nbl_ndis_holds_is_caught() {
     let f = fake(a, &mut buf);
     indicate(a, f.nbl);
     indicate(a, f.nbl);
-    assert_caught(&w, "while NDIS still holds it");
+    w.assert_violation("while NDIS still holds it");
 }
 
 #[test]
@@ -169,7 +160,7 @@ fn touching_an_nbl_ndis_holds_is_caught() {
     // SAFETY: the driver's NBL, alive; this is the bug under test (NDIS owns it now).
     unsafe { (*(*nbl).FirstNetBuffer).DataLength.DataLength = 10 };
     w.machine().return_received(a, 1, ReturnOrder::Fifo);
-    assert_caught(&w, "changed while NDIS held it");
+    w.assert_violation("changed while NDIS held it");
 }
 
 #[test]
@@ -185,7 +176,7 @@ fn overwriting_a_held_buffer_is_caught() {
             .cast::<u8>() = 0xEE
     };
     w.machine().return_received(a, 1, ReturnOrder::Fifo);
-    assert_caught(&w, "changed while NDIS held it");
+    w.assert_violation("changed while NDIS held it");
 }
 
 #[test]
@@ -197,7 +188,7 @@ fn a_wrong_source_handle_is_caught() {
     // SAFETY: our fake NBL.
     unsafe { (*f.nbl).SourceHandle = std::ptr::null_mut() };
     indicate(a, f.nbl);
-    assert_caught(&w, "SourceHandle");
+    w.assert_violation("SourceHandle");
 }
 
 #[test]
@@ -213,7 +204,7 @@ fn a_dispatch_flag_at_passive_level_is_caught() {
         0,
         NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
     );
-    assert_caught(&w, "flags 0x1 at PASSIVE_LEVEL");
+    w.assert_violation("flags 0x1 at PASSIVE_LEVEL");
 }
 
 #[test]
@@ -222,7 +213,7 @@ fn a_missing_dispatch_flag_at_dispatch_level_is_caught() {
     let a = w.pf_sim();
     let mut buf = vec![0u8; 128];
     indicate_at(DISPATCH_LEVEL, a, fake(a, &mut buf).nbl, 1, 0, 0);
-    assert_caught(&w, "flags 0x0 at DISPATCH_LEVEL");
+    w.assert_violation("flags 0x0 at DISPATCH_LEVEL");
 }
 
 #[test]
@@ -239,7 +230,7 @@ fn an_indication_above_dispatch_level_is_caught() {
         0,
         NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
     );
-    assert_caught(&w, "IRQL: NdisMIndicateReceiveNetBufferLists");
+    w.assert_violation("IRQL: NdisMIndicateReceiveNetBufferLists");
 }
 
 #[test]
@@ -255,7 +246,7 @@ fn a_port_never_allocated_is_caught() {
         3,
         NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
     );
-    assert_caught(&w, "port 3");
+    w.assert_violation("port 3");
 }
 
 #[test]
@@ -266,12 +257,12 @@ fn a_malformed_pool_header_and_a_protocol_id_are_caught() {
     p.Header.Size = 8;
     // SAFETY: the export, with a bad header (the bug under test).
     assert!(unsafe { x::NdisAllocateNetBufferListPool(a.handle(), &mut p) }.is_null());
-    assert_caught(&w, "malformed NET_BUFFER_LIST_POOL_PARAMETERS");
+    w.assert_violation("malformed NET_BUFFER_LIST_POOL_PARAMETERS");
     let mut p = params();
     p.ProtocolId = 6;
     // SAFETY: as above.
     unsafe { x::NdisAllocateNetBufferListPool(a.handle(), &mut p) };
-    assert_caught(&w, "ProtocolId 6");
+    w.assert_violation("ProtocolId 6");
 }
 
 #[test]
@@ -282,14 +273,14 @@ fn frees_in_the_wrong_order_are_caught() {
     let f = fake(a, &mut buf);
     // SAFETY: the exports, out of order (the bugs under test).
     unsafe { x::NdisFreeNetBufferListPool(f.pool) };
-    assert_caught(&w, "NBLs of the pool not freed");
+    w.assert_violation("NBLs of the pool not freed");
     // SAFETY: as above.
     unsafe { x::NdisFreeMdl(f.mdl) };
-    assert_caught(&w, "still points at it");
+    w.assert_violation("still points at it");
     indicate(a, f.nbl);
     // SAFETY: as above.
     unsafe { x::NdisFreeNetBufferList(f.nbl) };
-    assert_caught(&w, "that NDIS holds");
+    w.assert_violation("that NDIS holds");
 }
 
 #[test]
@@ -298,7 +289,7 @@ fn halt_leaving_pool_objects_is_caught() {
     let mut buf = vec![0u8; 128];
     let _leak = fake(w.pf_sim(), &mut buf);
     w.halt_pf();
-    assert_caught(&w, "MiniportHaltEx left");
+    w.assert_violation("MiniportHaltEx left");
 }
 
 #[test]
@@ -307,7 +298,7 @@ fn pause_complete_without_a_pending_pause_is_caught() {
     let a = w.pf_sim();
     // SAFETY: the export, uncalled for.
     unsafe { x::NdisMPauseComplete(a.handle()) };
-    assert_caught(&w, "NdisMPauseComplete without a pending pause");
+    w.assert_violation("NdisMPauseComplete without a pending pause");
 }
 
 common::ndis_fn! {
@@ -328,10 +319,7 @@ fn mutation_pause_completing_with_nbls_out_is_caught() {
         .mutate_driver(true, |c| c.PauseHandler = Some(pause_at_once));
     w.machine().from_wire(&[&[1u8; 64], &[2u8; 64]]);
     w.machine().pause(w.pf_sim());
-    assert_caught(
-        &w,
-        "MiniportPause completed with 2 received NBLs not yet returned",
-    );
+    w.assert_violation("MiniportPause completed with 2 received NBLs not yet returned");
 }
 
 /// Mutation: a driver that never completes its pending pause (its return handler drops what
@@ -345,5 +333,5 @@ fn mutation_pause_never_completed_is_caught() {
     w.machine().from_wire(&[&[1u8; 64]]);
     assert_eq!(w.machine().pause(w.pf_sim()), NDIS_STATUS_PENDING);
     w.halt_pf();
-    assert_caught(&w, "MiniportPause never completed");
+    w.assert_violation("MiniportPause never completed");
 }

@@ -7,38 +7,13 @@
 //! the device's TX completions finish them. The last tests are the mutations: the ledger's
 //! checks fail when a driver breaks each rule.
 use common::ffi::*;
-use common::handlers::Miniport;
-use common::send::{SendQueue, Transmitter};
+use sim::fixture::{plan, send_sides, switched};
 use sim::frames::TestNbl;
-use sim::world::traffic::SwitchPlan;
 use sim::{Config, SimAdapter, World};
 
 /// VF 0's address on the switch (the test frames go to other unicast addresses: the wire).
-const VF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x10];
-
 fn world() -> World {
-    let w = World::boot(Config::default(), 1);
-    program(&w);
-    w
-}
-
-fn program(w: &World) {
-    w.machine().program_switch(&SwitchPlan {
-        pf_mac: [0x02, 0, 0, 0, 0, 0xFE],
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: vec![(0, VF_MAC, None)],
-    });
-}
-
-/// The two drivers under test: (name, NDIS's view of the adapter, the driver's send side,
-/// its transmitter).
-fn sides(w: &World) -> Vec<(&'static str, &SimAdapter, &SendQueue, &dyn Transmitter)> {
-    let vf = w.vf(0).expect("VF 0");
-    vec![
-        ("PF", w.pf_sim(), w.pf().sends(), w.pf().data_path()),
-        ("VF", w.vf_sim(0).expect("VF 0"), vf.sends(), vf.data_path()),
-    ]
+    switched(Config::default(), 1, &[])
 }
 
 fn frames(n: usize, first_id: usize) -> Vec<TestNbl> {
@@ -61,7 +36,7 @@ fn outstanding(a: &SimAdapter) -> usize {
 #[test]
 fn every_nbl_completes_exactly_once_with_its_status() {
     let w = world();
-    for (name, a, _, _) in sides(&w) {
+    for (name, a, _, _) in send_sides(&w) {
         assert!(
             a.running.load(std::sync::atomic::Ordering::Acquire),
             "{name} runs"
@@ -100,7 +75,7 @@ fn every_nbl_completes_exactly_once_with_its_status() {
 #[test]
 fn paused_adapters_fail_sends_with_paused() {
     let w = world();
-    for (name, a, _, _) in sides(&w) {
+    for (name, a, _, _) in send_sides(&w) {
         assert_eq!(w.machine().pause(a), NDIS_STATUS_SUCCESS, "{name}");
         let mut nbls = frames(3, 0);
         w.machine().send(a, &mut nbls, true);
@@ -157,7 +132,7 @@ fn sends_while_pausing_fail_with_paused() {
 #[test]
 fn pause_completes_every_outstanding_send_first() {
     let w = world();
-    for (name, a, q, tx) in sides(&w) {
+    for (name, a, q, tx) in send_sides(&w) {
         q.hold(a as *const SimAdapter as NDIS_HANDLE, true, tx);
         let mut nbls = frames(4, 0);
         w.machine().send(a, &mut nbls, false);
@@ -185,7 +160,7 @@ fn cancel_send_aborts_exactly_the_matching_nbls() {
     // the completions show the queue's order (deferred lists may reach the ring in any order).
     w.machine()
         .set_sg_timing(sim::world::sg_lists::SgTiming::Inline);
-    for (name, a, q, tx) in sides(&w) {
+    for (name, a, q, tx) in send_sides(&w) {
         let h = a as *const SimAdapter as NDIS_HANDLE;
         q.hold(h, true, tx);
         let mut nbls: Vec<TestNbl> = [7, 8, 7, 9]
@@ -213,7 +188,7 @@ fn cancel_send_aborts_exactly_the_matching_nbls() {
 #[test]
 fn surprise_removed_adapters_do_not_accept_sends() {
     let w = world();
-    for (name, a, q, tx) in sides(&w) {
+    for (name, a, q, tx) in send_sides(&w) {
         q.hold(a as *const SimAdapter as NDIS_HANDLE, true, tx);
         let mut queued = frames(2, 0);
         w.machine().send(a, &mut queued, false);
@@ -319,7 +294,7 @@ fn mutation_pause_with_a_send_outstanding_is_caught() {
 #[test]
 fn the_images_follow_the_same_send_rules() {
     let w = World::boot_images(Config::default(), 1).unwrap_or_else(|e| panic!("{e}"));
-    program(&w);
+    w.machine().program_switch(&plan(1, &[]));
     // The VF first: the PF's surprise removal takes the whole device (its VFs too) away.
     for a in [w.vf_sim(0).expect("VF 0"), w.pf_sim()] {
         let mut nbls = frames(3, 0);

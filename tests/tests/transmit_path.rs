@@ -5,39 +5,16 @@
 //! driver (the test plays it through the exports, as `receive_checks.rs` does).
 use common::ffi::*;
 use common::handlers::Miniport;
-use common::send::{SendQueue, Transmitter};
+use common::send::Transmitter;
 use sim::exports as x;
+use sim::fixture::{jumbo_config, send_sides, switched};
 use sim::frames::TestNbl;
 use sim::world::sg_lists::SgTiming;
-use sim::world::traffic::SwitchPlan;
 use sim::world::{CallFault, PauseState};
-use sim::{Config, SimAdapter, World};
-
-const VF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x10];
+use sim::{SimAdapter, World};
 
 fn world(seed: u64) -> World {
-    let w = World::boot(
-        Config {
-            seed,
-            ..Config::default()
-        },
-        1,
-    );
-    w.machine().program_switch(&SwitchPlan {
-        pf_mac: [0x02, 0, 0, 0, 0, 0xFE],
-        pf_promiscuous: false,
-        promiscuous_vf: None,
-        vfs: vec![(0, VF_MAC, None)],
-    });
-    w
-}
-
-fn sides(w: &World) -> Vec<(&'static str, &SimAdapter, &SendQueue, &dyn Transmitter)> {
-    let vf = w.vf(0).expect("VF 0");
-    vec![
-        ("PF", w.pf_sim(), w.pf().sends(), w.pf().data_path()),
-        ("VF", w.vf_sim(0).expect("VF 0"), vf.sends(), vf.data_path()),
-    ]
+    switched(jumbo_config(None, seed), 1, &[])
 }
 
 /// `n` frames of `len` bytes to the wire (unicast to no filter), each its own NBL, split over
@@ -65,7 +42,7 @@ fn a_burst_larger_than_the_ring_goes_out_whole_under_every_sg_timing() {
     for timing in [SgTiming::Inline, SgTiming::Deferred, SgTiming::Random] {
         let w = world(7);
         w.machine().set_sg_timing(timing);
-        for (name, a, q, _) in sides(&w) {
+        for (name, a, q, _) in send_sides(&w) {
             let mut nbls = frames(150, 1514, 600);
             w.machine().send(a, &mut nbls, false);
             assert!(
@@ -105,7 +82,7 @@ fn a_burst_larger_than_the_ring_goes_out_whole_under_every_sg_timing() {
 fn pause_with_frames_in_flight_completes_when_the_last_one_does() {
     let w = world(3);
     w.machine().set_sg_timing(SgTiming::Deferred);
-    for (name, a, q, _) in sides(&w) {
+    for (name, a, q, _) in send_sides(&w) {
         let mut nbls = frames(100, 300, 4096);
         w.machine().send(a, &mut nbls, true);
         assert_eq!(w.machine().pause(a), NDIS_STATUS_PENDING, "{name}");
@@ -141,7 +118,7 @@ fn pause_with_frames_in_flight_completes_when_the_last_one_does() {
 #[test]
 fn a_mapping_failure_fails_that_nbl_only() {
     let w = world(1);
-    for (name, a, q, _) in sides(&w) {
+    for (name, a, q, _) in send_sides(&w) {
         let nth = w.machine().calls_to("NdisMAllocateNetBufferSGList") + 2;
         w.machine().set_call_hook(Some(Box::new(move |_, c, n| {
             if c == "NdisMAllocateNetBufferSGList" && n == nth {
@@ -220,15 +197,6 @@ fn free(w: &World, sgl: *mut SCATTER_GATHER_LIST, nb: *mut NET_BUFFER) {
     unsafe { x::NdisMFreeNetBufferSGList(dma, sgl, nb) };
 }
 
-#[track_caller]
-fn assert_caught(w: &World, what: &str) {
-    let v = w.violations();
-    assert!(
-        v.iter().any(|m| m.contains(what)),
-        "expected a violation containing {what:?}, got {v:?}"
-    );
-}
-
 #[test]
 fn the_fake_sender_is_clean_when_it_follows_the_rules() {
     let w = world(1);
@@ -247,7 +215,7 @@ fn an_sg_list_freed_twice_is_caught() {
     let sgl = map(&w, nb, NDIS_SG_LIST_WRITE_TO_DEVICE);
     free(&w, sgl, nb);
     free(&w, sgl, nb);
-    assert_caught(&w, "freed twice, or never allocated");
+    w.assert_violation("freed twice, or never allocated");
 }
 
 #[test]
@@ -271,7 +239,7 @@ fn an_sg_list_freed_before_miniport_process_sg_list_is_caught() {
     assert_eq!(s, NDIS_STATUS_SUCCESS);
     let sgl = *w.machine().sg_lists_of(w.pf_sim()).last().unwrap() as *mut SCATTER_GATHER_LIST;
     free(&w, sgl, nb);
-    assert_caught(&w, "before MiniportProcessSGList had it");
+    w.assert_violation("before MiniportProcessSGList had it");
 }
 
 #[test]
@@ -286,7 +254,7 @@ fn an_nbl_completed_with_its_list_still_mapped_is_caught() {
         (*n.ptr()).Status = NDIS_STATUS_SUCCESS;
         x::NdisMSendNetBufferListsComplete(a.handle(), n.ptr(), 0);
     }
-    assert_caught(&w, "SG list(s) not freed");
+    w.assert_violation("SG list(s) not freed");
 }
 
 #[test]
@@ -296,7 +264,7 @@ fn a_halt_with_a_list_still_mapped_is_caught() {
     let _sgl = map(&w, first_nb(&mut n), NDIS_SG_LIST_WRITE_TO_DEVICE);
     w.pf_sim().sends_out.lock().unwrap().clear();
     w.halt_pf();
-    assert_caught(&w, "scatter-gather list(s) (NdisMFreeNetBufferSGList)");
+    w.assert_violation("scatter-gather list(s) (NdisMFreeNetBufferSGList)");
 }
 
 #[test]
@@ -306,7 +274,7 @@ fn a_send_mapping_without_write_to_device_is_caught() {
     let nb = first_nb(&mut n);
     let sgl = map(&w, nb, 0);
     free(&w, sgl, nb);
-    assert_caught(&w, "without NDIS_SG_LIST_WRITE_TO_DEVICE");
+    w.assert_violation("without NDIS_SG_LIST_WRITE_TO_DEVICE");
 }
 
 #[test]
@@ -325,7 +293,7 @@ fn mapping_a_net_buffer_the_driver_does_not_hold_is_caught() {
             0,
         )
     };
-    assert_caught(&w, "of no NBL it holds");
+    w.assert_violation("of no NBL it holds");
 }
 
 #[test]
@@ -340,7 +308,7 @@ fn an_nbl_written_after_its_completion_is_caught() {
         (*n.ptr()).MiniportReserved.0[0] = std::ptr::null_mut();
     }
     w.machine().check_completed_untouched(a, None);
-    assert_caught(&w, "written after NdisMSendNetBufferListsComplete");
+    w.assert_violation("written after NdisMSendNetBufferListsComplete");
 }
 
 // ---- mapping failures and submission order (attack review) -----------------------------------
@@ -368,7 +336,7 @@ fn fail_mappings(w: &World, from: u64, to: u64) {
 fn a_failed_first_mapping_does_not_stall_the_queue_behind_it() {
     let w = world(5);
     w.machine().set_sg_timing(SgTiming::Inline);
-    for (name, a, q, _) in sides(&w) {
+    for (name, a, q, _) in send_sides(&w) {
         fail_mappings(&w, 1, 1);
         let mut nbls = frames(3, 60, 64);
         w.machine().send(a, &mut nbls, false);
@@ -396,7 +364,7 @@ fn a_failed_first_mapping_does_not_stall_the_queue_behind_it() {
 fn many_failed_mappings_between_two_frames_do_not_strand_the_later_one() {
     let w = world(9);
     w.machine().set_sg_timing(SgTiming::Reversed);
-    for (name, a, q, _) in sides(&w) {
+    for (name, a, q, _) in send_sides(&w) {
         let mut first = frames(1, 60, 64);
         w.machine().send(a, &mut first, false);
         let gaps = 2 * common::send::TX_CONTEXTS as u64;

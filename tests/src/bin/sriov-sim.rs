@@ -330,15 +330,7 @@ fn image_world(cfg: Config) -> Result<World, String> {
     println!(
         "cross-building the .sys images (cargo build --release --target x86_64-pc-windows-msvc)..."
     );
-    let load = |name: &str| {
-        sim::loader::LoadedImage::load(&sim::tools::image_bytes(name), sim::exports::resolve)
-            .map_err(|e| format!("{name}: {e}"))
-    };
-    Ok(World::with_images(
-        cfg,
-        Some(load("pf_miniport")?),
-        Some(load("vf_miniport")?),
-    ))
+    World::with_both_images(cfg)
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]

@@ -167,6 +167,16 @@ impl World {
         self.machine.violations()
     }
 
+    /// Panics unless a violation containing `what` was reported (a check shown to fire).
+    #[track_caller]
+    pub fn assert_violation(&self, what: &str) {
+        let v = self.violations();
+        assert!(
+            v.iter().any(|m| m.contains(what)),
+            "expected a violation containing {what:?}, got {v:?}"
+        );
+    }
+
     /// Panics (in test code, outside any driver frame) if a Verifier-style rule was broken.
     pub fn assert_clean(&self) {
         let v = self.violations();
