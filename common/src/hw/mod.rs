@@ -88,108 +88,53 @@ pub struct LinkState {
     pub seq: u32,
 }
 
-/// The function's counters (docs/reference-nic.md section 4), in `NDIS_STATISTICS_INFO` terms.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub rx_ucast_pkts: u64,
-    pub rx_mcast_pkts: u64,
-    pub rx_bcast_pkts: u64,
-    pub rx_ucast_octets: u64,
-    pub rx_mcast_octets: u64,
-    pub rx_bcast_octets: u64,
-    pub rx_discards: u64,
-    pub rx_errors: u64,
-    pub tx_ucast_pkts: u64,
-    pub tx_mcast_pkts: u64,
-    pub tx_bcast_pkts: u64,
-    pub tx_ucast_octets: u64,
-    pub tx_mcast_octets: u64,
-    pub tx_bcast_octets: u64,
-    pub tx_discards: u64,
-    pub tx_errors: u64,
+/// Declares [`Counters`] from one list of its fields, in register order (section 4's table),
+/// with the array conversions field-wise arithmetic uses.
+macro_rules! counters {
+    ($($field:ident),* $(,)?) => {
+        /// The function's counters (docs/reference-nic.md section 4), in `NDIS_STATISTICS_INFO`
+        /// terms.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $(pub $field: u64,)*
+        }
+
+        impl Counters {
+            /// Every counter in register order, for field-wise arithmetic.
+            pub const fn to_array(&self) -> [u64; 16] {
+                [$(self.$field),*]
+            }
+
+            /// The inverse of [`to_array`](Self::to_array).
+            pub const fn from_array(a: [u64; 16]) -> Counters {
+                let [$($field),*] = a;
+                Counters { $($field),* }
+            }
+        }
+    };
 }
 
+counters!(
+    rx_ucast_pkts,
+    rx_mcast_pkts,
+    rx_bcast_pkts,
+    rx_ucast_octets,
+    rx_mcast_octets,
+    rx_bcast_octets,
+    rx_discards,
+    rx_errors,
+    tx_ucast_pkts,
+    tx_mcast_pkts,
+    tx_bcast_pkts,
+    tx_ucast_octets,
+    tx_mcast_octets,
+    tx_bcast_octets,
+    tx_discards,
+    tx_errors,
+);
+
 impl Counters {
-    pub const ZERO: Counters = Counters {
-        rx_ucast_pkts: 0,
-        rx_mcast_pkts: 0,
-        rx_bcast_pkts: 0,
-        rx_ucast_octets: 0,
-        rx_mcast_octets: 0,
-        rx_bcast_octets: 0,
-        rx_discards: 0,
-        rx_errors: 0,
-        tx_ucast_pkts: 0,
-        tx_mcast_pkts: 0,
-        tx_bcast_pkts: 0,
-        tx_ucast_octets: 0,
-        tx_mcast_octets: 0,
-        tx_bcast_octets: 0,
-        tx_discards: 0,
-        tx_errors: 0,
-    };
-
-    /// Every counter in register order (section 4's table), for field-wise arithmetic.
-    pub const fn to_array(&self) -> [u64; 16] {
-        [
-            self.rx_ucast_pkts,
-            self.rx_mcast_pkts,
-            self.rx_bcast_pkts,
-            self.rx_ucast_octets,
-            self.rx_mcast_octets,
-            self.rx_bcast_octets,
-            self.rx_discards,
-            self.rx_errors,
-            self.tx_ucast_pkts,
-            self.tx_mcast_pkts,
-            self.tx_bcast_pkts,
-            self.tx_ucast_octets,
-            self.tx_mcast_octets,
-            self.tx_bcast_octets,
-            self.tx_discards,
-            self.tx_errors,
-        ]
-    }
-
-    /// The inverse of [`to_array`](Self::to_array).
-    pub const fn from_array(a: [u64; 16]) -> Counters {
-        let [
-            rx_ucast_pkts,
-            rx_mcast_pkts,
-            rx_bcast_pkts,
-            rx_ucast_octets,
-            rx_mcast_octets,
-            rx_bcast_octets,
-            rx_discards,
-            rx_errors,
-            tx_ucast_pkts,
-            tx_mcast_pkts,
-            tx_bcast_pkts,
-            tx_ucast_octets,
-            tx_mcast_octets,
-            tx_bcast_octets,
-            tx_discards,
-            tx_errors,
-        ] = a;
-        Counters {
-            rx_ucast_pkts,
-            rx_mcast_pkts,
-            rx_bcast_pkts,
-            rx_ucast_octets,
-            rx_mcast_octets,
-            rx_bcast_octets,
-            rx_discards,
-            rx_errors,
-            tx_ucast_pkts,
-            tx_mcast_pkts,
-            tx_bcast_pkts,
-            tx_ucast_octets,
-            tx_mcast_octets,
-            tx_bcast_octets,
-            tx_discards,
-            tx_errors,
-        }
-    }
+    pub const ZERO: Counters = Counters::from_array([0; 16]);
 
     /// Field-wise `f(self, other)`.
     pub fn zip_with(&self, other: &Counters, f: impl Fn(u64, u64) -> u64) -> Counters {
