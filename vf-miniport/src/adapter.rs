@@ -53,6 +53,9 @@ pub(crate) struct VfState {
     pub hw_known: bool,
     pub hw_up: bool,
     pub hw_speed_bps: u64,
+    /// The MTU in force, what the VF reports: the link block's, clamped to what `*JumboPacket`
+    /// sized the receive buffers for (`DataPath::set_mtu`); the applied view keeps the PF's.
+    pub mtu: u32,
     /// The link last indicated to NDIS (or declared in the general attributes).
     pub indicated: (bool, u64),
 }
@@ -159,17 +162,14 @@ impl Adapter {
             adapter.refresh_inline();
         }
 
-        let (mut info, applied) = {
-            let st = adapter.inner.lock();
-            (st.info_from(&st.applied), st.applied)
-        };
-        // The MTU of the link block, clamped to what `*JumboPacket` sized the buffers for.
-        info.mtu = applied.mtu.min(adapter.dp.max_mtu());
-        {
+        let (info, applied) = {
             let mut st = adapter.inner.lock();
-            st.info = info;
-            st.indicated = (info.link_up, info.speed_bps);
-        }
+            st.mtu = st.applied.mtu.min(adapter.dp.max_mtu());
+            let applied = st.applied;
+            st.info = st.info_from(&applied);
+            st.indicated = (st.info.link_up, st.info.speed_bps);
+            (st.info, applied)
+        };
         // SAFETY: the adapter being initialized.
         let mut status =
             unsafe { miniport::set_general_attributes(handle, &info, crate::oids::SUPPORTED_OIDS) };
@@ -434,8 +434,8 @@ impl Adapter {
             st.applied_generation = generation;
             st.applied_digest = digest;
             st.degraded = false;
+            st.mtu = mtu;
             st.info = st.info_from(&new);
-            st.info.mtu = mtu;
             st.counters.applied = st.counters.applied.wrapping_add(1);
             old
         };
@@ -467,10 +467,8 @@ impl Adapter {
             st.hw_known = true;
             st.hw_up = link.up;
             st.hw_speed_bps = u64::from(link.speed_mbps).saturating_mul(1_000_000);
-            let (applied, mtu) = (st.applied, st.info.mtu);
+            let applied = st.applied;
             st.info = st.info_from(&applied);
-            // The MTU in force stays the clamped one (what `*JumboPacket` sized the buffers for).
-            st.info.mtu = mtu;
             st.state != AdapterState::Initializing
         };
         if running {
@@ -587,7 +585,8 @@ impl VfState {
     /// section 9): up only when both the PF's link block and the VF's own `LINK.UP` say up
     /// (the PF's block follows the wire and the host; the hardware follows the wire and
     /// `VF_CTRL.LINK_DOWN`), so either one going down takes the VF down at once; the speed is
-    /// the block's (the hardware's if the block has none).
+    /// the block's (the hardware's if the block has none); the MTU is the one in force
+    /// ([`mtu`](Self::mtu)), so every recomputation keeps the clamp.
     pub fn info_from(&self, a: &Applied) -> EthernetInfo {
         let up = a.link_up && (!self.hw_known || self.hw_up);
         let speed = match (up, a.speed_bps) {
@@ -598,7 +597,7 @@ impl VfState {
         EthernetInfo {
             permanent_mac: a.mac,
             current_mac: a.mac,
-            mtu: a.mtu,
+            mtu: self.mtu,
             link_up: up,
             speed_bps: speed,
             max_speed_bps: a.speed_bps.max(100_000_000_000),
